@@ -1,0 +1,140 @@
+"""Stable numerical cores shared by every loss family.
+
+Everything here is written so that no NaN is ever *created* and then masked away: masked entries
+are replaced before ``exp`` / ``log`` / ``sqrt`` (the "double where"), so values, gradients, JVPs and
+Hessians stay finite on valid input, including ``-inf`` logits on masked classes and ``±inf``
+logits in the binary losses.
+
+Dtype policy (API.md §1): float16 / bfloat16 are computed in float32 and the loss is returned in
+float32; float32 and float64 are kept. Gradients flow back through ``astype`` and therefore arrive
+in the input's dtype.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+from jax.typing import ArrayLike
+
+__all__ = [
+    "compute_dtype",
+    "as_compute",
+    "as_hyper",
+    "logsumexp",
+    "log_softmax",
+    "softmax",
+    "log_sigmoid",
+    "softplus",
+    "xlogy",
+    "xlog1py",
+    "safe_norm",
+    "clamped_log",
+    "canonical_axis",
+]
+
+
+def compute_dtype(x: ArrayLike) -> jnp.dtype:
+    """The dtype a loss computes in for input ``x``: float32 or float64 (never a half type).
+
+    Integer and boolean inputs compute in float32; float64 stays float64 (with ``jax_enable_x64``).
+    """
+    dtype = jnp.result_type(x)
+    if jnp.issubdtype(dtype, jnp.floating) and jnp.finfo(dtype).bits >= 32:
+        return jnp.dtype(dtype)
+    return jnp.dtype(jnp.float32)
+
+
+def as_compute(x: ArrayLike, dtype=None) -> jax.Array:
+    """``x`` cast to ``dtype`` (default: :func:`compute_dtype` of ``x``)."""
+    x = jnp.asarray(x)
+    dtype = compute_dtype(x) if dtype is None else dtype
+    return x.astype(dtype)
+
+
+def as_hyper(value: ArrayLike, dtype) -> jax.Array:
+    """A (possibly traced) hyperparameter as an array of the computation dtype.
+
+    Casting explicitly keeps ``jax_numpy_dtype_promotion="strict"`` happy when a float32
+    hyperparameter meets float64 inputs, and keeps ``jax.vmap`` over hyperparameters working.
+    """
+    return jnp.asarray(value).astype(dtype)
+
+
+def canonical_axis(axis: int, ndim: int) -> int:
+    """``axis`` as a non-negative int; raises ``ValueError`` if out of range (caller adds context)."""
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"axis {axis} is out of range for an input of rank {ndim}")
+    return axis % ndim
+
+
+def logsumexp(x: jax.Array, axis: int = -1, keepdims: bool = False) -> jax.Array:
+    """log Σ exp(x) along ``axis``; ``-inf`` entries are fine; an all-``-inf`` row gives ``-inf``.
+
+    Gradients are finite everywhere, including on all-``-inf`` rows (where they are 0).
+    """
+    # logsumexp(x) = m + log Σ exp(x − m), m = max(x), with m := 0 on rows that have no finite entry
+    m = jnp.max(x, axis=axis, keepdims=True)
+    m = lax.stop_gradient(jnp.where(jnp.isfinite(m), m, jnp.zeros_like(m)))
+    s = jnp.sum(jnp.exp(x - m), axis=axis, keepdims=True)
+    has_mass = s > 0
+    # double where: log only ever sees a positive number
+    out = jnp.where(has_mass, m + jnp.log(jnp.where(has_mass, s, jnp.ones_like(s))), -jnp.inf)
+    return out if keepdims else jnp.squeeze(out, axis=axis)
+
+
+def log_softmax(x: jax.Array, axis: int = -1) -> jax.Array:
+    """x − logsumexp(x); ``-inf`` logits give ``-inf`` (never NaN), with finite derivatives."""
+    lse = logsumexp(x, axis=axis, keepdims=True)
+    finite = jnp.isfinite(x)
+    # log softmax(x)_j = x_j − logsumexp(x); masked (−inf) entries stay −inf instead of −inf − (−inf)
+    return jnp.where(finite, jnp.where(finite, x, jnp.zeros_like(x)) - jnp.where(finite, lse, 0), -jnp.inf)
+
+
+def softmax(x: jax.Array, axis: int = -1) -> jax.Array:
+    """exp(log_softmax(x)); exactly 0 on ``-inf`` logits and on all-``-inf`` rows."""
+    return jnp.exp(log_softmax(x, axis=axis))
+
+
+def softplus(x: jax.Array) -> jax.Array:
+    """log(1 + exp(x)), exact for any x including ±inf (softplus(−inf) = 0, softplus(inf) = inf)."""
+    # softplus(x) = max(x, 0) + log1p(exp(−|x|)); the gradient is σ(x), exact at ±inf
+    return jax.nn.softplus(x)
+
+
+def log_sigmoid(x: jax.Array) -> jax.Array:
+    """log σ(x), exact for any x including ±inf."""
+    # log σ(x) = −softplus(−x)
+    return -softplus(-x)
+
+
+def xlogy(x: jax.Array, y: jax.Array) -> jax.Array:
+    """x·log(y) with 0·log(0) = 0 (and finite derivatives there)."""
+    return jax.scipy.special.xlogy(x, y)
+
+
+def xlog1py(x: jax.Array, y: jax.Array) -> jax.Array:
+    """x·log(1 + y) with 0·log(0) = 0."""
+    return jax.scipy.special.xlog1py(x, y)
+
+
+def clamped_log(p: jax.Array, floor: float = -100.0) -> jax.Array:
+    """max(log p, floor): the PyTorch convention that keeps probability losses finite at p = 0.
+
+    The gradient is 0 where the clamp is active (as in PyTorch), never inf or NaN.
+    """
+    tiny = jnp.finfo(p.dtype).tiny
+    positive = p > tiny
+    # double where: log never sees 0 (whose gradient would be inf · 0 = NaN)
+    return jnp.where(positive, jnp.maximum(jnp.log(jnp.where(positive, p, jnp.ones_like(p))), floor), floor)
+
+
+def safe_norm(x: jax.Array, axis: int | tuple[int, ...] | None = -1, keepdims: bool = False,
+              min_norm: ArrayLike = 0.0) -> jax.Array:
+    """max(‖x‖₂, min_norm) along ``axis`` with a finite (zero) gradient at x = 0."""
+    sq = jnp.sum(x * x, axis=axis, keepdims=keepdims)
+    min_norm = jnp.asarray(min_norm).astype(sq.dtype)
+    big = sq > min_norm * min_norm
+    positive = jnp.logical_and(big, sq > 0)
+    # double where: sqrt never sees 0, whose derivative is inf
+    return jnp.where(positive, jnp.sqrt(jnp.where(positive, sq, jnp.ones_like(sq))), min_norm)
