@@ -1,4 +1,10 @@
-"""Metric-learning and ranking losses."""
+"""Metric-learning and ranking losses.
+
+Cosine losses, embedding / ranking hinges, the siamese contrastive loss, the triplet margin loss
+and NT-Xent. Losses over a feature axis (cosine, triplet, NT-Xent) drop that axis: their
+``reduction="none"`` output has one value per example. The element-wise ranking losses
+(``margin_ranking_loss``, ``hinge_embedding_loss``, ``contrastive_loss``) keep the input's shape.
+"""
 
 from __future__ import annotations
 
@@ -6,47 +12,560 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from ._alias import bind
+from . import _numerics as nx
+from . import _validation as val
+from ._reduction import apply_reduction
 
+__all__ = [
+    "cosine_distance",
+    "cosine_similarity_loss",
+    "cosine_embedding_loss",
+    "triplet_margin_loss",
+    "margin_ranking_loss",
+    "hinge_embedding_loss",
+    "contrastive_loss",
+    "ntxent_loss",
+]
+
+
+# ----------------------------------------------------------------------------------------------
+# helpers
+# ----------------------------------------------------------------------------------------------
+
+def _unit(x: jax.Array, axis: int, epsilon: jax.Array) -> jax.Array:
+    """x / max(‖x‖₂, epsilon) along ``axis``; a zero vector gives 0 (also with epsilon = 0)."""
+    norm = nx.safe_norm(x, axis=axis, keepdims=True, min_norm=epsilon)
+    positive = norm > 0
+    # double where: the division never sees 0 (epsilon = 0 and x = 0 give the zero vector)
+    return jnp.where(positive, x / jnp.where(positive, norm, jnp.ones_like(norm)), jnp.zeros_like(x))
+
+
+def _cosine(a: jax.Array, b: jax.Array, axis: int, epsilon: jax.Array) -> jax.Array:
+    """cos(a, b) = ⟨a, b⟩ / (max(‖a‖, ε) · max(‖b‖, ε)); normalising first avoids overflow."""
+    return jnp.sum(_unit(a, axis, epsilon) * _unit(b, axis, epsilon), axis=axis)
+
+
+def _pnorm(d: jax.Array, p: jax.Array, axis: int) -> jax.Array:
+    """(Σ |d|^p)^(1/p) along ``axis`` with finite (zero) derivatives at d = 0, for p > 0."""
+    a = jnp.abs(d)
+    nz = a > 0
+    # double where: |d|^p never sees 0 (d/dp and, for p < 1, d/dd of 0^p are not finite)
+    ap = jnp.where(nz, jnp.power(jnp.where(nz, a, jnp.ones_like(a)), p), jnp.zeros_like(a))
+    s = jnp.sum(ap, axis=axis)
+    spos = s > 0
+    inv_p = jnp.ones_like(p) / p
+    return jnp.where(spos, jnp.power(jnp.where(spos, s, jnp.ones_like(s)), inv_p), jnp.zeros_like(s))
+
+
+def _check_pair(name: str, a_name: str, a, b_name: str, b, axis: int) -> int:
+    val.check_floating(name, a_name, a)
+    val.check_floating(name, b_name, b)
+    val.check_same_shape(name, a_name, a, b_name, b)
+    val.check_rank(name, a_name, a, 1)
+    return val.check_axis(name, axis, jnp.ndim(a))
+
+
+def _reduced_shape(shape: tuple[int, ...], axis: int) -> tuple[int, ...]:
+    return tuple(s for i, s in enumerate(shape) if i != axis)
+
+
+# ----------------------------------------------------------------------------------------------
+# cosine losses
+# ----------------------------------------------------------------------------------------------
 
 def cosine_distance(predictions: ArrayLike, targets: ArrayLike, *, axis: int = -1, epsilon: ArrayLike = 1e-8, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): cosine_distance. Replaced by the family implementation."""
-    raise NotImplementedError("cosine_distance is not implemented yet")
+    r"""Cosine distance, one minus the cosine similarity along a feature axis.
+
+    .. math::
+       \ell = 1 - \frac{\langle \mathrm{predictions}, \mathrm{targets}\rangle}
+                      {\max(\lVert \mathrm{predictions}\rVert_2, \epsilon)\,
+                       \max(\lVert \mathrm{targets}\rVert_2, \epsilon)}
+
+    The norms are clamped separately at ``epsilon`` (as PyTorch's ``F.cosine_similarity`` and
+    optax's ``cosine_distance`` do), so the value is in ``[0, 2]``.
+
+    Args:
+      predictions: float array ``[..., D, ...]``; the feature axis is ``axis``.
+      targets: same shape as ``predictions`` (cast to its computation dtype).
+      axis: the feature axis (dropped from the per-example loss).
+      epsilon: lower bound of each norm (traceable).
+      weights: per-example weights broadcastable to the loss shape (``predictions`` without
+        ``axis``); they multiply each example's loss.
+      where: boolean mask of that shape; ``False`` ignores the example.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``"none"`` an array of ``predictions.shape`` without ``axis``; float32 for
+      half-precision inputs, else the input's float dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> x = jnp.array([[1.0, 0.0], [1.0, 1.0]])
+      >>> y = jnp.array([[0.0, 1.0], [2.0, 2.0]])
+      >>> print(f"{float(jaxloss.cosine_distance(x, y)):.4f}")
+      0.5000
+      >>> print(jaxloss.cosine_distance(x, y, reduction="none").round(4))
+      [1. 0.]
+
+    References:
+      optax ``cosine_distance``; PyTorch ``torch.nn.functional.cosine_similarity``.
+
+    Numerics and edge cases: a zero vector has cosine 0 (distance 1) with a finite gradient,
+    of size up to ``1 / epsilon`` (the gradient of ``x / epsilon``); the gradient of the clamped
+    norm itself is 0 below ``epsilon``. ``epsilon = 0`` is allowed: a zero vector still gives 0.
+    """
+    name = "cosine_distance"
+    ax = _check_pair(name, "predictions", predictions, "targets", targets, axis)
+    val.check_nonnegative(name, "epsilon", epsilon)
+    dtype = nx.compute_dtype(predictions)
+    p, t = nx.as_compute(predictions, dtype), nx.as_compute(targets, dtype)
+    eps = nx.as_hyper(epsilon, dtype)
+    values = jnp.ones((), dtype) - _cosine(p, t, ax, eps)
+    return apply_reduction(name, values, weights, where, reduction)
 
 
 def cosine_similarity_loss(predictions: ArrayLike, targets: ArrayLike, *, axis: int = -1, epsilon: ArrayLike = 1e-8, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): cosine_similarity_loss. Replaced by the family implementation."""
-    raise NotImplementedError("cosine_similarity_loss is not implemented yet")
+    r"""Negative cosine similarity along a feature axis (Keras' ``cosine_similarity`` loss).
+
+    .. math::
+       \ell = -\frac{\langle \mathrm{predictions}, \mathrm{targets}\rangle}
+                    {\max(\lVert \mathrm{predictions}\rVert_2, \epsilon)\,
+                     \max(\lVert \mathrm{targets}\rVert_2, \epsilon)}
+
+    The value is in ``[-1, 1]``; ``-1`` means the vectors point the same way. This equals
+    ``cosine_distance - 1``, so both have the same gradient.
+
+    Args:
+      predictions: float array ``[..., D, ...]``; the feature axis is ``axis``.
+      targets: same shape as ``predictions`` (cast to its computation dtype).
+      axis: the feature axis (dropped from the per-example loss).
+      epsilon: lower bound of each norm (traceable). Keras normalises with
+        ``x / sqrt(max(Σx², 1e-12))``; the two agree unless a norm is below ``1e-6``.
+      weights: per-example weights broadcastable to the loss shape; they multiply each loss.
+      where: boolean mask of the loss shape; ``False`` ignores the example.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``"none"`` an array of ``predictions.shape`` without ``axis``; float32 for
+      half-precision inputs, else the input's float dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> y_true = jnp.array([[0.0, 1.0], [1.0, 1.0], [1.0, 1.0]])
+      >>> y_pred = jnp.array([[1.0, 0.0], [1.0, 1.0], [-1.0, -1.0]])
+      >>> print(jaxloss.cosine_similarity_loss(y_pred, y_true, reduction="none").round(4))
+      [-0. -1.  1.]
+
+    References:
+      Keras ``keras.losses.cosine_similarity``.
+
+    Numerics and edge cases: if either vector is zero the loss is 0 (as in Keras), with a finite
+    gradient (see :func:`cosine_distance`).
+    """
+    name = "cosine_similarity_loss"
+    ax = _check_pair(name, "predictions", predictions, "targets", targets, axis)
+    val.check_nonnegative(name, "epsilon", epsilon)
+    dtype = nx.compute_dtype(predictions)
+    p, t = nx.as_compute(predictions, dtype), nx.as_compute(targets, dtype)
+    eps = nx.as_hyper(epsilon, dtype)
+    values = -_cosine(p, t, ax, eps)
+    return apply_reduction(name, values, weights, where, reduction)
+
+
+# PyTorch's cosine_embedding_loss adds this to each squared norm (aten/src/ATen/native/Loss.cpp).
+_TORCH_COSINE_EMBEDDING_EPS = 1e-12
 
 
 def cosine_embedding_loss(x1: ArrayLike, x2: ArrayLike, targets: ArrayLike, *, margin: ArrayLike = 0.0, axis: int = -1, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): cosine_embedding_loss. Replaced by the family implementation."""
-    raise NotImplementedError("cosine_embedding_loss is not implemented yet")
+    r"""Cosine embedding loss (PyTorch ``CosineEmbeddingLoss``).
 
+    .. math::
+       \cos = \frac{\langle x_1, x_2\rangle}
+                   {\sqrt{(\lVert x_1\rVert^2 + 10^{-12})(\lVert x_2\rVert^2 + 10^{-12})}},\qquad
+       \ell = \begin{cases} 1 - \cos & \mathrm{targets} = 1 \\
+                             \max(0, \cos - \mathrm{margin}) & \mathrm{targets} = -1 \end{cases}
+
+    Args:
+      x1: float array ``[..., D, ...]``; the feature axis is ``axis``.
+      x2: same shape as ``x1``.
+      targets: ``+1`` (similar pair) or ``-1`` (dissimilar pair), shape of ``x1`` without
+        ``axis``; float or integer.
+      margin: margin of the dissimilar pairs (traceable). PyTorch suggests ``[0, 0.5]``; any value
+        in ``[-1, 1]`` is meaningful, so its sign is not checked.
+      axis: the feature axis (dropped from the per-example loss).
+      weights: per-pair weights broadcastable to the loss shape; they multiply each loss.
+      where: boolean mask of the loss shape; ``False`` ignores the pair.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``"none"`` an array of ``x1.shape`` without ``axis``; float32 for
+      half-precision inputs, else the input's float dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> x1 = jnp.array([[1.0, 0.0], [1.0, 1.0]])
+      >>> x2 = jnp.array([[1.0, 1.0], [1.0, 1.0]])
+      >>> y = jnp.array([1, -1])
+      >>> print(jaxloss.cosine_embedding_loss(x1, x2, y, margin=0.5, reduction="none").round(4))
+      [0.2929 0.5   ]
+
+    References:
+      PyTorch ``torch.nn.CosineEmbeddingLoss``.
+
+    Numerics and edge cases: the ``1e-12`` added to each squared norm keeps zero vectors finite
+    (cos = 0) with finite gradients, exactly as PyTorch. Unchecked behaviour: a target that is
+    neither ``1`` nor ``-1`` contributes 0 (as in PyTorch); :func:`jaxloss.checked` reports it.
+    """
+    name = "cosine_embedding_loss"
+    ax = _check_pair(name, "x1", x1, "x2", x2, axis)
+    loss_shape = _reduced_shape(jnp.shape(x1), ax)
+    if jnp.shape(targets) != loss_shape:
+        raise ValueError(
+            f"{name}: 'targets' must have the shape of 'x1' without axis {axis}, {loss_shape}, "
+            f"got {jnp.shape(targets)}")
+    dtype = nx.compute_dtype(x1)
+    a, b = nx.as_compute(x1, dtype), nx.as_compute(x2, dtype)
+    t = nx.as_compute(targets, dtype)
+    m = nx.as_hyper(margin, dtype)
+    eps = jnp.asarray(_TORCH_COSINE_EMBEDDING_EPS, dtype)
+    prod = jnp.sum(a * b, axis=ax)
+    # sqrt((‖a‖² + ε)(‖b‖² + ε)) > 0 always, so the division and sqrt are finite and smooth
+    denom = jnp.sqrt((jnp.sum(a * a, axis=ax) + eps) * (jnp.sum(b * b, axis=ax) + eps))
+    cos = prod / denom
+    zeros = jnp.zeros_like(cos)
+    pos = jnp.where(t == 1, jnp.ones_like(cos) - cos, zeros)
+    neg = jnp.where(t == -1, jnp.maximum(cos - m, zeros), zeros)
+    return apply_reduction(name, pos + neg, weights, where, reduction)
+
+
+# ----------------------------------------------------------------------------------------------
+# triplet and ranking losses
+# ----------------------------------------------------------------------------------------------
 
 def triplet_margin_loss(anchor: ArrayLike, positive: ArrayLike, negative: ArrayLike, *, margin: ArrayLike = 1.0, p: ArrayLike = 2, epsilon: ArrayLike = 1e-6, swap: bool = False, axis: int = -1, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): triplet_margin_loss. Replaced by the family implementation."""
-    raise NotImplementedError("triplet_margin_loss is not implemented yet")
+    r"""Triplet margin loss (PyTorch ``TripletMarginLoss``).
+
+    .. math::
+       d(u, v) = \lVert u - v + \epsilon \rVert_p,\qquad
+       \ell = \max\bigl(0,\ \mathrm{margin} + d(\mathrm{anchor}, \mathrm{positive})
+                          - d(\mathrm{anchor}, \mathrm{negative})\bigr)
+
+    ``d`` is PyTorch's ``pairwise_distance``: ``epsilon`` is *added to the difference* (not to
+    the norm). With ``swap=True`` (Balntas et al. 2016) the negative distance is
+    ``min(d(anchor, negative), d(positive, negative))``.
+
+    Args:
+      anchor: float array ``[..., D, ...]``; the feature axis is ``axis``.
+      positive: same shape as ``anchor``.
+      negative: same shape as ``anchor``.
+      margin: non-negative margin (traceable).
+      p: order of the norm, a positive real (traceable; ``p = inf`` is not supported).
+      epsilon: added to each difference before the norm (traceable).
+      swap: use the distance swap.
+      axis: the feature axis (dropped from the per-triplet loss).
+      weights: per-triplet weights broadcastable to the loss shape; they multiply each loss.
+      where: boolean mask of the loss shape; ``False`` ignores the triplet.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``"none"`` an array of ``anchor.shape`` without ``axis``; float32 for
+      half-precision inputs, else the input's float dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> a = jnp.array([[0.0, 0.0], [0.0, 0.0]])
+      >>> pos = jnp.array([[1.0, 0.0], [0.0, 3.0]])
+      >>> neg = jnp.array([[0.0, 3.0], [1.0, 0.0]])
+      >>> print(jaxloss.triplet_margin_loss(a, pos, neg, epsilon=0.0, reduction="none").round(4))
+      [0. 3.]
+
+    References:
+      PyTorch ``torch.nn.TripletMarginLoss``; V. Balntas et al., "Learning local feature
+      descriptors with triplets and shallow convolutional neural networks", BMVC 2016.
+
+    Numerics and edge cases: the norm has a zero (finite) gradient where the difference is
+    exactly 0 (e.g. ``anchor == positive`` with ``epsilon = 0``); with the default ``epsilon``
+    the difference is ``epsilon`` there, as in PyTorch. At the hinge (loss exactly 0) the
+    gradient is 0.
+    """
+    name = "triplet_margin_loss"
+    ax = _check_pair(name, "anchor", anchor, "positive", positive, axis)
+    val.check_floating(name, "negative", negative)
+    val.check_same_shape(name, "anchor", anchor, "negative", negative)
+    val.check_nonnegative(name, "margin", margin)
+    val.check_positive(name, "p", p)
+    val.check_nonnegative(name, "epsilon", epsilon)
+    dtype = nx.compute_dtype(anchor)
+    a = nx.as_compute(anchor, dtype)
+    pos = nx.as_compute(positive, dtype)
+    neg = nx.as_compute(negative, dtype)
+    m = nx.as_hyper(margin, dtype)
+    pp = nx.as_hyper(p, dtype)
+    eps = nx.as_hyper(epsilon, dtype)
+    d_pos = _pnorm(a - pos + eps, pp, ax)
+    d_neg = _pnorm(a - neg + eps, pp, ax)
+    if swap:
+        d_neg = jnp.minimum(d_neg, _pnorm(pos - neg + eps, pp, ax))
+    values = jnp.maximum(m + d_pos - d_neg, jnp.zeros_like(d_pos))
+    return apply_reduction(name, values, weights, where, reduction)
+
+
+def _check_elementwise(name: str, names: tuple[str, ...], arrays: tuple) -> None:
+    val.check_floating(name, names[0], arrays[0])
+    for n, x in zip(names[1:], arrays[1:]):
+        val.check_same_shape(name, names[0], arrays[0], n, x)
 
 
 def margin_ranking_loss(x1: ArrayLike, x2: ArrayLike, targets: ArrayLike, *, margin: ArrayLike = 0.0, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): margin_ranking_loss. Replaced by the family implementation."""
-    raise NotImplementedError("margin_ranking_loss is not implemented yet")
+    r"""Margin ranking loss (PyTorch ``MarginRankingLoss``).
+
+    .. math::
+       \ell = \max\bigl(0,\ -\mathrm{targets}\cdot(x_1 - x_2) + \mathrm{margin}\bigr)
+
+    ``targets = 1`` means ``x1`` should rank higher than ``x2``; ``-1`` the reverse.
+
+    Args:
+      x1: float scores, any shape.
+      x2: float scores, same shape.
+      targets: ``+1`` / ``-1``, same shape (float or integer).
+      margin: non-negative margin (traceable).
+      weights: per-element weights broadcastable to ``x1.shape``; they multiply each loss.
+      where: boolean mask of ``x1.shape``; ``False`` ignores the element.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``"none"`` an array of ``x1.shape``; float32 for half-precision inputs,
+      else the input's float dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> x1 = jnp.array([1.0, 0.2, -1.0])
+      >>> x2 = jnp.array([0.5, 0.5, 0.0])
+      >>> y = jnp.array([1.0, 1.0, -1.0])
+      >>> print(jaxloss.margin_ranking_loss(x1, x2, y, margin=0.1, reduction="none").round(4))
+      [0.  0.4 0. ]
+
+    References:
+      PyTorch ``torch.nn.MarginRankingLoss``.
+
+    Numerics and edge cases: the gradient at the hinge is 0. Unchecked behaviour: targets other
+    than ``±1`` scale the score difference (the formula above is applied as written).
+    """
+    name = "margin_ranking_loss"
+    _check_elementwise(name, ("x1", "x2", "targets"), (x1, x2, targets))
+    val.check_nonnegative(name, "margin", margin)
+    dtype = nx.compute_dtype(x1)
+    a, b, t = nx.as_compute(x1, dtype), nx.as_compute(x2, dtype), nx.as_compute(targets, dtype)
+    m = nx.as_hyper(margin, dtype)
+    values = jnp.maximum(m - t * (a - b), jnp.zeros_like(a))
+    return apply_reduction(name, values, weights, where, reduction)
 
 
 def hinge_embedding_loss(distances: ArrayLike, targets: ArrayLike, *, margin: ArrayLike = 1.0, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): hinge_embedding_loss. Replaced by the family implementation."""
-    raise NotImplementedError("hinge_embedding_loss is not implemented yet")
+    r"""Hinge embedding loss (PyTorch ``HingeEmbeddingLoss``).
+
+    .. math::
+       \ell = \begin{cases} \mathrm{distances} & \mathrm{targets} = 1 \\
+                             \max(0, \mathrm{margin} - \mathrm{distances}) & \mathrm{targets} = -1
+              \end{cases}
+
+    Args:
+      distances: float array (typically non-negative distances, e.g. an L1 distance), any shape.
+      targets: ``+1`` (similar) or ``-1`` (dissimilar), same shape (float or integer).
+      margin: non-negative margin (traceable).
+      weights: per-element weights broadcastable to ``distances.shape``; they multiply each loss.
+      where: boolean mask of ``distances.shape``; ``False`` ignores the element.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``"none"`` an array of ``distances.shape``; float32 for half-precision
+      inputs, else the input's float dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> d = jnp.array([0.3, 0.3, 2.0])
+      >>> y = jnp.array([1, -1, -1])
+      >>> print(jaxloss.hinge_embedding_loss(d, y, reduction="none").round(4))
+      [0.3 0.7 0. ]
+
+    References:
+      PyTorch ``torch.nn.HingeEmbeddingLoss``.
+
+    Unchecked behaviour: exactly as PyTorch, a target that is neither ``1`` nor ``-1`` gets both
+    terms, ``distances + max(0, margin - distances)``.
+    """
+    name = "hinge_embedding_loss"
+    _check_elementwise(name, ("distances", "targets"), (distances, targets))
+    val.check_nonnegative(name, "margin", margin)
+    dtype = nx.compute_dtype(distances)
+    x, t = nx.as_compute(distances, dtype), nx.as_compute(targets, dtype)
+    m = nx.as_hyper(margin, dtype)
+    zeros = jnp.zeros_like(x)
+    # PyTorch: where(t != 1, clamp_min(margin − x, 0), 0) + where(t != −1, x, 0)
+    values = (jnp.where(t != 1, jnp.maximum(m - x, zeros), zeros)
+              + jnp.where(t != -1, x, zeros))
+    return apply_reduction(name, values, weights, where, reduction)
 
 
 def contrastive_loss(distances: ArrayLike, targets: ArrayLike, *, margin: ArrayLike = 1.0, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): contrastive_loss. Replaced by the family implementation."""
-    raise NotImplementedError("contrastive_loss is not implemented yet")
+    r"""Siamese contrastive loss on pair distances, targets in {0, 1} (1 = similar pair).
 
+    .. math::
+       \ell = \mathrm{targets}\cdot \mathrm{distances}^2
+              + (1 - \mathrm{targets})\cdot \max(0, \mathrm{margin} - \mathrm{distances})^2
+
+    This is the convention of TensorFlow Addons' ``tfa.losses.contrastive_loss`` (the Keras
+    ecosystem's contrastive loss): label 1 for similar pairs and **no** ½ factor. Hadsell et al.
+    (2006) write the same loss with a ½ on each term and the label reversed (0 = similar); their
+    value is half of this one.
+
+    Args:
+      distances: float pair distances (e.g. Euclidean distances of embeddings), any shape.
+      targets: 1 for similar, 0 for dissimilar pairs, same shape (soft values in ``[0, 1]``
+        interpolate the two terms).
+      margin: non-negative margin below which dissimilar pairs are penalised (traceable).
+      weights: per-pair weights broadcastable to ``distances.shape``; they multiply each loss.
+      where: boolean mask of ``distances.shape``; ``False`` ignores the pair.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``"none"`` an array of ``distances.shape``; float32 for half-precision
+      inputs, else the input's float dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> d = jnp.array([0.5, 0.5, 2.0])
+      >>> y = jnp.array([1.0, 0.0, 0.0])
+      >>> print(jaxloss.contrastive_loss(d, y, reduction="none").round(4))
+      [0.25 0.25 0.  ]
+
+    References:
+      R. Hadsell, S. Chopra, Y. LeCun, "Dimensionality reduction by learning an invariant
+      mapping", CVPR 2006; TensorFlow Addons ``tfa.losses.contrastive_loss``.
+
+    Numerics: smooth in ``distances`` except at ``distances = margin`` for dissimilar pairs, where
+    the squared hinge is still once differentiable. Unchecked behaviour: negative distances are
+    used as given.
+    """
+    name = "contrastive_loss"
+    _check_elementwise(name, ("distances", "targets"), (distances, targets))
+    val.check_nonnegative(name, "margin", margin)
+    dtype = nx.compute_dtype(distances)
+    d, t = nx.as_compute(distances, dtype), nx.as_compute(targets, dtype)
+    m = nx.as_hyper(margin, dtype)
+    hinge = jnp.maximum(m - d, jnp.zeros_like(d))
+    values = t * d * d + (jnp.ones_like(t) - t) * hinge * hinge
+    return apply_reduction(name, values, weights, where, reduction)
+
+
+# ----------------------------------------------------------------------------------------------
+# NT-Xent
+# ----------------------------------------------------------------------------------------------
 
 def ntxent_loss(embeddings: ArrayLike, labels: ArrayLike, *, temperature: ArrayLike = 0.07, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): ntxent_loss. Replaced by the family implementation."""
-    raise NotImplementedError("ntxent_loss is not implemented yet")
+    r"""NT-Xent / InfoNCE: normalised temperature-scaled cross-entropy (as ``optax.ntxent``).
+
+    With :math:`s_{ij} = \cos(e_i, e_j) / \mathrm{temperature}`, the positives :math:`P(i)` of
+    anchor ``i`` are the *other* samples with the same label and its negatives :math:`N(i)` the
+    samples with a different label. Each positive pair contributes
+
+    .. math::
+       \ell_{ij} = -\log \frac{\exp s_{ij}}{\exp s_{ij} + \sum_{k \in N(i)} \exp s_{ik}}
+
+    (the denominator holds that one positive and all negatives, as in optax and
+    pytorch-metric-learning's ``NTXentLoss``). Anchor ``i``'s loss is
+    :math:`L_i = \sum_{j\in P(i)} \ell_{ij}` and the reduction counts positive pairs:
+
+    .. math::
+       \mathrm{mean} = \frac{\sum_i w_i L_i}{\sum_i w_i\,|P(i)|},\qquad
+       \mathrm{sum} = \sum_i w_i L_i,\qquad \mathrm{none}_i = w_i L_i .
+
+    With unit weights ``"mean"`` is the mean over all positive pairs, exactly ``optax.ntxent``.
+    Anchors without a positive contribute nothing (neither to the numerator nor the count).
+
+    Args:
+      embeddings: float array ``[batch, dim]``.
+      labels: integer group ids ``[batch]``; equal labels mark positive pairs (e.g.
+        ``[0, 0, 1, 1]`` for two views of two images).
+      temperature: positive temperature (traceable).
+      weights: per-anchor weights ``[batch]``; they multiply the anchor's pair losses, in the sum
+        and in the pair count of ``"mean"``.
+      where: boolean ``[batch]``; ``False`` removes the sample entirely: it is neither an anchor
+        nor a positive or negative of another anchor (use it for padded batches).
+      reduction: ``"mean"``, ``"sum"`` or ``"none"`` (per-anchor sums ``w_i L_i``, ``[batch]``;
+        divide by the number of positives for a per-anchor mean).
+
+    Returns:
+      A scalar, or ``[batch]`` for ``"none"``; float32 for half-precision inputs, else the
+      input's float dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> e = jnp.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
+      >>> labels = jnp.array([0, 0, 1, 1])
+      >>> print(f"{float(jaxloss.ntxent_loss(e, labels, temperature=0.5)):.4f}")
+      0.2965
+
+    References:
+      T. Chen et al., "A Simple Framework for Contrastive Learning of Visual Representations",
+      ICML 2020; A. van den Oord et al., "Representation Learning with Contrastive Predictive
+      Coding", 2018; optax ``ntxent``.
+
+    Numerics: cosine similarities clamp each squared norm at ``finfo(dtype).eps`` as optax does
+    (zero embeddings give similarity 0, finite gradients); the log-denominator is a stable
+    logsumexp over ``-inf``-masked negatives (an anchor without negatives has loss 0 per pair).
+    Unchecked behaviour: labels are only compared for equality, any integers work.
+    """
+    name = "ntxent_loss"
+    val.check_floating(name, "embeddings", embeddings)
+    val.check_integer(name, "labels", labels)
+    if jnp.ndim(embeddings) != 2:
+        raise ValueError(f"{name}: 'embeddings' must have shape [batch, dim], got {jnp.shape(embeddings)}")
+    if jnp.ndim(labels) != 1 or jnp.shape(labels)[0] != jnp.shape(embeddings)[0]:
+        raise ValueError(
+            f"{name}: 'labels' must have shape [batch] = ({jnp.shape(embeddings)[0]},), "
+            f"got {jnp.shape(labels)}")
+    val.check_positive(name, "temperature", temperature)
+    n = jnp.shape(embeddings)[0]
+    if where is not None:
+        val.check_broadcastable(name, "where", where, (n,))
+        if jnp.result_type(where) != jnp.bool_:
+            raise TypeError(f"{name}: 'where' must be a boolean mask, got dtype {jnp.result_type(where)}")
+    if weights is not None:
+        val.check_broadcastable(name, "weights", weights, (n,))
+
+    dtype = nx.compute_dtype(embeddings)
+    e = nx.as_compute(embeddings, dtype)
+    temp = nx.as_hyper(temperature, dtype)
+    labels = jnp.asarray(labels)
+    # optax clamps each squared norm at eps: max(‖e‖², eps) = max(‖e‖, sqrt(eps))²
+    min_norm = jnp.asarray(float(jnp.finfo(dtype).eps) ** 0.5, dtype)
+    u = _unit(e, -1, min_norm)
+    s = (u @ u.T) / temp                                           # [n, n] similarities
+
+    same = labels[:, None] == labels[None, :]
+    valid_col = jnp.ones((1, n), bool) if where is None else jnp.broadcast_to(jnp.asarray(where), (n,))[None, :]
+    eye = jnp.eye(n, dtype=bool)
+    pos = same & ~eye & valid_col
+    neg = ~same & valid_col
+    # log Σ_{k∈N(i)} exp s_ik over −inf-masked negatives (−inf when there are none)
+    lse_neg = nx.logsumexp(jnp.where(neg, s, -jnp.inf), axis=1)  # [n]
+    # ℓ_ij = log(exp s_ij + Σ_N exp s_ik) − s_ij, via logsumexp of the pair [s_ij, lse_neg_i]
+    stacked = jnp.stack([s, jnp.broadcast_to(lse_neg[:, None], (n, n))], axis=-1)
+    pair = nx.logsumexp(stacked, axis=-1) - s
+    zeros = jnp.zeros_like(pair)
+    per_anchor = jnp.sum(jnp.where(pos, pair, zeros), axis=1)      # L_i
+    n_pos = jnp.sum(pos, axis=1).astype(dtype)                      # |P(i)|
+    w = jnp.ones((n,), dtype) if weights is None else jnp.broadcast_to(jnp.asarray(weights).astype(dtype), (n,))
+    return apply_reduction(name, per_anchor, weights, where, reduction, normalizer=w * n_pos)
 
 
 # Losses of this family, canonical names (the registry lists these).
