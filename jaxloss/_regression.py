@@ -1,67 +1,561 @@
-"""Regression losses: (predictions, targets) -> element-wise loss."""
+"""Regression losses: (predictions, targets) -> element-wise loss.
+
+Every loss here is element-wise: ``reduction="none"`` returns an array of the predictions' shape
+(for :func:`root_mean_squared_error`, see its docstring). Targets must have the predictions' shape
+(a trace-time ``ValueError`` otherwise); the computation dtype follows the predictions (float16 /
+bfloat16 are raised to float32) and targets are cast to it.
+"""
 
 from __future__ import annotations
+
+import math
 
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from ._alias import bind
+from ._numerics import as_hyper, compute_dtype
+from ._reduction import apply_reduction
+from ._validation import check_in_range, check_nonnegative, check_same_shape
+
+__all__ = [
+    "mean_squared_error",
+    "mean_absolute_error",
+    "root_mean_squared_error",
+    "mean_squared_logarithmic_error",
+    "mean_absolute_percentage_error",
+    "huber_loss",
+    "smooth_l1_loss",
+    "log_cosh",
+    "quantile_loss",
+    "poisson_nll_loss",
+    "gaussian_nll_loss",
+]
+
+_LOG_2 = math.log(2.0)
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+def _inputs(name: str, predictions: ArrayLike, targets: ArrayLike,
+            a_name: str = "predictions") -> tuple[jax.Array, jax.Array, jnp.dtype]:
+    """(predictions, targets) in the computation dtype, after the shape check."""
+    check_same_shape(name, a_name, predictions, "targets", targets)
+    dtype = compute_dtype(predictions)
+    return jnp.asarray(predictions).astype(dtype), jnp.asarray(targets).astype(dtype), dtype
+
+
+def _safe_sqrt(x: jax.Array) -> jax.Array:
+    """sqrt(x) for x >= 0 whose derivatives at x = 0 are 0 (not inf, and never NaN)."""
+    positive = x > 0
+    # double where: sqrt never sees 0, whose derivative 1/(2·sqrt(0)) is inf
+    return jnp.where(positive, jnp.sqrt(jnp.where(positive, x, jnp.ones_like(x))), jnp.zeros_like(x))
 
 
 def mean_squared_error(predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): mean_squared_error. Replaced by the family implementation."""
-    raise NotImplementedError("mean_squared_error is not implemented yet")
+    r"""Squared error (L2 loss), PyTorch ``MSELoss`` / Keras ``mean_squared_error``.
+
+    .. math::
+       \ell_i = (\mathrm{predictions}_i - \mathrm{targets}_i)^2
+
+    Args:
+      predictions: predicted values, any shape ``[...]``.
+      targets: true values, the same shape.
+      weights: per-element weights broadcastable to ``[...]`` (default 1).
+      where: boolean mask broadcastable to ``[...]``; ``False`` drops the element.
+      reduction: ``"mean"`` (``Σ w·ℓ / Σ w`` over valid elements), ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``"none"`` an array of shape ``[...]``, in the computation dtype (float32 for
+      half-precision inputs).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> print(f"{float(jaxloss.mean_squared_error(jnp.array([1.0, 2.0]), jnp.array([0.0, 4.0]))):.4f}")
+      2.5000
+
+    The alias ``"squared_error"`` (``jaxloss.get("squared_error")``) is optax's unreduced squared
+    error: it binds ``reduction="none"``.
+    """
+    name = "mean_squared_error"
+    p, t, _ = _inputs(name, predictions, targets)
+    r = p - t
+    return apply_reduction(name, r * r, weights, where, reduction)
 
 
 def mean_absolute_error(predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): mean_absolute_error. Replaced by the family implementation."""
-    raise NotImplementedError("mean_absolute_error is not implemented yet")
+    r"""Absolute error (L1 loss), PyTorch ``L1Loss`` / Keras ``mean_absolute_error``.
+
+    .. math::
+       \ell_i = |\mathrm{predictions}_i - \mathrm{targets}_i|
+
+    Args:
+      predictions: predicted values, any shape ``[...]``.
+      targets: true values, the same shape.
+      weights: per-element weights broadcastable to ``[...]`` (default 1).
+      where: boolean mask broadcastable to ``[...]``; ``False`` drops the element.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``"none"`` an array of shape ``[...]``, in the computation dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> print(f"{float(jaxloss.mean_absolute_error(jnp.array([1.0, 2.0]), jnp.array([0.0, 4.0]))):.4f}")
+      1.5000
+
+    Notes:
+      The gradient at a zero error is 0 (the subgradient ``sign(0) = 0``), as in PyTorch.
+    """
+    name = "mean_absolute_error"
+    p, t, _ = _inputs(name, predictions, targets)
+    return apply_reduction(name, jnp.abs(p - t), weights, where, reduction)
 
 
 def root_mean_squared_error(predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): root_mean_squared_error. Replaced by the family implementation."""
-    raise NotImplementedError("root_mean_squared_error is not implemented yet")
+    r"""Root of the reduced squared error; the square root is applied *after* the reduction.
+
+    .. math::
+       \mathrm{rmse} = \sqrt{\mathrm{reduce}\big(w_i\,(\mathrm{predictions}_i - \mathrm{targets}_i)^2\big)}
+
+    so that ``root_mean_squared_error(...) ** 2 == mean_squared_error(...)`` for every
+    ``reduction``, ``weights`` and ``where``:
+
+    * ``"mean"``: :math:`\sqrt{\sum_i w_i r_i^2 / \sum_i w_i}` over valid elements (the usual RMSE);
+    * ``"sum"``: :math:`\sqrt{\sum_i w_i r_i^2}` (the Euclidean norm of the weighted error);
+    * ``"none"``: :math:`\sqrt{w_i r_i^2} = \sqrt{w_i}\,|r_i|` element-wise, i.e. ``|r|`` without
+      weights, with exact zeros at masked elements.
+
+    Args:
+      predictions: predicted values, any shape ``[...]``.
+      targets: true values, the same shape.
+      weights: per-element non-negative weights broadcastable to ``[...]`` (default 1); they weight
+        the squared errors under the root.
+      where: boolean mask broadcastable to ``[...]``; ``False`` drops the element.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``"none"`` an array of shape ``[...]``, in the computation dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> p, t = jnp.array([1.0, 2.0]), jnp.array([0.0, 4.0])
+      >>> print(f"{float(jaxloss.root_mean_squared_error(p, t)):.4f}")
+      1.5811
+      >>> print([f"{float(v):.4f}" for v in jaxloss.root_mean_squared_error(p, t, reduction="none")])
+      ['1.0000', '2.0000']
+
+    Notes:
+      The derivative of ``sqrt`` at 0 is infinite; when the reduced squared error is exactly 0
+      (a perfect fit, or everything masked), the gradient returned is exactly 0 (a subgradient),
+      never ``inf`` or NaN. Negative weights are invalid (unchecked: a negative reduced value gives
+      0).
+    """
+    name = "root_mean_squared_error"
+    p, t, _ = _inputs(name, predictions, targets)
+    r = p - t
+    return _safe_sqrt(apply_reduction(name, r * r, weights, where, reduction))
 
 
 def mean_squared_logarithmic_error(predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): mean_squared_logarithmic_error. Replaced by the family implementation."""
-    raise NotImplementedError("mean_squared_logarithmic_error is not implemented yet")
+    r"""Squared logarithmic error, the Keras ``mean_squared_logarithmic_error`` formula.
+
+    .. math::
+       \ell_i = \big(\log(1 + \max(\mathrm{predictions}_i, 10^{-7}))
+                    - \log(1 + \max(\mathrm{targets}_i, 10^{-7}))\big)^2
+
+    Args:
+      predictions: predicted values (meant to be non-negative), any shape ``[...]``.
+      targets: true values (meant to be non-negative), the same shape.
+      weights: per-element weights broadcastable to ``[...]`` (default 1).
+      where: boolean mask broadcastable to ``[...]``; ``False`` drops the element.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``"none"`` an array of shape ``[...]``, in the computation dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> p, t = jnp.array([1.0, 3.0]), jnp.array([0.0, 7.0])
+      >>> print(f"{float(jaxloss.mean_squared_logarithmic_error(p, t)):.4f}")
+      0.4805
+
+    Notes:
+      As in Keras, inputs below ``1e-7`` (including negative ones) are floored at ``1e-7``, so the
+      loss is finite for any real input and the gradient is 0 where the floor is active. With
+      ``reduction="mean"`` this equals Keras' loss (mean over the last axis, then over the batch)
+      for unweighted, unmasked inputs.
+    """
+    name = "mean_squared_logarithmic_error"
+    p, t, dtype = _inputs(name, predictions, targets)
+    floor = jnp.asarray(1e-7, dtype)
+    d = jnp.log1p(jnp.maximum(p, floor)) - jnp.log1p(jnp.maximum(t, floor))
+    return apply_reduction(name, d * d, weights, where, reduction)
 
 
 def mean_absolute_percentage_error(predictions: ArrayLike, targets: ArrayLike, *, epsilon: ArrayLike = 1e-7, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): mean_absolute_percentage_error. Replaced by the family implementation."""
-    raise NotImplementedError("mean_absolute_percentage_error is not implemented yet")
+    r"""Absolute percentage error, the Keras ``mean_absolute_percentage_error`` formula.
+
+    .. math::
+       \ell_i = 100\,\frac{|\mathrm{targets}_i - \mathrm{predictions}_i|}
+                          {\max(|\mathrm{targets}_i|, \mathrm{epsilon})}
+
+    Args:
+      predictions: predicted values, any shape ``[...]``.
+      targets: true values, the same shape.
+      epsilon: floor of the denominator (Keras' ``backend.epsilon()`` = ``1e-7``); may be traced.
+        A concrete negative value raises ``ValueError``.
+      weights: per-element weights broadcastable to ``[...]`` (default 1).
+      where: boolean mask broadcastable to ``[...]``; ``False`` drops the element.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``"none"`` an array of shape ``[...]``, in percent, in the computation dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> p, t = jnp.array([1.5, 3.0]), jnp.array([2.0, 4.0])
+      >>> print(f"{float(jaxloss.mean_absolute_percentage_error(p, t)):.4f}")
+      25.0000
+
+    Notes:
+      A zero target gives ``100·|predictions| / epsilon`` (large but finite for ``epsilon > 0``);
+      ``epsilon = 0`` with a zero target is unchecked and gives ``inf`` (or NaN for a zero error).
+    """
+    name = "mean_absolute_percentage_error"
+    check_nonnegative(name, "epsilon", epsilon)
+    p, t, dtype = _inputs(name, predictions, targets)
+    eps = as_hyper(epsilon, dtype)
+    values = 100.0 * jnp.abs(t - p) / jnp.maximum(jnp.abs(t), eps)
+    return apply_reduction(name, values, weights, where, reduction)
 
 
 def huber_loss(predictions: ArrayLike, targets: ArrayLike, *, delta: ArrayLike = 1.0, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): huber_loss. Replaced by the family implementation."""
-    raise NotImplementedError("huber_loss is not implemented yet")
+    r"""Huber loss, PyTorch ``HuberLoss`` / Keras ``huber`` / optax ``huber_loss``.
+
+    With :math:`r_i = \mathrm{predictions}_i - \mathrm{targets}_i`,
+
+    .. math::
+       \ell_i = \begin{cases} \tfrac12 r_i^2 & |r_i| \le \delta \\
+                              \delta\,(|r_i| - \tfrac12\delta) & \text{otherwise} \end{cases}
+
+    computed as :math:`\tfrac12 q^2 + \delta(|r| - q)` with :math:`q = \min(|r|, \delta)`, which
+    is exact for every :math:`\delta \ge 0` (``delta = 0`` gives exactly 0 with a zero gradient).
+
+    Args:
+      predictions: predicted values, any shape ``[...]``.
+      targets: true values, the same shape.
+      delta: the threshold :math:`\delta \ge 0` between the quadratic and the linear part; may be
+        traced (``jax.vmap`` over it works). A concrete negative value raises ``ValueError``.
+      weights: per-element weights broadcastable to ``[...]`` (default 1).
+      where: boolean mask broadcastable to ``[...]``; ``False`` drops the element.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``"none"`` an array of shape ``[...]``, in the computation dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> p, t = jnp.array([0.5, 3.0]), jnp.array([0.0, 0.0])
+      >>> print(f"{float(jaxloss.huber_loss(p, t)):.4f}")
+      1.3125
+
+    References:
+      Huber, *Robust Estimation of a Location Parameter*, 1964.
+
+    Notes:
+      The gradient w.r.t. predictions is ``clip(r, -delta, delta)``. A traced negative ``delta`` is
+      unchecked (the formula is then evaluated as written).
+    """
+    name = "huber_loss"
+    check_nonnegative(name, "delta", delta)
+    p, t, dtype = _inputs(name, predictions, targets)
+    d = as_hyper(delta, dtype)
+    a = jnp.abs(p - t)
+    q = jnp.minimum(a, d)
+    # ½r² if |r| ≤ δ else δ(|r| − ½δ)  ==  ½q² + δ(|r| − q),  q = min(|r|, δ)
+    return apply_reduction(name, 0.5 * q * q + d * (a - q), weights, where, reduction)
 
 
 def smooth_l1_loss(predictions: ArrayLike, targets: ArrayLike, *, beta: ArrayLike = 1.0, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): smooth_l1_loss. Replaced by the family implementation."""
-    raise NotImplementedError("smooth_l1_loss is not implemented yet")
+    r"""Smooth L1 loss, PyTorch ``SmoothL1Loss`` semantics (``huber_loss`` with δ = β, divided by β).
+
+    With :math:`r_i = \mathrm{predictions}_i - \mathrm{targets}_i`,
+
+    .. math::
+       \ell_i = \begin{cases} \tfrac12 r_i^2 / \beta & |r_i| < \beta \\
+                              |r_i| - \tfrac12\beta & \text{otherwise} \end{cases}
+
+    computed as :math:`\tfrac12 q^2/\beta + (|r| - q)` with :math:`q = \min(|r|, \beta)`; for
+    ``beta = 0`` this is exactly the L1 loss :math:`|r|` (as in PyTorch), with no division by 0
+    even when ``beta`` is traced.
+
+    Args:
+      predictions: predicted values, any shape ``[...]``.
+      targets: true values, the same shape.
+      beta: the threshold :math:`\beta \ge 0`; may be traced. A concrete negative value raises
+        ``ValueError``.
+      weights: per-element weights broadcastable to ``[...]`` (default 1).
+      where: boolean mask broadcastable to ``[...]``; ``False`` drops the element.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``"none"`` an array of shape ``[...]``, in the computation dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> p, t = jnp.array([0.5, 3.0]), jnp.array([0.0, 0.0])
+      >>> print(f"{float(jaxloss.smooth_l1_loss(p, t)):.4f}")
+      1.3125
+      >>> print(f"{float(jaxloss.smooth_l1_loss(p, t, beta=0.0)):.4f}")
+      1.7500
+
+    References:
+      Girshick, *Fast R-CNN*, 2015.
+
+    Notes:
+      The gradient w.r.t. predictions is ``clip(r / beta, -1, 1)`` (``sign(r)`` for ``beta = 0``).
+    """
+    name = "smooth_l1_loss"
+    check_nonnegative(name, "beta", beta)
+    p, t, dtype = _inputs(name, predictions, targets)
+    b = as_hyper(beta, dtype)
+    a = jnp.abs(p - t)
+    q = jnp.minimum(a, b)
+    positive = b > 0
+    # double where: ½q²/β with q = 0 whenever β = 0, so the β = 0 term is exactly 0 (no 0/0)
+    quad = jnp.where(positive, 0.5 * q * q / jnp.where(positive, b, jnp.ones_like(b)), jnp.zeros_like(q))
+    # ½r²/β if |r| < β else |r| − ½β  ==  ½q²/β + (|r| − q)
+    return apply_reduction(name, quad + (a - q), weights, where, reduction)
 
 
 def log_cosh(predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): log_cosh. Replaced by the family implementation."""
-    raise NotImplementedError("log_cosh is not implemented yet")
+    r"""Logarithm of the hyperbolic cosine of the error, overflow-free (Keras ``log_cosh``).
+
+    .. math::
+       \ell_i = \log\cosh(\mathrm{predictions}_i - \mathrm{targets}_i)
+
+    It behaves like :math:`r^2/2` for small errors and like :math:`|r| - \log 2` for large ones.
+
+    Args:
+      predictions: predicted values, any shape ``[...]``.
+      targets: true values, the same shape.
+      weights: per-element weights broadcastable to ``[...]`` (default 1).
+      where: boolean mask broadcastable to ``[...]``; ``False`` drops the element.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``"none"`` an array of shape ``[...]``, in the computation dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> p, t = jnp.array([0.5, 1e4]), jnp.array([0.0, 0.0])
+      >>> print([f"{float(v):.4f}" for v in jaxloss.log_cosh(p, t, reduction="none")])
+      ['0.1201', '9999.3069']
+
+    Notes:
+      ``cosh`` overflows for ``|r| > 710`` (float64) or ``> 89`` (float32); this never forms it:
+      for ``|r| >= 1`` it uses :math:`\log\cosh r = |r| + \mathrm{log1p}(e^{-2|r|}) - \log 2`, and
+      for ``|r| < 1`` the cancellation-free :math:`\log\cosh r = \mathrm{log1p}(2\sinh^2(r/2))`,
+      which keeps full relative precision near 0 and a correct Hessian (1) at ``r = 0``. The
+      gradient is ``tanh(r)``.
+    """
+    name = "log_cosh"
+    p, t, _ = _inputs(name, predictions, targets)
+    r = p - t
+    a = jnp.abs(r)
+    small = a < 1.0
+    # cosh r − 1 = 2 sinh²(r/2), so log cosh r = log1p(2 sinh²(r/2)); double where keeps sinh finite
+    s = jnp.sinh(0.5 * jnp.where(small, r, jnp.zeros_like(r)))
+    near = jnp.log1p(2.0 * s * s)
+    # log cosh r = |r| + log1p(exp(−2|r|)) − log 2, free of overflow for any |r|
+    far = a + jnp.log1p(jnp.exp(-2.0 * a)) - _LOG_2
+    return apply_reduction(name, jnp.where(small, near, far), weights, where, reduction)
 
 
 def quantile_loss(predictions: ArrayLike, targets: ArrayLike, *, quantile: ArrayLike = 0.5, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): quantile_loss. Replaced by the family implementation."""
-    raise NotImplementedError("quantile_loss is not implemented yet")
+    r"""Quantile (pinball) loss, whose minimiser is the ``quantile``-th quantile of the targets.
+
+    With :math:`r_i = \mathrm{targets}_i - \mathrm{predictions}_i` and :math:`q` = ``quantile``,
+
+    .. math::
+       \ell_i = \max(q\,r_i,\ (q - 1)\,r_i)
+
+    Args:
+      predictions: predicted quantiles, any shape ``[...]``.
+      targets: true values, the same shape.
+      quantile: :math:`q \in [0, 1]`; may be traced. A concrete value outside ``[0, 1]`` raises
+        ``ValueError``. ``q = 0.5`` gives half the absolute error.
+      weights: per-element weights broadcastable to ``[...]`` (default 1).
+      where: boolean mask broadcastable to ``[...]``; ``False`` drops the element.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``"none"`` an array of shape ``[...]``, in the computation dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> p, t = jnp.array([1.0, 1.0]), jnp.array([3.0, 0.0])
+      >>> print([f"{float(v):.4f}" for v in jaxloss.quantile_loss(p, t, quantile=0.9, reduction="none")])
+      ['1.8000', '0.1000']
+
+    References:
+      Koenker and Bassett, *Regression Quantiles*, Econometrica 1978.
+
+    Notes:
+      Under-prediction (``targets > predictions``) costs ``q·r``, over-prediction ``(1 − q)·|r|``.
+      At ``r = 0`` the gradient is the average of the two one-sided slopes, ``q − ½`` w.r.t.
+      ``targets``.
+    """
+    name = "quantile_loss"
+    check_in_range(name, "quantile", quantile, 0.0, 1.0)
+    p, t, dtype = _inputs(name, predictions, targets)
+    q = as_hyper(quantile, dtype)
+    r = t - p
+    return apply_reduction(name, jnp.maximum(q * r, (q - 1.0) * r), weights, where, reduction)
 
 
 def poisson_nll_loss(predictions: ArrayLike, targets: ArrayLike, *, log_input: bool = True, full: bool = False, epsilon: ArrayLike = 1e-8, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): poisson_nll_loss. Replaced by the family implementation."""
-    raise NotImplementedError("poisson_nll_loss is not implemented yet")
+    r"""Poisson negative log-likelihood, PyTorch ``PoissonNLLLoss`` semantics.
+
+    With :math:`x` = ``predictions`` and :math:`y` = ``targets`` (counts),
+
+    .. math::
+       \ell_i = \begin{cases} e^{x_i} - y_i\,x_i & \text{log\_input} \\
+                              x_i - y_i \log(x_i + \epsilon) & \text{otherwise} \end{cases}
+                \; + \; [\text{full}]\,[y_i > 1]\,\big(y_i\log y_i - y_i + \tfrac12\log(2\pi y_i)\big)
+
+    The last term is Stirling's approximation of :math:`\log(y!)`, added only where ``full`` and
+    only for :math:`y > 1` (PyTorch).
+
+    Args:
+      predictions: log-rates (``log_input=True``) or rates :math:`\ge 0` (``log_input=False``), any
+        shape ``[...]``.
+      targets: observed counts :math:`\ge 0` (non-integers allowed), the same shape.
+      log_input: static; whether ``predictions`` are log-rates.
+      full: static; whether to add the Stirling term.
+      epsilon: added to the rate inside the log when ``log_input=False`` (PyTorch's ``eps``); may be
+        traced. A concrete negative value raises ``ValueError``.
+      weights: per-element weights broadcastable to ``[...]`` (default 1).
+      where: boolean mask broadcastable to ``[...]``; ``False`` drops the element.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``"none"`` an array of shape ``[...]``, in the computation dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> x, y = jnp.array([0.0, 1.0]), jnp.array([1.0, 3.0])
+      >>> print(f"{float(jaxloss.poisson_nll_loss(x, y)):.4f}")
+      0.3591
+
+    Aliases: ``"PoissonNLLLoss"`` (PyTorch, these defaults); ``"poisson"`` (Keras:
+    ``y_pred − y_true·log(y_pred + 1e-7)``, bound as ``log_input=False, epsilon=1e-7``);
+    ``"poisson_loss"`` (Flux: ``ŷ − xlogy(y, ŷ)``, bound as ``log_input=False, epsilon=0``).
+
+    Notes:
+      The product :math:`y\log(x + \epsilon)` is an ``xlogy``: it is exactly 0 where ``y = 0``, even
+      at ``x + ε = 0`` (where PyTorch would give NaN), with finite gradients. A zero rate with a
+      positive count gives ``+inf`` (the true NLL). Negative rates or counts are invalid input and
+      unchecked.
+    """
+    name = "poisson_nll_loss"
+    check_nonnegative(name, "epsilon", epsilon)
+    p, t, dtype = _inputs(name, predictions, targets)
+    if log_input:
+        values = jnp.exp(p) - t * p
+    else:
+        x = p + as_hyper(epsilon, dtype)
+        # xlogy: y·log(x) with 0·log(0) = 0; log sees 1 only where y = 0 and x <= 0 (never selected)
+        safe_x = jnp.where((t == 0) & (x <= 0), jnp.ones_like(x), x)
+        values = p - t * jnp.log(safe_x)
+    if full:
+        big = t > 1
+        ts = jnp.where(big, t, jnp.ones_like(t))
+        # Stirling: log(y!) ≈ y log y − y + ½ log(2π y), only for y > 1 (PyTorch)
+        stirling = ts * jnp.log(ts) - ts + 0.5 * jnp.log(ts) + _HALF_LOG_2PI
+        values = values + jnp.where(big, stirling, jnp.zeros_like(stirling))
+    return apply_reduction(name, values, weights, where, reduction)
 
 
 def gaussian_nll_loss(mean: ArrayLike, targets: ArrayLike, variance: ArrayLike, *, full: bool = False, epsilon: ArrayLike = 1e-6, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): gaussian_nll_loss. Replaced by the family implementation."""
-    raise NotImplementedError("gaussian_nll_loss is not implemented yet")
+    r"""Gaussian negative log-likelihood, PyTorch ``GaussianNLLLoss`` semantics.
+
+    .. math::
+       \ell_i = \tfrac12\Big(\log \max(\mathrm{variance}_i, \epsilon)
+                 + \frac{(\mathrm{mean}_i - \mathrm{targets}_i)^2}{\max(\mathrm{variance}_i, \epsilon)}\Big)
+                 + [\text{full}]\,\tfrac12\log(2\pi)
+
+    Args:
+      mean: predicted means, shape ``[..., D]``.
+      targets: observations, the same shape.
+      variance: predicted variances :math:`\ge 0`, broadcast as PyTorch does: the same shape as
+        ``mean``; or ``mean.shape[:-1]`` (one variance per row, homoscedastic over the last axis);
+        or the same rank with exactly one axis of size 1 where ``mean``'s is not (e.g.
+        ``[..., 1]``). Anything else raises ``ValueError``.
+      full: static; whether to add the constant :math:`\tfrac12\log(2\pi)`.
+      epsilon: the variance is clamped at ``epsilon`` for stability; may be traced. A concrete
+        negative value raises ``ValueError``.
+      weights: per-element weights broadcastable to ``[..., D]`` (default 1).
+      where: boolean mask broadcastable to ``[..., D]``; ``False`` drops the element.
+      reduction: ``"mean"`` (over all elements of ``mean``'s shape, as PyTorch), ``"sum"`` or
+        ``"none"``.
+
+    Returns:
+      A scalar, or for ``"none"`` an array of ``mean``'s shape, in the computation dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> mu, y, var = jnp.array([0.0, 1.0]), jnp.array([1.0, 1.0]), jnp.array([1.0, 2.0])
+      >>> print(f"{float(jaxloss.gaussian_nll_loss(mu, y, var)):.4f}")
+      0.4233
+
+    References:
+      Nix and Weigend, *Estimating the mean and variance of the target probability distribution*,
+      1994.
+
+    Notes:
+      As in PyTorch (which clamps under ``no_grad``), the clamp acts on the value only: the
+      gradient w.r.t. ``variance`` is that of the formula evaluated at the clamped variance, passed
+      straight through to ``variance`` even where the clamp is active, so it is finite at
+      ``variance = 0``. Negative variances are invalid input; unchecked, they are clamped to
+      ``epsilon`` like small ones (this PyTorch version does not check them either).
+    """
+    name = "gaussian_nll_loss"
+    check_nonnegative(name, "epsilon", epsilon)
+    mu, t, dtype = _inputs(name, mean, targets, a_name="mean")
+    shape = mu.shape
+    vshape = jnp.shape(variance)
+    var = jnp.asarray(variance).astype(dtype)
+    if vshape != shape:
+        if len(shape) >= 1 and vshape == shape[:-1]:
+            var = var[..., None]
+        elif not (len(vshape) == len(shape)
+                  and sum(v for s, v in zip(shape, vshape) if s != v) == 1):
+            raise ValueError(
+                f"{name}: 'variance' of shape {vshape} does not match 'mean' of shape {shape}; it "
+                f"must have the same shape, the shape without the last axis {shape[:-1]}, or the "
+                f"same rank with exactly one axis of size 1")
+        var = jnp.broadcast_to(var, shape)
+    eps = as_hyper(epsilon, dtype)
+    # PyTorch clamps under no_grad: the forward value is max(var, ε), the backward is straight-through
+    var = var + jax.lax.stop_gradient(jnp.maximum(var, eps) - var)
+    r = mu - t
+    values = 0.5 * (jnp.log(var) + r * r / var)
+    if full:
+        values = values + _HALF_LOG_2PI
+    return apply_reduction(name, values, weights, where, reduction)
 
 
 # Losses of this family, canonical names (the registry lists these).
