@@ -1,42 +1,575 @@
-"""Cross-entropy family: softmax / probability / log-probability inputs over a class axis."""
+"""Cross-entropy family: softmax / probability / log-probability inputs over a class axis.
+
+Every softmax cross-entropy here (dense and sparse) is built on one private per-row core,
+:func:`_ce_rows`, which reads the logits for the row maximum and then once more for the
+shifted sum-of-exponentials together with everything else the loss needs (the target logit, the
+smoothing sums, the target mass). A fast kernel (custom derivative rule) can replace that core
+alone without touching the public functions.
+
+Shared conventions (API.md §1):
+
+* the class axis is ``axis`` (any axis); it is moved last internally and dropped from the
+  unreduced (``"none"``) output; ``"mean"`` is over all remaining positions;
+* float16 / bfloat16 inputs compute in float32 and the loss is float32; float64 stays float64;
+* ``-inf`` logits mark classes that do not exist for that row (masked vocabulary);
+* integer labels have the logits' shape without the class axis. Labels outside ``[0, C)`` that
+  are not ``ignore_index`` are invalid and not checked at run time: such an example's loss is
+  ``nan`` (and so is any reduction that includes it). Use :func:`jaxloss.checked` to report them.
+"""
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+from jax import lax
 from jax.typing import ArrayLike
 
+from . import _validation as V
 from ._alias import bind
+from ._numerics import as_hyper, clamped_log, compute_dtype
+from ._reduction import apply_reduction
 
+
+# ----------------------------------------------------------------------------------------------
+# Private helpers
+# ----------------------------------------------------------------------------------------------
+
+def _is_zero(value) -> bool:
+    """True when ``value`` is known at trace time to be exactly 0 (so its term can be skipped)."""
+    v = V.concrete_or_none(value)
+    return v is not None and v.size > 0 and bool(np.all(v == 0))
+
+
+def _class_last(name: str, arg: str, x: ArrayLike, axis: int) -> tuple[jax.Array, int]:
+    """``x`` in its computation dtype with the class axis moved last, and the canonical axis."""
+    V.check_floating(name, arg, x)
+    x = jnp.asarray(x)
+    V.check_rank(name, arg, x, 1)
+    ax = V.check_axis(name, axis, x.ndim)
+    x = x.astype(compute_dtype(x))
+    return jnp.moveaxis(x, ax, -1), ax
+
+
+def _check_labels(name: str, labels: ArrayLike, pred_arg: str, pred_shape: tuple[int, ...],
+                  ax: int) -> jax.Array:
+    V.check_integer(name, "labels", labels)
+    labels = jnp.asarray(labels)
+    expected = tuple(pred_shape[:ax]) + tuple(pred_shape[ax + 1:])
+    if labels.shape != expected:
+        raise ValueError(
+            f"{name}: 'labels' must have the shape of '{pred_arg}' without the class axis "
+            f"(axis={ax}), i.e. {expected}, got {labels.shape}")
+    return labels
+
+
+def _check_ignore_index(name: str, ignore_index) -> None:
+    if ignore_index is not None and (isinstance(ignore_index, bool)
+                                     or not isinstance(ignore_index, (int, np.integer))):
+        raise TypeError(f"{name}: 'ignore_index' must be an int or None, got {ignore_index!r}")
+
+
+def _label_masks(labels: jax.Array, num_classes: int, ignore_index):
+    """(valid, in_range): valid = not ignored; in_range = 0 <= label < C."""
+    in_range = (labels >= 0) & (labels < num_classes)
+    if ignore_index is None:
+        valid = jnp.ones(labels.shape, bool)
+    else:
+        valid = labels != ignore_index
+    return valid, in_range
+
+
+def _one_hot_mask(labels: jax.Array, num_classes: int) -> jax.Array:
+    """Boolean ``[..., C]``: True at the label's class; all False for an out-of-range label."""
+    # compare in int32 after the range test, so uint8 labels and C > 255 cannot wrap
+    safe = jnp.where((labels >= 0) & (labels < num_classes), labels, -1).astype(jnp.int32)
+    classes = jnp.arange(num_classes, dtype=jnp.int32).reshape((1,) * labels.ndim + (num_classes,))
+    return safe[..., None] == classes
+
+
+def _class_weight_row(name: str, class_weights, num_classes: int, ndim: int, dtype):
+    """Class weights as an array of shape ``(1, ..., 1, C)`` (rank ``ndim``), or None."""
+    if class_weights is None:
+        return None
+    V.check_class_weights(name, class_weights, num_classes)
+    return as_hyper(class_weights, dtype).reshape((1,) * (ndim - 1) + (num_classes,))
+
+
+def _hyper(name: str, arg: str, value, dtype, check) -> jax.Array | None:
+    """A hyperparameter as a computation-dtype array, or None when it is a concrete 0."""
+    check(name, arg, value)
+    if _is_zero(value):
+        return None
+    v = as_hyper(value, dtype)
+    if v.ndim != 0:
+        raise ValueError(f"{name}: '{arg}' must be a scalar, got shape {v.shape}")
+    return v
+
+
+def _check_label_smoothing(name, arg, value):
+    V.check_label_smoothing(name, value)
+
+
+def _normalizer_with_weights(name, base, weights, shape, dtype):
+    """Per-example denominator terms ``base · weights`` for :func:`apply_reduction`."""
+    if weights is None:
+        return base
+    V.check_broadcastable(name, "weights", weights, shape)
+    return base * jnp.broadcast_to(jnp.asarray(weights).astype(dtype), shape)
+
+
+def _softcap(x: jax.Array, cap: jax.Array) -> jax.Array:
+    """cap·tanh(x / cap); ``-inf`` stays ``-inf`` so masked classes stay masked."""
+    masked = x == -jnp.inf
+    # double where: tanh never sees -inf, whose derivative would be 0 · inf in the hessian
+    capped = cap * jnp.tanh(jnp.where(masked, jnp.zeros_like(x), x) / cap)
+    return jnp.where(masked, x, capped)
+
+
+def _ce_rows(x: jax.Array, *, labels: jax.Array | None = None, targets: jax.Array | None = None,
+             class_weights: jax.Array | None = None, label_smoothing: jax.Array | None = None,
+             z_loss: jax.Array | None = None) -> tuple[jax.Array, jax.Array | None]:
+    r"""Per-row softmax cross-entropy over the last axis: the core every softmax CE shares.
+
+    Args:
+      x: logits ``[..., C]`` in the computation dtype; ``-inf`` = class absent from the row.
+      labels: integer class ids ``[...]`` (sparse mode); an out-of-range label picks no class.
+      targets: target distributions ``[..., C]`` (dense mode); exactly one of labels/targets.
+      class_weights: ``(1, ..., 1, C)`` or None.
+      label_smoothing: scalar ε or None (= 0); its mass ε goes uniformly to the K finite classes.
+      z_loss: scalar coefficient or None (= 0).
+
+    Returns:
+      ``(loss [...], w_label [...] or None)``. Sparse mode, with ``w = class_weights``:
+
+      .. math::
+         \ell = w_y\,[(1-ε)(\mathrm{lse} - x_y) + z\,\mathrm{lse}^2]
+                + \tfrac{ε}{K}\textstyle\sum_{c\ \mathrm{finite}} w_c (\mathrm{lse} - x_c)
+
+      Dense mode: :math:`\ell = \sum_c w_c t'_c (\mathrm{lse} - x_c) + z\,\mathrm{lse}^2` with
+      :math:`t' = (1-ε)t + ε[x_c > -\infty]/K`; positive target mass on a ``-inf`` class gives
+      ``+inf``. ``w_label`` is :math:`w_y` (0 for an out-of-range label) in sparse mode.
+    """
+    dtype = x.dtype
+    m = jnp.max(x, axis=-1, keepdims=True)
+    # lse = m + log Σ exp(x − m) for any m; m is a constant for AD, and 0 on all-masked rows
+    m = lax.stop_gradient(jnp.where(jnp.isfinite(m), m, jnp.zeros_like(m)))
+    z = x - m  # ≤ 0; -inf on masked classes
+    s = jnp.sum(jnp.exp(z), axis=-1)
+    has_mass = s > 0
+    # double where: log never sees 0 (a row with no finite logit is invalid input; its loss is inf)
+    log_s = jnp.log(jnp.where(has_mass, s, jnp.ones_like(s)))  # = lse − m ≥ 0
+    lse = m[..., 0] + log_s
+
+    finite = None
+    if label_smoothing is not None or targets is not None:
+        finite = jnp.isfinite(z)
+        # masked logits become 0 before any product, so 0 · (−inf) never happens
+        z_safe = jnp.where(finite, z, jnp.zeros_like(z))
+
+    smooth = None
+    if label_smoothing is not None:
+        k = jnp.sum(finite, axis=-1).astype(dtype)
+        k = jnp.where(k > 0, k, jnp.ones_like(k))
+        eps_over_k = label_smoothing / k
+
+    w_label = None
+    if labels is not None:
+        hit = _one_hot_mask(labels, x.shape[-1])
+        # x_y − m, gathered by a compare-and-sum that fuses with the sum of exponentials
+        z_label = jnp.sum(jnp.where(hit, z, jnp.zeros_like(z)), axis=-1)
+        loss = log_s - z_label  # −log softmax(x)_y = lse − x_y
+        if label_smoothing is not None:
+            loss = (1 - label_smoothing) * loss
+        if z_loss is not None:
+            loss = loss + z_loss * lse * lse
+        if class_weights is not None:
+            w_label = jnp.sum(jnp.where(hit, class_weights, jnp.zeros_like(class_weights)), axis=-1)
+            loss = w_label * loss
+        if label_smoothing is not None:
+            wf = finite.astype(dtype) if class_weights is None else jnp.where(
+                finite, class_weights, jnp.zeros_like(class_weights))
+            # Σ_{c finite} w_c (lse − x_c) = W_f·(lse − m) − Σ w_c (x_c − m), both terms ≥ 0
+            smooth = jnp.sum(wf, axis=-1) * log_s - jnp.sum(wf * z_safe, axis=-1)
+            loss = loss + eps_over_k * smooth
+        return loss, w_label
+
+    t = targets
+    if label_smoothing is not None:
+        # t' = (1 − ε) t + ε/K on the K finite classes only
+        t = (1 - label_smoothing) * t + eps_over_k[..., None] * finite.astype(dtype)
+    a = t if class_weights is None else class_weights * t
+    # Σ_c a_c (lse − x_c) = A·(lse − m) − Σ a_c (x_c − m), with A = Σ a_c; no cancellation
+    loss = jnp.sum(a, axis=-1) * log_s - jnp.sum(a * z_safe, axis=-1)
+    # target mass on a masked (−inf) class: the cross-entropy is +inf (invalid input)
+    bad = jnp.any(jnp.logical_and(~finite, a != 0), axis=-1)
+    loss = loss + jnp.where(bad, jnp.asarray(jnp.inf, dtype), jnp.asarray(0, dtype))
+    if z_loss is not None:
+        loss = loss + z_loss * lse * lse
+    return loss, None
+
+
+# ----------------------------------------------------------------------------------------------
+# Public losses
+# ----------------------------------------------------------------------------------------------
 
 def softmax_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, axis: int = -1, label_smoothing: ArrayLike = 0.0, class_weights: ArrayLike | None = None, z_loss: ArrayLike = 0.0, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): softmax_cross_entropy. Replaced by the family implementation."""
-    raise NotImplementedError("softmax_cross_entropy is not implemented yet")
+    r"""Softmax cross-entropy against target distributions (one-hot or soft).
+
+    .. math::
+       \ell = -\sum_c w_c\, t'_c \log \mathrm{softmax}(\mathrm{logits})_c
+              + \mathrm{z\_loss}\cdot \mathrm{logsumexp}(\mathrm{logits})^2,
+       \qquad t' = (1 - \varepsilon)\,\mathrm{targets} + \frac{\varepsilon}{K}\,[\mathrm{logits}_c > -\infty]
+
+    with :math:`\varepsilon` = ``label_smoothing``, :math:`w` = ``class_weights`` (default 1) and
+    :math:`K` the number of classes with a finite logit in that row (all ``C`` of them unless some
+    logits are ``-inf``). This is PyTorch's ``F.cross_entropy`` with probability targets
+    (``weight``, ``label_smoothing``) and optax's ``softmax_cross_entropy`` when the options are
+    off; it is always safe with ``-inf`` logits (optax's ``safe_softmax_cross_entropy``).
+
+    Args:
+      logits: unnormalised scores ``[..., C, ...]`` with the class axis at ``axis``. ``-inf``
+        marks a class that does not exist for that row (masked vocabulary).
+      targets: target distributions, same shape as ``logits`` (each row sums to 1; cast to the
+        computation dtype). Targets may be differentiated (e.g. distillation).
+      axis: the class axis (any axis, default -1).
+      label_smoothing: ε in [0, 1] (may be traced); mixes ``targets`` with the uniform
+        distribution over the finite-logit classes.
+      class_weights: ``(C,)`` weights multiplying each class term *inside* the class sum. As in
+        PyTorch with probability targets, ``"mean"`` still divides by the number of valid examples
+        (not by a sum of class weights).
+      z_loss: coefficient of the auxiliary ``logsumexp(logits)²`` term (PaLM), added per example.
+      weights: per-example weights broadcastable to the loss shape (``logits`` without ``axis``).
+      where: boolean mask of the same broadcast shape; ``False`` drops the example.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+      For ``"none"``, the per-example losses with the class axis dropped; else a scalar. Float32
+      for float16 / bfloat16 / float32 logits, float64 for float64.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> logits = jnp.array([[-1.90, -0.29, -2.30], [-0.29, -1.90, -2.30]])
+      >>> targets = jnp.array([[0., 1., 0.], [1., 0., 0.]])
+      >>> print(f"{float(jaxloss.softmax_cross_entropy(logits, targets)):.3f}")
+      0.288
+      >>> masked = jnp.array([[2.0, -jnp.inf, 0.0]])
+      >>> print(f"{float(jaxloss.softmax_cross_entropy(masked, jnp.array([[1., 0., 0.]]), label_smoothing=0.2)):.4f}")
+      0.3269
+
+    References:
+      Szegedy et al., *Rethinking the Inception Architecture* (label smoothing), 2016;
+      Chowdhery et al., *PaLM* (z-loss), 2022.
+
+    Notes:
+      Stable for logits of any magnitude (computed relative to the row maximum) and for ``-inf``
+      logits whose target (after smoothing) is 0: value, ``grad``, ``jvp`` and ``hessian`` stay
+      finite, and a traced ``label_smoothing`` of 0 gives exactly the unsmoothed loss. Unchecked
+      invalid input: positive target mass on a ``-inf`` class gives ``+inf``; a row whose logits
+      are all ``-inf`` gives ``+inf`` (or ``nan`` with ``z_loss``).
+    """
+    name = "softmax_cross_entropy"
+    x, ax = _class_last(name, "logits", logits, axis)
+    V.check_same_shape(name, "logits", logits, "targets", targets)
+    dtype = x.dtype
+    t = jnp.moveaxis(jnp.asarray(targets).astype(dtype), ax, -1)
+    cw = _class_weight_row(name, class_weights, x.shape[-1], x.ndim, dtype)
+    eps = _hyper(name, "label_smoothing", label_smoothing, dtype, _check_label_smoothing)
+    zl = _hyper(name, "z_loss", z_loss, dtype, V.check_nonnegative)
+    loss, _ = _ce_rows(x, targets=t, class_weights=cw, label_smoothing=eps, z_loss=zl)
+    return apply_reduction(name, loss, weights, where, reduction)
 
 
 def sparse_softmax_cross_entropy(logits: ArrayLike, labels: ArrayLike, *, axis: int = -1, ignore_index: int | None = None, label_smoothing: ArrayLike = 0.0, class_weights: ArrayLike | None = None, z_loss: ArrayLike = 0.0, logit_softcap: ArrayLike | None = None, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): sparse_softmax_cross_entropy. Replaced by the family implementation."""
-    raise NotImplementedError("sparse_softmax_cross_entropy is not implemented yet")
+    r"""Softmax cross-entropy against integer class labels (PyTorch ``F.cross_entropy``).
+
+    With :math:`x` = ``logits`` (after the optional soft cap), :math:`y` = ``labels``,
+    :math:`w` = ``class_weights`` (default 1), :math:`\varepsilon` = ``label_smoothing``,
+    :math:`K` the number of finite logits in the row (``C`` unless some are ``-inf``) and
+    :math:`\mathrm{lse} = \log\sum_c e^{x_c}`:
+
+    .. math::
+       \ell = w_y\big[(1-\varepsilon)(\mathrm{lse} - x_y) + \mathrm{z\_loss}\cdot\mathrm{lse}^2\big]
+              + \frac{\varepsilon}{K}\sum_{c:\,x_c > -\infty} w_c\,(\mathrm{lse} - x_c)
+
+    and ``"mean"`` is :math:`\sum_i v_i \ell_i / \sum_i v_i w_{y_i}` over the valid examples
+    (:math:`v_i` = ``weights``, 0 where ``where`` is False or the label is ``ignore_index``).
+    Without ``class_weights`` this is the plain mean over the non-ignored examples.
+
+    This is exactly PyTorch's formula, including the combination of ``weight`` with
+    ``label_smoothing``: the smoothing term weights each class ``c`` by :math:`w_c` (it is not
+    multiplied by :math:`w_y`), while the denominator of ``"mean"`` is :math:`\sum w_{y_i}`. The
+    z-loss term (absent from PyTorch) is multiplied by :math:`w_y` like the likelihood term.
+
+    Args:
+      logits: unnormalised scores ``[..., C, ...]`` with the class axis at ``axis``; ``-inf``
+        marks a class absent from that row (masked vocabulary).
+      labels: integer class ids in ``[0, C)``, shape of ``logits`` without the class axis.
+      axis: the class axis (default -1; ``axis=1`` reads PyTorch's ``[B, C, T]`` layout).
+      ignore_index: a label value (static int) whose examples contribute nothing to the loss, the
+        gradient or the normaliser; ``None`` disables. ``jaxloss.get("CrossEntropyLoss")`` binds
+        PyTorch's ``-100``.
+      label_smoothing: ε in [0, 1] (may be traced); its mass goes uniformly to the finite classes.
+      class_weights: ``(C,)`` per-class weights (see the formula for which term each multiplies).
+      z_loss: coefficient of ``logsumexp(logits)²`` added to each example (PaLM / T5).
+      logit_softcap: ``s``: logits ← ``s·tanh(logits / s)`` before everything else (Gemma 2);
+        ``-inf`` logits stay ``-inf``. ``None`` disables.
+      weights: per-example weights broadcastable to the loss shape; they scale both the numerator
+        and the ``"mean"`` denominator.
+      where: boolean mask of the loss shape; ``False`` drops the example.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+      For ``"none"``, per-example losses (``logits``' shape without ``axis``; exactly 0 at ignored
+      or masked examples); else a scalar. Float32 for half and float32 logits, float64 for float64.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> logits = jnp.array([[-1.90, -0.29, -2.30], [-0.29, -1.90, -2.30]])
+      >>> print(f"{float(jaxloss.sparse_softmax_cross_entropy(logits, jnp.array([1, 0]))):.3f}")
+      0.288
+      >>> labels = jnp.array([1, -100])  # the second example is ignored
+      >>> print(f"{float(jaxloss.sparse_softmax_cross_entropy(logits, labels, ignore_index=-100)):.4f}")
+      0.2881
+
+    References:
+      PyTorch ``torch.nn.functional.cross_entropy``; Szegedy et al. 2016 (label smoothing);
+      Chowdhery et al. 2022 (z-loss); Gemma Team 2024 (logit soft-capping).
+
+    Notes:
+      Stable for logits of any magnitude and for ``-inf`` logits on classes other than the label
+      (value, ``grad``, ``jvp``, ``hessian`` finite, with or without smoothing; a traced
+      ``label_smoothing`` of 0 is exact). If nothing is valid, ``"mean"`` is exactly 0 with a zero
+      gradient. Unchecked invalid input: a label outside ``[0, C)`` that is not ``ignore_index``
+      (including negative labels, which are *not* wrapped) gives a ``nan`` loss for that example;
+      a label whose logit is ``-inf`` gives ``+inf``.
+    """
+    name = "sparse_softmax_cross_entropy"
+    _check_ignore_index(name, ignore_index)
+    x, ax = _class_last(name, "logits", logits, axis)
+    labels = _check_labels(name, labels, "logits", jnp.shape(logits), ax)
+    dtype, num_classes = x.dtype, x.shape[-1]
+    cw = _class_weight_row(name, class_weights, num_classes, x.ndim, dtype)
+    eps = _hyper(name, "label_smoothing", label_smoothing, dtype, _check_label_smoothing)
+    zl = _hyper(name, "z_loss", z_loss, dtype, V.check_nonnegative)
+    if logit_softcap is not None:
+        V.check_positive(name, "logit_softcap", logit_softcap)
+        x = _softcap(x, as_hyper(logit_softcap, dtype))
+    loss, w_label = _ce_rows(x, labels=labels, class_weights=cw, label_smoothing=eps, z_loss=zl)
+    return _reduce_sparse(name, loss, w_label, labels, num_classes, ignore_index, weights, where,
+                          reduction)
+
+
+def _reduce_sparse(name, loss, w_label, labels, num_classes, ignore_index, weights, where,
+                   reduction):
+    """Masks ignored / out-of-range examples and reduces with PyTorch's normaliser."""
+    dtype = loss.dtype
+    valid, in_range = _label_masks(labels, num_classes, ignore_index)
+    # out-of-range labels are invalid input: nan, never a silently plausible number
+    loss = jnp.where(in_range, loss, jnp.asarray(jnp.nan, dtype))
+    # select, never multiply: an ignored example contributes exactly 0 to value and gradient
+    loss = jnp.where(valid, loss, jnp.zeros_like(loss))
+    normalizer = None
+    if w_label is not None or ignore_index is not None:
+        base = valid.astype(dtype) if w_label is None else jnp.where(valid, w_label, jnp.zeros_like(w_label))
+        normalizer = _normalizer_with_weights(name, base, weights, loss.shape, dtype)
+    return apply_reduction(name, loss, weights, where, reduction, normalizer=normalizer)
 
 
 def categorical_cross_entropy(probabilities: ArrayLike, targets: ArrayLike, *, axis: int = -1, label_smoothing: ArrayLike = 0.0, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): categorical_cross_entropy. Replaced by the family implementation."""
-    raise NotImplementedError("categorical_cross_entropy is not implemented yet")
+    r"""Cross-entropy of probability predictions (e.g. a softmax output) against distributions.
+
+    .. math::
+       \ell = -\sum_c t'_c\, \max(\log p_c, -100), \qquad
+       t' = (1 - \varepsilon)\,\mathrm{targets} + \varepsilon / C
+
+    with :math:`p` = ``probabilities`` and :math:`\varepsilon` = ``label_smoothing`` (Keras'
+    smoothing, uniform over all ``C`` classes).
+
+    The probabilities are used as given: unlike Keras' ``categorical_crossentropy``, they are
+    *not* renormalised to sum to 1 along ``axis`` (for a valid softmax output the two agree; for
+    anything else renormalising would hide the bug). Each ``log p`` is clamped at -100 (PyTorch's
+    convention) instead of Keras' clipping of ``p`` to ``[1e-7, 1 - 1e-7]``.
+
+    Args:
+      probabilities: predicted class probabilities ``[..., C, ...]``, class axis at ``axis``.
+      targets: target distributions, same shape.
+      axis: the class axis (default -1).
+      label_smoothing: ε in [0, 1] (may be traced).
+      weights, where, reduction: as in every loss (per example, class axis dropped).
+
+    Returns:
+      Per-example losses (class axis dropped) for ``"none"``, else a scalar; float32 for half /
+      float32 inputs, float64 for float64.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> p = jnp.array([[0.15, 0.75, 0.10], [0.75, 0.15, 0.10]])
+      >>> t = jnp.array([[0., 1., 0.], [1., 0., 0.]])
+      >>> print(f"{float(jaxloss.categorical_cross_entropy(p, t)):.3f}")
+      0.288
+
+    Notes:
+      Finite, with finite gradients, at ``p = 0`` and ``p = 1`` (the clamp's gradient is 0 where
+      it is active, as in PyTorch). Values outside [0, 1] are not checked: ``log`` of a negative
+      or zero probability is clamped to -100.
+    """
+    name = "categorical_cross_entropy"
+    p, ax = _class_last(name, "probabilities", probabilities, axis)
+    V.check_same_shape(name, "probabilities", probabilities, "targets", targets)
+    dtype = p.dtype
+    t = jnp.moveaxis(jnp.asarray(targets).astype(dtype), ax, -1)
+    eps = _hyper(name, "label_smoothing", label_smoothing, dtype, _check_label_smoothing)
+    if eps is not None:
+        # Keras: t' = (1 − ε) t + ε / C
+        t = (1 - eps) * t + eps / p.shape[-1]
+    loss = -jnp.sum(t * clamped_log(p), axis=-1)
+    return apply_reduction(name, loss, weights, where, reduction)
 
 
 def sparse_categorical_cross_entropy(probabilities: ArrayLike, labels: ArrayLike, *, axis: int = -1, ignore_index: int | None = None, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): sparse_categorical_cross_entropy. Replaced by the family implementation."""
-    raise NotImplementedError("sparse_categorical_cross_entropy is not implemented yet")
+    r"""Cross-entropy of probability predictions against integer labels.
+
+    .. math::
+       \ell = -\max(\log p_y, -100)
+
+    with :math:`p` = ``probabilities`` and :math:`y` = ``labels``; ``"mean"`` is over the
+    non-ignored examples (weighted by ``weights``). As in :func:`categorical_cross_entropy`, the
+    probabilities are not renormalised (Keras renormalises), and ``log p`` is clamped at -100.
+
+    Args:
+      probabilities: predicted class probabilities ``[..., C, ...]``, class axis at ``axis``.
+      labels: integer class ids in ``[0, C)``, shape of ``probabilities`` without the class axis.
+      axis: the class axis (default -1).
+      ignore_index: label value (static int) whose examples contribute nothing to the loss, the
+        gradient or the normaliser; ``None`` disables.
+      weights, where, reduction: as in every loss.
+
+    Returns:
+      Per-example losses for ``"none"`` (exactly 0 at ignored examples), else a scalar; float32
+      for half / float32 inputs, float64 for float64.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> p = jnp.array([[0.15, 0.75, 0.10], [0.75, 0.15, 0.10]])
+      >>> print(f"{float(jaxloss.sparse_categorical_cross_entropy(p, jnp.array([1, 0]))):.3f}")
+      0.288
+
+    Notes:
+      Finite with finite gradients at ``p_y = 0`` (loss 100, gradient 0) and ``p_y = 1``.
+      Unchecked invalid input: a label outside ``[0, C)`` that is not ``ignore_index`` gives a
+      ``nan`` loss for that example.
+    """
+    name = "sparse_categorical_cross_entropy"
+    _check_ignore_index(name, ignore_index)
+    p, ax = _class_last(name, "probabilities", probabilities, axis)
+    labels = _check_labels(name, labels, "probabilities", jnp.shape(probabilities), ax)
+    hit = _one_hot_mask(labels, p.shape[-1])
+    p_label = jnp.sum(jnp.where(hit, p, jnp.zeros_like(p)), axis=-1)
+    loss = -clamped_log(p_label)
+    return _reduce_sparse(name, loss, None, labels, p.shape[-1], ignore_index, weights, where,
+                          reduction)
 
 
 def nll_loss(log_probabilities: ArrayLike, labels: ArrayLike, *, axis: int = -1, class_weights: ArrayLike | None = None, ignore_index: int | None = None, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): nll_loss. Replaced by the family implementation."""
-    raise NotImplementedError("nll_loss is not implemented yet")
+    r"""Negative log-likelihood of log-probabilities at integer labels (PyTorch ``NLLLoss``).
+
+    .. math::
+       \ell = -w_y\, \mathrm{log\_probabilities}_y, \qquad
+       \mathrm{mean} = \frac{\sum_i v_i \ell_i}{\sum_i v_i w_{y_i}}
+
+    with :math:`w` = ``class_weights`` (default 1) and :math:`v_i` = ``weights`` (0 where
+    ``where`` is False or the label is ``ignore_index``), exactly PyTorch's normaliser.
+
+    Args:
+      log_probabilities: log-probabilities ``[..., C, ...]`` (e.g. ``log_softmax`` output), class
+        axis at ``axis`` (``axis=1`` for PyTorch's ``[B, C, T]`` layout).
+      labels: integer class ids in ``[0, C)``, shape of ``log_probabilities`` without the axis.
+      axis: the class axis (default -1).
+      class_weights: ``(C,)`` per-class weights.
+      ignore_index: label value (static int) whose examples contribute nothing; ``None``
+        disables. ``jaxloss.get("NLLLoss")`` binds PyTorch's ``-100``.
+      weights, where, reduction: as in every loss.
+
+    Returns:
+      Per-example losses for ``"none"`` (``w_y``-weighted, exactly 0 at ignored examples), else a
+      scalar; float32 for half / float32 inputs, float64 for float64.
+
+    Examples:
+      >>> import jax
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> logits = jnp.array([[-1.90, -0.29, -2.30], [-0.29, -1.90, -2.30]])
+      >>> lp = jax.nn.log_softmax(logits)
+      >>> print(f"{float(jaxloss.nll_loss(lp, jnp.array([1, 0]))):.3f}")
+      0.288
+
+    Notes:
+      ``-inf`` log-probabilities on classes other than the label are fine (value and gradient).
+      Unchecked invalid input: a label outside ``[0, C)`` that is not ``ignore_index`` gives a
+      ``nan`` loss for that example; ``-inf`` at the label gives ``+inf``.
+    """
+    name = "nll_loss"
+    _check_ignore_index(name, ignore_index)
+    lp, ax = _class_last(name, "log_probabilities", log_probabilities, axis)
+    labels = _check_labels(name, labels, "log_probabilities", jnp.shape(log_probabilities), ax)
+    dtype, num_classes = lp.dtype, lp.shape[-1]
+    cw = _class_weight_row(name, class_weights, num_classes, lp.ndim, dtype)
+    hit = _one_hot_mask(labels, num_classes)
+    loss = -jnp.sum(jnp.where(hit, lp, jnp.zeros_like(lp)), axis=-1)
+    w_label = None
+    if cw is not None:
+        w_label = jnp.sum(jnp.where(hit, cw, jnp.zeros_like(cw)), axis=-1)
+        loss = w_label * loss
+    return _reduce_sparse(name, loss, w_label, labels, num_classes, ignore_index, weights, where,
+                          reduction)
 
 
 def z_loss(logits: ArrayLike, *, axis: int = -1, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): z_loss. Replaced by the family implementation."""
-    raise NotImplementedError("z_loss is not implemented yet")
+    r"""The z-loss auxiliary term: the squared log-partition function of the logits.
+
+    .. math::
+       \ell = \Big(\log \sum_c e^{\mathrm{logits}_c}\Big)^2
+
+    It pushes the softmax normaliser towards 1 (log Z → 0) for numerical stability of large
+    models; multiply it by a small coefficient (PaLM uses 1e-4), or use the ``z_loss`` option of
+    the softmax cross-entropies.
+
+    Args:
+      logits: ``[..., C, ...]`` with the class axis at ``axis``; ``-inf`` entries are fine.
+      axis: the class axis (default -1).
+      weights, where, reduction: as in every loss.
+
+    Returns:
+      Per-example values (class axis dropped) for ``"none"``, else a scalar; float32 for half /
+      float32 logits, float64 for float64.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> print(f"{float(jaxloss.z_loss(jnp.array([[0.0, 0.0], [1.0, -jnp.inf]]))):.4f}")
+      0.7402
+
+    References:
+      Chowdhery et al., *PaLM: Scaling Language Modeling with Pathways*, 2022.
+
+    Notes:
+      Stable for logits of any size; an all-``-inf`` row is invalid and gives ``+inf``.
+    """
+    name = "z_loss"
+    x, _ = _class_last(name, "logits", logits, axis)
+    m = jnp.max(x, axis=-1, keepdims=True)
+    # lse = m + log Σ exp(x − m); m is a constant for AD
+    m = lax.stop_gradient(jnp.where(jnp.isfinite(m), m, jnp.zeros_like(m)))
+    s = jnp.sum(jnp.exp(x - m), axis=-1)
+    has_mass = s > 0
+    lse = jnp.where(has_mass, m[..., 0] + jnp.log(jnp.where(has_mass, s, jnp.ones_like(s))),
+                    jnp.asarray(-jnp.inf, x.dtype))
+    return apply_reduction(name, lse * lse, weights, where, reduction)
 
 
 # Losses of this family, canonical names (the registry lists these).
