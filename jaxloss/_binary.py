@@ -1,52 +1,603 @@
-"""Binary and multi-label losses: (logits or probabilities, targets)."""
+"""Binary and multi-label losses: (logits or probabilities, targets).
+
+Every loss here is element-wise (``reduction="none"`` keeps the input's shape) except
+:func:`multilabel_soft_margin_loss`, which averages over its class ``axis`` and drops it. Each is a
+single fused element-wise expression followed by the shared reduction, so under ``jax.jit`` XLA
+emits one pass over the inputs for the value and one for the gradient.
+
+Numerics (API.md §1):
+
+* Logit losses are exact for every logit including ``±inf``: ``log σ(x) = −softplus(−x)`` and
+  ``log(1 − σ(x)) = −softplus(x)`` are never rounded to ``log 0``, products ``0 · inf`` (a zero
+  target times an infinite log-loss) are defined as 0, and the gradient is ``σ(x) − t`` everywhere.
+* Probability losses clamp each ``log`` at ``-100`` (PyTorch's convention), so they are finite at
+  ``p = 0`` and ``p = 1``; where the clamp is active the gradient is 0.
+* The focal factor ``(1 − p_t)^γ`` is computed with a guarded power whose derivative is never
+  ``inf`` or ``NaN`` (also for ``γ < 1`` at ``p_t = 1``, and for ``γ = 0``).
+"""
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
+import numpy as np
+from jax import lax
 from jax.typing import ArrayLike
 
+from . import _validation as v
 from ._alias import bind
+from ._numerics import as_hyper, clamped_log, compute_dtype, softplus
+from ._reduction import apply_reduction
 
+
+# ---------------------------------------------------------------------------------------------
+# Private helpers
+# ---------------------------------------------------------------------------------------------
+
+def _inputs(name: str, pred_name: str, predictions: ArrayLike, targets: ArrayLike):
+    """(predictions, targets) as arrays of the computation dtype, with a same-shape check."""
+    v.check_same_shape(name, pred_name, predictions, "targets", targets)
+    dtype = compute_dtype(predictions)
+    return jnp.asarray(predictions).astype(dtype), jnp.asarray(targets).astype(dtype), dtype
+
+
+def _hyper(name: str, arg: str, value: ArrayLike, dtype, shape) -> jax.Array:
+    """A (possibly traced) hyperparameter cast to ``dtype`` and broadcast to the loss shape.
+
+    Broadcasting explicitly lets per-class values (shape ``[C]``) work under
+    ``jax_numpy_rank_promotion="raise"``.
+    """
+    v.check_broadcastable(name, arg, value, shape)
+    return jnp.broadcast_to(as_hyper(value, dtype), shape)
+
+
+def _is_zero(value: ArrayLike | None) -> bool:
+    """True when ``value`` is known at trace time to be exactly 0 (the term can be skipped)."""
+    c = v.concrete_or_none(value)
+    return c is not None and not np.any(c)
+
+
+def _mul0(a: jax.Array, b: jax.Array) -> jax.Array:
+    """a · b with 0 · inf = 0 (and finite derivatives there), for b ≥ 0 possibly infinite."""
+    # double where: b is replaced before the product, so neither the value nor ∂/∂a = b is inf·0
+    return a * jnp.where(a == 0, jnp.zeros_like(b), b)
+
+
+def _smooth(targets: jax.Array, label_smoothing: ArrayLike, dtype) -> jax.Array:
+    """t·(1 − ls) + ls/2 (optax / Keras binary label smoothing); a concrete 0 is skipped."""
+    if _is_zero(label_smoothing):
+        return targets
+    ls = _hyper("label_smoothing", "label_smoothing", label_smoothing, dtype, targets.shape)
+    return targets * (1 - ls) + 0.5 * ls
+
+
+def _bce_with_logits(x: jax.Array, t: jax.Array, pos_weight: jax.Array | None = None) -> jax.Array:
+    """−[w₊·t·log σ(x) + (1 − t)·log(1 − σ(x))], exact for any x including ±inf."""
+    # log σ(x) = −softplus(−x) and log(1 − σ(x)) = −softplus(x); softplus is exact at ±inf and its
+    # derivative is σ, so ∂/∂x = w₊·t·(σ(x) − 1) + (1 − t)·σ(x) (= σ(x) − t when w₊ = 1) everywhere
+    pos = t if pos_weight is None else pos_weight * t
+    return _mul0(pos, softplus(-x)) + _mul0(1 - t, softplus(x))
+
+
+def _bce_with_probabilities(p: jax.Array, t: jax.Array) -> jax.Array:
+    """−[t·log p + (1 − t)·log(1 − p)] with each log clamped at −100 (PyTorch)."""
+    return -(t * clamped_log(p) + (1 - t) * clamped_log(1 - p))
+
+
+def _integer_gamma(gamma: ArrayLike) -> int | None:
+    """γ as a small Python int when it is a concrete scalar in {0, 1, 2, 3, 4}, else None."""
+    c = v.concrete_or_none(gamma)
+    if c is None or c.ndim != 0 or not np.isfinite(c):
+        return None
+    g = float(c)
+    return int(g) if g in (0.0, 1.0, 2.0, 3.0, 4.0) else None
+
+
+def _modulating_factor(name: str, q: jax.Array, gamma: ArrayLike, dtype) -> jax.Array:
+    """q^γ for q = 1 − p_t ∈ [0, 1], with finite derivatives in q and γ everywhere.
+
+    ``q**γ`` differentiates to ``γ·q^(γ−1)``, which is inf at q = 0 for γ < 1 and NaN (0·inf) for
+    γ = 0; the guarded form treats q below the smallest normal number as 0, where q^γ is 0 (γ > 0)
+    or 1 (γ = 0, the convention 0⁰ = 1) with zero derivative. A concrete integer γ (the default
+    2) uses an exact integer power instead.
+    """
+    n = _integer_gamma(gamma)
+    if n is not None:
+        return jnp.ones_like(q) if n == 0 else lax.integer_pow(q, n)
+    g = _hyper(name, "gamma", gamma, dtype, q.shape)
+    positive = q > jnp.finfo(dtype).tiny
+    # q^γ = exp(γ·log q); double where: log never sees 0 and 1/q stays below the largest float
+    power = jnp.exp(g * jnp.log(jnp.where(positive, q, jnp.ones_like(q))))
+    at_zero = jnp.where(g == 0, jnp.ones_like(q), jnp.zeros_like(q))
+    return jnp.where(positive, power, at_zero)
+
+
+def _alpha_t(name: str, alpha: ArrayLike, t: jax.Array, dtype) -> jax.Array:
+    """α·t + (1 − α)·(1 − t): α weights the positive term, 1 − α the negative term."""
+    a = _hyper(name, "alpha", alpha, dtype, t.shape)
+    return a * t + (1 - a) * (1 - t)
+
+
+# ---------------------------------------------------------------------------------------------
+# Binary cross-entropy
+# ---------------------------------------------------------------------------------------------
 
 def binary_cross_entropy(probabilities: ArrayLike, targets: ArrayLike, *, label_smoothing: ArrayLike = 0.0, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): binary_cross_entropy. Replaced by the family implementation."""
-    raise NotImplementedError("binary_cross_entropy is not implemented yet")
+    r"""Binary cross-entropy on probabilities (PyTorch ``BCELoss``, Keras ``binary_crossentropy``).
+
+    .. math::
+       \ell = -\bigl[\tilde t \,\max(\log p, -100) + (1 - \tilde t)\,\max(\log(1 - p), -100)\bigr],
+       \qquad \tilde t = t\,(1 - \mathrm{label\_smoothing}) + \tfrac12\,\mathrm{label\_smoothing}
+
+    where ``p`` is ``probabilities`` and ``t`` is ``targets``.
+
+    Args:
+      probabilities: predicted probabilities of the positive class, in ``[0, 1]``, any shape.
+      targets: targets in ``[0, 1]`` (hard or soft), same shape as ``probabilities``.
+      label_smoothing: in ``[0, 1]``; pulls targets towards 1/2 as Keras / optax do. May be
+        traced (``jax.vmap`` over it works).
+      weights: per-element weights broadcastable to the loss shape; multiply ``ℓ``.
+      where: boolean mask broadcastable to the loss shape; ``False`` ignores the element.
+      reduction: ``"mean"`` (``Σ w·ℓ / Σ w`` over valid elements), ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``reduction="none"`` an array of ``probabilities``' shape, in the
+      computation dtype (float32 for half-precision inputs).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> p = jnp.array([0.9, 0.2, 0.6])
+      >>> t = jnp.array([1.0, 0.0, 1.0])
+      >>> print(f"{float(jaxloss.binary_cross_entropy(p, t)):.4f}")
+      0.2798
+      >>> print(f"{float(jaxloss.binary_cross_entropy(jnp.array([0.0]), jnp.array([1.0]))):.4f}")
+      100.0000
+
+    References:
+      PyTorch ``torch.nn.BCELoss``; Keras ``keras.losses.binary_crossentropy``.
+
+    Notes:
+      * Each log is clamped at ``-100``, so ``p = 0`` or ``p = 1`` gives a finite loss (at most
+        100 per element). Where the clamp is active the gradient is 0; PyTorch's hand-written
+        backward instead returns ``(p − t) / max(p·(1 − p), 1e-12)`` there. Everywhere else the
+        gradients agree. Keras clips ``p`` to ``[1e-7, 1 − 1e-7]`` instead, which differs only
+        for ``p`` within 1e-7 of 0 or 1.
+      * Unchecked input: ``p`` outside ``[0, 1]`` gives ``log`` of a negative number clamped to
+        ``-100`` (the loss stays finite but meaningless); use ``jaxloss.checked`` to catch it.
+      * For numerical stability prefer :func:`sigmoid_binary_cross_entropy` on logits.
+    """
+    name = "binary_cross_entropy"
+    v.check_label_smoothing(name, label_smoothing)
+    p, t, dtype = _inputs(name, "probabilities", probabilities, targets)
+    t = _smooth(t, label_smoothing, dtype)
+    return apply_reduction(name, _bce_with_probabilities(p, t), weights, where, reduction)
 
 
 def sigmoid_binary_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, pos_weight: ArrayLike | None = None, label_smoothing: ArrayLike = 0.0, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): sigmoid_binary_cross_entropy. Replaced by the family implementation."""
-    raise NotImplementedError("sigmoid_binary_cross_entropy is not implemented yet")
+    r"""Binary cross-entropy on logits, exact for any logit (PyTorch ``BCEWithLogitsLoss``).
 
+    .. math::
+       \ell = -\bigl[\mathrm{pos\_weight}\cdot \tilde t \log\sigma(x)
+                     + (1 - \tilde t)\log(1 - \sigma(x))\bigr],
+       \qquad \tilde t = t\,(1 - \mathrm{label\_smoothing}) + \tfrac12\,\mathrm{label\_smoothing}
+
+    where ``x`` is ``logits`` and ``t`` is ``targets``. The gradient is
+    ``∂ℓ/∂x = σ(x) − t̃`` (``pos_weight·t̃·(σ(x) − 1) + (1 − t̃)·σ(x)`` in general).
+
+    Args:
+      logits: real-valued scores (log-odds of the positive class), any shape; ``±inf`` allowed.
+      targets: targets in ``[0, 1]`` (hard or soft), same shape as ``logits``.
+      pos_weight: weight of the positive term, broadcastable to ``logits`` (a scalar, or one value
+        per class ``[C]`` broadcast over the trailing class axis, as in PyTorch). Default 1.
+        Applied after label smoothing. May be traced.
+      label_smoothing: in ``[0, 1]``; ``t·(1 − ls) + ls/2`` as optax / Keras. May be traced.
+      weights: per-element weights broadcastable to the loss shape; multiply ``ℓ``.
+      where: boolean mask broadcastable to the loss shape; ``False`` ignores the element.
+      reduction: ``"mean"`` (``Σ w·ℓ / Σ w`` over valid elements), ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``reduction="none"`` an array of ``logits``' shape, in the computation
+      dtype (float32 for half-precision inputs).
+
+    Examples:
+      >>> import jax
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> x = jnp.array([2.0, -1.0, 0.5])
+      >>> t = jnp.array([1.0, 0.0, 1.0])
+      >>> print(f"{float(jaxloss.sigmoid_binary_cross_entropy(x, t)):.4f}")
+      0.3048
+      >>> print(f"{float(jaxloss.sigmoid_binary_cross_entropy(x, t, pos_weight=3.0)):.4f}")
+      0.7054
+      >>> g = jax.grad(lambda z: jaxloss.sigmoid_binary_cross_entropy(z, t, reduction="sum"))
+      >>> print(g(jnp.array([jnp.inf, -jnp.inf, 0.0])))  # σ(x) − t, also at ±inf
+      [ 0.   0.  -0.5]
+
+    References:
+      PyTorch ``torch.nn.BCEWithLogitsLoss``; optax ``sigmoid_binary_cross_entropy``.
+
+    Notes:
+      * Exact limits at ``±inf``: the loss is 0 for a logit of ``+inf`` with target 1 (or
+        ``-inf`` with target 0) and ``+inf`` when a target in ``(0, 1]`` meets the wrong infinite
+        logit; the gradient is ``σ(x) − t`` (finite) everywhere, including there. Computed with
+        ``softplus`` in a single fused element-wise expression.
+      * PyTorch's ``weight=`` argument multiplies each element like ``weights`` here, but its
+        ``"mean"`` divides by the element count, whereas ``"mean"`` here divides by ``Σ weights``
+        (API.md §1); ``reduction="sum"`` agrees.
+      * Unchecked input: targets outside ``[0, 1]`` are used as given (the formula is linear in
+        ``t``); ``checked`` reports them.
+    """
+    name = "sigmoid_binary_cross_entropy"
+    v.check_label_smoothing(name, label_smoothing)
+    x, t, dtype = _inputs(name, "logits", logits, targets)
+    t = _smooth(t, label_smoothing, dtype)
+    pw = None if pos_weight is None else _hyper(name, "pos_weight", pos_weight, dtype, x.shape)
+    return apply_reduction(name, _bce_with_logits(x, t, pw), weights, where, reduction)
+
+
+# ---------------------------------------------------------------------------------------------
+# Focal losses
+# ---------------------------------------------------------------------------------------------
 
 def sigmoid_focal_loss(logits: ArrayLike, targets: ArrayLike, *, alpha: ArrayLike | None = 0.25, gamma: ArrayLike = 2.0, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): sigmoid_focal_loss. Replaced by the family implementation."""
-    raise NotImplementedError("sigmoid_focal_loss is not implemented yet")
+    r"""Sigmoid focal loss on logits (Lin et al. 2017; torchvision / optax ``sigmoid_focal_loss``).
+
+    .. math::
+       \ell = \alpha_t\,(1 - p_t)^{\gamma}\;\mathrm{BCE}(x, t),\qquad
+       p = \sigma(x),\quad 1 - p_t = t\,(1 - p) + (1 - t)\,p,\quad
+       \alpha_t = \mathrm{alpha}\cdot t + (1 - \mathrm{alpha})(1 - t)
+
+    where ``x`` is ``logits``, ``t`` is ``targets`` and ``BCE`` is
+    :func:`sigmoid_binary_cross_entropy`. With ``alpha=None``, ``α_t = 1``; with ``gamma=0`` and
+    ``alpha=None`` the loss equals :func:`sigmoid_binary_cross_entropy` exactly.
+
+    Args:
+      logits: real-valued scores, any shape; ``±inf`` allowed.
+      targets: targets in ``[0, 1]`` (hard or soft), same shape as ``logits``.
+      alpha: weight of the positive term in ``[0, 1]`` (negatives get ``1 − alpha``); default
+        0.25 as torchvision; ``None`` disables the balancing (optax's default). May be traced, a
+        scalar or broadcastable (e.g. per class).
+      gamma: focusing exponent ``≥ 0`` (default 2). May be traced.
+      weights: per-element weights broadcastable to the loss shape; multiply ``ℓ``.
+      where: boolean mask broadcastable to the loss shape; ``False`` ignores the element.
+      reduction: ``"mean"`` (``Σ w·ℓ / Σ w`` over valid elements), ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``reduction="none"`` an array of ``logits``' shape, in the computation
+      dtype (float32 for half-precision inputs).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> x = jnp.array([2.0, -1.0, 0.5])
+      >>> t = jnp.array([1.0, 0.0, 1.0])
+      >>> print(f"{float(jaxloss.sigmoid_focal_loss(x, t)):.4f}")
+      0.0114
+      >>> print(f"{float(jaxloss.sigmoid_focal_loss(x, t, alpha=None, gamma=0.0)):.4f}")
+      0.3048
+
+    References:
+      Lin et al., `Focal Loss for Dense Object Detection <https://arxiv.org/abs/1708.02002>`_,
+      2017; ``torchvision.ops.sigmoid_focal_loss``.
+
+    Notes:
+      * ``1 − p_t = t·σ(−x) + (1 − t)·σ(x)`` is a sum of non-negative terms (no cancellation) and
+        the cross-entropy uses ``softplus``, so the loss is accurate for large ``|x|`` and exact at
+        ``±inf`` (0 where the infinite logit is right, ``inf·α_t`` where it is wrong). Gradients
+        are finite at ``±inf`` logits and at ``p_t = 1`` for every ``gamma ≥ 0``, including
+        ``gamma < 1``, where ``(1 − p_t)^γ`` itself has an infinite derivative (its product with
+        the vanishing cross-entropy does not).
+      * The alias ``sigmoid_focal_crossentropy`` (TensorFlow Addons' name) also takes *logits*;
+        TF-Addons' function defaults to ``from_logits=False`` and sums over the last axis — apply
+        ``jax.scipy.special.logit`` to probabilities, or use :func:`binary_focal_loss`.
+      * Unchecked input: ``gamma < 0`` (traced) gives ``inf`` for correct predictions; ``alpha``
+        outside ``[0, 1]`` gives negative weights.
+    """
+    name = "sigmoid_focal_loss"
+    v.check_nonnegative(name, "gamma", gamma)
+    if alpha is not None:
+        v.check_in_range(name, "alpha", alpha, 0.0, 1.0)
+    x, t, dtype = _inputs(name, "logits", logits, targets)
+    bce = _bce_with_logits(x, t)
+    # 1 − p_t = t·(1 − σ(x)) + (1 − t)·σ(x) = t·σ(−x) + (1 − t)·σ(x)
+    q = t * jax.nn.sigmoid(-x) + (1 - t) * jax.nn.sigmoid(x)
+    factor = _modulating_factor(name, q, gamma, dtype)
+    # at x = ±inf the factor's derivative is exactly 0 but BCE may be inf: stop inf·0 = NaN
+    factor = jnp.where(jnp.isinf(x), lax.stop_gradient(factor), factor)
+    loss = factor * bce
+    if alpha is not None:
+        loss = _alpha_t(name, alpha, t, dtype) * loss
+    return apply_reduction(name, loss, weights, where, reduction)
 
 
 def binary_focal_loss(probabilities: ArrayLike, targets: ArrayLike, *, alpha: ArrayLike | None = None, gamma: ArrayLike = 2.0, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): binary_focal_loss. Replaced by the family implementation."""
-    raise NotImplementedError("binary_focal_loss is not implemented yet")
+    r"""Binary focal loss on probabilities (Keras ``binary_focal_crossentropy``, Flux).
+
+    .. math::
+       \ell = \alpha_t\,(1 - p_t)^{\gamma}\;
+              \bigl(-t \max(\log p, -100) - (1 - t)\max(\log(1 - p), -100)\bigr),\qquad
+       1 - p_t = t\,(1 - p) + (1 - t)\,p
+
+    with ``α_t = alpha·t + (1 − alpha)·(1 − t)``, or 1 when ``alpha=None`` (the default: Keras'
+    ``apply_class_balancing=False``); ``p`` is ``probabilities`` and ``t`` is ``targets``.
+
+    Args:
+      probabilities: predicted probabilities of the positive class in ``[0, 1]``, any shape.
+      targets: targets in ``[0, 1]`` (hard or soft), same shape as ``probabilities``.
+      alpha: weight of the positive term in ``[0, 1]`` (negatives get ``1 − alpha``), or ``None``
+        (default) for no balancing. May be traced.
+      gamma: focusing exponent ``≥ 0`` (default 2). May be traced.
+      weights: per-element weights broadcastable to the loss shape; multiply ``ℓ``.
+      where: boolean mask broadcastable to the loss shape; ``False`` ignores the element.
+      reduction: ``"mean"`` (``Σ w·ℓ / Σ w`` over valid elements), ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``reduction="none"`` an array of ``probabilities``' shape, in the
+      computation dtype (float32 for half-precision inputs).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> p = jnp.array([0.9, 0.2, 0.6])
+      >>> t = jnp.array([1.0, 0.0, 1.0])
+      >>> print(f"{float(jaxloss.binary_focal_loss(p, t)):.4f}")
+      0.0306
+      >>> print(f"{float(jaxloss.binary_focal_loss(p, t, gamma=0.0)):.4f}")  # = BCE
+      0.2798
+
+    References:
+      Lin et al., `Focal Loss for Dense Object Detection <https://arxiv.org/abs/1708.02002>`_,
+      2017; Keras ``binary_focal_crossentropy``; Flux ``binary_focal_loss``.
+
+    Notes:
+      * Keras' formula (the focal factor times the soft-target BCE). Flux computes
+        ``−(1 − p_t)^γ log p_t``, which agrees for hard targets; Flux adds ``eps`` to ``p`` and
+        Keras clips ``p`` to ``[1e-7, 1 − 1e-7]``, where this function clamps each log at -100.
+      * Finite at ``p = 0`` and ``p = 1`` (values and gradients, any ``gamma ≥ 0``; 0⁰ = 1).
+      * Unchecked input: ``p`` outside ``[0, 1]`` is not meaningful (clamped logs keep the value
+        finite); traced ``gamma < 0`` gives ``inf`` for correct predictions.
+    """
+    name = "binary_focal_loss"
+    v.check_nonnegative(name, "gamma", gamma)
+    if alpha is not None:
+        v.check_in_range(name, "alpha", alpha, 0.0, 1.0)
+    p, t, dtype = _inputs(name, "probabilities", probabilities, targets)
+    bce = _bce_with_probabilities(p, t)
+    # 1 − p_t = t·(1 − p) + (1 − t)·p, a sum of non-negative terms
+    q = t * (1 - p) + (1 - t) * p
+    loss = _modulating_factor(name, q, gamma, dtype) * bce
+    if alpha is not None:
+        loss = _alpha_t(name, alpha, t, dtype) * loss
+    return apply_reduction(name, loss, weights, where, reduction)
+
+
+# ---------------------------------------------------------------------------------------------
+# Margin losses, targets in {−1, +1}
+# ---------------------------------------------------------------------------------------------
+
+def _hinge(name: str, scores: ArrayLike, targets: ArrayLike, margin: ArrayLike) -> jax.Array:
+    v.check_nonnegative(name, "margin", margin)
+    s, y, dtype = _inputs(name, "scores", scores, targets)
+    m = _hyper(name, "margin", margin, dtype, s.shape)
+    return jnp.maximum(m - y * s, jnp.zeros_like(s))
 
 
 def hinge_loss(scores: ArrayLike, targets: ArrayLike, *, margin: ArrayLike = 1.0, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): hinge_loss. Replaced by the family implementation."""
-    raise NotImplementedError("hinge_loss is not implemented yet")
+    r"""Hinge loss for binary classification with targets in ``{−1, +1}``.
+
+    .. math::
+       \ell = \max(0,\ \mathrm{margin} - t\,s)
+
+    where ``s`` is ``scores`` and ``t`` is ``targets``.
+
+    Args:
+      scores: real-valued decision-function outputs, any shape.
+      targets: labels in ``{−1, +1}``, same shape as ``scores``.
+      margin: margin ``≥ 0`` (default 1). May be traced, a scalar or broadcastable.
+      weights: per-element weights broadcastable to the loss shape; multiply ``ℓ``.
+      where: boolean mask broadcastable to the loss shape; ``False`` ignores the element.
+      reduction: ``"mean"`` (``Σ w·ℓ / Σ w`` over valid elements), ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``reduction="none"`` an array of ``scores``' shape, in the computation
+      dtype (float32 for half-precision inputs).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> s = jnp.array([0.3, -2.0, 1.5])
+      >>> t = jnp.array([1.0, -1.0, -1.0])
+      >>> print(f"{float(jaxloss.hinge_loss(s, t)):.4f}")
+      1.0667
+      >>> print(f"{float(jaxloss.get('hinge')(s, jnp.array([1, 0, 0]))):.4f}")  # Keras: 0/1 → ∓1
+      1.0667
+
+    References:
+      optax ``hinge_loss``; Keras ``keras.losses.hinge``.
+
+    Notes:
+      * At the kink ``t·s = margin`` the gradient is the average of the one-sided derivatives
+        (``−t/2``, as ``jnp.maximum`` and optax give).
+      * The Keras alias ``hinge`` converts ``{0, 1}`` targets to ``{−1, +1}`` when *every* target
+        is 0 or 1 (a global check, as Keras does; under ``jax.vmap`` it is per mapped slice);
+        ``hinge_loss`` itself never converts.
+      * Unchecked input: a target of 0 gives ``ℓ = margin`` with zero gradient; other values are
+        used as given. ``checked`` reports targets outside ``{−1, +1}``.
+    """
+    name = "hinge_loss"
+    return apply_reduction(name, _hinge(name, scores, targets, margin), weights, where, reduction)
 
 
 def squared_hinge_loss(scores: ArrayLike, targets: ArrayLike, *, margin: ArrayLike = 1.0, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): squared_hinge_loss. Replaced by the family implementation."""
-    raise NotImplementedError("squared_hinge_loss is not implemented yet")
+    r"""Squared hinge loss for binary classification with targets in ``{−1, +1}``.
+
+    .. math::
+       \ell = \max(0,\ \mathrm{margin} - t\,s)^2
+
+    where ``s`` is ``scores`` and ``t`` is ``targets``.
+
+    Args:
+      scores: real-valued decision-function outputs, any shape.
+      targets: labels in ``{−1, +1}``, same shape as ``scores``.
+      margin: margin ``≥ 0`` (default 1). May be traced, a scalar or broadcastable.
+      weights: per-element weights broadcastable to the loss shape; multiply ``ℓ``.
+      where: boolean mask broadcastable to the loss shape; ``False`` ignores the element.
+      reduction: ``"mean"`` (``Σ w·ℓ / Σ w`` over valid elements), ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``reduction="none"`` an array of ``scores``' shape, in the computation
+      dtype (float32 for half-precision inputs).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> s = jnp.array([0.3, -2.0, 1.5])
+      >>> t = jnp.array([1.0, -1.0, -1.0])
+      >>> print(f"{float(jaxloss.squared_hinge_loss(s, t)):.4f}")
+      2.2467
+
+    References:
+      Keras ``keras.losses.squared_hinge``.
+
+    Notes:
+      * Differentiable everywhere (the gradient ``−2·t·max(0, margin − t·s)`` is continuous).
+      * The Keras alias ``squared_hinge`` converts ``{0, 1}`` targets to ``{−1, +1}`` when every
+        target is 0 or 1, as Keras does; ``squared_hinge_loss`` itself never converts.
+      * Unchecked input: a target of 0 gives ``ℓ = margin²``; ``checked`` reports it.
+    """
+    name = "squared_hinge_loss"
+    return apply_reduction(name, jnp.square(_hinge(name, scores, targets, margin)), weights, where,
+                           reduction)
 
 
 def soft_margin_loss(scores: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): soft_margin_loss. Replaced by the family implementation."""
-    raise NotImplementedError("soft_margin_loss is not implemented yet")
+    r"""Soft-margin (logistic) loss with targets in ``{−1, +1}`` (PyTorch ``SoftMarginLoss``).
+
+    .. math::
+       \ell = \log\bigl(1 + e^{-t\,s}\bigr) = \mathrm{softplus}(-t\,s)
+
+    where ``s`` is ``scores`` and ``t`` is ``targets``.
+
+    Args:
+      scores: real-valued scores, any shape; ``±inf`` allowed.
+      targets: labels in ``{−1, +1}``, same shape as ``scores``.
+      weights: per-element weights broadcastable to the loss shape; multiply ``ℓ``.
+      where: boolean mask broadcastable to the loss shape; ``False`` ignores the element.
+      reduction: ``"mean"`` (``Σ w·ℓ / Σ w`` over valid elements, PyTorch's mean over all
+        elements when unweighted), ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``reduction="none"`` an array of ``scores``' shape, in the computation
+      dtype (float32 for half-precision inputs).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> s = jnp.array([0.3, -2.0, 1.5])
+      >>> t = jnp.array([1.0, -1.0, -1.0])
+      >>> print(f"{float(jaxloss.soft_margin_loss(s, t)):.4f}")
+      0.7942
+
+    References:
+      PyTorch ``torch.nn.SoftMarginLoss``.
+
+    Notes:
+      * Overflow-free through ``softplus``: exact for any score including ``±inf`` (0 for a right
+        infinite score, ``inf`` for a wrong one), gradient ``−t·σ(−t·s)`` finite everywhere.
+      * It equals :func:`sigmoid_binary_cross_entropy` with targets ``(t + 1)/2``.
+      * Unchecked input: a target of 0 gives ``log 2`` (and ``NaN`` with an infinite score);
+        ``checked`` reports targets outside ``{−1, +1}``.
+    """
+    name = "soft_margin_loss"
+    s, y, _ = _inputs(name, "scores", scores, targets)
+    # log(1 + exp(−y·s)) = softplus(−y·s), exact for any s
+    return apply_reduction(name, softplus(-(y * s)), weights, where, reduction)
 
 
 def multilabel_soft_margin_loss(logits: ArrayLike, targets: ArrayLike, *, class_weights: ArrayLike | None = None, axis: int = -1, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): multilabel_soft_margin_loss. Replaced by the family implementation."""
-    raise NotImplementedError("multilabel_soft_margin_loss is not implemented yet")
+    r"""Multi-label one-vs-all loss (PyTorch ``MultiLabelSoftMarginLoss``).
+
+    .. math::
+       \ell = -\frac{1}{C}\sum_{c=1}^{C} \mathrm{class\_weights}_c
+              \bigl[t_c \log\sigma(x_c) + (1 - t_c)\log(1 - \sigma(x_c))\bigr]
+
+    over the ``C`` classes along ``axis``, where ``x`` is ``logits`` and ``t`` is ``targets``. The
+    divisor is ``C`` whatever the class weights (PyTorch).
+
+    Args:
+      logits: real-valued scores, shape ``[..., C, ...]`` with the classes along ``axis``;
+        ``±inf`` allowed.
+      targets: multi-hot targets in ``[0, 1]`` (1 = the label applies), same shape.
+      class_weights: optional ``[C]`` weights; ``class_weights[c]`` multiplies class ``c``'s term.
+        May be traced.
+      axis: the class axis (default -1); it is reduced, so ``"none"`` drops it.
+      weights: per-example weights broadcastable to the per-example loss shape (``logits`` shape
+        without ``axis``).
+      where: boolean mask of the per-example loss shape; ``False`` ignores the example.
+      reduction: ``"mean"`` (over examples, ``Σ w·ℓ / Σ w``), ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``reduction="none"`` one value per example (``logits``' shape without
+      ``axis``), in the computation dtype (float32 for half-precision inputs).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> x = jnp.array([[2.0, -1.0, 0.5], [0.0, 1.0, -3.0]])
+      >>> t = jnp.array([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+      >>> print(jaxloss.multilabel_soft_margin_loss(x, t, reduction="none").round(4))
+      [0.3048 0.3517]
+
+    References:
+      PyTorch ``torch.nn.MultiLabelSoftMarginLoss``.
+
+    Notes:
+      * Each term is :func:`sigmoid_binary_cross_entropy`'s, exact for ``±inf`` logits; a class
+        weight of 0 on an infinite term contributes 0.
+      * Unchecked input: targets outside ``[0, 1]`` are used as given.
+    """
+    name = "multilabel_soft_margin_loss"
+    x, t, dtype = _inputs(name, "logits", logits, targets)
+    if x.ndim == 0:
+        raise ValueError(f"{name}: 'logits' must have rank >= 1 (a class axis), got shape ()")
+    ax = v.check_axis(name, axis, x.ndim)
+    terms = _bce_with_logits(x, t)
+    if class_weights is not None:
+        v.check_class_weights(name, class_weights, x.shape[ax])
+        shape = [1] * x.ndim
+        shape[ax] = x.shape[ax]
+        cw = jnp.broadcast_to(as_hyper(class_weights, dtype).reshape(shape), x.shape)
+        terms = _mul0(cw, terms)
+    # PyTorch divides by C, not by Σ class_weights
+    return apply_reduction(name, jnp.mean(terms, axis=ax), weights, where, reduction)
+
+
+# ---------------------------------------------------------------------------------------------
+# Aliases
+# ---------------------------------------------------------------------------------------------
+
+def _keras_hinge_targets(scores: ArrayLike, targets: ArrayLike) -> jax.Array:
+    """Keras' ``convert_binary_labels_to_hinge``: 2t − 1 if every target is 0 or 1, else t."""
+    t = jnp.asarray(targets).astype(compute_dtype(scores))
+    is_binary = jnp.all((t == 0) | (t == 1))
+    return jnp.where(is_binary, 2 * t - 1, t)
+
+
+def _keras_hinge_alias(fn, name: str):
+    @functools.wraps(fn)
+    def aliased(scores, targets, **kwargs):
+        return fn(scores, _keras_hinge_targets(scores, targets), **kwargs)
+
+    aliased.__name__ = aliased.__qualname__ = name
+    aliased.__doc__ = (
+        f"Keras' ``{name}``: :func:`jaxloss.{fn.__name__}` after converting ``{{0, 1}}`` targets to "
+        "``{-1, +1}`` when every target is 0 or 1 (Keras ``convert_binary_labels_to_hinge``).")
+    aliased.canonical = fn
+    aliased.bound_options = {}
+    return aliased
 
 
 # Losses of this family, canonical names (the registry lists these).
@@ -61,10 +612,13 @@ ALIASES = {
     "binary_cross_entropy_with_logits": sigmoid_binary_cross_entropy,
     "BCEWithLogitsLoss": sigmoid_binary_cross_entropy,
     "logitbinarycrossentropy": sigmoid_binary_cross_entropy,
+    # TF-Addons' name; stays on logits (API.md §2), see sigmoid_focal_loss's notes
     "sigmoid_focal_crossentropy": sigmoid_focal_loss,
+    # Keras: probabilities in, apply_class_balancing=False, gamma=2
     "binary_focal_crossentropy": bind(binary_focal_loss, "binary_focal_crossentropy", alpha=None, gamma=2.0),
-    "hinge": hinge_loss,
-    "squared_hinge": squared_hinge_loss,
+    # Keras: {0, 1} targets are converted to {-1, +1}
+    "hinge": _keras_hinge_alias(hinge_loss, "hinge"),
+    "squared_hinge": _keras_hinge_alias(squared_hinge_loss, "squared_hinge"),
     "SoftMarginLoss": soft_margin_loss,
     "MultiLabelSoftMarginLoss": multilabel_soft_margin_loss,
 }
