@@ -1,4 +1,16 @@
-"""Segmentation overlap losses: (probabilities, targets), one value per batch row."""
+"""Segmentation overlap losses: (probabilities, targets), one value per batch row.
+
+Inputs are soft masks with a leading batch axis, e.g. ``[batch, height, width]`` or
+``[batch, height, width, classes]``. By default (``axis=None``) the overlap sums run over every
+axis but the first, so ``reduction="none"`` returns one loss per batch row; an explicit ``axis``
+(an int or a tuple of ints) chooses the summed axes instead, and ``"none"`` then returns the
+remaining axes (e.g. ``axis=(1, 2)`` on ``[B, H, W, C]`` gives a per-class loss of shape
+``[B, C]``). ``weights`` and ``where`` broadcast to that per-row shape.
+
+Every ratio below is guarded: a row whose denominator is exactly 0 (possible only with
+``smooth = 0`` and an empty prediction and target) has ratio 1, hence loss 0 (two empty masks
+agree perfectly), with a zero gradient — never 0/0.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +19,285 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from ._alias import bind
+from ._numerics import as_hyper, compute_dtype
+from ._reduction import apply_reduction
+from ._validation import check_axis, check_nonnegative, check_same_shape
+
+__all__ = ["dice_loss", "tversky_loss", "jaccard_loss", "generalized_dice_loss"]
+
+
+def _inputs(name: str, probabilities: ArrayLike, targets: ArrayLike,
+            axis: int | tuple[int, ...] | None) -> tuple[jax.Array, jax.Array, tuple[int, ...], jnp.dtype]:
+    """(probabilities, targets) in the computation dtype and the summed axes, after the checks."""
+    check_same_shape(name, "probabilities", probabilities, "targets", targets)
+    dtype = compute_dtype(probabilities)
+    p = jnp.asarray(probabilities).astype(dtype)
+    t = jnp.asarray(targets).astype(dtype)
+    ndim = p.ndim
+    if axis is None:
+        if ndim < 2:
+            raise ValueError(
+                f"{name}: 'probabilities' must have a leading batch axis and at least one more axis "
+                f"when 'axis' is None, got shape {p.shape}")
+        axes = tuple(range(1, ndim))
+    else:
+        axes = tuple(check_axis(name, a, ndim) for a in ((axis,) if isinstance(axis, int) else axis))
+        if len(set(axes)) != len(axes):
+            raise ValueError(f"{name}: 'axis' has a repeated axis, got {axis}")
+    return p, t, axes, dtype
+
+
+def _ratio(numerator: jax.Array, denominator: jax.Array) -> jax.Array:
+    """numerator / denominator, defined as 1 where the denominator is exactly 0."""
+    ok = denominator != 0
+    # double where: 0/0 is never formed, so values and gradients stay finite
+    return jnp.where(ok, numerator / jnp.where(ok, denominator, jnp.ones_like(denominator)),
+                     jnp.ones_like(denominator))
 
 
 def dice_loss(probabilities: ArrayLike, targets: ArrayLike, *, smooth: ArrayLike = 1.0, axis: int | tuple[int, ...] | None = None, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): dice_loss. Replaced by the family implementation."""
-    raise NotImplementedError("dice_loss is not implemented yet")
+    r"""Soft Dice loss, one minus the smoothed Sørensen–Dice coefficient.
+
+    With :math:`p` = ``probabilities``, :math:`t` = ``targets``, :math:`s` = ``smooth`` and the
+    sums over ``axis`` (default: every axis but the batch axis 0),
+
+    .. math::
+       \ell = 1 - \frac{2\sum p\,t + s}{\sum p + \sum t + s}
+
+    Args:
+      probabilities: predicted foreground probabilities in ``[0, 1]``, shape ``[B, ...]``.
+      targets: ground-truth masks in ``[0, 1]`` (binary or soft; bool / int masks are cast), the
+        same shape.
+      smooth: additive smoothing :math:`s \ge 0` of numerator and denominator; may be traced.
+        A concrete negative value raises ``ValueError``.
+      axis: the summed axes (int or tuple); ``None`` means all axes but 0.
+      weights: per-row weights broadcastable to the unreduced loss shape (``[B]`` by default).
+      where: boolean mask of the same broadcast shape; ``False`` drops the row.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``"none"`` the loss per row (shape ``[B]`` by default: the input shape
+      without the summed axes), in the computation dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> p = jnp.array([[0.9, 0.8, 0.1, 0.0], [0.0, 0.0, 0.0, 0.0]])
+      >>> t = jnp.array([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+      >>> print([f"{float(v):.4f}" for v in jaxloss.dice_loss(p, t, reduction="none")])
+      ['0.0833', '0.0000']
+
+    References:
+      Milletari et al., *V-Net*, 2016.
+
+    Notes:
+      An empty row (``p`` and ``t`` all 0) has loss 0 for any ``smooth > 0``; with ``smooth = 0``
+      the ratio 0/0 is defined as 1 (loss 0) with a zero gradient. Probabilities or targets
+      outside ``[0, 1]`` are unchecked: the formula is evaluated as written.
+    """
+    name = "dice_loss"
+    check_nonnegative(name, "smooth", smooth)
+    p, t, axes, dtype = _inputs(name, probabilities, targets, axis)
+    s = as_hyper(smooth, dtype)
+    intersection = jnp.sum(p * t, axis=axes)
+    total = jnp.sum(p, axis=axes) + jnp.sum(t, axis=axes)
+    values = 1.0 - _ratio(2.0 * intersection + s, total + s)
+    return apply_reduction(name, values, weights, where, reduction)
 
 
 def tversky_loss(probabilities: ArrayLike, targets: ArrayLike, *, alpha: ArrayLike = 0.5, beta: ArrayLike = 0.5, smooth: ArrayLike = 1.0, axis: int | tuple[int, ...] | None = None, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): tversky_loss. Replaced by the family implementation."""
-    raise NotImplementedError("tversky_loss is not implemented yet")
+    r"""Tversky loss: Dice with separate weights on false positives and false negatives.
+
+    With :math:`p` = ``probabilities``, :math:`t` = ``targets`` and the sums over ``axis``,
+
+    .. math::
+       \mathrm{TP} = \sum p\,t, \quad \mathrm{FP} = \sum p\,(1 - t), \quad
+       \mathrm{FN} = \sum (1 - p)\,t, \qquad
+       \ell = 1 - \frac{\mathrm{TP} + s}{\mathrm{TP} + \alpha\,\mathrm{FP} + \beta\,\mathrm{FN} + s}
+
+    **``alpha`` multiplies the false positives** :math:`\sum p(1 - t)` (predicted foreground
+    where the target is background) and **``beta`` multiplies the false negatives**
+    :math:`\sum (1 - p)t` (missed foreground). Raise ``beta`` to favour recall, ``alpha`` to favour
+    precision. ``alpha = beta = 0.5`` is :func:`dice_loss`; ``alpha = beta = 1`` is
+    :func:`jaccard_loss`.
+
+    Args:
+      probabilities: predicted foreground probabilities in ``[0, 1]``, shape ``[B, ...]``.
+      targets: ground-truth masks in ``[0, 1]``, the same shape.
+      alpha: weight :math:`\alpha \ge 0` of the false positives; may be traced.
+      beta: weight :math:`\beta \ge 0` of the false negatives; may be traced.
+      smooth: additive smoothing :math:`s \ge 0`; may be traced.
+      axis: the summed axes (int or tuple); ``None`` means all axes but 0.
+      weights: per-row weights broadcastable to the unreduced loss shape (``[B]`` by default).
+      where: boolean mask of the same broadcast shape; ``False`` drops the row.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Concrete negative ``alpha``, ``beta`` or ``smooth`` raise ``ValueError``.
+
+    Returns:
+      A scalar, or for ``"none"`` the loss per row (shape ``[B]`` by default), in the computation
+      dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> p = jnp.array([[1.0, 1.0, 0.0, 0.0]])  # one false positive (position 1)
+      >>> t = jnp.array([[1.0, 0.0, 0.0, 0.0]])
+      >>> print(f"{float(jaxloss.tversky_loss(p, t, alpha=0.9, beta=0.1, smooth=0.0)):.4f}")
+      0.4737
+      >>> print(f"{float(jaxloss.tversky_loss(p, t, alpha=0.1, beta=0.9, smooth=0.0)):.4f}")
+      0.0909
+
+    References:
+      Salehi, Erdogmus and Gholipour, *Tversky loss function for image segmentation using 3D fully
+      convolutional deep networks*, 2017.
+
+    Notes:
+      A row whose denominator is exactly 0 (e.g. empty masks with ``smooth = 0``) has loss 0 and
+      a zero gradient.
+    """
+    name = "tversky_loss"
+    check_nonnegative(name, "alpha", alpha)
+    check_nonnegative(name, "beta", beta)
+    check_nonnegative(name, "smooth", smooth)
+    p, t, axes, dtype = _inputs(name, probabilities, targets, axis)
+    a, b, s = as_hyper(alpha, dtype), as_hyper(beta, dtype), as_hyper(smooth, dtype)
+    tp = jnp.sum(p * t, axis=axes)
+    fp = jnp.sum(p * (1.0 - t), axis=axes)
+    fn = jnp.sum((1.0 - p) * t, axis=axes)
+    values = 1.0 - _ratio(tp + s, tp + a * fp + b * fn + s)
+    return apply_reduction(name, values, weights, where, reduction)
 
 
 def jaccard_loss(probabilities: ArrayLike, targets: ArrayLike, *, smooth: ArrayLike = 1.0, axis: int | tuple[int, ...] | None = None, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): jaccard_loss. Replaced by the family implementation."""
-    raise NotImplementedError("jaccard_loss is not implemented yet")
+    r"""Soft Jaccard (IoU) loss, one minus the smoothed soft intersection over union.
+
+    With :math:`p` = ``probabilities``, :math:`t` = ``targets``, :math:`s` = ``smooth`` and the
+    sums over ``axis`` (default: every axis but the batch axis 0),
+
+    .. math::
+       \ell = 1 - \frac{\sum p\,t + s}{\sum p + \sum t - \sum p\,t + s}
+
+    Args:
+      probabilities: predicted foreground probabilities in ``[0, 1]``, shape ``[B, ...]``.
+      targets: ground-truth masks in ``[0, 1]``, the same shape.
+      smooth: additive smoothing :math:`s \ge 0`; may be traced. A concrete negative value raises
+        ``ValueError``.
+      axis: the summed axes (int or tuple); ``None`` means all axes but 0.
+      weights: per-row weights broadcastable to the unreduced loss shape (``[B]`` by default).
+      where: boolean mask of the same broadcast shape; ``False`` drops the row.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``"none"`` the loss per row (shape ``[B]`` by default), in the computation
+      dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> p = jnp.array([[1.0, 1.0, 0.0, 0.0]])
+      >>> t = jnp.array([[1.0, 0.0, 0.0, 0.0]])
+      >>> print(f"{float(jaxloss.jaccard_loss(p, t, smooth=0.0)):.4f}")
+      0.5000
+
+    References:
+      Rahman and Wang, *Optimizing Intersection-Over-Union in Deep Neural Networks for Image
+      Segmentation*, 2016.
+
+    Notes:
+      An empty row has loss 0 (for ``smooth = 0`` the ratio 0/0 is defined as 1, with a zero
+      gradient). For inputs in ``[0, 1]`` the denominator is at least the smoothing.
+    """
+    name = "jaccard_loss"
+    check_nonnegative(name, "smooth", smooth)
+    p, t, axes, dtype = _inputs(name, probabilities, targets, axis)
+    s = as_hyper(smooth, dtype)
+    intersection = jnp.sum(p * t, axis=axes)
+    union = jnp.sum(p, axis=axes) + jnp.sum(t, axis=axes) - intersection
+    values = 1.0 - _ratio(intersection + s, union + s)
+    return apply_reduction(name, values, weights, where, reduction)
 
 
 def generalized_dice_loss(probabilities: ArrayLike, targets: ArrayLike, *, class_axis: int = -1, epsilon: ArrayLike = 1e-6, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
-    """TODO(stub): generalized_dice_loss. Replaced by the family implementation."""
-    raise NotImplementedError("generalized_dice_loss is not implemented yet")
+    r"""Generalized Dice loss (Sudre et al. 2017): multi-class Dice with class weights 1/volume².
+
+    For each batch row, with sums over every axis but the batch axis 0 and ``class_axis``, let
+    :math:`I_c = \sum p_c t_c`, :math:`P_c = \sum p_c`, :math:`T_c = \sum t_c` and
+    :math:`w_c = 1 / T_c^2`. Then
+
+    .. math::
+       \ell = 1 - \frac{2\sum_c \hat w_c I_c + \epsilon}{\sum_c \hat w_c (P_c + T_c) + \epsilon},
+       \qquad \hat w_c = \frac{w_c}{\max_{c'} w_{c'}} = \Big(\frac{\min_{c'} T_{c'}}{T_c}\Big)^2
+
+    Guard for absent classes: a class with :math:`T_c = 0` would get an infinite weight; as in
+    the reference implementation (NiftyNet, also MONAI) it gets the largest weight among the
+    classes present in the row (:math:`\hat w_c = 1`), so predicted mass on an absent class
+    costs as much as on the rarest present class. A row with no class present gives every class
+    weight 1. The weights are normalised by their maximum (which leaves the ratio unchanged for
+    ``epsilon = 0``) so that they lie in ``(0, 1]``: no overflow for small volumes, and
+    ``epsilon`` is a smoothing on the scale of the rarest present class's voxel count.
+
+    Args:
+      probabilities: per-class probabilities (e.g. a softmax output), shape ``[B, ..., C]`` with
+        the classes on ``class_axis``.
+      targets: one-hot (or soft) targets, the same shape.
+      class_axis: the class axis (static); must not be the batch axis 0.
+      epsilon: smoothing :math:`\epsilon \ge 0` of numerator and denominator; may be traced. An
+        empty row (all ``p`` and ``t`` zero) has loss 0. A concrete negative value raises
+        ``ValueError``.
+      weights: per-row weights broadcastable to ``[B]``.
+      where: boolean mask broadcastable to ``[B]``; ``False`` drops the row.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``"none"`` one loss per batch row (shape ``[B]``), in the computation dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> t = jnp.array([[[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [0.0, 1.0]]])  # [B=1, 4 pixels, C=2]
+      >>> p = jnp.array([[[0.6, 0.4], [0.1, 0.9], [0.2, 0.8], [0.3, 0.7]]])
+      >>> print(f"{float(jaxloss.generalized_dice_loss(p, t)):.4f}")
+      0.3906
+
+    References:
+      Sudre et al., *Generalised Dice overlap as a deep learning loss function for highly
+      unbalanced segmentations*, DLMIA 2017.
+
+    Notes:
+      The weights depend on ``targets`` only. With ``epsilon = 0``, a row whose denominator is 0 has
+      loss 0 and a zero gradient. Inputs outside ``[0, 1]`` are unchecked.
+    """
+    name = "generalized_dice_loss"
+    check_nonnegative(name, "epsilon", epsilon)
+    check_same_shape(name, "probabilities", probabilities, "targets", targets)
+    ndim = jnp.ndim(probabilities)
+    if ndim < 2:
+        raise ValueError(
+            f"{name}: 'probabilities' must have shape [batch, ..., classes] (rank >= 2), got shape "
+            f"{jnp.shape(probabilities)}")
+    ca = check_axis(name, class_axis, ndim, "class_axis")
+    if ca == 0:
+        raise ValueError(f"{name}: 'class_axis' must not be the batch axis 0")
+    p, t, _, dtype = _inputs(name, probabilities, targets, None)
+    p = jnp.moveaxis(p, ca, -1)
+    t = jnp.moveaxis(t, ca, -1)
+    axes = tuple(range(1, ndim - 1))
+    intersection = jnp.sum(p * t, axis=axes)  # [B, C]
+    psum = jnp.sum(p, axis=axes)
+    tsum = jnp.sum(t, axis=axes)
+    present = tsum > 0
+    any_present = jnp.any(present, axis=-1, keepdims=True)
+    tmin = jnp.min(jnp.where(present, tsum, jnp.full_like(tsum, jnp.inf)), axis=-1, keepdims=True)
+    tmin = jnp.where(any_present, tmin, jnp.ones_like(tmin))
+    # ŵ_c = w_c / max w = (min T / T_c)² ∈ (0, 1]; absent classes (T_c = 0) get the max weight, 1
+    ratio_c = tmin / jnp.where(present, tsum, jnp.ones_like(tsum))
+    w = jnp.where(present, ratio_c * ratio_c, jnp.ones_like(tsum))
+    eps = as_hyper(epsilon, dtype)
+    numerator = 2.0 * jnp.sum(w * intersection, axis=-1) + eps
+    denominator = jnp.sum(w * (psum + tsum), axis=-1) + eps
+    values = 1.0 - _ratio(numerator, denominator)
+    return apply_reduction(name, values, weights, where, reduction)
 
 
 # Losses of this family, canonical names (the registry lists these).
