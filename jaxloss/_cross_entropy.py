@@ -79,12 +79,18 @@ def _label_masks(labels: jax.Array, num_classes: int, ignore_index):
     return valid, in_range
 
 
-def _one_hot_mask(labels: jax.Array, num_classes: int) -> jax.Array:
-    """Boolean ``[..., C]``: True at the label's class; all False for an out-of-range label."""
-    # compare in int32 after the range test, so uint8 labels and C > 255 cannot wrap
-    safe = jnp.where((labels >= 0) & (labels < num_classes), labels, -1).astype(jnp.int32)
-    classes = jnp.arange(num_classes, dtype=jnp.int32).reshape((1,) * labels.ndim + (num_classes,))
-    return safe[..., None] == classes
+def _take_label(values: jax.Array, labels: jax.Array) -> jax.Array:
+    """``values[..., label]`` along the last axis; an out-of-range label reads class 0 instead.
+
+    (The callers turn out-of-range examples into ``nan``.) A gather, whose gradient is a sparse
+    scatter: on CPU this is markedly faster under ``grad`` than a compare-and-sum over classes.
+    """
+    num_classes = values.shape[-1]
+    safe = jnp.where((labels >= 0) & (labels < num_classes), labels, 0).astype(jnp.int32)
+    if all(d == 1 for d in values.shape[:-1]):  # a per-class vector, e.g. class weights
+        return jnp.take(values.reshape(num_classes), safe, mode="promise_in_bounds")
+    return jnp.take_along_axis(values, safe[..., None], axis=-1,
+                               mode="promise_in_bounds")[..., 0]
 
 
 def _class_weight_row(name: str, class_weights, num_classes: int, ndim: int, dtype):
@@ -133,7 +139,7 @@ def _ce_rows(x: jax.Array, *, labels: jax.Array | None = None, targets: jax.Arra
 
     Args:
       x: logits ``[..., C]`` in the computation dtype; ``-inf`` = class absent from the row.
-      labels: integer class ids ``[...]`` (sparse mode); an out-of-range label picks no class.
+      labels: integer class ids ``[...]`` (sparse mode); an out-of-range label reads class 0.
       targets: target distributions ``[..., C]`` (dense mode); exactly one of labels/targets.
       class_weights: ``(1, ..., 1, C)`` or None.
       label_smoothing: scalar ε or None (= 0); its mass ε goes uniformly to the K finite classes.
@@ -148,7 +154,7 @@ def _ce_rows(x: jax.Array, *, labels: jax.Array | None = None, targets: jax.Arra
 
       Dense mode: :math:`\ell = \sum_c w_c t'_c (\mathrm{lse} - x_c) + z\,\mathrm{lse}^2` with
       :math:`t' = (1-ε)t + ε[x_c > -\infty]/K`; positive target mass on a ``-inf`` class gives
-      ``+inf``. ``w_label`` is :math:`w_y` (0 for an out-of-range label) in sparse mode.
+      ``+inf``. ``w_label`` is :math:`w_y` in sparse mode.
     """
     dtype = x.dtype
     m = jnp.max(x, axis=-1, keepdims=True)
@@ -175,16 +181,14 @@ def _ce_rows(x: jax.Array, *, labels: jax.Array | None = None, targets: jax.Arra
 
     w_label = None
     if labels is not None:
-        hit = _one_hot_mask(labels, x.shape[-1])
-        # x_y − m, gathered by a compare-and-sum that fuses with the sum of exponentials
-        z_label = jnp.sum(jnp.where(hit, z, jnp.zeros_like(z)), axis=-1)
+        z_label = _take_label(z, labels)  # x_y − m
         loss = log_s - z_label  # −log softmax(x)_y = lse − x_y
         if label_smoothing is not None:
             loss = (1 - label_smoothing) * loss
         if z_loss is not None:
             loss = loss + z_loss * lse * lse
         if class_weights is not None:
-            w_label = jnp.sum(jnp.where(hit, class_weights, jnp.zeros_like(class_weights)), axis=-1)
+            w_label = _take_label(class_weights, labels)
             loss = w_label * loss
         if label_smoothing is not None:
             wf = finite.astype(dtype) if class_weights is None else jnp.where(
@@ -468,8 +472,7 @@ def sparse_categorical_cross_entropy(probabilities: ArrayLike, labels: ArrayLike
     _check_ignore_index(name, ignore_index)
     p, ax = _class_last(name, "probabilities", probabilities, axis)
     labels = _check_labels(name, labels, "probabilities", jnp.shape(probabilities), ax)
-    hit = _one_hot_mask(labels, p.shape[-1])
-    p_label = jnp.sum(jnp.where(hit, p, jnp.zeros_like(p)), axis=-1)
+    p_label = _take_label(p, labels)
     loss = -clamped_log(p_label)
     return _reduce_sparse(name, loss, None, labels, p.shape[-1], ignore_index, weights, where,
                           reduction)
@@ -519,11 +522,10 @@ def nll_loss(log_probabilities: ArrayLike, labels: ArrayLike, *, axis: int = -1,
     labels = _check_labels(name, labels, "log_probabilities", jnp.shape(log_probabilities), ax)
     dtype, num_classes = lp.dtype, lp.shape[-1]
     cw = _class_weight_row(name, class_weights, num_classes, lp.ndim, dtype)
-    hit = _one_hot_mask(labels, num_classes)
-    loss = -jnp.sum(jnp.where(hit, lp, jnp.zeros_like(lp)), axis=-1)
+    loss = -_take_label(lp, labels)
     w_label = None
     if cw is not None:
-        w_label = jnp.sum(jnp.where(hit, cw, jnp.zeros_like(cw)), axis=-1)
+        w_label = _take_label(cw, labels)
         loss = w_label * loss
     return _reduce_sparse(name, loss, w_label, labels, num_classes, ignore_index, weights, where,
                           reduction)
