@@ -88,7 +88,7 @@ def _take_label(values: jax.Array, labels: jax.Array) -> jax.Array:
     num_classes = values.shape[-1]
     safe = jnp.where((labels >= 0) & (labels < num_classes), labels, 0).astype(jnp.int32)
     if all(d == 1 for d in values.shape[:-1]):  # a per-class vector, e.g. class weights
-        return jnp.take(values.reshape(num_classes), safe, mode="promise_in_bounds")
+        return jnp.take(values.reshape(num_classes), safe, mode="clip")
     return jnp.take_along_axis(values, safe[..., None], axis=-1,
                                mode="promise_in_bounds")[..., 0]
 
