@@ -1,0 +1,346 @@
+"""Checked mode: runtime input checks that turn bad input into a clear error (API.md §5).
+
+Under ``jax.jit`` a label of 1000 for 10 classes, or a probability of 1.5, cannot raise by itself:
+the losses' documented unchecked behaviour applies. ``jaxloss.checked(loss)`` adds the checks of
+:data:`SPECS` through :mod:`jax.experimental.checkify` and raises :class:`LossInputError` naming the
+loss, the argument, an offending value and its index.
+
+Two ways to use it:
+
+* ``jaxloss.checked(loss)(*args, **kwargs)`` on concrete (eager or jit-produced) arrays: the call
+  compiles the loss together with its checks and raises :class:`LossInputError` if one fails.
+* Inside your own jitted program (a train step), call the checked loss as usual and wrap the program
+  with :func:`checkify` (or ``jax.experimental.checkify.checkify``): there the checks are
+  ``checkify.debug_check`` calls, free when the program is not checkified, and reported by the
+  wrapped program when it is.
+
+Entries masked out by ``where=False`` and labels equal to ``ignore_index`` are not checked: they are
+valid padding.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.experimental import checkify as _checkify
+
+__all__ = ["LossInputError", "checked", "checkify", "SPECS"]
+
+
+class LossInputError(ValueError):
+    """A runtime input check of :func:`jaxloss.checked` failed (subclass of ``ValueError``)."""
+
+
+# Options that select shapes or modes: compiled as static arguments of the checked function.
+_STATIC = frozenset({"axis", "reduction", "ignore_index", "log_input", "full", "log_targets", "swap",
+                     "blank_id", "chunk_size", "class_axis", "squared", "num_classes", "p"})
+
+
+# ---------------------------------------------------------------------------------------------
+# Individual checks: each takes (loss name, bound arguments) and emits checkify.debug_check calls.
+# ---------------------------------------------------------------------------------------------
+
+def _mask_for(args, shape, axis=None):
+    """The ``where`` mask broadcast to ``shape`` (inserting the class axis), or None."""
+    where = args.get("where")
+    if where is None:
+        return None
+    where = jnp.asarray(where)
+    if axis is not None and where.ndim == len(shape) - 1:
+        where = jnp.expand_dims(where, axis)
+    try:
+        if np.broadcast_shapes(where.shape, shape) != tuple(shape):
+            return None
+    except ValueError:
+        return None
+    return jnp.broadcast_to(where, shape)
+
+
+def _report(name, arg, bad, x, what):
+    """One debug_check: fails iff any ``bad``; names the first offending value and its index."""
+    if bad.ndim == 0:
+        _checkify.debug_check(~bad, f"{name}: '{arg}' {what}; got {{value}}", value=x)
+        return
+    flat = jnp.argmax(bad.reshape(-1))
+    index = jnp.stack(jnp.unravel_index(flat, bad.shape))
+    _checkify.debug_check(~jnp.any(bad), f"{name}: '{arg}' {what}; got {{value}} at index {{index}}",
+                          value=x.reshape(-1)[flat], index=index)
+
+
+def finite(arg, allow_neg_inf=False, allow_inf=False):
+    """``arg`` has no NaN, and no ±inf unless allowed (masked logits are ``-inf``); None is skipped."""
+    def check(name, args):
+        x = args.get(arg)
+        if x is None:
+            return
+        x = jnp.asarray(x)
+        if not jnp.issubdtype(x.dtype, jnp.inexact):
+            return
+        bad = jnp.isnan(x)
+        if not allow_inf:
+            bad = bad | jnp.isposinf(x)
+            if not allow_neg_inf:
+                bad = bad | jnp.isneginf(x)
+        mask = _mask_for(args, x.shape)
+        if mask is not None:
+            bad = bad & mask
+        what = ("must not be NaN" if allow_inf else
+                "must not be NaN or +inf" if allow_neg_inf else "must be finite (no NaN or inf)")
+        _report(name, arg, bad, x, what)
+    return check
+
+
+def in_unit_interval(arg):
+    """Probabilities (or binary / soft targets) in [0, 1]."""
+    def check(name, args):
+        x = jnp.asarray(args[arg])
+        bad = ~((x >= 0) & (x <= 1))  # NaN is bad too
+        mask = _mask_for(args, x.shape, axis=args.get("axis"))
+        if mask is not None:
+            bad = bad & mask
+        _report(name, arg, bad, x, "must be in [0, 1]")
+    return check
+
+
+def plus_minus_one(arg):
+    """Targets of the hinge / ranking family in {-1, +1}."""
+    def check(name, args):
+        x = jnp.asarray(args[arg])
+        bad = ~((x == 1) | (x == -1))
+        mask = _mask_for(args, x.shape)
+        if mask is not None:
+            bad = bad & mask
+        _report(name, arg, bad, x, "must be -1 or +1")
+    return check
+
+
+def zero_or_one(arg):
+    """Targets in {0, 1} (siamese contrastive loss)."""
+    def check(name, args):
+        x = jnp.asarray(args[arg])
+        bad = ~((x == 0) | (x == 1))
+        mask = _mask_for(args, x.shape)
+        if mask is not None:
+            bad = bad & mask
+        _report(name, arg, bad, x, "must be 0 or 1")
+    return check
+
+
+def nonnegative(arg):
+    def check(name, args):
+        x = jnp.asarray(args[arg])
+        bad = ~(x >= 0)
+        _report(name, arg, bad, x, "must be non-negative")
+    return check
+
+
+def class_labels(arg="labels", logits="logits", axis_arg="axis", num_classes=None):
+    """Integer labels in [0, C) unless equal to ``ignore_index``; C from ``logits``' class axis."""
+    def check(name, args):
+        labels = jnp.asarray(args[arg])
+        if num_classes is not None:
+            c = num_classes(args)
+        else:
+            ref = jnp.asarray(args[logits])
+            c = ref.shape[args.get(axis_arg, -1) if axis_arg else -1]
+        bad = (labels < 0) | (labels >= c)
+        ignore = args.get("ignore_index")
+        if ignore is not None:
+            bad = bad & (labels != ignore)
+        mask = _mask_for(args, labels.shape)
+        if mask is not None:
+            bad = bad & mask
+        what = f"must be a class id in [0, {c})" + (f" or ignore_index={ignore}" if ignore is not None else "")
+        _report(name, arg, bad, labels, what)
+    return check
+
+
+def _ctc_checks(name, args):
+    logits = jnp.asarray(args["logits"])
+    labels = jnp.asarray(args["labels"])
+    k = logits.shape[-1]
+    label_valid = jnp.asarray(args["label_paddings"]) < 0.5
+    bad = (labels < 0) | (labels >= k) | (labels == args.get("blank_id", 0))
+    _report(name, "labels", bad & label_valid, labels, f"must be a class id in [0, {k}) other than blank_id")
+    logit_len = jnp.sum(jnp.asarray(args["logit_paddings"]) < 0.5, axis=-1)
+    label_len = jnp.sum(label_valid, axis=-1)
+    _report(name, "labels", label_len > logit_len, label_len,
+            "has more labels than logit frames (label length > logit length)")
+
+
+def _lce_classes(args):
+    return jnp.shape(args["weight"])[-1]
+
+
+_F = finite  # short aliases for the table below
+_LOGITS = finite("logits", allow_neg_inf=True)
+
+# Per canonical loss: the runtime checks of API.md §5.
+SPECS: dict[str, tuple[Callable, ...]] = {
+    # regression
+    **{n: (_F("predictions"), _F("targets")) for n in (
+        "mean_squared_error", "mean_absolute_error", "root_mean_squared_error",
+        "mean_squared_logarithmic_error", "mean_absolute_percentage_error", "huber_loss",
+        "smooth_l1_loss", "log_cosh", "quantile_loss", "poisson_nll_loss")},
+    "gaussian_nll_loss": (_F("mean"), _F("targets"), _F("variance"), nonnegative("variance")),
+    # binary
+    "binary_cross_entropy": (in_unit_interval("probabilities"), in_unit_interval("targets")),
+    "binary_focal_loss": (in_unit_interval("probabilities"), in_unit_interval("targets")),
+    "sigmoid_binary_cross_entropy": (_F("logits", allow_inf=True), in_unit_interval("targets")),
+    "sigmoid_focal_loss": (_F("logits", allow_inf=True), in_unit_interval("targets")),
+    "hinge_loss": (_F("scores"), plus_minus_one("targets")),
+    "squared_hinge_loss": (_F("scores"), plus_minus_one("targets")),
+    "soft_margin_loss": (_F("scores", allow_inf=True), plus_minus_one("targets")),
+    "multilabel_soft_margin_loss": (_F("logits", allow_inf=True), in_unit_interval("targets")),
+    # cross-entropy
+    "softmax_cross_entropy": (_LOGITS, in_unit_interval("targets")),
+    "sparse_softmax_cross_entropy": (_LOGITS, class_labels()),
+    "categorical_cross_entropy": (in_unit_interval("probabilities"), in_unit_interval("targets")),
+    "sparse_categorical_cross_entropy": (in_unit_interval("probabilities"),
+                                         class_labels(logits="probabilities")),
+    "nll_loss": (_F("log_probabilities", allow_neg_inf=True), class_labels(logits="log_probabilities")),
+    "z_loss": (_LOGITS,),
+    # other multi-class
+    "softmax_focal_loss": (_LOGITS, class_labels()),
+    "categorical_focal_loss": (in_unit_interval("probabilities"), in_unit_interval("targets")),
+    "poly1_cross_entropy": (_LOGITS, class_labels()),
+    "multiclass_hinge_loss": (_F("scores"), class_labels(logits="scores")),
+    "multi_margin_loss": (_F("scores"), class_labels(logits="scores")),
+    # divergences
+    "kl_divergence": (_F("log_predictions", allow_neg_inf=True), _F("targets", allow_neg_inf=True)),
+    "kl_divergence_from_probabilities": (in_unit_interval("predictions"), in_unit_interval("targets")),
+    "js_divergence": (_F("log_predictions", allow_neg_inf=True), in_unit_interval("targets")),
+    # segmentation
+    **{n: (in_unit_interval("probabilities"), in_unit_interval("targets")) for n in (
+        "dice_loss", "tversky_loss", "jaccard_loss", "generalized_dice_loss")},
+    # metric learning and ranking
+    "cosine_distance": (_F("predictions"), _F("targets")),
+    "cosine_similarity_loss": (_F("predictions"), _F("targets")),
+    "cosine_embedding_loss": (_F("x1"), _F("x2"), plus_minus_one("targets")),
+    "triplet_margin_loss": (_F("anchor"), _F("positive"), _F("negative")),
+    "margin_ranking_loss": (_F("x1"), _F("x2"), plus_minus_one("targets")),
+    "hinge_embedding_loss": (_F("distances"), plus_minus_one("targets")),
+    "contrastive_loss": (_F("distances"), nonnegative("distances"), zero_or_one("targets")),
+    "ntxent_loss": (_F("embeddings"),),
+    # sequence
+    "ctc_loss": (_F("logits", allow_neg_inf=True), _ctc_checks),
+    # large vocabulary
+    "linear_cross_entropy": (_F("hidden"), _F("weight"), _F("bias"),
+                             class_labels(num_classes=_lce_classes)),
+}
+
+
+def _canonical(loss_fn: Callable) -> tuple[Callable, dict]:
+    """The canonical loss behind ``loss_fn`` (an alias made by ``_alias.bind``) and its bound options."""
+    bound = {}
+    fn = loss_fn
+    while hasattr(fn, "canonical"):
+        bound = {**fn.bound_options, **bound}
+        fn = fn.canonical
+    return fn, bound
+
+
+def _run_checks(name, signature, checks, bound, args, kwargs):
+    ba = signature.bind(*args, **{**bound, **kwargs})
+    ba.apply_defaults()
+    for check in checks:
+        check(name, ba.arguments)
+
+
+def _has_tracer(tree) -> bool:
+    return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(tree))
+
+
+def _raise(err, name) -> None:
+    msg = err.get()
+    if msg is not None:
+        raise LossInputError(msg.replace(" (`check` failed)", ""))
+
+
+def checked(loss_fn: Callable | str) -> Callable:
+    """``loss_fn`` with the runtime input checks of API.md §5 (labels, probabilities, ±1 targets, NaN/inf).
+
+    The returned function has the same signature. Called on concrete arrays it compiles the loss
+    with its checks (``jax.jit`` of ``checkify``) and raises :class:`LossInputError` — a
+    ``ValueError`` — naming the loss, the argument, the first offending value and its index.
+    Called inside your own ``jax.jit`` / ``grad`` / ``vmap``, the checks are
+    ``checkify.debug_check``: wrap the outer program with :func:`jaxloss.checkify` to have them
+    reported (without it they cost nothing and the unchecked behaviour applies).
+
+    Args:
+      loss_fn: a jaxloss loss, one of its registry aliases, or a registry name.
+
+    Returns:
+      The checked loss.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> ce = jaxloss.checked(jaxloss.sparse_softmax_cross_entropy)
+      >>> ce(jnp.zeros((2, 10)), jnp.array([3, 1000]))
+      Traceback (most recent call last):
+      ...
+      jaxloss._checked.LossInputError: sparse_softmax_cross_entropy: 'labels' must be a class id in [0, 10); got 1000 at index [1]
+    """
+    if isinstance(loss_fn, str):
+        from ._registry import get
+        loss_fn = get(loss_fn)
+    fn, bound = _canonical(loss_fn)
+    name = fn.__name__
+    if name not in SPECS:
+        raise ValueError(f"jaxloss.checked: no runtime checks are defined for {name!r}")
+    checks = SPECS[name]
+    signature = inspect.signature(fn)
+    target = loss_fn
+    statics = tuple(p for p in signature.parameters if p in _STATIC)
+
+    def body(*args, **kwargs):
+        _run_checks(name, signature, checks, bound, args, kwargs)
+        return target(*args, **kwargs)
+
+    compiled = jax.jit(_checkify.checkify(body, errors=_checkify.user_checks), static_argnames=statics)
+
+    @functools.wraps(target)
+    def wrapper(*args, **kwargs):
+        if _has_tracer((args, kwargs)):
+            return body(*args, **kwargs)
+        err, out = compiled(*args, **kwargs)
+        _raise(err, name)
+        return out
+
+    wrapper.__wrapped_loss__ = target
+    return wrapper
+
+
+def checkify(fn: Callable) -> Callable:
+    """Wraps a program (e.g. a jitted train step) so the checks of checked losses inside it raise.
+
+    ``checkify(step)(*args)`` runs ``step`` under ``jax.experimental.checkify`` (user checks only)
+    and raises :class:`LossInputError` if any check of a :func:`checked` loss failed; otherwise it
+    returns ``step``'s result. Jit it as a whole: ``jax.jit(jaxloss.checkify(step))`` is *not* the
+    recipe (raising needs the error value outside the trace); use ``jaxloss.checkify(jax.jit(step))``.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> import jaxloss
+      >>> bce = jaxloss.checked(jaxloss.binary_cross_entropy)
+      >>> step = jax.jit(lambda p, t: jax.grad(lambda q: bce(q, t))(p))
+      >>> jaxloss.checkify(step)(jnp.array([0.2, 1.5]), jnp.array([0.0, 1.0]))
+      Traceback (most recent call last):
+      ...
+      jaxloss._checked.LossInputError: binary_cross_entropy: 'probabilities' must be in [0, 1]; got 1.5 at index [1]
+    """
+    wrapped = _checkify.checkify(fn, errors=_checkify.user_checks)
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        err, out = wrapped(*args, **kwargs)
+        _raise(err, getattr(fn, "__name__", "program"))
+        return out
+
+    return run
