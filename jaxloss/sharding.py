@@ -34,7 +34,7 @@ import functools
 import jax
 import jax.numpy as jnp
 from jax import lax
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 from jax.typing import ArrayLike
 
 from ._numerics import as_hyper, compute_dtype
@@ -481,7 +481,9 @@ def sharded_cross_entropy(
     check_nonnegative(name, "z_loss", z_loss)
     args = (logits, labels, ones, mask, eps, zz)
     specs = (logits_spec, row_spec, row_spec, row_spec, row_spec, row_spec)
-    # place each operand as the shard_map expects (a no-op when it already is; required on
-    # meshes with Explicit axis types, the default of jax.make_mesh)
-    args = tuple(jax.reshard(a, NamedSharding(mesh, s)) for a, s in zip(args, specs))
+    explicit = any(t == AxisType.Explicit for t in getattr(mesh, "axis_types", ()))
+    if explicit:
+        # meshes with Explicit axis types (jax.make_mesh's default) need operands placed as the
+        # shard_map expects; on Auto meshes shard_map reshards by itself
+        args = tuple(jax.reshard(a, NamedSharding(mesh, s)) for a, s in zip(args, specs))
     return fn(*args)
