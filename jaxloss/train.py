@@ -91,7 +91,7 @@ def sparse_categorical_accuracy(outputs, labels):
     labels = jnp.asarray(labels)
     if labels.ndim == outputs.ndim:  # Keras accepts labels with a trailing unit axis
         labels = labels[..., 0]
-    return _mean_f32(jnp.argmax(outputs, axis=-1) == labels.astype(jnp.int32))
+    return _mean_f32(jnp.argmax(outputs, axis=-1).astype(jnp.int32) == labels.astype(jnp.int32))
 
 
 def keras_accuracy(outputs, targets):

@@ -1,0 +1,98 @@
+"""The ``jaxloss`` console command.
+
+Sub-commands::
+
+    jaxloss list [--aliases]        the catalog (canonical names, or every name get() resolves)
+    jaxloss demo [args...]          the Keras tutorial table: examples/seed_experiments.py
+    jaxloss sweep [args...]         the vectorised sweep: examples/sweep.py
+    jaxloss tour [args...]          the regression-loss tour: examples/tour.py
+    jaxloss bench [args...]         the benchmarks: bench/run.py (from a source checkout)
+
+``demo``, ``sweep``, ``tour`` and ``bench`` run scripts of the source tree (they are not part of
+the installed package); arguments after the sub-command are passed to the script unchanged, e.g.
+``jaxloss demo --seeds 5 --json table.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import runpy
+import sys
+
+_SCRIPTS = {
+    "demo": ("examples", "seed_experiments.py"),
+    "sweep": ("examples", "sweep.py"),
+    "tour": ("examples", "tour.py"),
+    "bench": ("bench", "run.py"),
+}
+
+
+def _repo_root() -> str:
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _run_script(command: str, argv: list[str]) -> int:
+    folder, name = _SCRIPTS[command]
+    path = os.path.join(_repo_root(), folder, name)
+    if not os.path.exists(path):
+        print(f"jaxloss {command}: {folder}/{name} is not available here (it ships with the source "
+              f"checkout, not the installed package; looked for {path})", file=sys.stderr)
+        return 2
+    namespace = runpy.run_path(path, run_name="jaxloss_cli")
+    main = namespace.get("main")
+    if main is None:
+        print(f"jaxloss {command}: {folder}/{name} has no main()", file=sys.stderr)
+        return 2
+    old_argv = sys.argv
+    sys.argv = [path] + list(argv)
+    try:
+        import inspect
+        takes_argv = bool(inspect.signature(main).parameters)
+        status = main(list(argv)) if takes_argv else main()  # else main() reads sys.argv itself
+    finally:
+        sys.argv = old_argv
+    return int(status or 0)
+
+
+def _list(args) -> int:
+    from ._registry import get, list_losses
+    if args.aliases:
+        for name in list_losses(aliases=True):
+            fn = get(name)
+            canonical = getattr(fn, "canonical", fn).__name__
+            extra = f" {fn.bound_options}" if hasattr(fn, "bound_options") else ""
+            print(name if name == canonical and not extra else f"{name} -> {canonical}{extra}")
+    else:
+        for name in list_losses():
+            doc = (get(name).__doc__ or "").strip().splitlines()
+            print(f"{name:36} {doc[0] if doc else ''}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = argparse.ArgumentParser(prog="jaxloss", description="JAX loss functions: catalog and examples.")
+    sub = parser.add_subparsers(dest="command", metavar="{list,demo,sweep,tour,bench}")
+    p_list = sub.add_parser("list", help="list the losses")
+    p_list.add_argument("--aliases", action="store_true", help="every name jaxloss.get resolves")
+    for name, help_ in (("demo", "the Keras tutorial table (examples/seed_experiments.py)"),
+                        ("sweep", "the vectorised sweep (examples/sweep.py)"),
+                        ("tour", "the regression-loss tour (examples/tour.py)"),
+                        ("bench", "the benchmarks (bench/run.py)")):
+        sub.add_parser(name, help=help_, add_help=False)
+    if argv and argv[0] in _SCRIPTS:
+        return _run_script(argv[0], argv[1:])
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        try:
+            return _list(args)
+        except BrokenPipeError:  # `jaxloss list | head`
+            sys.stderr.close()
+            return 0
+    parser.print_help()
+    return 0 if args.command is None and not argv else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
