@@ -81,3 +81,8 @@ from ._utilities import binary_accuracy as binary_accuracy
 from ._reduction import reduce_loss as reduce_loss
 from ._registry import get as get
 from ._registry import list_losses as list_losses
+
+# checked mode (runtime input checks through checkify)
+from ._checked import LossInputError as LossInputError
+from ._checked import checked as checked
+from ._checked import checkify as checkify

@@ -64,11 +64,11 @@ def _mask_for(args, shape, axis=None):
 def _report(name, arg, bad, x, what):
     """One debug_check: fails iff any ``bad``; names the first offending value and its index."""
     if bad.ndim == 0:
-        _checkify.debug_check(~bad, f"{name}: '{arg}' {what}; got {{value}}", value=x)
+        _checkify.debug_check(~bad, f"{name}: '{arg}' {what}; got {{value:.7g}}", value=x)
         return
     flat = jnp.argmax(bad.reshape(-1))
     index = jnp.stack(jnp.unravel_index(flat, bad.shape))
-    _checkify.debug_check(~jnp.any(bad), f"{name}: '{arg}' {what}; got {{value}} at index {{index}}",
+    _checkify.debug_check(~jnp.any(bad), f"{name}: '{arg}' {what}; got {{value:.7g}} at index {{index}}",
                           value=x.reshape(-1)[flat], index=index)
 
 
