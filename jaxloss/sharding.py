@@ -395,9 +395,9 @@ def vocab_parallel_linear_cross_entropy(
     dtype = compute_dtype(hidden)
     rows_shape = labels.shape
     n = max(1, labels.size)
-    chunk = int(chunk_size) if chunk_size is not None else min(n, 1024)
-    if chunk <= 0:
+    if chunk_size is not None and int(chunk_size) <= 0:
         raise ValueError(f"{name}: 'chunk_size' must be positive, got {chunk_size}")
+    chunk = min(n, 1024 if chunk_size is None else int(chunk_size))
     eps, z = _hypers(name, dtype, label_smoothing, z_loss, rows_shape)
     h2 = hidden.reshape((-1, hidden.shape[-1]))
     rows = _vp_linear_rows(h2, weight, labels.reshape(-1), eps.reshape(-1), z.reshape(-1),
