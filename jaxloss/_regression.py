@@ -52,6 +52,12 @@ def _safe_sqrt(x: jax.Array) -> jax.Array:
     return jnp.where(positive, jnp.sqrt(jnp.where(positive, x, jnp.ones_like(x))), jnp.zeros_like(x))
 
 
+def _abs(r: jax.Array) -> jax.Array:
+    """|r| whose derivative at r = 0 is 0 (``sign(0)``, as PyTorch), not ``jnp.abs``' 1."""
+    # |r| = r·sign(r), and sign has a zero derivative, so d|r|/dr = sign(r)
+    return r * jnp.sign(r)
+
+
 def mean_squared_error(predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
     r"""Squared error (L2 loss), PyTorch ``MSELoss`` / Keras ``mean_squared_error``.
 
@@ -111,7 +117,7 @@ def mean_absolute_error(predictions: ArrayLike, targets: ArrayLike, *, weights: 
     """
     name = "mean_absolute_error"
     p, t, _ = _inputs(name, predictions, targets)
-    return apply_reduction(name, jnp.abs(p - t), weights, where, reduction)
+    return apply_reduction(name, _abs(p - t), weights, where, reduction)
 
 
 def root_mean_squared_error(predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
@@ -231,7 +237,7 @@ def mean_absolute_percentage_error(predictions: ArrayLike, targets: ArrayLike, *
     check_nonnegative(name, "epsilon", epsilon)
     p, t, dtype = _inputs(name, predictions, targets)
     eps = as_hyper(epsilon, dtype)
-    values = 100.0 * jnp.abs(t - p) / jnp.maximum(jnp.abs(t), eps)
+    values = 100.0 * _abs(t - p) / jnp.maximum(_abs(t), eps)
     return apply_reduction(name, values, weights, where, reduction)
 
 
@@ -277,7 +283,7 @@ def huber_loss(predictions: ArrayLike, targets: ArrayLike, *, delta: ArrayLike =
     check_nonnegative(name, "delta", delta)
     p, t, dtype = _inputs(name, predictions, targets)
     d = as_hyper(delta, dtype)
-    a = jnp.abs(p - t)
+    a = _abs(p - t)
     q = jnp.minimum(a, d)
     # ½r² if |r| ≤ δ else δ(|r| − ½δ)  ==  ½q² + δ(|r| − q),  q = min(|r|, δ)
     return apply_reduction(name, 0.5 * q * q + d * (a - q), weights, where, reduction)
@@ -327,7 +333,7 @@ def smooth_l1_loss(predictions: ArrayLike, targets: ArrayLike, *, beta: ArrayLik
     check_nonnegative(name, "beta", beta)
     p, t, dtype = _inputs(name, predictions, targets)
     b = as_hyper(beta, dtype)
-    a = jnp.abs(p - t)
+    a = _abs(p - t)
     q = jnp.minimum(a, b)
     positive = b > 0
     # double where: ½q²/β with q = 0 whenever β = 0, so the β = 0 term is exactly 0 (no 0/0)
