@@ -40,7 +40,9 @@ import numpy as np
 from flax import nnx
 
 __all__ = ["History", "make_train_step", "fit", "evaluate", "plot_history", "resolve_loss",
-           "resolve_metrics"]
+           "resolve_metrics", "make_pure_step", "make_pure_epoch", "make_pure_eval",
+           "keras_accuracy", "binary_accuracy_keras", "sign_accuracy", "categorical_accuracy",
+           "sparse_categorical_accuracy"]
 
 
 # --------------------------------------------------------------------------------------------
