@@ -65,11 +65,11 @@ def _mul0(a: jax.Array, b: jax.Array) -> jax.Array:
     return a * jnp.where(a == 0, jnp.zeros_like(b), b)
 
 
-def _smooth(targets: jax.Array, label_smoothing: ArrayLike, dtype) -> jax.Array:
+def _smooth(name: str, targets: jax.Array, label_smoothing: ArrayLike, dtype) -> jax.Array:
     """t·(1 − ls) + ls/2 (optax / Keras binary label smoothing); a concrete 0 is skipped."""
     if _is_zero(label_smoothing):
         return targets
-    ls = _hyper("label_smoothing", "label_smoothing", label_smoothing, dtype, targets.shape)
+    ls = _hyper(name, "label_smoothing", label_smoothing, dtype, targets.shape)
     return targets * (1 - ls) + 0.5 * ls
 
 
@@ -172,7 +172,7 @@ def binary_cross_entropy(probabilities: ArrayLike, targets: ArrayLike, *, label_
     name = "binary_cross_entropy"
     v.check_label_smoothing(name, label_smoothing)
     p, t, dtype = _inputs(name, "probabilities", probabilities, targets)
-    t = _smooth(t, label_smoothing, dtype)
+    t = _smooth(name, t, label_smoothing, dtype)
     return apply_reduction(name, _bce_with_probabilities(p, t), weights, where, reduction)
 
 
@@ -233,7 +233,7 @@ def sigmoid_binary_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, pos_w
     name = "sigmoid_binary_cross_entropy"
     v.check_label_smoothing(name, label_smoothing)
     x, t, dtype = _inputs(name, "logits", logits, targets)
-    t = _smooth(t, label_smoothing, dtype)
+    t = _smooth(name, t, label_smoothing, dtype)
     pw = None if pos_weight is None else _hyper(name, "pos_weight", pos_weight, dtype, x.shape)
     return apply_reduction(name, _bce_with_logits(x, t, pw), weights, where, reduction)
 
@@ -305,11 +305,14 @@ def sigmoid_focal_loss(logits: ArrayLike, targets: ArrayLike, *, alpha: ArrayLik
     # 1 − p_t = t·(1 − σ(x)) + (1 − t)·σ(x) = t·σ(−x) + (1 − t)·σ(x)
     q = t * jax.nn.sigmoid(-x) + (1 - t) * jax.nn.sigmoid(x)
     factor = _modulating_factor(name, q, gamma, dtype)
-    # at x = ±inf the factor's derivative is exactly 0 but BCE may be inf: stop inf·0 = NaN
-    factor = jnp.where(jnp.isinf(x), lax.stop_gradient(factor), factor)
-    loss = factor * bce
+    # at x = ±inf the factor's derivative is exactly 0 while BCE may be inf: the double where keeps
+    # inf·0 out of both the forward (jvp) and the reverse (grad) derivative
+    infinite = jnp.isinf(x)
+    loss = jnp.where(infinite, lax.stop_gradient(factor) * bce,
+                     factor * jnp.where(infinite, jnp.zeros_like(bce), bce))
     if alpha is not None:
-        loss = _alpha_t(name, alpha, t, dtype) * loss
+        # α_t may be exactly 0 (alpha ∈ {0, 1}) where the loss is inf
+        loss = _mul0(_alpha_t(name, alpha, t, dtype), loss)
     return apply_reduction(name, loss, weights, where, reduction)
 
 

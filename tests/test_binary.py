@@ -222,14 +222,19 @@ def test_finite_difference_grads_order2():
     p = r.uniform(0.1, 0.9, size=(3, 4))
     y = signs(r, (3, 4))
     pw = r.uniform(0.5, 2.0, size=(4,))
-    grads_f64(lambda z, u: jaxloss.sigmoid_binary_cross_entropy(z, u, pos_weight=pw, label_smoothing=0.1), (x, t))
-    grads_f64(lambda z, u: jaxloss.binary_cross_entropy(z, u, label_smoothing=0.2), (p, t))
-    grads_f64(lambda z, u: jaxloss.sigmoid_focal_loss(z, u, gamma=1.5), (x, t))
-    grads_f64(lambda z, u: jaxloss.binary_focal_loss(z, u, alpha=0.4), (p, t))
-    grads_f64(lambda z: jaxloss.squared_hinge_loss(z, y), (x,))
+
+    def smooth_losses(z, u, q):
+        # one order-2 check of every twice-differentiable loss (one check per loss costs ~3x the time)
+        return (jaxloss.sigmoid_binary_cross_entropy(z, u, pos_weight=pw, label_smoothing=0.1)
+                + 2 * jaxloss.binary_cross_entropy(q, u, label_smoothing=0.2)
+                + 3 * jaxloss.sigmoid_focal_loss(z, u, gamma=1.5)
+                + 5 * jaxloss.binary_focal_loss(q, u, alpha=0.4)
+                + 7 * jaxloss.squared_hinge_loss(z, y)
+                + 11 * jaxloss.soft_margin_loss(z, y)
+                + 13 * jaxloss.multilabel_soft_margin_loss(z, u, class_weights=pw))
+
+    grads_f64(smooth_losses, (x, t, p))
     grads_f64(lambda z: jaxloss.hinge_loss(z, y), (x,), order=1)
-    grads_f64(lambda z: jaxloss.soft_margin_loss(z, y), (x,))
-    grads_f64(lambda z, u: jaxloss.multilabel_soft_margin_loss(z, u, class_weights=pw), (x, t))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -391,6 +396,15 @@ def test_sigmoid_focal_edges(gamma):
     # at a wrong infinite logit with a hard target the focal factor is 1: grad = α_t·(σ(x) − t)
     assert_close(gx[2:4], (0.25 * TE[2:4] + 0.75 * (1 - TE[2:4])) * (np_sigmoid(XE[2:4]) - TE[2:4]))
     np.testing.assert_array_equal(gx[:2], [0.0, 0.0])
+    # forward mode and second order too (a select after inf·0 would leak NaN into the jvp)
+    assert_finite(jax.jvp(lambda z: f(z, gamma), (x,), (jnp.ones_like(x),))[1])
+    assert_finite(jax.hessian(lambda z: f(z, gamma))(x))
+    # alpha at its ends: α_t = 0 on a wrong infinite logit gives exactly 0, not 0·inf
+    for alpha in (0.0, 1.0):
+        va = np.asarray(jaxloss.sigmoid_focal_loss(x, t, alpha=alpha, gamma=gamma, reduction="none"))
+        a_t = alpha * TE + (1 - alpha) * (1 - TE)
+        np.testing.assert_array_equal(va[2:6] == 0.0, a_t[2:6] == 0.0)
+        assert_finite(jax.grad(lambda z: jaxloss.sigmoid_focal_loss(z, t, alpha=alpha, gamma=gamma))(x))
     # traced gamma: finite gradients also with respect to gamma on the finite entries
     fin = jnp.asarray(XE[6:])
     gg = jax.grad(lambda c: jaxloss.sigmoid_focal_loss(fin, t[6:], gamma=c, reduction="sum"))(jnp.float64(gamma))
