@@ -118,8 +118,9 @@ def tversky_loss(probabilities: ArrayLike, targets: ArrayLike, *, alpha: ArrayLi
     **``alpha`` multiplies the false positives** :math:`\sum p(1 - t)` (predicted foreground
     where the target is background) and **``beta`` multiplies the false negatives**
     :math:`\sum (1 - p)t` (missed foreground). Raise ``beta`` to favour recall, ``alpha`` to favour
-    precision. ``alpha = beta = 0.5`` is :func:`dice_loss`; ``alpha = beta = 1`` is
-    :func:`jaccard_loss`.
+    precision. ``alpha = beta = 0.5`` is :func:`dice_loss` with twice the smoothing
+    (``dice_loss(..., smooth=2 * smooth)``; identical for ``smooth = 0``); ``alpha = beta = 1`` is
+    :func:`jaccard_loss` with the same smoothing.
 
     Args:
       probabilities: predicted foreground probabilities in ``[0, 1]``, shape ``[B, ...]``.
