@@ -181,31 +181,46 @@ def test_all_masked_is_exact_zero_with_zero_grad(case):
     assert np.all(np.asarray(none) == 0.0)
 
 
-# Twice-differentiable losses, at points away from kinks: finite differences, order 2.
-@pytest.mark.parametrize("case", [c for c in CASES if c[0] not in ("mae", "quantile", "smooth_l1_b0")],
-                         ids=[c for c in CASE_IDS if c not in ("mae", "quantile", "smooth_l1_b0")])
-def test_finite_difference_grads(case):
-    _, fn, _, gen, opts = case
-    p, t = gen((5,), rng(5))
-    if case[0] in ("huber", "smooth_l1"):  # keep |r| away from the threshold, where f'' jumps
-        thr = opts.get("delta", opts.get("beta"))
-        r = p - t
-        p = np.where(np.abs(np.abs(r) - thr) < 0.05, p + 0.2, p)
-    if case[0] == "msle":
-        p = p + 0.05
-    grads_f64(jax.jit(lambda x: fn(x, jnp.asarray(t), **opts)), (p,), order=2)
+# Twice-differentiable losses, at points away from kinks: finite differences, order 2, fwd and rev.
+# All losses are checked in one call (one output per loss, one input per loss) to compile once.
+SMOOTH = [c for c in CASES if c[0] not in ("mae", "quantile", "smooth_l1_b0")]
 
 
-def test_finite_difference_grads_first_order_kinked_losses():
+def test_finite_difference_grads():
+    xs, ts = [], []
+    for i, (name, _, _, gen, opts) in enumerate(SMOOTH):
+        p, t = gen((4,), rng(50 + i))
+        if name in ("huber", "smooth_l1"):  # keep |r| away from the threshold, where f'' jumps
+            thr = opts.get("delta", opts.get("beta"))
+            p = np.where(np.abs(np.abs(p - t) - thr) < 0.05, p + 0.2, p)
+        if name == "msle":
+            p = p + 0.05  # away from the 1e-7 floor
+        xs.append(p)
+        ts.append(jnp.asarray(t))
+    r = rng(49)
+    y = jnp.asarray(r.normal(size=(4,)))
+    xs += [r.normal(size=(4,)), r.normal(size=(4,)), r.uniform(0.2, 2.0, size=(4,))]
+
+    def f(*args):
+        out = [fn(x, t, **opts) for (_, fn, _, _, opts), x, t in zip(SMOOTH, args, ts)]
+        rmse_x, mu, var = args[len(SMOOTH):]
+        out.append(jaxloss.root_mean_squared_error(rmse_x, y))
+        out.append(jaxloss.gaussian_nll_loss(mu, y, var, full=True))
+        return jnp.stack(out)
+
+    grads_f64(jax.jit(f), xs, order=2)
+
+
+def test_finite_difference_grads_first_order_kinked_losses_and_hyperparameters():
     p, t = gen_normal((5,), rng(6))
     T = jnp.asarray(t)
-    grads_f64(jax.jit(lambda x: jaxloss.mean_absolute_error(x, T)), (p,), order=1)
-    grads_f64(jax.jit(lambda x: jaxloss.quantile_loss(x, T, quantile=0.3)), (p,), order=1)
-    grads_f64(jax.jit(lambda x: jaxloss.smooth_l1_loss(x, T, beta=0.0)), (p,), order=1)
-    # hyperparameters are differentiable too
-    P = jnp.asarray(p)
-    grads_f64(jax.jit(lambda d: jaxloss.huber_loss(P, T, delta=d)), (0.5,), order=1)
-    grads_f64(jax.jit(lambda q: jaxloss.quantile_loss(P, T, quantile=q)), (0.3,), order=1)
+
+    def f(x, d, b, q):
+        return jnp.stack([jaxloss.mean_absolute_error(x, T), jaxloss.quantile_loss(x, T, quantile=q),
+                          jaxloss.smooth_l1_loss(x, T, beta=0.0), jaxloss.huber_loss(x, T, delta=d),
+                          jaxloss.smooth_l1_loss(x, T, beta=b)])
+
+    grads_f64(jax.jit(f), (p, 0.5, 0.7, 0.3), order=1)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -219,30 +234,44 @@ def test_rmse_is_sqrt_after_reduction():
     m = r.uniform(size=(4, 3)) > 0.3
     P, T, W, M = map(jnp.asarray, (p, t, w, m))
     sq = (p - t) ** 2
-    assert_close(jaxloss.root_mean_squared_error(P, T), np.sqrt(sq.mean()))
+
+    @jax.jit
+    def run(x):
+        rm = {red: jaxloss.root_mean_squared_error(x, T, weights=W, where=M, reduction=red) for red in ("mean", "sum", "none")}
+        ms = {red: jaxloss.mean_squared_error(x, T, weights=W, where=M, reduction=red) for red in ("mean", "sum", "none")}
+        plain = (jaxloss.root_mean_squared_error(x, T), jaxloss.root_mean_squared_error(x, T, reduction="none"))
+        return rm, ms, plain, jax.grad(lambda z: jaxloss.root_mean_squared_error(z, T, weights=W, where=M))(x)
+
+    rm, ms, (mean, none), g = run(P)
+    assert_close(mean, np.sqrt(sq.mean()))
     for reduction in ("mean", "sum", "none"):
-        got = jaxloss.root_mean_squared_error(P, T, weights=W, where=M, reduction=reduction)
-        assert_close(got, np.sqrt(reduce_ref(sq, w, m, reduction)))
-        assert_close(got ** 2, jaxloss.mean_squared_error(P, T, weights=W, where=M, reduction=reduction))
-    none = jaxloss.root_mean_squared_error(P, T, reduction="none")
+        assert_close(rm[reduction], np.sqrt(reduce_ref(sq, w, m, reduction)))
+        assert_close(rm[reduction] ** 2, ms[reduction])
     assert none.shape == (4, 3)
     assert_close(none, np.abs(p - t))
     # gradient: d sqrt(M)/dp = w r / (Σw · sqrt(M))
     wb = np.where(m, np.broadcast_to(w, m.shape), 0.0)
     mse = (wb * sq).sum() / wb.sum()
-    g = jax.grad(lambda x: jaxloss.root_mean_squared_error(x, T, weights=W, where=M))(P)
     assert_close(g, wb * (p - t) / (wb.sum() * np.sqrt(mse)))
-    grads_f64(jax.jit(lambda x: jaxloss.root_mean_squared_error(x, T)), (p,), order=2)
 
 
 def test_rmse_zero_error_has_finite_zero_gradient():
     x = jnp.asarray([1.0, -2.0, 3.0])
-    for reduction in ("mean", "sum"):
-        f = lambda z: jaxloss.root_mean_squared_error(z, x, reduction=reduction)
-        assert float(f(x)) == 0.0
-        assert np.all(np.asarray(jax.grad(f)(x)) == 0.0)
-        assert_finite(jax.hessian(f)(x))
-    g = jax.grad(lambda z: jnp.sum(jaxloss.root_mean_squared_error(z, x, reduction="none")))(x)
+
+    @jax.jit
+    def run(z):
+        out = []
+        for reduction in ("mean", "sum"):
+            f = lambda a: jaxloss.root_mean_squared_error(a, x, reduction=reduction)
+            out.append((f(z), jax.grad(f)(z), jax.hessian(f)(z)))
+        g = jax.grad(lambda a: jnp.sum(jaxloss.root_mean_squared_error(a, x, reduction="none")))(z)
+        return out, g
+
+    out, g = run(x)
+    for value, grad, hess in out:
+        assert float(value) == 0.0
+        assert np.all(np.asarray(grad) == 0.0)
+        assert_finite(hess)
     assert np.all(np.asarray(g) == 0.0)
 
 
@@ -319,11 +348,12 @@ def test_gaussian_nll_matches_numpy_reference():
         var = r.uniform(0.1, 2.0, size=vshape)
         vb = np.broadcast_to(var[..., None] if len(vshape) < len(shape) else var, shape)
         val, gm, gv = ref_gaussian(mu, t, vb, full=True, epsilon=1e-6)
-        got = jaxloss.gaussian_nll_loss(jnp.asarray(mu), jnp.asarray(t), jnp.asarray(var), full=True,
-                                        reduction="none")
+        run = jax.jit(lambda m, y, v: (
+            jaxloss.gaussian_nll_loss(m, y, v, full=True, reduction="none"),
+            jax.grad(lambda a, b: jaxloss.gaussian_nll_loss(a, y, b), argnums=(0, 1))(m, v)))
+        got, (gmu, gvar) = run(jnp.asarray(mu), jnp.asarray(t), jnp.asarray(var))
+        assert got.shape == shape
         assert_close(got, val)
-        gmu, gvar = jax.grad(lambda m, v: jaxloss.gaussian_nll_loss(m, jnp.asarray(t), v),
-                             argnums=(0, 1))(jnp.asarray(mu), jnp.asarray(var))
         assert_close(gmu, gm / val.size)
         # the variance gradient sums over the broadcast positions
         gv_sum = gv / val.size
@@ -332,9 +362,6 @@ def test_gaussian_nll_matches_numpy_reference():
         elif axis_bcast is not None:
             gv_sum = gv_sum.sum(axis_bcast, keepdims=True)
         assert_close(gvar, gv_sum)
-    y = jnp.asarray(t[0, 0])
-    grads_f64(jax.jit(lambda m, v: jaxloss.gaussian_nll_loss(m, y, v, full=True)),
-              (mu[0, 0], var[0, 0]), order=2)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -392,23 +419,31 @@ def test_vmap_over_gaussian_epsilon_and_batch():
 def test_huber_delta_zero_and_smooth_l1_beta_zero():
     p, t = gen_normal((6,), rng(14))
     P, T = jnp.asarray(p), jnp.asarray(t)
-    assert float(jaxloss.huber_loss(P, T, delta=0.0)) == 0.0
-    assert np.all(np.asarray(jax.grad(lambda x: jaxloss.huber_loss(x, T, delta=0.0))(P)) == 0.0)
-    # β = 0 is exactly L1, even with a traced β
-    l1 = jaxloss.mean_absolute_error(P, T, reduction="none")
-    assert np.array_equal(np.asarray(jaxloss.smooth_l1_loss(P, T, beta=0.0, reduction="none")), np.asarray(l1))
-    traced = jax.jit(lambda b: jaxloss.smooth_l1_loss(P, T, beta=b, reduction="none"))(0.0)
-    assert np.array_equal(np.asarray(traced), np.asarray(l1))
-    g = jax.grad(lambda x: jaxloss.smooth_l1_loss(x, T, beta=0.0, reduction="sum"))(P)
-    assert_close(g, np.sign(p - t))
-    # zero error with zero threshold
     z = jnp.zeros(3)
-    for f in (lambda x: jaxloss.smooth_l1_loss(x, z, beta=0.0), lambda x: jaxloss.huber_loss(x, z, delta=0.0)):
-        assert_finite(jax.grad(f)(z))
-        assert_finite(jax.hessian(f)(z))
-    # derivative w.r.t. the threshold is finite at 0
-    assert_finite(jax.grad(lambda b: jaxloss.smooth_l1_loss(P, T, beta=b))(0.0))
-    assert_finite(jax.grad(lambda d: jaxloss.huber_loss(P, T, delta=d))(0.0))
+    hub = lambda x, y, d: jaxloss.huber_loss(x, y, delta=d)
+    sl1 = lambda x, y, b: jaxloss.smooth_l1_loss(x, y, beta=b)
+
+    @jax.jit
+    def run(x, b):  # b is a traced 0
+        return dict(
+            huber=hub(x, T, b), huber_grad=jax.grad(hub)(x, T, b),
+            l1=jaxloss.mean_absolute_error(x, T, reduction="none"),
+            sl1=jaxloss.smooth_l1_loss(x, T, beta=b, reduction="none"),
+            sl1_grad=jax.grad(lambda a: jaxloss.smooth_l1_loss(a, T, beta=b, reduction="sum"))(x),
+            # zero error with a zero threshold
+            at_zero=[(jax.grad(f)(z, z, b), jax.hessian(f)(z, z, b)) for f in (hub, sl1)],
+            # derivative w.r.t. the threshold is finite at 0
+            d_threshold=[jax.grad(f, argnums=2)(x, T, b) for f in (hub, sl1)],
+        )
+
+    out = run(P, 0.0)
+    assert float(out["huber"]) == 0.0
+    assert np.all(np.asarray(out["huber_grad"]) == 0.0)
+    # β = 0 is exactly L1, also with a traced β, and with the L1 gradient sign(r)
+    assert np.array_equal(np.asarray(out["sl1"]), np.asarray(out["l1"]))
+    assert np.array_equal(np.asarray(jaxloss.smooth_l1_loss(P, T, beta=0.0, reduction="none")), np.asarray(out["l1"]))
+    assert_close(out["sl1_grad"], np.sign(p - t))
+    assert_finite((out["at_zero"], out["d_threshold"]))
 
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
@@ -432,51 +467,61 @@ def test_log_cosh_no_overflow_and_exact_near_zero(dtype):
 
 def test_poisson_edges_and_stirling_only_above_one():
     # y = 0, x = 0, eps = 0 (the Flux alias): 0·log 0 = 0, finite gradient 1
-    x = jnp.asarray([0.0, 0.0, 2.0, 1.5])
-    y = jnp.asarray([0.0, 1.0, 0.0, 1.0])
-    v = jaxloss.poisson_nll_loss(x[::2], y[::2], log_input=False, epsilon=0.0, reduction="none")
-    assert_close(v, [0.0, 2.0])
-    g = jax.grad(lambda a: jaxloss.poisson_nll_loss(a, y[::2], log_input=False, epsilon=0.0, reduction="sum"))(x[::2])
-    assert_close(g, [1.0, 1.0])
-    assert_finite(jax.hessian(lambda a: jaxloss.poisson_nll_loss(a, y[::2], log_input=False, epsilon=0.0))(x[::2]))
-    # zero rate, positive count: the true NLL, +inf
-    assert float(jaxloss.poisson_nll_loss(x[1:2], y[1:2], log_input=False, epsilon=0.0)) == np.inf
-    # Stirling term: added only where y > 1
+    x = jnp.asarray([0.0, 2.0])
+    y = jnp.asarray([0.0, 0.0])
     t = jnp.asarray([0.0, 0.5, 1.0, 1.5, 4.0])
     p = jnp.zeros(5)
-    d = (jaxloss.poisson_nll_loss(p, t, full=True, reduction="none")
-         - jaxloss.poisson_nll_loss(p, t, reduction="none"))
+    rate = lambda a, b, red="mean": jaxloss.poisson_nll_loss(a, b, log_input=False, epsilon=0.0, reduction=red)
+
+    @jax.jit
+    def run(x, y, p, t):
+        return dict(
+            v=rate(x, y, "none"), g=jax.grad(rate)(x, y), h=jax.hessian(rate)(x, y),
+            # zero rate, positive count: the true NLL, +inf
+            inf=rate(jnp.zeros(1), jnp.ones(1)),
+            stirling=jaxloss.poisson_nll_loss(p, t, full=True, reduction="none")
+            - jaxloss.poisson_nll_loss(p, t, reduction="none"),
+            dt=jax.grad(lambda a: jaxloss.poisson_nll_loss(p, a, full=True))(t),
+        )
+
+    out = run(x, y, p, t)
+    assert_close(out["v"], [0.0, 2.0])
+    assert_close(out["g"], [0.5, 0.5])
+    assert_finite(out["h"])
+    assert float(out["inf"]) == np.inf
+    # Stirling term: added only where y > 1
     tt = np.asarray(t)
-    expect = np.where(tt > 1, tt * np.log(np.maximum(tt, 1)) - tt + 0.5 * np.log(2 * np.pi * np.maximum(tt, 1)), 0.0)
-    assert_close(d, expect)
-    assert_finite(jax.grad(lambda a: jaxloss.poisson_nll_loss(p, a, full=True))(t))
+    ts = np.maximum(tt, 1)
+    assert_close(out["stirling"], np.where(tt > 1, ts * np.log(ts) - ts + 0.5 * np.log(2 * np.pi * ts), 0.0))
+    assert_finite(out["dt"])
 
 
 def test_gaussian_nll_zero_variance_finite_and_pass_through():
     mu, t = jnp.asarray([0.0, 1.0, 2.0]), jnp.asarray([0.5, 1.0, -1.0])
     var = jnp.asarray([0.0, 0.0, 1.0])
     f = lambda m, v: jaxloss.gaussian_nll_loss(m, t, v, epsilon=1e-2)
-    assert_finite(f(mu, var))
-    gm, gv = jax.grad(f, argnums=(0, 1))(mu, var)
-    assert_finite((gm, gv))
+    value, (gm, gv), hess = jax.jit(lambda m, v: (f(m, v), jax.grad(f, argnums=(0, 1))(m, v),
+                                                  jax.hessian(f, argnums=(0, 1))(m, v)))(mu, var)
+    assert_finite((value, gm, gv, hess))
     vc = np.maximum(np.asarray(var), 1e-2)
     r = np.asarray(mu - t)
     assert_close(gv, 0.5 * (1 / vc - r ** 2 / vc ** 2) / 3)  # straight-through at the clamp
-    assert_finite(jax.hessian(f, argnums=(0, 1))(mu, var))
 
 
 def test_msle_mape_edges():
     p = jnp.asarray([-5.0, 0.0, 1e-9, 2.0])
     t = jnp.asarray([0.0, -1.0, 0.0, 3.0])
-    v = jaxloss.mean_squared_logarithmic_error(p, t, reduction="none")
+    msle = jaxloss.mean_squared_logarithmic_error
+    mape = jaxloss.mean_absolute_percentage_error
+    v, g, z, gz = jax.jit(lambda a, b: (
+        msle(a, b, reduction="none"), jax.grad(msle)(a, b),
+        mape(jnp.asarray([0.5, 0.0]), jnp.zeros(2), reduction="none"), jax.grad(mape)(jnp.zeros(2), jnp.zeros(2))))(p, t)
     ref, _ = ref_msle(np.asarray(p), np.asarray(t))
     assert_close(v, ref)
-    g = jax.grad(lambda a: jaxloss.mean_squared_logarithmic_error(a, t))(p)
     assert_finite(g)
     assert np.all(np.asarray(g)[:3] == 0.0)  # the 1e-7 floor is active: no gradient
-    z = jaxloss.mean_absolute_percentage_error(jnp.asarray([0.5, 0.0]), jnp.asarray([0.0, 0.0]), reduction="none")
     assert_close(z, [100 * 0.5 / 1e-7, 0.0])
-    assert_finite(jax.grad(lambda a: jaxloss.mean_absolute_percentage_error(a, jnp.zeros(2)))(jnp.zeros(2)))
+    assert_finite(gz)
 
 
 @pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
@@ -488,10 +533,9 @@ def test_half_precision_inputs(dtype, case):
     P, T = jnp.asarray(p, dtype), jnp.asarray(t, dtype)
     pr, tr = np.asarray(P, np.float64), np.asarray(T, np.float64)
     val, g = ref(pr, tr, **opts)
-    got = fn(P, T, **opts)
+    got, grad = jax.jit(lambda x: (fn(x, T, **opts), jax.grad(lambda a: fn(a, T, **opts))(x)))(P)
     assert got.dtype == jnp.float32
     assert_close(got, val.mean(), dtype=np.float32, rtol=1e-5, atol=1e-6)
-    grad = jax.grad(lambda x: fn(x, T, **opts))(P)
     assert grad.dtype == dtype
     assert_close(grad, (g / val.size).astype(dtype), dtype=dtype, rtol=1e-2, atol=1e-3)
 
