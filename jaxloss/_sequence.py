@@ -107,10 +107,12 @@ def ctc_loss(logits: ArrayLike, logit_paddings: ArrayLike, labels: ArrayLike, la
     Args:
       logits: ``[B, T, K]`` unnormalised scores (``log_softmax`` is applied over ``K``; the
         blank is one of the ``K`` classes). ``-inf`` is allowed (a class that cannot be emitted).
-      logit_paddings: ``[B, T]``, 1.0 (or ``True``) marks a padded frame, 0.0 a real one. Padded
-        frames are skipped, so with right padding the input length is ``T − Σ_t paddings``.
+      logit_paddings: ``[B, T]``, 1.0 (or ``True``; any non-zero value) marks a padded frame, 0.0
+        a real one. Padded frames are skipped, so with right padding the input length is
+        ``T − Σ_t paddings``.
       labels: ``[B, N]`` integer class ids in ``[0, K)``, not the blank, right-padded.
-      label_paddings: ``[B, N]``, 1.0 marks a padded label; the target length is the number of
+      label_paddings: ``[B, N]``, 1.0 (any non-zero value) marks a padded label; the padded
+        entries of ``labels`` may hold any id. The target length is the number of
         non-padding entries ``L_b`` and the first ``L_b`` entries of ``labels[b]`` are used.
       blank_id: the blank class (static int).
       zero_infinity: if ``True``, impossible alignments give 0 (PyTorch's ``zero_infinity``)

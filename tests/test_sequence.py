@@ -364,6 +364,20 @@ def test_neg_inf_logits_masked_classes():
         ctc_value_and_grad(*args, reduction="sum")
 
 
+def test_jvp_and_hessian_finite_with_masked_classes():
+    # CTC is smooth in the logits: jvp and hessian are finite, also with −inf logits and ±1e4
+    logits, il, labels, ll = small_case()
+    x = logits.copy()
+    x[:, :, 2] = -np.inf
+    x[0, 1, :2] = [1e4, -1e4]
+    labels = np.where(labels == 2, 1, labels)
+    _, lp, lab, lbp = jl(x, il, labels, ll)
+    f = lambda z: jaxloss.ctc_loss(z, lp, lab, lbp)
+    assert_close(f(jnp.asarray(x)), ref_losses(x, il, labels, ll).mean())
+    assert_finite(jax.jvp(f, (jnp.asarray(x),), (jnp.ones_like(jnp.asarray(x)),)))
+    assert_finite(jax.hessian(f)(jnp.asarray(x)))
+
+
 def test_large_logits_and_never_negative():
     logits, il, labels, ll = main_case(seed=12)
     big = np.clip(logits * 1e4, -1e4, 1e4)
