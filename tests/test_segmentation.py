@@ -185,21 +185,23 @@ def test_tversky_alpha_weights_false_positives_beta_false_negatives():
                  jaxloss.jaccard_loss(p, tt, reduction="none"))
 
 
-@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
-def test_finite_difference_grads(case):
-    _, fn, _, opts = case
+def test_finite_difference_grads():
+    """Order-2 finite differences (fwd and rev) of every loss, w.r.t. inputs and hyperparameters.
+
+    One stacked check (one output per loss) so that it compiles once.
+    """
     p, t = gen((2, 5), rng(23))
-    T = jnp.asarray(t)
-    grads_f64(jax.jit(lambda x: fn(x, T, **opts)), (p,), order=2)
+    pg, tg = gen_onehot((2, 4, 3), rng(24))
+    T, TG = jnp.asarray(t), jnp.asarray(tg)
 
+    def f(x, xg, s, a, b, e):
+        out = [fn(x, T, **opts) for _, fn, _, opts in CASES]
+        out += [jaxloss.generalized_dice_loss(xg, TG), jaxloss.dice_loss(x, T, smooth=s),
+                jaxloss.tversky_loss(x, T, alpha=a, beta=b, smooth=s),
+                jaxloss.generalized_dice_loss(xg, TG, epsilon=e)]
+        return jnp.stack(out)
 
-def test_finite_difference_grads_generalized_dice_and_hyperparameters():
-    p, t = gen_onehot((2, 4, 3), rng(24))
-    T = jnp.asarray(t)
-    grads_f64(jax.jit(lambda x: jaxloss.generalized_dice_loss(x, T)), (p,), order=2)
-    P = jnp.asarray(p)
-    grads_f64(jax.jit(lambda s: jaxloss.dice_loss(P, T, smooth=s)), (0.7,), order=2)
-    grads_f64(jax.jit(lambda a, b: jaxloss.tversky_loss(P, T, alpha=a, beta=b)), (0.3, 0.6), order=2)
+    grads_f64(jax.jit(f), (p, pg, 0.7, 0.3, 0.6, 0.2), order=2)
 
 
 # ----------------------------------------------------------------------------------------------
