@@ -1,0 +1,582 @@
+"""Fused linear cross-entropy: the loss of ``hidden @ weight (+ bias)`` without the full logits.
+
+The ``[tokens, vocab]`` logits of a language-model head are the largest tensor of a training step.
+:func:`linear_cross_entropy` computes the sparse softmax cross-entropy of ``hidden @ weight`` in
+chunks of ``chunk_size`` tokens (``lax.scan``), so at most one ``[chunk_size, vocab]`` block of
+logits (and of their gradient) exists at a time. Three implementations share one formula:
+
+* ``"forward_grad"`` (Liger-Kernel's technique): a ``jax.custom_vjp`` whose forward pass also
+  computes the gradient block of every chunk and keeps ``d hidden`` and the accumulated
+  ``d weight`` / ``d bias``; the backward pass only scales them by the incoming cotangent. Three
+  matmuls in all (the same count as the unfused loss). Needs the reduction coefficients in the
+  forward pass, so it serves ``reduction="mean"`` / ``"sum"``; ``"none"`` uses ``"recompute"``.
+* ``"recompute"`` (Apple's Cut Cross-Entropy): a ``jax.custom_vjp`` that keeps only the per-token
+  logsumexp and recomputes each logit block in the backward pass. Four matmuls.
+* ``"checkpoint"``: plain JAX autodiff through ``lax.scan`` with ``jax.checkpoint`` per chunk. The
+  only path with forward-mode (``jax.jvp``) and second-order derivatives; slower.
+
+``method="auto"`` (the default) picks ``"forward_grad"`` for ``"mean"`` / ``"sum"`` and
+``"recompute"`` for ``"none"``; this was chosen by measurement on CPU (``bench/RESULTS.md``).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from jax.typing import ArrayLike
+
+from ._numerics import as_hyper, compute_dtype
+from ._reduction import apply_reduction
+from ._validation import (check_broadcastable, check_class_weights, check_floating, check_integer,
+                          check_label_smoothing, check_nonnegative, check_positive, check_reduction,
+                          concrete_or_none)
+
+__all__ = ["linear_cross_entropy"]
+
+_NAME = "linear_cross_entropy"
+METHODS = ("auto", "forward_grad", "recompute", "checkpoint")
+# Tokens per chunk when ``chunk_size=None``; chosen by measurement on CPU (bench/RESULTS.md).
+DEFAULT_CHUNK_SIZE = 128
+
+
+# --------------------------------------------------------------------------------------------
+# One chunk of tokens: logits, per-token statistics and the gradient block
+# --------------------------------------------------------------------------------------------
+
+class _Cfg:
+    """Static configuration of one call (hashable, so it can be a ``nondiff_argnum``)."""
+
+    def __init__(self, has_bias, smooth, zloss, cap, chunk, cdt, num_finite_from_bias):
+        self.has_bias = has_bias
+        self.smooth = smooth      # label smoothing term present
+        self.zloss = zloss        # z-loss term present
+        self.cap = cap            # logit softcap present
+        self.chunk = chunk
+        self.cdt = jnp.dtype(cdt)
+        self.key = (has_bias, smooth, zloss, cap, chunk, str(self.cdt))
+
+    def __hash__(self):
+        return hash(self.key)
+
+    def __eq__(self, other):
+        return isinstance(other, _Cfg) and self.key == other.key
+
+
+def _logits(cfg, h_c, w, b, cap):
+    """Logits of one chunk in the computation dtype; ``aux`` holds what the softcap's derivative needs.
+
+    Masked vocabulary: a ``-inf`` bias entry marks a class that does not exist; it stays ``-inf``
+    through the softcap (``cap·tanh(−inf/cap)`` would otherwise make it a finite ``−cap``).
+    """
+    # matmul in the operands' dtype (bf16 stays bf16), accumulation in the computation dtype
+    raw = lax.dot_general(h_c, w, (((1,), (0,)), ((), ())), preferred_element_type=cfg.cdt)
+    if cfg.has_bias:
+        raw = raw + b.astype(cfg.cdt)[None, :]
+    if not cfg.cap:
+        return raw, None
+    finite = jnp.isfinite(raw)
+    # softcap: z = cap·tanh(raw / cap); dz/draw = 1 − tanh², dz/dcap = tanh − (raw/cap)(1 − tanh²)
+    t = jnp.tanh(jnp.where(finite, raw, jnp.zeros_like(raw)) / cap)
+    z = jnp.where(finite, cap * t, -jnp.inf)
+    return z, (t, raw, finite)
+
+
+class _Consts:
+    """Per-call constants: K (existing classes), W_f = Σ_{c existing} w_c, masked class weights."""
+
+    def __init__(self, cfg, w, b, cw):
+        vocab = w.shape[1]
+        self.cwv = None
+        if cfg.has_bias:
+            fin = jnp.isfinite(b)
+            self.k = jnp.sum(fin).astype(cfg.cdt)
+        else:
+            fin = None
+            self.k = jnp.asarray(vocab, cfg.cdt)
+        if cw is None:
+            self.wf = self.k
+        else:
+            self.cwv = cw if fin is None else jnp.where(fin, cw, jnp.zeros_like(cw))
+            self.wf = jnp.sum(self.cwv)
+
+
+def _row_stats(cfg, z, y, consts):
+    """Per-token logsumexp, target logit and (with smoothing) Σ_c w_c z_c of one logit block."""
+    m = jnp.max(z, axis=1)
+    m = jnp.where(jnp.isfinite(m), m, jnp.zeros_like(m))
+    # logsumexp(z) = m + log Σ exp(z − m)
+    lse = m + jnp.log(jnp.sum(jnp.exp(z - m[:, None]), axis=1))
+    zy = jnp.take_along_axis(z, y[:, None], axis=1)[:, 0]
+    sw = None
+    if cfg.smooth:
+        # Σ over existing (finite-logit) classes only: the masked vocabulary gets no smoothing mass
+        zf = jnp.where(jnp.isfinite(z), z, jnp.zeros_like(z))
+        sw = jnp.sum(zf, axis=1) if consts.cwv is None else zf @ consts.cwv
+    return lse, zy, sw
+
+
+def _row_loss(cfg, lse, zy, sw, cwy, valid, in_range, eps, zl, consts):
+    """w_y[(1−ε)(lse − z_y) + z_loss·lse²] + (ε/K) Σ_c w_c (lse − z_c)  (PyTorch's smoothing term)."""
+    main = lse - zy
+    if cfg.smooth:
+        main = (1 - eps) * main
+    if cfg.zloss:
+        main = main + zl * lse * lse
+    if cwy is not None:
+        main = cwy * main
+    if cfg.smooth:
+        # Σ_c w_c (lse − z_c) = W_f·lse − Σ_c w_c z_c
+        main = main + eps / consts.k * (consts.wf * lse - sw)
+    # out-of-range labels are invalid input: nan (as sparse_softmax_cross_entropy)
+    main = jnp.where(in_range, main, jnp.asarray(jnp.nan, main.dtype))
+    return jnp.where(valid, main, jnp.zeros_like(main))
+
+
+def _grad_block(cfg, z, aux, y, cwy, valid, in_range, g, lse, eps, zl, consts, cap):
+    """d(Σ_i g_i·loss_i)/d raw-logits of one chunk, and the chunk's contribution to d/d cap."""
+    # d loss_i/d z_ij = p_ij [w_y(1−ε) + 2 w_y z_loss lse + ε W_f/K] − w_y(1−ε) δ_{j,y} − ε w_j [j exists]/K
+    g = jnp.where(valid & in_range, g, jnp.zeros_like(g))
+    gw = g if cwy is None else g * cwy
+    hit = (1 - eps) * gw if cfg.smooth else gw
+    scale = hit
+    if cfg.zloss:
+        scale = scale + 2 * zl * gw * lse
+    if cfg.smooth:
+        scale = scale + eps * consts.wf / consts.k * g
+    p = jnp.exp(z - lse[:, None])
+    onehot = lax.broadcasted_iota(y.dtype, z.shape, 1) == y[:, None]
+    dz = p * scale[:, None] - jnp.where(onehot, hit[:, None], jnp.zeros((), z.dtype))
+    if cfg.smooth:
+        per_class = (eps / consts.k * g)[:, None]
+        if consts.cwv is not None:
+            per_class = per_class * consts.cwv[None, :]
+        dz = dz - jnp.where(jnp.isfinite(z), per_class, jnp.zeros((), z.dtype))
+    if not cfg.cap:
+        return dz, None
+    t, raw, finite = aux
+    dz = jnp.where(finite, dz, jnp.zeros_like(dz))
+    r = jnp.where(finite, raw, jnp.zeros_like(raw)) / cap
+    one_minus_t2 = 1 - t * t
+    dcap = jnp.sum(dz * (t - r * one_minus_t2))
+    return dz * one_minus_t2, dcap
+
+
+def _hyper_grads(cfg, g, lse, zy, sw, cwy, valid, eps, zl, consts):
+    """d(Σ g_i loss_i)/dε and /d z_loss from the per-token statistics."""
+    g = jnp.where(valid, g, jnp.zeros_like(g))
+    gw = g if cwy is None else g * cwy
+    if cfg.smooth:
+        # d loss_i/dε = −w_y (lse − z_y) + (W_f·lse − Σ_c w_c z_c)/K
+        deps = jnp.sum(-gw * (lse - zy) + g * (consts.wf * lse - sw) / consts.k)
+    else:
+        deps = jnp.zeros((), cfg.cdt)
+    dzl = jnp.sum(gw * lse * lse) if cfg.zloss else jnp.zeros((), cfg.cdt)
+    return deps.astype(jnp.result_type(eps)), dzl.astype(jnp.result_type(zl))
+
+
+def _chunks(x, chunk):
+    return x.reshape((x.shape[0] // chunk, chunk) + x.shape[1:])
+
+
+def _opt_chunks(x, chunk):
+    return None if x is None else _chunks(x, chunk)
+
+
+def _dots(cfg, h_c, w, dz):
+    """d hidden block and d weight contribution: matmuls in the operands' dtype, f32+ accumulation."""
+    dzm = dz.astype(h_c.dtype)
+    dh_c = lax.dot_general(dzm, w, (((1,), (1,)), ((), ())), preferred_element_type=cfg.cdt)
+    dw_c = lax.dot_general(h_c, dzm, (((0,), (0,)), ((), ())), preferred_element_type=cfg.cdt)
+    return dh_c.astype(h_c.dtype), dw_c
+
+
+def _float0(x):
+    return np.zeros(x.shape, jax.dtypes.float0)
+
+
+# --------------------------------------------------------------------------------------------
+# Recompute (Cut Cross-Entropy): per-token losses, backward recomputes logits chunk by chunk
+# --------------------------------------------------------------------------------------------
+
+def _recompute_fwd_scan(cfg, h, w, b, y, cwy, valid, in_range, cw, eps, zl, cap):
+    consts = _Consts(cfg, w, b, cw)
+
+    def body(_, xs):
+        h_c, y_c, cwy_c, v_c, r_c = xs
+        z, _aux = _logits(cfg, h_c, w, b, cap)
+        lse, zy, sw = _row_stats(cfg, z, y_c, consts)
+        loss = _row_loss(cfg, lse, zy, sw, cwy_c, v_c, r_c, eps, zl, consts)
+        return None, (loss, lse, zy, sw)
+
+    c = cfg.chunk
+    _, outs = lax.scan(body, None, (_chunks(h, c), _chunks(y, c), _opt_chunks(cwy, c),
+                                    _chunks(valid, c), _chunks(in_range, c)))
+    return tuple(None if o is None else o.reshape(-1) for o in outs)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _rows_recompute(cfg, h, w, b, y, cwy, valid, in_range, cw, eps, zl, cap):
+    return _recompute_fwd_scan(cfg, h, w, b, y, cwy, valid, in_range, cw, eps, zl, cap)[0]
+
+
+def _rows_recompute_fwd(cfg, h, w, b, y, cwy, valid, in_range, cw, eps, zl, cap):
+    loss, lse, zy, sw = _recompute_fwd_scan(cfg, h, w, b, y, cwy, valid, in_range, cw, eps, zl, cap)
+    return loss, (h, w, b, y, cwy, valid, in_range, cw, eps, zl, cap, lse, zy, sw)
+
+
+def _rows_recompute_bwd(cfg, res, ct):
+    h, w, b, y, cwy, valid, in_range, cw, eps, zl, cap, lse, zy, sw = res
+    consts = _Consts(cfg, w, b, cw)
+    g = ct.astype(cfg.cdt)
+
+    def body(carry, xs):
+        dw, db, dcap = carry
+        h_c, y_c, cwy_c, v_c, r_c, g_c, lse_c = xs
+        z, aux = _logits(cfg, h_c, w, b, cap)
+        dz, dcap_c = _grad_block(cfg, z, aux, y_c, cwy_c, v_c, r_c, g_c, lse_c, eps, zl, consts, cap)
+        dh_c, dw_c = _dots(cfg, h_c, w, dz)
+        dw = dw + dw_c
+        if cfg.has_bias:
+            db = db + jnp.sum(dz, axis=0)
+        if cfg.cap:
+            dcap = dcap + dcap_c
+        return (dw, db, dcap), dh_c
+
+    c = cfg.chunk
+    carry0 = (jnp.zeros(w.shape, cfg.cdt), jnp.zeros((w.shape[1],), cfg.cdt), jnp.zeros((), cfg.cdt))
+    (dw, db, dcap), dh = lax.scan(body, carry0, (
+        _chunks(h, c), _chunks(y, c), _opt_chunks(cwy, c), _chunks(valid, c), _chunks(in_range, c),
+        _chunks(g, c), _chunks(lse, c)))
+    deps, dzl = _hyper_grads(cfg, jnp.where(in_range, g, jnp.zeros_like(g)), lse, zy, sw, cwy,
+                             valid, eps, zl, consts)
+    return (dh.reshape(h.shape), dw.astype(w.dtype), db.astype(b.dtype) if cfg.has_bias else None,
+            _float0(y), None if cwy is None else jnp.zeros_like(cwy), _float0(valid),
+            _float0(in_range), None if cw is None else jnp.zeros_like(cw), deps, dzl,
+            dcap.astype(jnp.result_type(cap)) if cfg.cap else None)
+
+
+_rows_recompute.defvjp(_rows_recompute_fwd, _rows_recompute_bwd)
+
+
+# --------------------------------------------------------------------------------------------
+# Forward-gradient (Liger-Kernel): scalar Σ coef_i loss_i, gradient computed in the forward pass
+# --------------------------------------------------------------------------------------------
+
+def _forward_grad_scan(cfg, h, w, b, y, cwy, valid, in_range, coef, cw, eps, zl, cap):
+    consts = _Consts(cfg, w, b, cw)
+
+    def body(carry, xs):
+        dw, db, dcap = carry
+        h_c, y_c, cwy_c, v_c, r_c, g_c = xs
+        z, aux = _logits(cfg, h_c, w, b, cap)
+        lse, zy, sw = _row_stats(cfg, z, y_c, consts)
+        loss = _row_loss(cfg, lse, zy, sw, cwy_c, v_c, r_c, eps, zl, consts)
+        dz, dcap_c = _grad_block(cfg, z, aux, y_c, cwy_c, v_c, r_c, g_c, lse, eps, zl, consts, cap)
+        dh_c, dw_c = _dots(cfg, h_c, w, dz)
+        dw = dw + dw_c
+        if cfg.has_bias:
+            db = db + jnp.sum(dz, axis=0)
+        if cfg.cap:
+            dcap = dcap + dcap_c
+        return (dw, db, dcap), (loss, dh_c, lse, zy, sw)
+
+    c = cfg.chunk
+    carry0 = (jnp.zeros(w.shape, cfg.cdt), jnp.zeros((w.shape[1],), cfg.cdt), jnp.zeros((), cfg.cdt))
+    (dw, db, dcap), (loss, dh, lse, zy, sw) = lax.scan(body, carry0, (
+        _chunks(h, c), _chunks(y, c), _opt_chunks(cwy, c), _chunks(valid, c), _chunks(in_range, c),
+        _chunks(coef, c)))
+    loss, lse, zy = (x.reshape(-1) for x in (loss, lse, zy))
+    sw = None if sw is None else sw.reshape(-1)
+    # coefficients are exactly 0 on ignored / masked tokens, whose loss is exactly 0 too
+    total = jnp.sum(coef * loss)
+    deps, dzl = _hyper_grads(cfg, jnp.where(in_range, coef, jnp.zeros_like(coef)), lse, zy, sw, cwy,
+                             valid, eps, zl, consts)
+    return total, (dh.reshape(h.shape), dw, db, dcap, loss, deps, dzl)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _total_forward_grad(cfg, h, w, b, y, cwy, valid, in_range, coef, cw, eps, zl, cap):
+    return _forward_grad_scan(cfg, h, w, b, y, cwy, valid, in_range, coef, cw, eps, zl, cap)[0]
+
+
+def _total_forward_grad_fwd(cfg, h, w, b, y, cwy, valid, in_range, coef, cw, eps, zl, cap):
+    total, res = _forward_grad_scan(cfg, h, w, b, y, cwy, valid, in_range, coef, cw, eps, zl, cap)
+    return total, (res, b, y, cwy, valid, in_range, coef, cw, cap)
+
+
+def _total_forward_grad_bwd(cfg, res, ct):
+    (dh, dw, db, dcap, loss, deps, dzl), b, y, cwy, valid, in_range, coef, cw, cap = res
+    ct = ct.astype(cfg.cdt)
+    # the forward pass computed d(Σ coef·loss); the backward pass only scales by the cotangent
+    dh_out = (dh.astype(cfg.cdt) * ct).astype(dh.dtype)
+    dw_out = (dw * ct).astype(dh.dtype)  # weight was cast to hidden's (matmul) dtype
+    db_out = (db * ct).astype(b.dtype) if cfg.has_bias else None
+    dcoef = jnp.where(valid & in_range, loss, jnp.zeros_like(loss)) * ct
+    return (dh_out, dw_out, db_out, _float0(y), None if cwy is None else jnp.zeros_like(cwy),
+            _float0(valid), _float0(in_range), dcoef.astype(coef.dtype),
+            None if cw is None else jnp.zeros_like(cw),
+            (deps * ct).astype(deps.dtype), (dzl * ct).astype(dzl.dtype),
+            (dcap * ct).astype(jnp.result_type(cap)) if cfg.cap else None)
+
+
+_total_forward_grad.defvjp(_total_forward_grad_fwd, _total_forward_grad_bwd)
+
+
+# --------------------------------------------------------------------------------------------
+# Checkpoint: plain autodiff (supports jvp and higher order), rematerialised per chunk
+# --------------------------------------------------------------------------------------------
+
+def _rows_checkpoint(cfg, h, w, b, y, cwy, valid, in_range, cw, eps, zl, cap):
+    consts = _Consts(cfg, w, b, cw)
+
+    @jax.checkpoint
+    def chunk_loss(h_c, y_c, cwy_c, v_c, r_c, w, b, eps, zl, cap):
+        z, _ = _logits(cfg, h_c, w, b, cap)
+        finite = jnp.isfinite(z)
+        zf = jnp.where(finite, z, jnp.zeros_like(z))
+        m = lax.stop_gradient(jnp.max(zf, axis=1, keepdims=True))
+        # logsumexp(z) = m + log Σ exp(z − m); masked classes contribute exactly 0 via the where
+        e = jnp.where(finite, jnp.exp(zf - m), jnp.zeros_like(zf))
+        lse = m[:, 0] + jnp.log(jnp.sum(e, axis=1))
+        onehot = lax.broadcasted_iota(y_c.dtype, z.shape, 1) == y_c[:, None]
+        zy = jnp.sum(jnp.where(onehot, zf, jnp.zeros_like(zf)), axis=1)
+        sw = None
+        if cfg.smooth:
+            sw = jnp.sum(zf, axis=1) if consts.cwv is None else zf @ consts.cwv
+        return _row_loss(cfg, lse, zy, sw, cwy_c, v_c, r_c, eps, zl, consts)
+
+    def body(_, xs):
+        h_c, y_c, cwy_c, v_c, r_c = xs
+        return None, chunk_loss(h_c, y_c, cwy_c, v_c, r_c, w, b, eps, zl, cap)
+
+    c = cfg.chunk
+    _, loss = lax.scan(body, None, (_chunks(h, c), _chunks(y, c), _opt_chunks(cwy, c),
+                                    _chunks(valid, c), _chunks(in_range, c)))
+    return loss.reshape(-1)
+
+
+# --------------------------------------------------------------------------------------------
+# Public function
+# --------------------------------------------------------------------------------------------
+
+def _is_static_zero(value) -> bool:
+    v = concrete_or_none(value)
+    return v is not None and v.shape == () and float(v) == 0.0
+
+
+def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, labels: ArrayLike, *,
+                         bias: ArrayLike | None = None, ignore_index: int | None = None,
+                         label_smoothing: ArrayLike = 0.0, class_weights: ArrayLike | None = None,
+                         z_loss: ArrayLike = 0.0, logit_softcap: ArrayLike | None = None,
+                         chunk_size: int | None = None, weights: ArrayLike | None = None,
+                         where: ArrayLike | None = None, reduction: str = "mean",
+                         method: str = "auto") -> jax.Array:
+    r"""Sparse softmax cross-entropy of ``hidden @ weight (+ bias)``, never holding the full logits.
+
+    With logits :math:`z = \mathrm{cap}\cdot\tanh((h W + b)/\mathrm{cap})` (or :math:`hW + b`
+    without ``logit_softcap``), ``lse = logsumexp(z)`` and ``K`` existing (finite-logit) classes,
+    each token's loss is
+
+    .. math::
+       \ell_i = w_{y_i}\Big[(1-\varepsilon)(\mathrm{lse}_i - z_{i,y_i})
+              + \varepsilon\big(\mathrm{lse}_i - \tfrac{1}{K}\textstyle\sum_j z_{ij}\big)
+              + \lambda_z\,\mathrm{lse}_i^2\Big]
+
+    with ``ε = label_smoothing``, ``λ_z = z_loss`` and ``w = class_weights`` (1 without). This is
+    exactly :func:`jaxloss.sparse_softmax_cross_entropy` applied to ``hidden @ weight + bias``
+    (same options, same reductions), computed ``chunk_size`` tokens at a time so that only one
+    ``[chunk_size, vocab]`` block of logits and of their gradient exists at once.
+
+    Args:
+      hidden: ``[..., D]`` float activations (the last hidden state).
+      weight: ``[D, V]`` output projection (note: ``[hidden_dim, vocab]``, the transpose of a
+        PyTorch ``nn.Linear`` weight).
+      labels: ``[...]`` integer class ids in ``[0, V)`` (same leading shape as ``hidden``).
+      bias: optional ``[V]`` bias. A ``-inf`` entry masks that class out of the vocabulary (no
+        probability, no smoothing mass, zero gradient), also under ``logit_softcap``.
+      ignore_index: static int; tokens with this label contribute nothing to the loss, the
+        gradient or the normaliser.
+      label_smoothing: ``ε`` in ``[0, 1]``, spread uniformly over the ``K`` existing classes.
+      class_weights: ``[V]`` weights; token ``i``'s whole loss (smoothing and z-loss included) is
+        multiplied by ``class_weights[labels_i]`` and ``"mean"`` divides by
+        :math:`\sum_i \mathrm{weights}_i\, w_{y_i}` over valid tokens (PyTorch's normaliser).
+      z_loss: coefficient of the auxiliary :math:`\mathrm{lse}^2` term (PaLM).
+      logit_softcap: optional ``cap > 0`` (Gemma 2): logits become ``cap·tanh(logits/cap)``.
+      chunk_size: static tokens per chunk (default ``DEFAULT_CHUNK_SIZE``, chosen by measurement).
+        A token count that is not a multiple is padded with masked tokens.
+      weights: per-token weights broadcastable to ``labels.shape``.
+      where: boolean mask broadcastable to ``labels.shape``; ``False`` drops the token.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+      method: ``"auto"`` (default), ``"forward_grad"``, ``"recompute"`` or ``"checkpoint"``; see
+        Notes.
+
+    Returns:
+      A scalar for ``"mean"`` / ``"sum"``, ``[...]`` (``labels.shape``) for ``"none"``, in
+      float32 for bf16 / fp16 inputs and in the inputs' dtype for float32 / float64. Gradients
+      come back in the dtypes of ``hidden``, ``weight`` and ``bias``.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from jaxloss import linear_cross_entropy
+      >>> h = jax.random.normal(jax.random.key(0), (6, 4))
+      >>> w = jax.random.normal(jax.random.key(1), (4, 10))
+      >>> y = jnp.array([1, 2, 3, 4, 5, 6])
+      >>> fused = linear_cross_entropy(h, w, y, chunk_size=4)
+      >>> unfused = jnp.mean(jax.nn.logsumexp(h @ w, axis=-1) - (h @ w)[jnp.arange(6), y])
+      >>> print(bool(jnp.allclose(fused, unfused)))
+      True
+      >>> g_h, g_w = jax.grad(linear_cross_entropy, argnums=(0, 1))(h, w, y)
+      >>> print(g_h.shape, g_w.shape)
+      (6, 4) (4, 10)
+
+    Notes:
+      *Implementations* (``method``). ``"forward_grad"`` (Liger-Kernel) computes the gradient
+      block of each chunk during the forward pass and accumulates ``d weight`` / ``d bias``; the
+      backward pass only multiplies by the incoming cotangent (3 matmuls, as many as the
+      unfused loss). It needs the per-token reduction coefficients up front, so it serves
+      ``"mean"`` and ``"sum"``. ``"recompute"`` (Cut Cross-Entropy) stores the per-token
+      logsumexp only and recomputes each logit block in the backward pass (4 matmuls; the least
+      memory when no gradient is taken). ``"auto"`` = ``"forward_grad"`` for ``"mean"`` /
+      ``"sum"``, ``"recompute"`` for ``"none"`` — measured on CPU, see ``bench/RESULTS.md``.
+      ``"forward_grad"`` does its gradient work even when only the value is needed; use
+      ``"recompute"`` for evaluation-only calls.
+
+      *Derivatives.* The fast paths are ``jax.custom_vjp`` rules: reverse mode only.
+      ``jax.jvp``, ``jax.jacfwd`` and ``jax.hessian`` of them raise JAX's ``TypeError`` ("can't
+      apply forward-mode autodiff (jvp) to a custom_vjp function"). ``method="checkpoint"`` is
+      plain autodiff through ``lax.scan`` with per-chunk rematerialisation: it supports ``jvp``
+      and second order at the same memory bound, at a higher cost. Gradients flow to ``hidden``,
+      ``weight``, ``bias``, ``weights``, ``label_smoothing``, ``z_loss`` and ``logit_softcap``.
+
+      *Numerics.* Matmuls run in the inputs' dtype with accumulation in the computation dtype
+      (``preferred_element_type``: float32 for bf16 / fp16); the softmax math is in that dtype.
+      In the gradient matmuls of bf16 inputs the logit-gradient block is rounded to bf16 (as in
+      Liger-Kernel and Cut Cross-Entropy), an error comparable to the bf16 rounding of the
+      returned gradients.
+
+      *Unchecked invalid input.* A label outside ``[0, V)`` that is not ``ignore_index`` is
+      clipped to ``[0, V)`` when its logit is read (so the loss uses logit ``0`` or ``V − 1``)
+      and contributes no ``−1`` to the gradient; all other terms are computed as usual.
+
+    References:
+      Hsu et al., *Liger Kernel: Efficient Triton Kernels for LLM Training*, 2024.
+      Wijmans et al., *Cut Your Losses in Large-Vocabulary Language Models*, ICLR 2025.
+    """
+    # ---- trace-time validation
+    check_floating(_NAME, "hidden", hidden)
+    check_floating(_NAME, "weight", weight)
+    check_integer(_NAME, "labels", labels)
+    check_reduction(_NAME, reduction)
+    if method not in METHODS:
+        raise ValueError(f"{_NAME}: 'method' must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
+    hidden = jnp.asarray(hidden)
+    weight = jnp.asarray(weight)
+    labels = jnp.asarray(labels)
+    if hidden.ndim < 1:
+        raise ValueError(f"{_NAME}: 'hidden' must have rank >= 1 ([..., hidden_dim]), got shape {hidden.shape}")
+    if weight.ndim != 2 or weight.shape[0] != hidden.shape[-1]:
+        raise ValueError(f"{_NAME}: 'weight' must have shape ({hidden.shape[-1]}, vocab) "
+                         f"([hidden_dim, vocab]), got {weight.shape}")
+    if labels.shape != hidden.shape[:-1]:
+        raise ValueError(f"{_NAME}: 'labels' must have shape {hidden.shape[:-1]} (hidden's leading "
+                         f"shape), got {labels.shape}")
+    vocab = weight.shape[1]
+    if bias is not None:
+        check_floating(_NAME, "bias", bias)
+        bias = jnp.asarray(bias)
+        if bias.shape != (vocab,):
+            raise ValueError(f"{_NAME}: 'bias' must have shape ({vocab},), got {bias.shape}")
+    check_class_weights(_NAME, class_weights, vocab)
+    check_label_smoothing(_NAME, label_smoothing)
+    check_nonnegative(_NAME, "z_loss", z_loss)
+    if logit_softcap is not None:
+        check_positive(_NAME, "logit_softcap", logit_softcap)
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer))
+                                   or chunk_size < 1):
+        raise ValueError(f"{_NAME}: 'chunk_size' must be a positive int, got {chunk_size!r}")
+    if ignore_index is not None and (isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer))):
+        raise TypeError(f"{_NAME}: 'ignore_index' must be an int or None, got {ignore_index!r}")
+    batch_shape = labels.shape
+    if weights is not None:
+        check_broadcastable(_NAME, "weights", weights, batch_shape)
+    if where is not None:
+        check_broadcastable(_NAME, "where", where, batch_shape)
+        if jnp.result_type(where) != jnp.bool_:
+            raise TypeError(f"{_NAME}: 'where' must be a boolean mask, got dtype {jnp.result_type(where)}")
+
+    # ---- dtypes: matmul operands share one dtype; loss math in the computation dtype
+    mm_dtype = jnp.promote_types(hidden.dtype, weight.dtype)
+    cdt = compute_dtype(jnp.zeros((), mm_dtype))
+    h2 = hidden.reshape(-1, hidden.shape[-1]).astype(mm_dtype)
+    w = weight.astype(mm_dtype)
+    y = labels.reshape(-1)
+    n = y.shape[0]
+
+    valid = jnp.ones((n,), bool) if ignore_index is None else (y != ignore_index)
+    if where is not None:
+        valid = valid & jnp.broadcast_to(jnp.asarray(where), batch_shape).reshape(-1)
+
+    smooth = not _is_static_zero(label_smoothing)
+    zloss = not _is_static_zero(z_loss)
+    eps = as_hyper(label_smoothing, cdt)
+    zl = as_hyper(z_loss, cdt)
+    cap = None if logit_softcap is None else as_hyper(logit_softcap, cdt)
+    if eps.ndim or zl.ndim or (cap is not None and cap.ndim):
+        raise ValueError(f"{_NAME}: 'label_smoothing', 'z_loss' and 'logit_softcap' must be scalars "
+                         "(use jax.vmap to sweep them)")
+
+    chunk = DEFAULT_CHUNK_SIZE if chunk_size is None else int(chunk_size)
+    chunk = max(1, min(chunk, n))
+    padded = -(-n // chunk) * chunk if n else chunk
+    pad = padded - n
+    cfg = _Cfg(bias is not None, smooth, zloss, cap is not None, chunk, cdt, None)
+
+    # labels: an out-of-range label (not ignore_index) reads class 0 and gives a nan loss
+    in_range = (y >= 0) & (y < vocab)
+    ys = jnp.where(in_range, y, 0).astype(jnp.int32)
+    cw = cwy = None
+    if class_weights is not None:
+        # class weights are constants here: no gradient flows to them (documented)
+        cw = lax.stop_gradient(jnp.asarray(class_weights).astype(cdt))
+        cwy = cw[ys]
+    tok_w = None if weights is None else jnp.broadcast_to(jnp.asarray(weights).astype(cdt), batch_shape).reshape(-1)
+
+    def padv(x, value):
+        return None if x is None else (jnp.pad(x, (0, pad), constant_values=value) if pad else x)
+
+    hp = jnp.pad(h2, ((0, pad), (0, 0))) if pad else h2
+    args = (hp, w, bias, padv(ys, 0), padv(cwy, 0), padv(valid, False), padv(in_range, True))
+    cw_k = cw if smooth else None  # the kernel needs the whole vector only for the smoothing sum
+
+    if method == "auto":
+        method = "recompute" if reduction == "none" else "forward_grad"
+    if method == "forward_grad" and reduction == "none":
+        method = "recompute"
+
+    if method == "forward_grad":
+        # d reduced / d loss_i: weights_i / Σ_valid weights·w_y for "mean", weights_i for "sum"
+        num = jnp.ones((n,), cdt) if tok_w is None else tok_w
+        num = jnp.where(valid, num, jnp.zeros_like(num))
+        if reduction == "sum":
+            coef = num
+        else:
+            denom = jnp.sum(num if cwy is None else num * cwy)
+            nonzero = denom != 0
+            # double where: nothing valid gives coefficients (and loss, gradients) of exactly 0
+            coef = jnp.where(nonzero, num / jnp.where(nonzero, denom, jnp.ones_like(denom)),
+                             jnp.zeros_like(num))
+        return _total_forward_grad(cfg, *args, padv(coef, 0), cw_k, eps, zl, cap)
+
+    core = _rows_recompute if method == "recompute" else functools.partial(_rows_checkpoint)
+    rows = core(cfg, *args, cw_k, eps, zl, cap)
+    rows = rows[:n] if pad else rows
+    normalizer = None
+    if cwy is not None:
+        normalizer = (cwy if tok_w is None else tok_w * cwy).reshape(batch_shape)
+    return apply_reduction(_NAME, rows.reshape(batch_shape), weights, valid.reshape(batch_shape),
+                           reduction, normalizer=normalizer)
