@@ -80,7 +80,11 @@ def kl_divergence(log_predictions: ArrayLike, targets: ArrayLike, *, axis: int =
       - ``"mean"`` here divides by the number of remaining positions (PyTorch's ``"batchmean"``
         for ``[batch, classes]`` inputs). PyTorch's own ``reduction="mean"`` divides by the
         number of *elements* (``batch × classes``), which is not the KL divergence; to reproduce
-        it, use ``reduction="sum"`` and divide by ``log_predictions.size``.
+        it, use ``reduction="sum"`` and divide by ``log_predictions.size``. The ``KLDivLoss`` /
+        ``kl_div`` aliases keep this ``"mean"`` (``"batchmean"``): PyTorch itself warns that its
+        element-count ``"mean"`` is not the divergence and will change to ``"batchmean"``.
+      - Where PyTorch's element-wise term forms ``0·(−inf)`` (a zero target on a ``-inf``
+        log-prediction) and returns NaN, jaxloss returns the exact 0.
       - Numerics: zero targets contribute exactly 0 and ``-inf`` log-predictions there give a
         finite value and finite ``grad`` / ``jvp`` / ``hessian`` (double ``where``). A positive
         target on a ``-inf`` log-prediction gives ``+inf`` (the true divergence) with a finite
