@@ -57,6 +57,11 @@ def _pnorm(d: jax.Array, p: jax.Array, axis: int) -> jax.Array:
     return jnp.where(spos, jnp.power(jnp.where(spos, s, jnp.ones_like(s)), inv_p), jnp.zeros_like(s))
 
 
+def _clamp_min0(x: jax.Array) -> jax.Array:
+    """max(x, 0) with PyTorch's ``clamp_min`` subgradient: 1 at x = 0 (``jnp.maximum`` gives ½)."""
+    return jnp.where(x >= 0, x, jnp.zeros_like(x))
+
+
 def _check_pair(name: str, a_name: str, a, b_name: str, b, axis: int) -> int:
     val.check_floating(name, a_name, a)
     val.check_floating(name, b_name, b)
@@ -174,8 +179,9 @@ def cosine_similarity_loss(predictions: ArrayLike, targets: ArrayLike, *, axis: 
     return apply_reduction(name, values, weights, where, reduction)
 
 
-# PyTorch's cosine_embedding_loss adds this to each squared norm (aten/src/ATen/native/Loss.cpp).
-_TORCH_COSINE_EMBEDDING_EPS = 1e-12
+# PyTorch's cosine_embedding_loss adds this to each squared norm (aten/src/ATen/native/Loss.cpp,
+# ``constexpr float EPSILON = 1e-12``): the float32 value, which matters for zero vectors.
+_TORCH_COSINE_EMBEDDING_EPS = 9.999999960041972e-13  # float(np.float32(1e-12))
 
 
 def cosine_embedding_loss(x1: ArrayLike, x2: ArrayLike, targets: ArrayLike, *, margin: ArrayLike = 0.0, axis: int = -1, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
@@ -216,7 +222,8 @@ def cosine_embedding_loss(x1: ArrayLike, x2: ArrayLike, targets: ArrayLike, *, m
       PyTorch ``torch.nn.CosineEmbeddingLoss``.
 
     Numerics and edge cases: the ``1e-12`` added to each squared norm keeps zero vectors finite
-    (cos = 0) with finite gradients, exactly as PyTorch. Unchecked behaviour: a target that is
+    (cos = 0) with finite gradients, exactly as PyTorch; at ``cos = margin`` the subgradient is
+    that of the active branch, as PyTorch's ``clamp_min``. Unchecked behaviour: a target that is
     neither ``1`` nor ``-1`` contributes 0 (as in PyTorch); :func:`jaxloss.checked` reports it.
     """
     name = "cosine_embedding_loss"
@@ -237,7 +244,7 @@ def cosine_embedding_loss(x1: ArrayLike, x2: ArrayLike, targets: ArrayLike, *, m
     cos = prod / denom
     zeros = jnp.zeros_like(cos)
     pos = jnp.where(t == 1, jnp.ones_like(cos) - cos, zeros)
-    neg = jnp.where(t == -1, jnp.maximum(cos - m, zeros), zeros)
+    neg = jnp.where(t == -1, _clamp_min0(cos - m), zeros)
     return apply_reduction(name, pos + neg, weights, where, reduction)
 
 
@@ -289,8 +296,9 @@ def triplet_margin_loss(anchor: ArrayLike, positive: ArrayLike, negative: ArrayL
 
     Numerics and edge cases: the norm has a zero (finite) gradient where the difference is
     exactly 0 (e.g. ``anchor == positive`` with ``epsilon = 0``); with the default ``epsilon``
-    the difference is ``epsilon`` there, as in PyTorch. At the hinge (loss exactly 0) the
-    gradient is 0.
+    the difference is ``epsilon`` there, as in PyTorch. Exactly at the hinge
+    (``margin + d_pos - d_neg = 0``) the subgradient is that of the active branch, as PyTorch's
+    ``clamp_min``.
     """
     name = "triplet_margin_loss"
     ax = _check_pair(name, "anchor", anchor, "positive", positive, axis)
@@ -310,7 +318,7 @@ def triplet_margin_loss(anchor: ArrayLike, positive: ArrayLike, negative: ArrayL
     d_neg = _pnorm(a - neg + eps, pp, ax)
     if swap:
         d_neg = jnp.minimum(d_neg, _pnorm(pos - neg + eps, pp, ax))
-    values = jnp.maximum(m + d_pos - d_neg, jnp.zeros_like(d_pos))
+    values = _clamp_min0(m + d_pos - d_neg)
     return apply_reduction(name, values, weights, where, reduction)
 
 
@@ -353,7 +361,8 @@ def margin_ranking_loss(x1: ArrayLike, x2: ArrayLike, targets: ArrayLike, *, mar
     References:
       PyTorch ``torch.nn.MarginRankingLoss``.
 
-    Numerics and edge cases: the gradient at the hinge is 0. Unchecked behaviour: targets other
+    Numerics and edge cases: exactly at the hinge the subgradient is that of the active branch
+    (PyTorch's ``clamp_min``). Unchecked behaviour: targets other
     than ``±1`` scale the score difference (the formula above is applied as written).
     """
     name = "margin_ranking_loss"
@@ -362,7 +371,7 @@ def margin_ranking_loss(x1: ArrayLike, x2: ArrayLike, targets: ArrayLike, *, mar
     dtype = nx.compute_dtype(x1)
     a, b, t = nx.as_compute(x1, dtype), nx.as_compute(x2, dtype), nx.as_compute(targets, dtype)
     m = nx.as_hyper(margin, dtype)
-    values = jnp.maximum(m - t * (a - b), jnp.zeros_like(a))
+    values = _clamp_min0(m - t * (a - b))
     return apply_reduction(name, values, weights, where, reduction)
 
 
@@ -408,7 +417,7 @@ def hinge_embedding_loss(distances: ArrayLike, targets: ArrayLike, *, margin: Ar
     m = nx.as_hyper(margin, dtype)
     zeros = jnp.zeros_like(x)
     # PyTorch: where(t != 1, clamp_min(margin − x, 0), 0) + where(t != −1, x, 0)
-    values = (jnp.where(t != 1, jnp.maximum(m - x, zeros), zeros)
+    values = (jnp.where(t != 1, _clamp_min0(m - x), zeros)
               + jnp.where(t != -1, x, zeros))
     return apply_reduction(name, values, weights, where, reduction)
 
@@ -558,9 +567,8 @@ def ntxent_loss(embeddings: ArrayLike, labels: ArrayLike, *, temperature: ArrayL
     neg = ~same & valid_col
     # log Σ_{k∈N(i)} exp s_ik over −inf-masked negatives (−inf when there are none)
     lse_neg = nx.logsumexp(jnp.where(neg, s, -jnp.inf), axis=1)  # [n]
-    # ℓ_ij = log(exp s_ij + Σ_N exp s_ik) − s_ij, via logsumexp of the pair [s_ij, lse_neg_i]
-    stacked = jnp.stack([s, jnp.broadcast_to(lse_neg[:, None], (n, n))], axis=-1)
-    pair = nx.logsumexp(stacked, axis=-1) - s
+    # ℓ_ij = log(exp s_ij + exp lse_neg_i) − s_ij = softplus(lse_neg_i − s_ij) ≥ 0; 0 with no negatives
+    pair = nx.softplus(jnp.broadcast_to(lse_neg[:, None], (n, n)) - s)
     zeros = jnp.zeros_like(pair)
     per_anchor = jnp.sum(jnp.where(pos, pair, zeros), axis=1)      # L_i
     n_pos = jnp.sum(pos, axis=1).astype(dtype)                      # |P(i)|
