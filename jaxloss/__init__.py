@@ -86,3 +86,6 @@ from ._registry import list_losses as list_losses
 from ._checked import LossInputError as LossInputError
 from ._checked import checked as checked
 from ._checked import checkify as checkify
+
+# large vocabulary: fused linear cross-entropy (registers itself with the registry)
+from ._linear_ce import linear_cross_entropy as linear_cross_entropy

@@ -580,3 +580,8 @@ def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, labels: ArrayLike
         normalizer = (cwy if tok_w is None else tok_w * cwy).reshape(batch_shape)
     return apply_reduction(_NAME, rows.reshape(batch_shape), weights, valid.reshape(batch_shape),
                            reduction, normalizer=normalizer)
+
+
+from . import _registry  # noqa: E402  (the registry imports no module that imports this one)
+
+_registry.register(_NAME, linear_cross_entropy)
