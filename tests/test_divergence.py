@@ -162,6 +162,18 @@ def test_kl_against_torch_values_and_grads(log_targets):
     assert_close(got, float(tl))
 
 
+def test_zero_target_on_neg_inf_is_exact_zero_where_torch_gives_nan():
+    torch = torch_or_skip()
+    log_p = np.array([[-np.inf, 0.0]])
+    t = np.array([[0.0, 1.0]])
+    tl = torch.nn.functional.kl_div(to_torch(log_p, torch), to_torch(t, torch), reduction="none")
+    assert np.isnan(tl.numpy()[0, 0])  # documented difference
+    assert float(jaxloss.kl_divergence(jnp.asarray(log_p), jnp.asarray(t))) == 0.0
+    with np.errstate(divide="ignore"):
+        log_t = np.log(t)
+    assert float(jaxloss.kl_divergence(jnp.asarray(log_p), jnp.asarray(log_t), log_targets=True)) == 0.0
+
+
 def test_kldivloss_alias_is_batchmean():
     torch = torch_or_skip()
     log_p, _, t = random_dists(5, (4, 3), -1)
