@@ -18,6 +18,24 @@ from .helpers import (assert_close, assert_finite, debug_nans, grads_f64, reduce
 INF = np.inf
 
 
+# Derivatives run under jax.jit, as users run them (one compilation instead of many eager op
+# compilations also keeps the module fast).
+def jgrad(f, **kwargs):
+    return jax.jit(jax.grad(f, **kwargs))
+
+
+def jvalue_and_grad(f):
+    return jax.jit(jax.value_and_grad(f))
+
+
+def jhessian(f):
+    return jax.jit(jax.hessian(f))
+
+
+def jjvp(f, x):
+    return jax.jit(lambda a: jax.jvp(f, (a,), (jnp.ones_like(a),)))(x)
+
+
 # ----------------------------------------------------------------------------------------------
 # Plain float64 NumPy references (element-wise losses unless stated)
 # ----------------------------------------------------------------------------------------------
@@ -154,7 +172,7 @@ def test_all_masked_is_exact_zero_with_zero_grad(name):
     m = jnp.zeros((3,) if name == "multilabel_soft_margin_loss" else (3, 4), bool)
     f = lambda z: fn(z, jnp.asarray(t), where=m)
     assert float(f(jnp.asarray(x))) == 0.0
-    g = jax.grad(f)(jnp.asarray(x))
+    g = jgrad(f)(jnp.asarray(x))
     assert np.all(np.asarray(g) == 0.0)
 
 
@@ -168,20 +186,20 @@ def test_grads_closed_form():
     t = soft(r, (5, 4))
     pw = r.uniform(0.5, 3.0, size=(4,))
     s = np_sigmoid(x)
-    g = jax.grad(lambda z: jaxloss.sigmoid_binary_cross_entropy(z, jnp.asarray(t), pos_weight=jnp.asarray(pw), reduction="sum"))(jnp.asarray(x))
+    g = jgrad(lambda z: jaxloss.sigmoid_binary_cross_entropy(z, jnp.asarray(t), pos_weight=jnp.asarray(pw), reduction="sum"))(jnp.asarray(x))
     assert_close(g, pw * t * (s - 1) + (1 - t) * s)
     p = probs(r, (5, 4))
-    g = jax.grad(lambda z: jaxloss.binary_cross_entropy(z, jnp.asarray(t), reduction="sum"))(jnp.asarray(p))
+    g = jgrad(lambda z: jaxloss.binary_cross_entropy(z, jnp.asarray(t), reduction="sum"))(jnp.asarray(p))
     assert_close(g, -t / p + (1 - t) / (1 - p))
     y = signs(r, (5, 4))
-    g = jax.grad(lambda z: jaxloss.soft_margin_loss(z, jnp.asarray(y), reduction="sum"))(jnp.asarray(x))
+    g = jgrad(lambda z: jaxloss.soft_margin_loss(z, jnp.asarray(y), reduction="sum"))(jnp.asarray(x))
     assert_close(g, -y * np_sigmoid(-y * x))
-    g = jax.grad(lambda z: jaxloss.hinge_loss(z, jnp.asarray(y), margin=0.5, reduction="sum"))(jnp.asarray(x))
+    g = jgrad(lambda z: jaxloss.hinge_loss(z, jnp.asarray(y), margin=0.5, reduction="sum"))(jnp.asarray(x))
     assert_close(g, -y * (0.5 - y * x > 0))
-    g = jax.grad(lambda z: jaxloss.squared_hinge_loss(z, jnp.asarray(y), reduction="sum"))(jnp.asarray(x))
+    g = jgrad(lambda z: jaxloss.squared_hinge_loss(z, jnp.asarray(y), reduction="sum"))(jnp.asarray(x))
     assert_close(g, -2 * y * np.maximum(0.0, 1 - y * x))
     cw = r.uniform(0.2, 2.0, size=(5,))
-    g = jax.grad(lambda z: jaxloss.multilabel_soft_margin_loss(z, jnp.asarray(t), class_weights=jnp.asarray(cw), axis=0, reduction="sum"))(jnp.asarray(x))
+    g = jgrad(lambda z: jaxloss.multilabel_soft_margin_loss(z, jnp.asarray(t), class_weights=jnp.asarray(cw), axis=0, reduction="sum"))(jnp.asarray(x))
     assert_close(g, cw[:, None] * (s - t) / 5)
 
 
@@ -205,13 +223,13 @@ def test_focal_grads_match_naive(gamma):
     x = jnp.asarray(3 * r.normal(size=(6, 3)))
     t = jnp.asarray(soft(r, (6, 3)))
     p = jnp.asarray(probs(r, (6, 3)))
-    g = jax.grad(lambda z: jaxloss.sigmoid_focal_loss(z, t, alpha=0.3, gamma=gamma, reduction="sum"))(x)
-    assert_close(g, jax.grad(_naive_sigmoid_focal)(x, t, 0.3, gamma))
-    g = jax.grad(lambda z: jaxloss.binary_focal_loss(z, t, alpha=0.3, gamma=gamma, reduction="sum"))(p)
-    assert_close(g, jax.grad(_naive_binary_focal)(p, t, 0.3, gamma))
+    g = jgrad(lambda z: jaxloss.sigmoid_focal_loss(z, t, alpha=0.3, gamma=gamma, reduction="sum"))(x)
+    assert_close(g, jgrad(_naive_sigmoid_focal)(x, t, 0.3, gamma))
+    g = jgrad(lambda z: jaxloss.binary_focal_loss(z, t, alpha=0.3, gamma=gamma, reduction="sum"))(p)
+    assert_close(g, jgrad(_naive_binary_focal)(p, t, 0.3, gamma))
     # gradient with respect to the traced hyperparameters too
-    ga = jax.grad(lambda a, c: jaxloss.sigmoid_focal_loss(x, t, alpha=a, gamma=c, reduction="sum"), argnums=(0, 1))(0.3, gamma)
-    assert_close(ga, jax.grad(lambda a, c: _naive_sigmoid_focal(x, t, a, c), argnums=(0, 1))(0.3, gamma))
+    ga = jgrad(lambda a, c: jaxloss.sigmoid_focal_loss(x, t, alpha=a, gamma=c, reduction="sum"), argnums=(0, 1))(0.3, gamma)
+    assert_close(ga, jgrad(lambda a, c: _naive_sigmoid_focal(x, t, a, c), argnums=(0, 1))(0.3, gamma))
 
 
 def test_finite_difference_grads_order2():
@@ -249,7 +267,7 @@ def _torch_value_grad(torch, f, x, *args):
 
 
 def _jax_value_grad(f, x):
-    return jax.value_and_grad(f)(jnp.asarray(x))
+    return jvalue_and_grad(f)(jnp.asarray(x))
 
 
 def test_torch_binary_cross_entropy():
@@ -355,20 +373,20 @@ def test_sigmoid_bce_exact_limits_and_grad_at_inf():
     val = np.asarray(f(jnp.asarray(XE)))
     np.testing.assert_array_equal(val[:6], [0.0, 0.0, INF, INF, INF, INF])
     assert val[6] == 0.0 and val[7] == 1e4 and val[8] == np.log(2.0)
-    g = jax.grad(lambda z: jnp.sum(jaxloss.sigmoid_binary_cross_entropy(z, jnp.asarray(TE), reduction="none")))(jnp.asarray(XE))
+    g = jgrad(lambda z: jnp.sum(jaxloss.sigmoid_binary_cross_entropy(z, jnp.asarray(TE), reduction="none")))(jnp.asarray(XE))
     np.testing.assert_array_equal(np.asarray(g), np_sigmoid(XE) - TE)
     # grad = σ(x) − t̃ also with label smoothing; pos_weight scales the positive part
-    g = jax.grad(lambda z: jaxloss.sigmoid_binary_cross_entropy(z, jnp.asarray(TE), label_smoothing=0.2, reduction="sum"))(jnp.asarray(XE))
+    g = jgrad(lambda z: jaxloss.sigmoid_binary_cross_entropy(z, jnp.asarray(TE), label_smoothing=0.2, reduction="sum"))(jnp.asarray(XE))
     assert_close(g, np_sigmoid(XE) - (TE * 0.8 + 0.1))
-    g = jax.grad(lambda z: jaxloss.sigmoid_binary_cross_entropy(z, jnp.asarray(TE), pos_weight=2.0, reduction="sum"))(jnp.asarray(XE))
+    g = jgrad(lambda z: jaxloss.sigmoid_binary_cross_entropy(z, jnp.asarray(TE), pos_weight=2.0, reduction="sum"))(jnp.asarray(XE))
     assert_close(g, 2.0 * TE * (np_sigmoid(XE) - 1) + (1 - TE) * np_sigmoid(XE))
     # multilabel and soft margin share the exact core
-    gm = jax.grad(lambda z: jaxloss.multilabel_soft_margin_loss(z, jnp.asarray(TE), reduction="sum"))(jnp.asarray(XE))
+    gm = jgrad(lambda z: jaxloss.multilabel_soft_margin_loss(z, jnp.asarray(TE), reduction="sum"))(jnp.asarray(XE))
     np.testing.assert_array_equal(np.asarray(gm), (np_sigmoid(XE) - TE) / XE.size)
     ys = 2 * np.round(TE) - 1
     vs = jaxloss.soft_margin_loss(jnp.asarray(XE[:4]), jnp.asarray(ys[:4]), reduction="none")
     np.testing.assert_array_equal(np.asarray(vs), [0.0, 0.0, INF, INF])
-    gs = jax.grad(lambda z: jaxloss.soft_margin_loss(z, jnp.asarray(ys), reduction="sum"))(jnp.asarray(XE))
+    gs = jgrad(lambda z: jaxloss.soft_margin_loss(z, jnp.asarray(ys), reduction="sum"))(jnp.asarray(XE))
     np.testing.assert_array_equal(np.asarray(gs), -ys * np_sigmoid(-ys * XE))
 
 
@@ -376,8 +394,8 @@ def test_sigmoid_bce_jvp_hessian_finite_at_edges():
     t = jnp.asarray(TE)
     f = lambda z: jaxloss.sigmoid_binary_cross_entropy(z, t, pos_weight=1.5)
     x = jnp.asarray(XE)
-    assert_finite(jax.jvp(f, (x,), (jnp.ones_like(x),))[1])
-    h = jax.hessian(f)(x)
+    assert_finite(jjvp(f, x)[1])
+    h = jhessian(f)(x)
     assert_finite(h)
     assert_close(jnp.diag(h), np_sigmoid(XE) * np_sigmoid(-XE) * (1.5 * TE + 1 - TE) / XE.size)
 
@@ -391,28 +409,28 @@ def test_sigmoid_focal_edges(gamma):
     assert np.all(np.isposinf(val[2:6]))
     assert_close(val[6:], ref_sigmoid_focal(XE[6:], TE[6:], gamma=gamma))
     f = lambda z, c: jaxloss.sigmoid_focal_loss(z, t, gamma=c, reduction="sum")
-    gx = np.asarray(jax.grad(f)(x, gamma))
+    gx = np.asarray(jgrad(lambda z: f(z, gamma))(x))
     assert_finite(gx)
     # at a wrong infinite logit with a hard target the focal factor is 1: grad = α_t·(σ(x) − t)
     assert_close(gx[2:4], (0.25 * TE[2:4] + 0.75 * (1 - TE[2:4])) * (np_sigmoid(XE[2:4]) - TE[2:4]))
     np.testing.assert_array_equal(gx[:2], [0.0, 0.0])
     # forward mode and second order too (a select after inf·0 would leak NaN into the jvp)
-    assert_finite(jax.jvp(lambda z: f(z, gamma), (x,), (jnp.ones_like(x),))[1])
-    assert_finite(jax.hessian(lambda z: f(z, gamma))(x))
+    assert_finite(jjvp(lambda z: f(z, gamma), x)[1])
+    assert_finite(jhessian(lambda z: f(z, gamma))(x))
     # alpha at its ends: α_t = 0 on a wrong infinite logit gives exactly 0, not 0·inf
     for alpha in (0.0, 1.0):
         va = np.asarray(jaxloss.sigmoid_focal_loss(x, t, alpha=alpha, gamma=gamma, reduction="none"))
         a_t = alpha * TE + (1 - alpha) * (1 - TE)
         np.testing.assert_array_equal(va[2:6] == 0.0, a_t[2:6] == 0.0)
-        assert_finite(jax.grad(lambda z: jaxloss.sigmoid_focal_loss(z, t, alpha=alpha, gamma=gamma))(x))
+        assert_finite(jgrad(lambda z: jaxloss.sigmoid_focal_loss(z, t, alpha=alpha, gamma=gamma))(x))
     # traced gamma: finite gradients also with respect to gamma on the finite entries
     fin = jnp.asarray(XE[6:])
-    gg = jax.grad(lambda c: jaxloss.sigmoid_focal_loss(fin, t[6:], gamma=c, reduction="sum"))(jnp.float64(gamma))
+    gg = jgrad(lambda c: jaxloss.sigmoid_focal_loss(fin, t[6:], gamma=c, reduction="sum"))(jnp.float64(gamma))
     assert_finite(gg)
     # p_t = 1 with γ < 1: large finite logits on the right side
     xr = jnp.asarray([40.0, -40.0, 800.0, -800.0])
     tr = jnp.asarray([1.0, 0.0, 1.0, 0.0])
-    assert_finite(jax.grad(lambda z: jaxloss.sigmoid_focal_loss(z, tr, gamma=jnp.float64(gamma), reduction="sum"))(xr))
+    assert_finite(jgrad(lambda z: jaxloss.sigmoid_focal_loss(z, tr, gamma=jnp.float64(gamma), reduction="sum"))(xr))
 
 
 def test_focal_gamma_zero_equals_bce():
@@ -437,15 +455,15 @@ def test_probability_losses_at_zero_and_one(gamma):
     t = jnp.asarray([0.0, 1.0, 1.0, 0.0, 0.5, 0.5])
     bce = np.asarray(jaxloss.binary_cross_entropy(p, t, reduction="none"))
     np.testing.assert_array_equal(bce, [0.0, 0.0, 100.0, 100.0, 50.0, 50.0])
-    assert_finite(jax.grad(lambda z: jaxloss.binary_cross_entropy(z, t))(p))
+    assert_finite(jgrad(lambda z: jaxloss.binary_cross_entropy(z, t))(p))
     foc = jaxloss.binary_focal_loss(p, t, gamma=gamma, alpha=0.25, reduction="none")
     assert_close(foc, ref_binary_focal(np.asarray(p), np.asarray(t), alpha=0.25, gamma=gamma))
-    g = jax.grad(lambda z, c: jaxloss.binary_focal_loss(z, t, gamma=c), argnums=(0, 1))(p, gamma)
+    g = jgrad(lambda z, c: jaxloss.binary_focal_loss(z, t, gamma=c), argnums=(0, 1))(p, gamma)
     assert_finite(g)
     # p_t → 1 with γ < 1 (the power's derivative is unbounded): still finite
     pn = jnp.asarray([1e-300, 1 - 1e-16, 1e-30])
     tn = jnp.asarray([0.0, 1.0, 0.0])
-    assert_finite(jax.grad(lambda z: jaxloss.binary_focal_loss(z, tn, gamma=jnp.float64(gamma)))(pn))
+    assert_finite(jgrad(lambda z: jaxloss.binary_focal_loss(z, tn, gamma=jnp.float64(gamma)))(pn))
 
 
 def test_edge_cases_under_debug_nans():
@@ -521,7 +539,7 @@ def test_half_precision_inputs(name, dtype):
     x, t = inputs(name, (4, 5), seed=18)
     xh = jnp.asarray(x).astype(dtype)
     th = jnp.asarray(t).astype(dtype)
-    val, g = jax.value_and_grad(lambda z: fn(z, th))(xh)
+    val, g = jvalue_and_grad(lambda z: fn(z, th))(xh)
     assert val.dtype == jnp.float32
     assert g.dtype == dtype
     desired = ref(np.asarray(xh, np.float64), np.asarray(th, np.float64)).mean()
@@ -536,15 +554,15 @@ def test_float32_edges_finite():
     for f in (lambda z: jaxloss.sigmoid_binary_cross_entropy(z, t, reduction="sum"),
               lambda z: jaxloss.sigmoid_focal_loss(z, t, gamma=jnp.float32(0.3), reduction="sum"),
               lambda z: jaxloss.sigmoid_focal_loss(z, t, reduction="sum")):
-        assert_finite(jax.grad(f)(x))
-    g = jax.grad(lambda z: jaxloss.sigmoid_binary_cross_entropy(z, t, reduction="sum"))(x)
+        assert_finite(jgrad(f)(x))
+    g = jgrad(lambda z: jaxloss.sigmoid_binary_cross_entropy(z, t, reduction="sum"))(x)
     np.testing.assert_array_equal(np.asarray(g), (np_sigmoid(XE) - TE).astype(np.float32))
     xr = jnp.asarray([30.0, 90.0, 104.0, -104.0], jnp.float32)
     tr = jnp.asarray([1.0, 1.0, 1.0, 0.0], jnp.float32)
-    assert_finite(jax.grad(lambda z: jaxloss.sigmoid_focal_loss(z, tr, gamma=jnp.float32(0.1), reduction="sum"))(xr))
+    assert_finite(jgrad(lambda z: jaxloss.sigmoid_focal_loss(z, tr, gamma=jnp.float32(0.1), reduction="sum"))(xr))
     pr = jnp.asarray([1e-40, 1e-30, 1 - 1e-7, 0.0], jnp.float32)
     tq = jnp.asarray([0.0, 0.0, 1.0, 0.0], jnp.float32)
-    assert_finite(jax.grad(lambda z: jaxloss.binary_focal_loss(z, tq, gamma=jnp.float32(0.1), reduction="sum"))(pr))
+    assert_finite(jgrad(lambda z: jaxloss.binary_focal_loss(z, tq, gamma=jnp.float32(0.1), reduction="sum"))(pr))
 
 
 # ----------------------------------------------------------------------------------------------
