@@ -188,9 +188,9 @@ def test_kldivloss_alias_is_batchmean():
 def test_grads_finite_differences():
     # well-conditioned distributions (every entry ≥ 0.1) so finite differences with eps=1e-4 hold
     r = rng(6)
-    p = r.uniform(0.5, 1.5, size=(2, 3))
+    p = r.uniform(0.5, 1.5, size=(2, 4))
     p /= p.sum(-1, keepdims=True)
-    t = r.uniform(0.5, 1.5, size=(2, 3))
+    t = r.uniform(0.5, 1.5, size=(2, 4))
     t /= t.sum(-1, keepdims=True)
     log_p = np.log(p)
     grads_f64(lambda a, b: jaxloss.kl_divergence(a, b), (log_p, t))
