@@ -261,14 +261,15 @@ def test_rmse_zero_error_has_finite_zero_gradient():
         out = []
         for reduction in ("mean", "sum"):
             f = lambda a: jaxloss.root_mean_squared_error(a, x, reduction=reduction)
-            out.append((f(z), jax.grad(f)(z), jax.hessian(f)(z)))
+            out.append((f(z), jax.grad(f)(z), jax.hessian(f)(z), jax.jvp(f, (z,), (jnp.ones_like(z),))[1]))
         g = jax.grad(lambda a: jnp.sum(jaxloss.root_mean_squared_error(a, x, reduction="none")))(z)
         return out, g
 
     out, g = run(x)
-    for value, grad, hess in out:
+    for value, grad, hess, tangent in out:
         assert float(value) == 0.0
         assert np.all(np.asarray(grad) == 0.0)
+        assert float(tangent) == 0.0
         assert_finite(hess)
     assert np.all(np.asarray(g) == 0.0)
 

@@ -279,11 +279,12 @@ def test_empty_rows_and_exact_probabilities(case):
         def run(x, y):
             g = jax.grad(lambda a: fn(a, y, **kw))(x)
             h = jax.hessian(lambda a: fn(a, y, **kw))(x)
-            return fn(x, y, reduction="none", **kw), g, h
+            tangent = jax.jvp(lambda a: fn(a, y, **kw), (x,), (jnp.ones_like(x),))[1]
+            return fn(x, y, reduction="none", **kw), g, h, tangent
 
-        v, g, h = run(z, z)
+        v, g, h, tangent = run(z, z)
         assert np.all(np.asarray(v) == 0.0), (kw, v)  # two empty masks agree perfectly
-        assert_finite((g, h), f"{case[0]} {kw}")
+        assert_finite((g, h, tangent), f"{case[0]} {kw}")
     # probabilities exactly 0 and 1; a perfect prediction has loss 0
     t = jnp.asarray([[[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]], [[0.0, 1.0], [0.0, 1.0], [0.0, 1.0]]])
     assert np.all(np.asarray(fn(t, t, reduction="none", **opts)) < 1e-6)
