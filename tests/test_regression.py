@@ -363,6 +363,29 @@ def test_gaussian_nll_matches_numpy_reference():
         assert_close(gvar, gv_sum)
 
 
+def test_gaussian_nll_weights_where_and_all_masked():
+    r = rng(19)
+    mu, t, var = r.normal(size=(4, 3)), r.normal(size=(4, 3)), r.uniform(0.2, 2.0, size=(4,))
+    w = r.uniform(0.1, 2.0, size=(4, 1))
+    m = r.uniform(size=(4, 3)) > 0.3
+    M, T, V, W, K = map(jnp.asarray, (mu, t, var, w, m))
+    val, _, _ = ref_gaussian(mu, t, np.broadcast_to(var[:, None], (4, 3)))
+    none_mask = jnp.zeros((4, 3), bool)
+
+    @jax.jit
+    def run(a, v):
+        out = {red: jaxloss.gaussian_nll_loss(a, T, v, weights=W, where=K, reduction=red) for red in ("mean", "sum", "none")}
+        f = lambda x, y: jaxloss.gaussian_nll_loss(x, T, y, where=none_mask)
+        return out, f(a, v), jax.grad(f, argnums=(0, 1))(a, v)
+
+    out, masked, (gm, gv) = run(M, V)
+    for reduction in ("mean", "sum", "none"):
+        assert_close(out[reduction], reduce_ref(val, w, m, reduction))
+    assert np.all(np.asarray(out["none"])[~m] == 0.0)
+    assert float(masked) == 0.0
+    assert np.all(np.asarray(gm) == 0.0) and np.all(np.asarray(gv) == 0.0)
+
+
 # ----------------------------------------------------------------------------------------------
 # jit and vmap
 # ----------------------------------------------------------------------------------------------
