@@ -161,16 +161,25 @@ def class_labels(arg="labels", logits="logits", axis_arg="axis", num_classes=Non
 
 
 def _ctc_checks(name, args):
+    """CTC labels are class ids other than the blank, and fit in the unpadded frames.
+
+    Mirrors ``ctc_loss``: a non-zero padding marks padding; a sequence of ``L`` labels with ``r``
+    adjacent repeats needs at least ``L + r`` frames (a blank must separate each repeat).
+    """
     logits = jnp.asarray(args["logits"])
     labels = jnp.asarray(args["labels"])
     k = logits.shape[-1]
-    label_valid = jnp.asarray(args["label_paddings"]) < 0.5
+    label_valid = jnp.asarray(args["label_paddings"]) == 0
     bad = (labels < 0) | (labels >= k) | (labels == args.get("blank_id", 0))
     _report(name, "labels", bad & label_valid, labels, f"must be a class id in [0, {k}) other than blank_id")
-    logit_len = jnp.sum(jnp.asarray(args["logit_paddings"]) < 0.5, axis=-1)
-    label_len = jnp.sum(label_valid, axis=-1)
-    _report(name, "labels", label_len > logit_len, label_len,
-            "has more labels than logit frames (label length > logit length)")
+    frames = jnp.sum(jnp.asarray(args["logit_paddings"]) == 0, axis=-1)
+    length = jnp.sum(label_valid, axis=-1)
+    position = jnp.arange(labels.shape[-1])
+    repeat = (labels[..., 1:] == labels[..., :-1]) & (position[None, 1:] < length[:, None])
+    needed = length + jnp.sum(repeat, axis=-1)
+    _report(name, "labels", needed > frames, needed,
+            "needs more frames than the unpadded logits have (label length + adjacent repeats "
+            "> logit length)")
 
 
 def _lce_classes(args):

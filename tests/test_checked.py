@@ -69,8 +69,15 @@ def test_checked_raises_naming_loss_argument_value(name, good, bad, arg, value):
 def test_ctc_label_longer_than_logits():
     loss = jaxloss.checked(jaxloss.ctc_loss)
     logits = jnp.zeros((1, 2, 4), F)
-    with pytest.raises(jaxloss.LossInputError, match="ctc_loss: 'labels' has more labels than logit frames"):
+    with pytest.raises(jaxloss.LossInputError, match="ctc_loss: 'labels' needs more frames .* got 3"):
         loss(logits, jnp.zeros((1, 2), F), jnp.asarray([[1, 2, 3]]), jnp.zeros((1, 3), F))
+    # a repeated label needs a blank between its copies: [1, 1] needs 3 frames, 2 are too few
+    with pytest.raises(jaxloss.LossInputError, match="needs more frames"):
+        loss(logits, jnp.zeros((1, 2), F), jnp.asarray([[1, 1]]), jnp.zeros((1, 2), F))
+    # padding (any non-zero value) is not counted
+    ok = loss(jnp.zeros((1, 3, 4), F), jnp.asarray([[0.0, 0.0, 0.0]], F), jnp.asarray([[1, 1, 3]]),
+              jnp.asarray([[0.0, 0.0, 1.0]], F))
+    assert np.isfinite(ok)
 
 
 def test_masked_and_ignored_entries_are_not_checked():
