@@ -221,9 +221,10 @@ def sigmoid_binary_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, pos_w
 
     Notes:
       * Exact limits at ``±inf``: the loss is 0 for a logit of ``+inf`` with target 1 (or
-        ``-inf`` with target 0) and ``+inf`` when a target in ``(0, 1]`` meets the wrong infinite
-        logit; the gradient is ``σ(x) − t`` (finite) everywhere, including there. Computed with
-        ``softplus`` in a single fused element-wise expression.
+        ``-inf`` with target 0) and ``+inf`` when the target puts mass on the side the infinite
+        logit rules out (``t > 0`` at ``-inf``, ``t < 1`` at ``+inf``); the gradient is
+        ``σ(x) − t`` (finite) everywhere, including there. Computed with ``softplus`` in a single
+        fused element-wise expression, with ``0·inf`` defined as 0 (double where).
       * PyTorch's ``weight=`` argument multiplies each element like ``weights`` here, but its
         ``"mean"`` divides by the element count, whereas ``"mean"`` here divides by ``Σ weights``
         (API.md §1); ``reduction="sum"`` agrees.
