@@ -95,12 +95,14 @@ def l1_penalty(params) -> jax.Array:
       >>> print(f"{float(jaxloss.l1_penalty([jnp.array([1.0, -2.0]), jnp.array(-0.5)])):.4f}")
       3.5000
 
-    Numerics: the (sub)gradient at ``w = 0`` is 0, as ``jnp.abs``'s.
+    Numerics: the subgradient at ``w = 0`` is 0 (as PyTorch's ``abs``; ``jnp.abs`` gives 1).
     """
     leaves, dtype = _float_leaves(params)
     total = jnp.zeros((), dtype)
     for leaf in leaves:
-        total = total + jnp.sum(jnp.abs(nx.as_compute(leaf).astype(dtype)))
+        x = nx.as_compute(leaf).astype(dtype)
+        # |w| = sign(w)·w: the subgradient at w = 0 is sign(0) = 0 (PyTorch's); jnp.abs's is 1
+        total = total + jnp.sum(jnp.sign(x) * x)
     return total
 
 
