@@ -180,8 +180,8 @@ def case_sparse_ce(n, v, dtype=jnp.float32):
     labels_np = r.integers(0, v, n).astype(np.int32)
     logits = jnp.asarray(logits_np).astype(dtype)
     labels = jnp.asarray(labels_np)
-    jl = lambda x: jaxloss.sparse_softmax_cross_entropy(x, labels)
-    ox = lambda x: optax.softmax_cross_entropy_with_integer_labels(x, labels).mean()
+    jl = lambda x, labels: jaxloss.sparse_softmax_cross_entropy(x, labels)
+    ox = lambda x, labels: optax.softmax_cross_entropy_with_integer_labels(x, labels).mean()
 
     def tb():
         x = _t(logits_np, True) if dtype == jnp.float32 else _t(logits_np).to(torch.bfloat16).requires_grad_()
@@ -189,7 +189,7 @@ def case_sparse_ce(n, v, dtype=jnp.float32):
         return [x], lambda: F.cross_entropy(x, y)
     isz = jnp.dtype(dtype).itemsize
     return dict(loss="sparse_softmax_cross_entropy", shape=f"{n}x{v}", dtype=jnp.dtype(dtype).name,
-                args=(logits,), jaxloss=jl, optax=ox, torch=tb, bytes=2 * n * v * isz)
+                args=(logits, labels), jaxloss=jl, optax=ox, torch=tb, bytes=2 * n * v * isz)
 
 
 def case_softmax_ce(n, v):
@@ -198,9 +198,9 @@ def case_softmax_ce(n, v):
     t_np = r.uniform(size=(n, v)).astype(np.float32)
     t_np /= t_np.sum(-1, keepdims=True)
     logits, targets = jnp.asarray(logits_np), jnp.asarray(t_np)
-    return dict(loss="softmax_cross_entropy", shape=f"{n}x{v}", dtype="float32", args=(logits,),
-                jaxloss=lambda x: jaxloss.softmax_cross_entropy(x, targets),
-                optax=lambda x: optax.softmax_cross_entropy(x, targets).mean(),
+    return dict(loss="softmax_cross_entropy", shape=f"{n}x{v}", dtype="float32", args=(logits, targets),
+                jaxloss=lambda x, t: jaxloss.softmax_cross_entropy(x, t),
+                optax=lambda x, t: optax.softmax_cross_entropy(x, t).mean(),
                 torch=lambda: (lambda x, t: ([x], lambda: F.cross_entropy(x, t)))(_t(logits_np, True), _t(t_np)),
                 bytes=3 * n * v * 4)
 
@@ -216,8 +216,8 @@ def _elem(name, n, m, jl, ox, tb, targets="real", seed=3):
         t_np = r.normal(size=(n, m)).astype(np.float32)
     p, t = jnp.asarray(p_np), jnp.asarray(t_np)
     torch_build = None if tb is None else (lambda: (lambda x, y: ([x], lambda: tb(x, y)))(_t(p_np, True), _t(t_np)))
-    return dict(loss=name, shape=f"{n}x{m}", dtype="float32", args=(p,),
-                jaxloss=lambda x: jl(x, t), optax=lambda x: ox(x, t).mean(), torch=torch_build,
+    return dict(loss=name, shape=f"{n}x{m}", dtype="float32", args=(p, t),
+                jaxloss=lambda x, t: jl(x, t), optax=lambda x, t: ox(x, t).mean(), torch=torch_build,
                 bytes=3 * n * m * 4)
 
 
@@ -242,9 +242,9 @@ def case_kl(n, v):
     lp_np = np.asarray(jax.nn.log_softmax(jnp.asarray(r.normal(size=(n, v)).astype(np.float32))))
     t_np = np.asarray(jax.nn.softmax(jnp.asarray(r.normal(size=(n, v)).astype(np.float32))))
     lp, t = jnp.asarray(lp_np), jnp.asarray(t_np)
-    return dict(loss="kl_divergence", shape=f"{n}x{v}", dtype="float32", args=(lp,),
-                jaxloss=lambda x: jaxloss.kl_divergence(x, t),
-                optax=lambda x: optax.kl_divergence(x, t).mean(),
+    return dict(loss="kl_divergence", shape=f"{n}x{v}", dtype="float32", args=(lp, t),
+                jaxloss=lambda x, t: jaxloss.kl_divergence(x, t),
+                optax=lambda x, t: optax.kl_divergence(x, t).mean(),
                 torch=lambda: (lambda x, y: ([x], lambda: F.kl_div(x, y, reduction="batchmean")))(
                     _t(lp_np, True), _t(t_np)),
                 bytes=3 * n * v * 4)
@@ -267,9 +267,10 @@ def case_ctc(b, t, k, l):
         tg = torch.from_numpy(labels_np).long()
         return [x], lambda: F.ctc_loss(torch.log_softmax(x, -1).transpose(0, 1), tg, in_len, tgt_len,
                                        blank=0, reduction="sum") / b
-    return dict(loss="ctc_loss", shape=f"{b}x{t}x{k} L={l}", dtype="float32", args=(logits,),
-                jaxloss=lambda x: jaxloss.ctc_loss(x, lpad, labels, lbpad),
-                optax=lambda x: optax.ctc_loss(x, lpad, labels, lbpad).mean(),
+    return dict(loss="ctc_loss", shape=f"{b}x{t}x{k} L={l}", dtype="float32",
+                args=(logits, lpad, labels, lbpad),
+                jaxloss=lambda x, a, b, c: jaxloss.ctc_loss(x, a, b, c),
+                optax=lambda x, a, b, c: optax.ctc_loss(x, a, b, c).mean(),
                 torch=tb, bytes=2 * b * t * k * 4)
 
 
@@ -285,9 +286,9 @@ def case_linear(n, d, v, chunk=None, method="auto", with_torch=True, max_reps=3)
         ty = _t(y_np).long()
         return [th, tw], lambda: F.cross_entropy(th @ tw, ty)
     label = "linear_cross_entropy" + ("" if method == "auto" else f"[{method}]")
-    return dict(loss=label, shape=f"{n}x{d}x{v}", dtype="float32", args=(h, w), argnums=(0, 1),
-                jaxloss=lambda h, w: jaxloss.linear_cross_entropy(h, w, y, chunk_size=chunk, method=method),
-                optax=lambda h, w: optax.softmax_cross_entropy_with_integer_labels(h @ w, y).mean(),
+    return dict(loss=label, shape=f"{n}x{d}x{v}", dtype="float32", args=(h, w, y), argnums=(0, 1),
+                jaxloss=lambda h, w, y: jaxloss.linear_cross_entropy(h, w, y, chunk_size=chunk, method=method),
+                optax=lambda h, w, y: optax.softmax_cross_entropy_with_integer_labels(h @ w, y).mean(),
                 torch=tb if with_torch else None, bytes=None, flops=3 * 2 * n * d * v,
                 warmup=1, max_reps=max_reps,
                 baseline="unfused optax(hidden @ weight)")
@@ -400,7 +401,8 @@ def plot_sweep(pts, tokens, path):
     plt.close(fig)
 
 
-GROUPS = ("sparse", "softmax", "elementwise", "kl", "ctc", "linear", "sweep")
+GROUPS = ("sparse", "softmax", "elementwise", "kl", "ctc", "linear", "sweep", "linear_methods")
+DEFAULT_GROUPS = GROUPS[:-1]
 
 
 def build_cases(size, groups, full_extras):
@@ -420,9 +422,9 @@ def build_cases(size, groups, full_extras):
         cases.append(case_ctc(*s["ctc"]))
     if "linear" in groups:
         cases.append(case_linear(*s["linear"], chunk=s["linear_chunk"], max_reps=3 if full_extras else 5))
-        if full_extras:
-            cases.append(case_linear(*s["linear"], chunk=s["linear_chunk"], method="recompute",
-                                     with_torch=False, max_reps=3))
+    if "linear_methods" in groups:  # the other fused implementation (long on a CPU; not by default)
+        cases.append(case_linear(*s["linear"], chunk=s["linear_chunk"], method="recompute",
+                                 with_torch=False, max_reps=3))
     return cases
 
 
@@ -432,7 +434,7 @@ def main(argv=None):
     size.add_argument("--quick", action="store_true", help="laptop-sized shapes")
     size.add_argument("--smoke", action="store_true", help="tiny shapes (CI smoke test)")
     p.add_argument("--reps", type=int, default=None, help="timed interleaved runs per case (median)")
-    p.add_argument("--only", default=",".join(GROUPS), help=f"comma list of {', '.join(GROUPS)}")
+    p.add_argument("--only", default=",".join(DEFAULT_GROUPS), help=f"comma list of {', '.join(GROUPS)}")
     p.add_argument("--out", default=os.path.join("bench", "results"), help="directory for JSON + PNG")
     p.add_argument("--no-plot", action="store_true")
     args = p.parse_args(argv)

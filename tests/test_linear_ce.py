@@ -127,8 +127,8 @@ def _options(opts, h, b, y, v, seed=1):
     return kw
 
 
-@pytest.mark.parametrize("method", METHODS)
-@pytest.mark.parametrize("opt_i", range(len(OPTION_SETS)))
+@pytest.mark.parametrize("method,opt_i", [(m, i) for m in METHODS for i in range(len(OPTION_SETS))
+                                          if m != "checkpoint" or i in (0, len(OPTION_SETS) - 1)])
 def test_value_and_grad_match_unfused(method, opt_i):
     lead = (13,) if opt_i % 2 == 0 else (3, 5)  # two shapes; 13 and 15 tokens do not divide chunk 4
     h, w, b, y, = make(opt_i, lead=lead, ignore=("ignore_index" in OPTION_SETS[opt_i]))
@@ -158,8 +158,8 @@ def test_value_and_grad_match_unfused(method, opt_i):
     args = (jnp.asarray(h), jnp.asarray(w), jnp.asarray(bias), jnp.asarray(eps), jnp.asarray(zl),
             None if cap is None else jnp.asarray(cap))
     argnums = (0, 1, 2, 3, 4) + ((5,) if cap is not None else ())
-    g = jax.grad(fused, argnums=argnums)(*args)
-    g_ref = jax.grad(unfused, argnums=argnums)(*args)
+    g = jax.jit(jax.grad(fused, argnums=argnums))(*args)
+    g_ref = jax.jit(jax.grad(unfused, argnums=argnums))(*args)
     for name, a, e in zip(("hidden", "weight", "bias", "label_smoothing", "z_loss", "softcap"), g, g_ref):
         helpers.assert_close(a, e, err_msg=name)
 
@@ -170,7 +170,7 @@ def test_default_path_jit_and_chunking():
     f = jax.jit(jax.value_and_grad(lambda h, w: lce(h, w, jnp.asarray(y), **kw), argnums=(0, 1)))
     v, (gh, gw) = f(jnp.asarray(h), jnp.asarray(w))
     helpers.assert_close(v, ref_np(h, w, y, bias=b, ignore_index=IGN, label_smoothing=0.1))
-    for chunk in (1, 5, 64):  # chunk 64 > 37 tokens: one chunk
+    for chunk in (5, 64):  # 37 tokens: padded chunks; chunk 64 > 37 tokens: one chunk
         v2, (gh2, gw2) = jax.value_and_grad(
             lambda h, w: lce(h, w, jnp.asarray(y), chunk_size=chunk, **kw), argnums=(0, 1))(
             jnp.asarray(h), jnp.asarray(w))
@@ -197,8 +197,8 @@ def test_against_sparse_softmax_cross_entropy():
         return lce(h, w, yj, bias=b, chunk_size=4, **kw)
 
     args = tuple(jnp.asarray(a) for a in (h, w, b))
-    v, g = jax.value_and_grad(fused, argnums=(0, 1, 2))(*args)
-    v_ref, g_ref = jax.value_and_grad(unfused, argnums=(0, 1, 2))(*args)
+    v, g = jax.jit(jax.value_and_grad(fused, argnums=(0, 1, 2)))(*args)
+    v_ref, g_ref = jax.jit(jax.value_and_grad(unfused, argnums=(0, 1, 2)))(*args)
     helpers.assert_close(v, v_ref)
     for a, e in zip(g, g_ref):
         helpers.assert_close(a, e)
@@ -275,13 +275,13 @@ def test_bf16_inputs():
     for method in ("forward_grad", "recompute"):
         f = lambda h, w, b: lce(h, w, yj, bias=b, ignore_index=IGN, label_smoothing=0.1, z_loss=1e-3,
                                 chunk_size=8, method=method)
-        v, g = jax.value_and_grad(f, argnums=(0, 1, 2))(hb, wb, bb)
+        v, g = jax.jit(jax.value_and_grad(f, argnums=(0, 1, 2)))(hb, wb, bb)
         assert v.dtype == jnp.float32
         assert [a.dtype for a in g] == [jnp.bfloat16] * 3
         helpers.assert_close(v, ref_np(h64, w64, y, bias=b64, ignore_index=IGN, label_smoothing=0.1,
                                        z_loss=1e-3), rtol=2e-5, atol=2e-6)
-        g_ref = jax.grad(lambda h, w, b: ref_jnp(h, w, b, yj, 0.1, 1e-3, None, ignore_index=IGN),
-                         argnums=(0, 1, 2))(*(jnp.asarray(a) for a in (h64, w64, b64)))
+        g_ref = jax.jit(jax.grad(lambda h, w, b: ref_jnp(h, w, b, yj, 0.1, 1e-3, None, ignore_index=IGN),
+                                 argnums=(0, 1, 2)))(*(jnp.asarray(a) for a in (h64, w64, b64)))
         for a, e in zip(g, g_ref):
             e = np.asarray(e)
             # bf16 output rounding (2^-8 relative) plus the bf16 logit-gradient block in the matmul
