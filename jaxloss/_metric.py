@@ -145,8 +145,9 @@ def cosine_similarity_loss(predictions: ArrayLike, targets: ArrayLike, *, axis: 
       predictions: float array ``[..., D, ...]``; the feature axis is ``axis``.
       targets: same shape as ``predictions`` (cast to its computation dtype).
       axis: the feature axis (dropped from the per-example loss).
-      epsilon: lower bound of each norm (traceable). Keras normalises with
-        ``x / sqrt(max(Σx², 1e-12))``; the two agree unless a norm is below ``1e-6``.
+      epsilon: lower bound of each norm (traceable). tf.keras normalises with
+        ``tf.nn.l2_normalize``, ``x / sqrt(max(Σx², 1e-12))``; the two agree unless a norm is
+        below ``1e-6``.
       weights: per-example weights broadcastable to the loss shape; they multiply each loss.
       where: boolean mask of the loss shape; ``False`` ignores the example.
       reduction: ``"mean"``, ``"sum"`` or ``"none"``.
