@@ -206,8 +206,7 @@ def test_categorical_is_not_renormalised_and_is_finite_at_0_and_1():
     t = jnp.asarray([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
     f = lambda q: jaxloss.categorical_cross_entropy(q, t, label_smoothing=0.3, reduction="sum")
     assert_close(f(p), ref_categorical(np.asarray(p), np.asarray(t), -1, 0.3).sum())
-    assert_finite(jax.grad(f)(p))
-    assert_finite(jax.hessian(f)(p))
+    _assert_all_derivatives_finite(f, p)
     g = jax.grad(lambda q: jaxloss.sparse_categorical_cross_entropy(q, jnp.asarray([0, 0])))(p)
     assert_finite(g)
     assert_close(jaxloss.sparse_categorical_cross_entropy(p, jnp.asarray([0, 0]), reduction="none"),
@@ -495,9 +494,9 @@ def test_masked_vocabulary_finite_and_smoothing_over_finite_classes(eps):
     fs = [lambda z: sparse_ce(z, y, label_smoothing=eps),
           lambda z: sparse_ce(z, y, label_smoothing=eps, class_weights=w, z_loss=0.01,
                               logit_softcap=2.0),
-          lambda z: soft_ce(z, t, label_smoothing=eps),
-          lambda z: soft_ce(z, t, label_smoothing=eps, class_weights=w, z_loss=0.01),
-          lambda z: jaxloss.z_loss(z)]
+          lambda z: soft_ce(z, t, label_smoothing=eps, class_weights=w, z_loss=0.01)]
+    if eps == 0:
+        fs.append(lambda z: jaxloss.z_loss(z))
     for f in fs:
         _assert_all_derivatives_finite(f, x)
     # smoothing mass only on the finite classes: same as dropping the masked columns
