@@ -676,3 +676,18 @@ def test_trace_time_errors():
 def test_aliases_resolve(alias, canonical):
     assert jaxloss.get(alias) is getattr(jaxloss, canonical)
     assert canonical in jaxloss.list_losses()
+
+
+def test_edge_cases_eagerly_under_debug_nans():
+    """Op by op (no jit), so jax_debug_nans sees every intermediate: no NaN is created and then
+    masked away (the jitted edge-case tests above only see the outputs)."""
+    x = jnp.asarray([[0.0, 0.0, 0.0], [1.0, -2.0, 0.5]])
+    labels = jnp.asarray([0, 0])
+    with debug_nans(), jax.disable_jit():
+        for fn, args in (
+            (lambda a, b: jaxloss.cosine_distance(a, b, epsilon=0.0), (x, x[::-1])),
+            (lambda a, b: jaxloss.triplet_margin_loss(a, b, x + 1.0, epsilon=0.0, p=0.5, margin=10.0), (x, x)),
+            (lambda a, b: jaxloss.ntxent_loss(a, labels) + jaxloss.ntxent_loss(b, labels), (x, x)),
+        ):
+            value, grads = jax.value_and_grad(fn, argnums=(0, 1))(*args)
+            assert_finite((value, grads))
