@@ -191,10 +191,12 @@ def _ce_rows(x: jax.Array, *, labels: jax.Array | None = None, targets: jax.Arra
             w_label = _take_label(class_weights, labels)
             loss = w_label * loss
         if label_smoothing is not None:
-            wf = finite.astype(dtype) if class_weights is None else jnp.where(
-                finite, class_weights, jnp.zeros_like(class_weights))
             # Σ_{c finite} w_c (lse − x_c) = W_f·(lse − m) − Σ w_c (x_c − m), both terms ≥ 0
-            smooth = jnp.sum(wf, axis=-1) * log_s - jnp.sum(wf * z_safe, axis=-1)
+            if class_weights is None:  # w = 1: W_f = K (saves a multiply per logit)
+                smooth = k * log_s - jnp.sum(z_safe, axis=-1)
+            else:
+                wf = jnp.where(finite, class_weights, jnp.zeros_like(class_weights))
+                smooth = jnp.sum(wf, axis=-1) * log_s - jnp.sum(wf * z_safe, axis=-1)
             loss = loss + eps_over_k * smooth
         return loss, w_label
 
