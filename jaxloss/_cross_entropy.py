@@ -134,7 +134,8 @@ def _softcap(x: jax.Array, cap: jax.Array) -> jax.Array:
 
 def _ce_rows(x: jax.Array, *, labels: jax.Array | None = None, targets: jax.Array | None = None,
              class_weights: jax.Array | None = None, label_smoothing: jax.Array | None = None,
-             z_loss: jax.Array | None = None) -> tuple[jax.Array, jax.Array | None]:
+             z_loss: jax.Array | None = None, active: jax.Array | None = None,
+             ) -> tuple[jax.Array, jax.Array | None]:
     r"""Per-row softmax cross-entropy over the last axis: the core every softmax CE shares.
 
     Args:
@@ -144,6 +145,9 @@ def _ce_rows(x: jax.Array, *, labels: jax.Array | None = None, targets: jax.Arra
       class_weights: ``(1, ..., 1, C)`` or None.
       label_smoothing: scalar ε or None (= 0); its mass ε goes uniformly to the K finite classes.
       z_loss: scalar coefficient or None (= 0).
+      active: optional boolean ``[...]`` (sparse mode): rows whose label is used; other rows
+        (ignored / out of range, masked by the caller) read a target logit of 0 instead, so that
+        a ``-inf`` logit at the placeholder class cannot create ``0 · inf`` there.
 
     Returns:
       ``(loss [...], w_label [...] or None)``. Sparse mode, with ``w = class_weights``:
@@ -182,6 +186,8 @@ def _ce_rows(x: jax.Array, *, labels: jax.Array | None = None, targets: jax.Arra
     w_label = None
     if labels is not None:
         z_label = _take_label(z, labels)  # x_y − m
+        if active is not None:
+            z_label = jnp.where(active, z_label, jnp.zeros_like(z_label))
         loss = log_s - z_label  # −log softmax(x)_y = lse − x_y
         if label_smoothing is not None:
             loss = (1 - label_smoothing) * loss
@@ -363,7 +369,9 @@ def sparse_softmax_cross_entropy(logits: ArrayLike, labels: ArrayLike, *, axis: 
     if logit_softcap is not None:
         V.check_positive(name, "logit_softcap", logit_softcap)
         x = _softcap(x, as_hyper(logit_softcap, dtype))
-    loss, w_label = _ce_rows(x, labels=labels, class_weights=cw, label_smoothing=eps, z_loss=zl)
+    valid, in_range = _label_masks(labels, num_classes, ignore_index)
+    loss, w_label = _ce_rows(x, labels=labels, class_weights=cw, label_smoothing=eps, z_loss=zl,
+                             active=valid & in_range)
     return _reduce_sparse(name, loss, w_label, labels, num_classes, ignore_index, weights, where,
                           reduction)
 
@@ -373,8 +381,10 @@ def _reduce_sparse(name, loss, w_label, labels, num_classes, ignore_index, weigh
     """Masks ignored / out-of-range examples and reduces with PyTorch's normaliser."""
     dtype = loss.dtype
     valid, in_range = _label_masks(labels, num_classes, ignore_index)
-    # out-of-range labels are invalid input: nan, never a silently plausible number
-    loss = jnp.where(in_range, loss, jnp.asarray(jnp.nan, dtype))
+    # out-of-range labels are invalid input: nan, never a silently plausible number. inf − inf
+    # creates the nan only there, so valid input never produces one (even under jax_debug_nans)
+    inf_or_zero = jnp.where(valid & ~in_range, jnp.asarray(jnp.inf, dtype), jnp.zeros((), dtype))
+    loss = loss + (inf_or_zero - inf_or_zero)
     # select, never multiply: an ignored example contributes exactly 0 to value and gradient
     loss = jnp.where(valid, loss, jnp.zeros_like(loss))
     normalizer = None
@@ -524,7 +534,10 @@ def nll_loss(log_probabilities: ArrayLike, labels: ArrayLike, *, axis: int = -1,
     labels = _check_labels(name, labels, "log_probabilities", jnp.shape(log_probabilities), ax)
     dtype, num_classes = lp.dtype, lp.shape[-1]
     cw = _class_weight_row(name, class_weights, num_classes, lp.ndim, dtype)
-    loss = -_take_label(lp, labels)
+    valid, in_range = _label_masks(labels, num_classes, ignore_index)
+    lp_label = _take_label(lp, labels)
+    # ignored rows read a placeholder class whose log-probability may be -inf: never 0 · inf
+    loss = -jnp.where(valid & in_range, lp_label, jnp.zeros_like(lp_label))
     w_label = None
     if cw is not None:
         w_label = _take_label(cw, labels)

@@ -593,6 +593,20 @@ def test_edge_cases_under_debug_nans():
         jax.grad(lambda z: jaxloss.get("cross_entropy")(z, jnp.full((4,), -100)))(x)
         jax.grad(lambda q: jaxloss.categorical_cross_entropy(q, t))(jnp.asarray(np.eye(5)[[0, 1, 2, 2]]))
         jax.grad(lambda z: jaxloss.z_loss(z))(x)
+        # float32, eagerly, with ignored labels (PyTorch's -100) and masked classes
+        x32 = x.astype(jnp.float32)
+        ignored = jnp.asarray([0, -100, 3, -100])
+        # class 0 (the placeholder an ignored row reads) is -inf in row 1 and has weight 0
+        x32 = x32.at[1, 0].set(-jnp.inf)
+        w0 = jnp.asarray([0.0, 1.0, 1.0, 2.0, 1.0])
+        for alias in ("CrossEntropyLoss", "NLLLoss"):
+            v, g = jax.value_and_grad(lambda z: jaxloss.get(alias)(z, ignored, class_weights=w0))(x32)
+            assert_finite((v, g))
+            v = jaxloss.get(alias)(x32, ignored, class_weights=w0, label_smoothing=0.1) \
+                if alias == "CrossEntropyLoss" else v
+            assert_finite(v)
+        jax.value_and_grad(lambda q: jaxloss.sparse_categorical_cross_entropy(
+            q, ignored, ignore_index=-100))(jax.nn.softmax(x32))
 
 
 # ------------------------------------------------------------------------------------------------
