@@ -112,7 +112,7 @@ def rand_probs(seed, shape, axis, soft=False, scale=1.5):
     return p, t
 
 
-SHAPES = [((6, 5), -1), ((3, 4, 2), 1), ((2, 3, 5), 0)]
+SHAPES = [((6, 5), -1), ((3, 4, 2), 1)]
 
 # sparse losses: (fn, reference(x_last, y, **opts), options)
 SPARSE = {
@@ -180,7 +180,7 @@ def test_categorical_focal_matches_numpy(shape, axis, soft, gamma, alpha):
 def test_multi_margin_matches_torch(p, margin, weighted, reduction):
     torch = torch_or_skip()
     F = torch.nn.functional
-    x, y = rand_case(5, (7, 5), -1, n_cls_scale=0.7)
+    x, y = rand_case(5, (6, 5), -1, n_cls_scale=0.7)
     w = rng(9).uniform(0.2, 3.0, size=5) if weighted else None
     xt = to_torch(x, torch).requires_grad_(True)
     out_t = F.multi_margin_loss(xt, to_torch(y, torch), p=p, margin=margin,
@@ -199,11 +199,11 @@ def test_multi_margin_matches_torch(p, margin, weighted, reduction):
 
 def test_multi_margin_weighted_mean_divides_by_n_like_torch():
     torch = torch_or_skip()
-    x, y = rand_case(6, (4, 3), -1)
-    w = np.array([0.1, 5.0, 1.0])
+    x, y = rand_case(6, (6, 5), -1)
+    w = np.array([0.1, 5.0, 1.0, 2.0, 0.3])
     got = jaxloss.multi_margin_loss(jnp.asarray(x), jnp.asarray(y), class_weights=jnp.asarray(w))
     per = ref_multi_margin(x, y, w=w)
-    assert_close(got, per.sum() / 4)  # not / Σ w[y]
+    assert_close(got, per.sum() / 6)  # not / Σ w[y]
     want = torch.nn.functional.multi_margin_loss(to_torch(x, torch), to_torch(y, torch), weight=to_torch(w, torch))
     assert_close(got, want.numpy())
 
@@ -225,8 +225,8 @@ def test_gamma0_and_epsilon0_equal_torch_cross_entropy(ignore_index):
 
 def test_focal_alpha_vector_gamma0_is_torch_weighted_ce_per_example():
     torch = torch_or_skip()
-    x, y = rand_case(13, (6, 4), -1)
-    a = np.array([0.5, 2.0, 1.0, 0.25])
+    x, y = rand_case(13, (6, 5), -1)
+    a = np.array([0.5, 2.0, 1.0, 0.25, 1.5])
     want = torch.nn.functional.cross_entropy(to_torch(x, torch), to_torch(y, torch), weight=to_torch(a, torch),
                                              reduction="none").numpy()
     got = jaxloss.softmax_focal_loss(jnp.asarray(x), jnp.asarray(y), gamma=0.0, alpha=jnp.asarray(a), reduction="none")
@@ -238,8 +238,8 @@ def test_focal_alpha_vector_gamma0_is_torch_weighted_ce_per_example():
 
 def test_poly1_matches_optax_and_focal_gamma0_matches_optax_ce():
     import optax
-    x, y = rand_case(14, (5, 6), -1)
-    onehot = jnp.asarray(np.eye(6)[y])
+    x, y = rand_case(14, (6, 5), -1)
+    onehot = jnp.asarray(np.eye(5)[y])
     for eps in (1.0, 2.0, -0.5):
         want = optax.losses.poly_loss_cross_entropy(jnp.asarray(x), onehot, epsilon=eps)
         got = jaxloss.poly1_cross_entropy(jnp.asarray(x), jnp.asarray(y), epsilon=eps, reduction="none")
@@ -264,23 +264,21 @@ def _naive_poly(x, y, eps):
     return jnp.mean(-lp + eps * (1 - jnp.exp(lp)))
 
 
-@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0, 3.7])
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 3.7])
 def test_focal_grad_matches_naive_and_finite_differences(gamma):
-    x, y = rand_case(21, (4, 5), -1)
+    x, y = rand_case(21, (6, 5), -1)
     xj, yj = jnp.asarray(x), jnp.asarray(y)
     f = lambda z, g: jaxloss.softmax_focal_loss(z, yj, gamma=g)  # noqa: E731
     gx, gg = jax.grad(f, argnums=(0, 1))(xj, jnp.asarray(gamma))
     nx_, ng_ = jax.grad(_naive_focal, argnums=(0, 2))(xj, yj, jnp.asarray(gamma))
     assert_close(gx, nx_)
     assert_close(gg, ng_)
-    if gamma > 0:
+    if gamma == 0.5:  # the hard case (γ < 1); γ = 0 would step below 0 in a finite difference
         grads_f64(jax.jit(lambda z, g: jaxloss.softmax_focal_loss(z, yj, gamma=g)), (x, gamma), order=2)
-    else:  # a finite difference in gamma would step below 0, outside the domain
-        grads_f64(jax.jit(lambda z: jaxloss.softmax_focal_loss(z, yj, gamma=0.0)), (x,), order=2)
 
 
 def test_poly1_and_categorical_focal_grads():
-    x, y = rand_case(22, (4, 5), -1)
+    x, y = rand_case(22, (6, 5), -1)
     xj, yj = jnp.asarray(x), jnp.asarray(y)
     g = jax.grad(lambda z, e: jaxloss.poly1_cross_entropy(z, yj, epsilon=e), argnums=(0, 1))(xj, jnp.asarray(0.8))
     n = jax.grad(_naive_poly, argnums=(0, 2))(xj, yj, jnp.asarray(0.8))
@@ -288,7 +286,7 @@ def test_poly1_and_categorical_focal_grads():
     assert_close(g[1], n[1])
     grads_f64(jax.jit(lambda z, e: jaxloss.poly1_cross_entropy(z, yj, epsilon=e)), (x, 0.8), order=2)
 
-    p, t = rand_probs(23, (4, 5), -1, soft=True)
+    p, t = rand_probs(23, (6, 5), -1, soft=True)
     a = jnp.asarray([0.5, 1.0, 2.0, 0.3, 1.2])
 
     def naive(q, gm):
@@ -300,14 +298,14 @@ def test_poly1_and_categorical_focal_grads():
     assert_close(g[0], n[0])
     assert_close(g[1], n[1])
     # finite differences of log p need p away from 0 (third derivative ~ 1/p³)
-    p_fd, _ = rand_probs(24, (4, 5), -1, scale=0.3)
+    p_fd, _ = rand_probs(24, (6, 5), -1, scale=0.3)
     grads_f64(jax.jit(lambda q, gm: jaxloss.categorical_focal_loss(q, jnp.asarray(t), gamma=gm, alpha=a)),
               (p_fd, 1.5), order=2)
 
 
 def test_hinge_family_grads_match_finite_differences():
     # piecewise linear (p=1) or quadratic (p=2): first order, away from the kinks
-    x, y = rand_case(24, (4, 5), -1)
+    x, y = rand_case(24, (6, 5), -1)
     yj = jnp.asarray(y)
     w = jnp.asarray([1.0, 0.5, 2.0, 1.5, 0.7])
     grads_f64(jax.jit(lambda z, m: jaxloss.multiclass_hinge_loss(z, yj, margin=m)), (x, 1.3), order=1)
@@ -323,36 +321,38 @@ def test_hinge_family_grads_match_finite_differences():
 
 
 def test_jit_and_vmap_over_batch_equal_python_loop():
-    x, y = rand_case(31, (4, 3, 5), -1)
+    x, y = rand_case(31, (6, 5), -1)
     xj, yj = jnp.asarray(x), jnp.asarray(y)
     for fn in (jaxloss.softmax_focal_loss, jaxloss.poly1_cross_entropy, jaxloss.multiclass_hinge_loss,
                jaxloss.multi_margin_loss):
-        loop = jnp.stack([fn(xj[i], yj[i]) for i in range(4)])
+        loop = jnp.stack([fn(xj[i], yj[i]) for i in range(6)])
         assert_close(jax.vmap(fn)(xj, yj), loop)
         assert_close(jax.jit(fn)(xj, yj), fn(xj, yj))
-    p, t = rand_probs(32, (4, 3, 5), -1)
-    fn = jaxloss.categorical_focal_loss
-    loop = jnp.stack([fn(jnp.asarray(p[i]), jnp.asarray(t[i])) for i in range(4)])
-    assert_close(jax.vmap(fn)(jnp.asarray(p), jnp.asarray(t)), loop)
+    p, t = rand_probs(32, (6, 5), -1)
+    for fn, z in ((jaxloss.categorical_focal_loss, p), (jaxloss.get("categorical_focal_crossentropy"), p),
+                  (jaxloss.get("categorical_hinge"), x)):
+        loop = jnp.stack([fn(jnp.asarray(z[i]), jnp.asarray(t[i])) for i in range(6)])
+        assert_close(jax.vmap(fn)(jnp.asarray(z), jnp.asarray(t)), loop)
+        assert_close(jax.jit(fn)(jnp.asarray(z), jnp.asarray(t)), fn(jnp.asarray(z), jnp.asarray(t)))
 
 
 def test_vmap_over_hyperparameters_equals_loop():
-    x, y = rand_case(33, (5, 4), -1)
+    x, y = rand_case(33, (6, 5), -1)
     xj, yj = jnp.asarray(x), jnp.asarray(y)
-    p, t = rand_probs(34, (5, 4), -1, soft=True)
+    p, t = rand_probs(34, (6, 5), -1, soft=True)
     pj, tj = jnp.asarray(p), jnp.asarray(t)
     sweeps = {
         "focal gamma": (lambda g: jaxloss.softmax_focal_loss(xj, yj, gamma=g), [0.0, 0.5, 2.0]),
         "focal alpha": (lambda a: jaxloss.softmax_focal_loss(xj, yj, alpha=a), [0.25, 1.0, 3.0]),
         "focal alpha vec": (lambda a: jaxloss.softmax_focal_loss(xj, yj, alpha=a),
-                            [[1.0, 2.0, 0.5, 0.1], [0.3, 0.3, 0.3, 3.0]]),
+                            [[1.0, 2.0, 0.5, 0.1, 1.0], [0.3, 0.3, 0.3, 3.0, 0.1]]),
         "cat focal gamma": (lambda g: jaxloss.categorical_focal_loss(pj, tj, gamma=g), [0.0, 0.5, 2.0]),
-        "cat focal alpha": (lambda a: jaxloss.categorical_focal_loss(pj, tj, alpha=a), [[1.0, 2.0, 0.5, 0.1], [2.0, 1.0, 1.0, 1.0]]),
+        "cat focal alpha": (lambda a: jaxloss.categorical_focal_loss(pj, tj, alpha=a), [[1.0, 2.0, 0.5, 0.1, 1.0], [2.0, 1.0, 1.0, 1.0, 0.0]]),
         "poly epsilon": (lambda e: jaxloss.poly1_cross_entropy(xj, yj, epsilon=e), [-1.0, 0.0, 2.0]),
         "hinge margin": (lambda m: jaxloss.multiclass_hinge_loss(xj, yj, margin=m), [0.0, 1.0, 3.0]),
         "mm margin": (lambda m: jaxloss.multi_margin_loss(xj, yj, margin=m, p=2), [0.0, 1.0, 3.0]),
         "mm class_weights": (lambda w: jaxloss.multi_margin_loss(xj, yj, class_weights=w),
-                             [[1.0, 2.0, 0.5, 0.1], [0.3, 0.3, 0.3, 3.0]]),
+                             [[1.0, 2.0, 0.5, 0.1, 1.0], [0.3, 0.3, 0.3, 3.0, 0.1]]),
     }
     for name, (f, vals) in sweeps.items():
         vals = jnp.asarray(vals, jnp.float64)
@@ -369,18 +369,19 @@ SPARSE_FNS = [jaxloss.softmax_focal_loss, jaxloss.poly1_cross_entropy, jaxloss.m
 
 @pytest.mark.parametrize("fn", SPARSE_FNS, ids=lambda f: f.__name__)
 def test_all_masked_is_exact_zero_with_zero_grad(fn):
-    x, y = rand_case(41, (3, 4), -1)
-    m = jnp.zeros(3, bool)
+    x, y = rand_case(41, (6, 5), -1)
+    m = jnp.zeros(6, bool)
     f = lambda z: fn(z, jnp.asarray(y), where=m)  # noqa: E731
     assert float(f(jnp.asarray(x))) == 0.0
     assert np.all(np.asarray(jax.grad(f)(jnp.asarray(x))) == 0.0)
-    none = fn(jnp.asarray(x), jnp.asarray(y), where=jnp.asarray([True, False, True]), reduction="none")
+    none = fn(jnp.asarray(x), jnp.asarray(y), where=jnp.asarray([True, False, True, True, True, True]),
+              reduction="none")
     assert float(none[1]) == 0.0 and float(none[0]) != 0.0
 
 
 def test_categorical_focal_all_masked_and_none_zeros():
-    p, t = rand_probs(42, (3, 4), -1)
-    m = jnp.zeros(3, bool)
+    p, t = rand_probs(42, (6, 5), -1)
+    m = jnp.zeros(6, bool)
     f = lambda q: jaxloss.categorical_focal_loss(q, jnp.asarray(t), where=m)  # noqa: E731
     assert float(f(jnp.asarray(p))) == 0.0
     assert np.all(np.asarray(jax.grad(f)(jnp.asarray(p))) == 0.0)
@@ -388,7 +389,7 @@ def test_categorical_focal_all_masked_and_none_zeros():
 
 @pytest.mark.parametrize("fn,ref", [(jaxloss.softmax_focal_loss, ref_softmax_focal), (jaxloss.poly1_cross_entropy, ref_poly1)])
 def test_ignore_index_drops_examples_from_value_grad_and_normaliser(fn, ref):
-    x, y = rand_case(43, (6, 4), -1)
+    x, y = rand_case(43, (6, 5), -1)
     y = y.copy()
     y[[1, 4]] = -100
     x[1, 0] = -np.inf  # an ignored row whose (stand-in) class 0 is masked: still finite
@@ -411,18 +412,18 @@ def test_ignore_index_drops_examples_from_value_grad_and_normaliser(fn, ref):
 
 @pytest.mark.parametrize("fn", SPARSE_FNS, ids=lambda f: f.__name__)
 def test_out_of_range_labels_give_nan_value_but_finite_masked_grad(fn):
-    x, y = rand_case(44, (4, 3), -1)
+    x, y = rand_case(44, (6, 5), -1)
     y = y.copy()
-    y[2] = 7
-    y[3] = -1
+    y[4] = 7
+    y[5] = -1
     xj, yj = jnp.asarray(x), jnp.asarray(y)
     none = np.asarray(fn(xj, yj, reduction="none"))
-    assert np.all(np.isnan(none[2:])) and np.all(np.isfinite(none[:2]))
-    m = jnp.asarray([True, True, False, False])
+    assert np.all(np.isnan(none[4:])) and np.all(np.isfinite(none[:4]))
+    m = jnp.asarray([True, True, True, True, False, False])
     assert np.isfinite(float(fn(xj, yj, where=m)))
     g = jax.grad(lambda z: fn(z, yj, where=m))(xj)
     assert_finite(g)
-    assert np.all(np.asarray(g)[2:] == 0.0)
+    assert np.all(np.asarray(g)[4:] == 0.0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -430,25 +431,31 @@ def test_out_of_range_labels_give_nan_value_but_finite_masked_grad(fn):
 # ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("gamma", [0.0, 0.3, 1.0, 2.0])
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
-def test_focal_finite_gradients_as_p_y_goes_to_one(gamma, dtype):
-    # p_y exactly 1 (1e4 gap, or a single finite class), and p_y = 1 − tiny (1 − p ~ 1e-22 / 1e-44)
+def test_focal_finite_gradients_as_p_y_goes_to_one(dtype):
+    # p_y exactly 1 (1e4 gap, or a single finite class), p_y = 1 − tiny, and a hopeless row (p_y = 0)
     x = jnp.asarray([[1e4, -1e4, 0.0], [0.0, -jnp.inf, -jnp.inf], [50.0, 0.0, 0.0], [100.0, 0.0, -jnp.inf],
-                     [-1e4, 1e4, 0.0]], dtype)
-    y = jnp.asarray([0, 0, 0, 0, 0])
-    f = lambda z, g: jaxloss.softmax_focal_loss(z, y, gamma=g)  # noqa: E731
-    val = f(x, jnp.asarray(gamma, dtype))
-    assert_finite(val)
-    gx, gg = jax.grad(f, argnums=(0, 1))(x, jnp.asarray(gamma, dtype))
-    assert_finite((gx, gg))
-    assert_finite(jax.jvp(lambda z: f(z, jnp.asarray(gamma, dtype)), (x,), (jnp.ones_like(x),)))
-    # the last row is hopeless (p_y = 0): loss 1e4·2 / 5 rows of the mean dominates, with grad ±1/5
-    assert_close(gx[4], np.array([-1.0, 1.0, 0.0]) / 5, dtype=np.float32)
-    assert float(gx[1, 1]) == 0.0 and float(gx[1, 2]) == 0.0
-    # rows 0–3 have p_y = 1 up to rounding: their loss is 0 up to (1 − p_y)^(γ+1) < 1e-20
-    none = np.asarray(jaxloss.softmax_focal_loss(x, y, gamma=gamma, reduction="none"))
-    assert np.all(none[:4] >= 0) and np.all(none[:4] < 1e-20)
+                     [-1e4, 1e4, 0.0], [9.0, 0.0, -2.0]], dtype)
+    y = jnp.asarray([0, 0, 0, 0, 0, 0])
+    f = lambda z, g: jaxloss.softmax_focal_loss(z, y, gamma=g, reduction="none")  # noqa: E731
+
+    @jax.jit
+    def all_derivatives(z, g):
+        total = lambda z_, g_: jnp.sum(f(z_, g_))  # noqa: E731
+        return (f(z, g), jax.grad(total, argnums=(0, 1))(z, g),
+                jax.jvp(total, (z, g), (jnp.ones_like(z), jnp.ones_like(g)))[1])
+
+    for gamma in (0.0, 0.3, 1.0, 2.0):
+        val, (gx, gg), tangent = all_derivatives(x, jnp.asarray(gamma, dtype))
+        assert_finite((val, gx, gg, tangent), f"gamma={gamma}")
+        # the hopeless row: loss 2e4 and d/dz = −(e_y − softmax) = (−1, 1, 0) for every γ
+        assert_close(gx[4], [-1.0, 1.0, 0.0], dtype=np.float32)
+        assert float(gx[1, 1]) == 0.0 and float(gx[1, 2]) == 0.0
+        # rows 0–3 have p_y = 1 up to rounding: their loss is 0 up to (1 − p_y)^(γ+1) < 1e-20
+        assert np.all(np.asarray(val[:4]) >= 0) and np.all(np.asarray(val[:4]) < 1e-20)
+        # an ordinary row follows the formula (float64 reference on the same values)
+        lp = np_log_softmax(np.asarray(x[5:], np.float64))[0, 0]
+        assert_close(val[5], -((1 - np.exp(lp)) ** gamma) * lp, dtype=dtype)
 
 
 def test_focal_and_poly_masked_vocabulary_value_grad_jvp_hessian_finite():
@@ -469,33 +476,31 @@ def test_focal_and_poly_masked_vocabulary_value_grad_jvp_hessian_finite():
     assert_close(jaxloss.multiclass_hinge_loss(xm, jnp.asarray([2])), ref_cs_hinge(xs, np.array([1])).mean())
 
 
-@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
-def test_categorical_focal_probabilities_exactly_zero_and_one(gamma):
+def test_categorical_focal_probabilities_exactly_zero_and_one():
     p = jnp.asarray([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.5, 0.5, 0.0]])
     t = jnp.asarray([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.3, 0.3, 0.4]])
-    f = lambda q: jaxloss.categorical_focal_loss(q, t, gamma=gamma, reduction="sum")  # noqa: E731
-    val = f(p)
-    assert_finite(val)
-    # row 0: 0; row 1: −log 0 → 100; row 2: −Σ t (1−p)^γ log p with log 0 → −100
-    row2 = -(0.3 * 0.5 ** gamma * np.log(0.5)) * 2 + 0.4 * 100.0
-    assert_close(val, 100.0 + row2)
-    g = jax.grad(f)(p)
-    assert_finite(g)
-    # at p = 1 the derivative is −t for γ = 0 and 0 for γ > 0 (the limit of −(1−p)^γ log p)
-    assert float(g[0, 0]) == (-1.0 if gamma == 0.0 else 0.0)
-    assert_finite(jax.jvp(f, (p,), (jnp.ones_like(p),)))
-    if gamma != 0.5:  # (1 − p)^0.5 is not twice differentiable at p = 1
-        assert_finite(jax.hessian(f)(p))
+    f = lambda q, g: jaxloss.categorical_focal_loss(q, t, gamma=g, reduction="sum")  # noqa: E731
+    derivs = jax.jit(lambda q, g: (f(q, g), jax.grad(f, argnums=(0, 1))(q, g),
+                                   jax.jvp(f, (q, g), (jnp.ones_like(q), jnp.ones_like(g)))[1]))
+    hess = jax.jit(jax.hessian(f))
+    for gamma in (0.0, 0.5, 2.0):
+        val, (g, g_gamma), tangent = derivs(p, jnp.asarray(gamma))
+        assert_finite((val, g, g_gamma, tangent))
+        # row 0: 0; row 1: −log 0 → 100; row 2: −Σ t (1−p)^γ log p with log 0 → −100
+        row2 = -(0.3 * 0.5 ** gamma * np.log(0.5)) * 2 + 0.4 * 100.0
+        assert_close(val, 100.0 + row2)
+        # at p = 1 the derivative is −t for γ = 0 and 0 for γ > 0 (the limit of −(1−p)^γ log p)
+        assert float(g[0, 0]) == (-1.0 if gamma == 0.0 else 0.0)
+        if gamma != 0.5:  # (1 − p)^0.5 is not twice differentiable at p = 1
+            assert_finite(hess(p, jnp.asarray(gamma)))
 
 
 def test_edge_cases_under_debug_nans():
     with debug_nans():
         x = jnp.asarray([[1e4, -1e4, -jnp.inf], [0.0, 0.0, -jnp.inf]])
         y = jnp.asarray([0, 1])
-        for g in (0.0, 0.5, 2.0):
-            jax.grad(lambda z: jaxloss.softmax_focal_loss(z, y, gamma=g))(x).block_until_ready()
+        jax.grad(lambda z: jaxloss.softmax_focal_loss(z, y, gamma=0.5))(x).block_until_ready()
         jax.grad(lambda z: jaxloss.poly1_cross_entropy(z, y))(x).block_until_ready()
-        jax.grad(lambda z: jaxloss.multi_margin_loss(z, y, p=2))(x).block_until_ready()
         p = jnp.asarray([[1.0, 0.0, 0.0]])
         t = jnp.asarray([[0.0, 1.0, 0.0]])
         jax.grad(lambda q: jaxloss.categorical_focal_loss(q, t, gamma=0.5))(p).block_until_ready()
@@ -505,7 +510,7 @@ def test_edge_cases_under_debug_nans():
 
 @pytest.mark.parametrize("half", [jnp.bfloat16, jnp.float16])
 def test_half_precision_inputs_compute_in_float32(half):
-    x, y = rand_case(51, (4, 5), -1)
+    x, y = rand_case(51, (6, 5), -1)
     xh = jnp.asarray(x, half)
     x64 = np.asarray(xh.astype(jnp.float64))  # the same rounded values
     yj = jnp.asarray(y)
@@ -523,7 +528,7 @@ def test_half_precision_inputs_compute_in_float32(half):
         assert g.dtype == half
         g64 = jax.grad(lambda z: fn(z, yj))(jnp.asarray(x64))
         assert_close(g.astype(jnp.float64), g64, rtol=1e-2, atol=1e-2)
-    p, t = rand_probs(52, (4, 5), -1)
+    p, t = rand_probs(52, (6, 5), -1)
     ph = jnp.asarray(p, half)
     out = jaxloss.categorical_focal_loss(ph, jnp.asarray(t))
     assert out.dtype == jnp.float32
@@ -532,7 +537,7 @@ def test_half_precision_inputs_compute_in_float32(half):
 
 
 def test_float32_stays_float32():
-    x, y = rand_case(53, (3, 4), -1)
+    x, y = rand_case(53, (6, 5), -1)
     for fn in SPARSE_FNS:
         assert fn(jnp.asarray(x, jnp.float32), jnp.asarray(y)).dtype == jnp.float32
 
@@ -625,7 +630,7 @@ def test_keras_categorical_focal_crossentropy():
 
 def test_flux_focal_loss_has_no_alpha():
     f = jaxloss.get("focal_loss")
-    p, t = rand_probs(61, (5, 3), -1)
+    p, t = rand_probs(61, (6, 5), -1)
     # Flux: sum(-y .* (1 .- ŷ).^γ .* log.(ŷ); dims) with γ = 2, mean over the batch
     want = (-(t * (1 - p) ** 2 * np.log(p))).sum(-1).mean()
     assert_close(f(jnp.asarray(p), jnp.asarray(t)), want)
@@ -633,17 +638,17 @@ def test_flux_focal_loss_has_no_alpha():
 
 def test_keras_categorical_hinge_differs_from_crammer_singer():
     kh = jaxloss.get("categorical_hinge")
-    x, y = rand_case(62, (8, 4), -1)
+    x, y = rand_case(62, (6, 5), -1)
     x = x.copy()
-    x[0] = [0.5, -1.0, -2.0, -0.3]  # every other score negative: Keras' max picks the zeroed true class
+    x[0] = [0.5, -1.0, -2.0, -0.3, -0.8]  # every other score negative: Keras' max picks the zeroed true class
     y[0] = 0
-    t = np.eye(4)[y]
+    t = np.eye(5)[y]
     got = kh(jnp.asarray(x), jnp.asarray(t), reduction="none")
     assert_close(got, ref_keras_hinge(x, t))
     assert_close(got[0], 0.5)
     assert_close(jaxloss.multiclass_hinge_loss(jnp.asarray(x), jnp.asarray(y), reduction="none")[0], 0.2)
     # where some other score is positive, the two agree
-    pos_other = np.array([np.delete(x[i], y[i]).max() > 0 for i in range(8)])
+    pos_other = np.array([np.delete(x[i], y[i]).max() > 0 for i in range(6)])
     cs = jaxloss.multiclass_hinge_loss(jnp.asarray(x), jnp.asarray(y), reduction="none")
     assert_close(np.asarray(got)[pos_other], np.asarray(cs)[pos_other])
     # axis != -1
