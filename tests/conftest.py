@@ -1,0 +1,22 @@
+"""Hypothesis profiles for the property-based fuzz suite (tests/test_fuzz.py).
+
+* ``ci`` (default): derandomized (fixed seed), a bounded number of examples per loss, no deadline
+  (JAX compiles on the first call of each new shape / dtype); fits the CI time budget.
+* ``long``: 500 examples per loss, random seed, for local runs:
+  ``pytest -m fuzz --hypothesis-profile=long tests/test_fuzz.py``.
+
+The profile is chosen by ``--hypothesis-profile`` or the ``HYPOTHESIS_PROFILE`` environment
+variable; ``ci`` otherwise.
+"""
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+_SUPPRESS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+
+settings.register_profile("ci", derandomize=True, max_examples=4, deadline=None, print_blob=True,
+                          database=None, suppress_health_check=_SUPPRESS)
+settings.register_profile("long", derandomize=False, max_examples=500, deadline=None,
+                          print_blob=True, suppress_health_check=_SUPPRESS)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

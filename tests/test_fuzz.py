@@ -1,0 +1,364 @@
+"""Property-based fuzz suite (issue #6): valid input never gives a silent wrong number.
+
+For every loss of ``jaxloss.list_losses()`` a generator in ``tests/fuzz_strategies.py`` draws valid
+inputs (random small shapes including size-1 and empty batches, float16 / bfloat16 / float32 /
+float64, the extremes of API.md §1) and random options, plus random ``weights`` and ``where``
+(all-False included). Properties, where they apply (``Case`` fields say which):
+
+* value (``"none"``, ``"mean"``, ``"sum"``) and ``jax.grad`` of ``"mean"`` are finite; the loss
+  dtype is the computation dtype and gradients come back in the input dtypes;
+* ``"none"`` ≥ 0 for the non-negative losses (``nonneg``; a negative rounding tolerance only for
+  the divergences, whose non-negativity needs inputs that sum to exactly 1);
+* ``"mean"`` / ``"sum"`` equal the weighted mean / sum of the ``"none"`` output, computed in float64
+  NumPy (normaliser ``norm`` for the class-weighted / ignore_index cross-entropies; root after the
+  reduction for RMSE);
+* ``jax.jit`` equals eager;
+* ``where=False`` rows equal dropping those rows (``batched`` inputs sliced);
+* integer labels equal one-hot targets; a perfect prediction gives the known minimum.
+
+Profiles (tests/conftest.py): ``ci`` (default, derandomized, bounded) and ``long``
+(``pytest -m fuzz --hypothesis-profile=long tests/test_fuzz.py``). The section "regressions" at the
+end holds plain tests for every bug the fuzzer found, with the minimal failing example.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import jaxloss
+from tests import fuzz_strategies as fs
+
+LOSSES = sorted(jaxloss.list_losses())
+
+
+def test_every_loss_has_a_generator():
+    assert sorted(fs.GEN) == LOSSES
+
+
+def _tol(dt):
+    return 1e-9 if fs.cdt(dt) == jnp.float64 else 2e-5
+
+
+def _np(x):
+    return np.asarray(jnp.asarray(x, jnp.float64))
+
+
+def _finite(x, what):
+    for leaf in jax.tree_util.tree_leaves(x):
+        a = _np(leaf)
+        assert np.all(np.isfinite(a)), f"non-finite {what}: {a}"
+
+
+def _kw(case, w, m):
+    return dict(case.hyper, **case.static, weights=w, where=m)
+
+
+def _run(args, hyper, w, m, *, name, static, diff):
+    f = jaxloss.get(name)
+    kw = dict(hyper, **dict(static), weights=w, where=m)
+    none = f(*args, **kw, reduction="none")
+    mean = f(*args, **kw, reduction="mean")
+    total = f(*args, **kw, reduction="sum")
+
+    def g(*xs):
+        a = list(args)
+        for i, x in zip(diff, xs):
+            a[i] = x
+        return f(*a, **kw, reduction="mean")
+
+    grads = jax.grad(g, argnums=tuple(range(len(diff))))(*[args[i] for i in diff])
+    return none, mean, total, grads
+
+
+@functools.lru_cache(maxsize=None)
+def _jitted(name, static, diff):
+    # one jitted function per (loss, static options); JAX caches it per shape / dtype
+    return jax.jit(functools.partial(_run, name=name, static=dict(static), diff=diff))
+
+
+def _draw_weights_where(d, case, dt):
+    shape = case.lshape
+    w = None
+    if d.draw(st.booleans()):
+        w = jnp.asarray(d.draw(hnp.arrays(np.float64, shape, elements=st.one_of(
+            st.sampled_from([0.0, 1.0, 2.0]), st.floats(0, 3)))), fs.cdt(dt))
+    m = d.draw(st.sampled_from([None, "random", "none_valid"]))
+    if m == "random":
+        m = jnp.asarray(d.draw(hnp.arrays(np.bool_, shape, elements=st.booleans())))
+    elif m == "none_valid":
+        m = jnp.zeros(shape, bool)
+    return w, m
+
+
+def _expected(case, none, w, m):
+    """float64 NumPy "mean" and "sum" from the "none" output (weights already applied)."""
+    v = _np(none)
+    den = np.ones(case.lshape)
+    if w is not None:
+        den = den * _np(w)
+    if m is not None:
+        den = den * np.asarray(m)
+    if case.norm is not None:
+        den = den * np.asarray(case.norm, np.float64)
+    if case.kind == "rmse":
+        s = np.sum(v * v)
+        return (np.sqrt(s / den.sum()) if den.sum() != 0 else 0.0), np.sqrt(s)
+    s = np.sum(v)
+    return (s / den.sum() if den.sum() != 0 else 0.0), s
+
+
+@pytest.mark.fuzz
+@pytest.mark.parametrize("name", LOSSES)
+@given(d=st.data())
+def test_fuzz_properties(name, d):
+    dt = d.draw(fs.dtypes, label="dtype")
+    case = fs.GEN[name](d, dt, name)
+    w, m = _draw_weights_where(d, case, dt)
+    f = jaxloss.get(name)
+    static = tuple(sorted(case.static.items()))
+    none, mean, total, grads = _jitted(name, static, case.diff)(case.args, case.hyper, w, m)
+    cd = fs.cdt(dt)
+    tol = _tol(dt)
+
+    # finite values and gradients; dtypes of API.md §1
+    _finite((none, mean, total), "value")
+    _finite(grads, "gradient")
+    assert none.shape == case.lshape and mean.shape == () and total.shape == ()
+    assert none.dtype == mean.dtype == cd
+    for i, g in zip(case.diff, grads):
+        assert g.dtype == case.args[i].dtype and g.shape == case.args[i].shape
+
+    # masked entries of "none" are exact zeros
+    if m is not None:
+        assert np.all(_np(none)[~np.asarray(m)] == 0.0)
+
+    # non-negativity
+    if case.nonneg is not None:
+        assert np.all(_np(none) >= -case.nonneg), _np(none)
+
+    # "mean" / "sum" against the float64 weighted reduction of "none"
+    mean_ref, sum_ref = _expected(case, none, w, m)
+    scale = 1.0 + np.sum(np.abs(_np(none)))
+    np.testing.assert_allclose(_np(total), sum_ref, rtol=tol, atol=tol * scale)
+    np.testing.assert_allclose(_np(mean), mean_ref, rtol=tol, atol=tol * scale)
+    if m is not None and not np.any(np.asarray(m)):
+        assert float(mean) == 0.0 and float(total) == 0.0
+        for g in grads:
+            assert np.all(_np(g) == 0.0)
+
+    # jit equals eager (eager sees concrete hyperparameters: their validation runs too)
+    eager = f(*case.args, **_kw(case, w, m), reduction="mean")
+    assert eager.dtype == cd
+    np.testing.assert_allclose(_np(eager), _np(mean), rtol=tol, atol=tol * scale)
+
+    # where=False rows equal dropping those rows
+    if case.batched and case.lshape and case.lshape[0] > 0 and m is not None and m.ndim == 1:
+        keep = np.asarray(m)
+        sub = [a[keep] if i in case.batched else a for i, a in enumerate(case.args)]
+        wsub = None if w is None else w[keep]
+        for red in ("sum", "mean"):
+            dropped = f(*sub, **_kw(case, wsub, None), reduction=red)
+            np.testing.assert_allclose(_np(dropped), _np(mean if red == "mean" else total),
+                                       rtol=tol, atol=tol * scale)
+
+
+# ------------------------------------------------------------------ integer labels = one-hot targets
+def _onehot(y, C):
+    return (np.arange(C) == np.asarray(y)[..., None]).astype(np.float64)
+
+
+def _close(a, b, dt, scale=1.0):
+    tol = _tol(dt)
+    np.testing.assert_allclose(_np(a), _np(b), rtol=tol, atol=tol * (1.0 + scale))
+
+
+@pytest.mark.fuzz
+@given(d=st.data())
+def test_fuzz_sparse_equals_dense_softmax(d):
+    """sparse_softmax_cross_entropy(x, y) == softmax_cross_entropy(x, one_hot(y)), options included."""
+    dt = d.draw(fs.dtypes, label="dtype")
+    B, C = fs._bc(d)
+    y = fs.ints(d, (B,), 0, C - 1)
+    x = fs.mask_nonlabel(d, fs.arr(d, (B, C), -30, 30, fs.LOGIT_SPECIALS), y)
+    ls = fs.pick(d, 0.0, 0.1, 1.0)
+    zl = fs.pick(d, 0.0, 1e-4)
+    cw = None
+    if ls == 0.0 and zl == 0.0 and d.draw(st.booleans()):
+        cw = fs.arr(d, (C,), 0, 3, (0.0, 1.0))  # one-hot: Σ_c w_c t_c ℓ_c = w_y ℓ_y
+    X = jnp.asarray(x, dt)
+    kw = dict(label_smoothing=ls, z_loss=zl, class_weights=cw)
+    a = jaxloss.sparse_softmax_cross_entropy(X, jnp.asarray(y), **kw, reduction="none")
+    b = jaxloss.softmax_cross_entropy(X, jnp.asarray(_onehot(y, C), dt), **kw, reduction="none")
+    _close(a, b, dt, np.abs(_np(b)).sum())
+    if cw is None:
+        _close(jaxloss.sparse_softmax_cross_entropy(X, jnp.asarray(y), **kw),
+               jaxloss.softmax_cross_entropy(X, jnp.asarray(_onehot(y, C), dt), **kw), dt,
+               np.abs(_np(b)).sum())
+
+
+@pytest.mark.fuzz
+@given(d=st.data())
+def test_fuzz_sparse_equals_dense_probabilities(d):
+    """sparse_categorical_cross_entropy(p, y) == categorical_cross_entropy(p, one_hot(y));
+    softmax_focal_loss(x, y) == categorical_focal_loss(softmax(x), one_hot(y))."""
+    dt = d.draw(fs.dtypes, label="dtype")
+    B, C = fs._bc(d)
+    y = fs.ints(d, (B,), 0, C - 1)
+    p = fs.simplex(d, (B, C))
+    P = jnp.asarray(p, dt)
+    a = jaxloss.sparse_categorical_cross_entropy(P, jnp.asarray(y), reduction="none")
+    b = jaxloss.categorical_cross_entropy(P, jnp.asarray(_onehot(y, C), dt), reduction="none")
+    _close(a, b, dt, np.abs(_np(b)).sum())
+    x = fs.arr(d, (B, C), -10, 10, (0.0,))
+    sm = np.exp(x - x.max(-1, keepdims=True))
+    sm = sm / sm.sum(-1, keepdims=True)
+    g = fs.pick(d, 0.0, 0.5, 2.0)
+    a = jaxloss.softmax_focal_loss(jnp.asarray(x), jnp.asarray(y), gamma=g, reduction="none")
+    b = jaxloss.categorical_focal_loss(jnp.asarray(sm), jnp.asarray(_onehot(y, C)), gamma=g,
+                                       reduction="none")
+    _close(a, b, jnp.float64, np.abs(_np(b)).sum())
+
+
+@pytest.mark.fuzz
+@given(d=st.data())
+def test_fuzz_nll_and_linear_equal_sparse_softmax(d):
+    """nll_loss(log_softmax(x)) and linear_cross_entropy(h, W, bias) equal the sparse softmax
+    cross-entropy of the same logits, with class_weights / ignore_index / where, every reduction."""
+    dt = d.draw(st.sampled_from([jnp.float32, jnp.float64]), label="dtype")
+    B, C = fs._bc(d)
+    y = fs.ints(d, (B,), 0, C - 1)
+    x = fs.mask_nonlabel(d, fs.arr(d, (B, C), -30, 30, fs.LOGIT_SPECIALS), y)
+    ig, y = fs._ignore(d, y, C)
+    cw = None if d.draw(st.booleans()) else fs.arr(d, (C,), 0, 3, (0.0, 1.0))
+    m = jnp.asarray(d.draw(hnp.arrays(np.bool_, (B,), elements=st.booleans())))
+    X, Y = jnp.asarray(x, dt), jnp.asarray(y)
+    kw = dict(class_weights=cw, ignore_index=ig, where=m)
+    for red in ("none", "sum", "mean"):
+        ref = jaxloss.sparse_softmax_cross_entropy(X, Y, **kw, reduction=red)
+        got = jaxloss.nll_loss(jax.nn.log_softmax(X, axis=-1), Y, **kw, reduction=red)
+        _close(got, ref, dt, np.abs(_np(ref)).sum())
+    # linear: logits = h @ W + bias with a one-hot h picking a row of W
+    D = C
+    h = np.eye(D)[np.clip(y, 0, C - 1)] if B else np.zeros((0, D))
+    W = fs.arr(d, (D, C), -10, 10, (0.0,))
+    bias = fs.arr(d, (C,), -10, 10, (0.0,))
+    ls = fs.pick(d, 0.0, 0.1)
+    logits = jnp.asarray(h, dt) @ jnp.asarray(W, dt) + jnp.asarray(bias, dt)[None, :]
+    for red in ("none", "sum", "mean"):
+        ref = jaxloss.sparse_softmax_cross_entropy(logits, Y, **kw, label_smoothing=ls, reduction=red)
+        got = jaxloss.linear_cross_entropy(jnp.asarray(h, dt), jnp.asarray(W, dt), Y,
+                                           bias=jnp.asarray(bias, dt), **kw, label_smoothing=ls,
+                                           chunk_size=2, reduction=red)
+        _close(got, ref, dt, np.abs(_np(ref)).sum())
+
+
+@pytest.mark.fuzz
+@given(d=st.data())
+def test_fuzz_kl_log_equals_probabilities(d):
+    """kl_divergence(log p, t) == kl_divergence_from_probabilities(p, t) (t = 0 where p = 0)."""
+    dt = d.draw(fs.dtypes, label="dtype")
+    B, C = fs._bc(d)
+    p, t = fs.simplex(d, (B, C)), fs.simplex(d, (B, C))
+    t = np.where(p > 0, t, 0.0)
+    P = jnp.asarray(p, dt)
+    with np.errstate(divide="ignore"):
+        a = jaxloss.kl_divergence(jnp.log(P), jnp.asarray(t, dt), reduction="none")
+    b = jaxloss.kl_divergence_from_probabilities(P, jnp.asarray(t, dt), reduction="none")
+    _close(a, b, dt, np.abs(_np(b)).sum())
+
+
+# ------------------------------------------------------------------ perfect prediction = minimum
+def _perfect(d, dt, name):
+    """(args, kwargs, minimum of each "none" entry, absolute tolerance) for a perfect prediction."""
+    B = fs.pick(d, 1, 3)
+    C = fs.pick(d, 1, 3)
+    J = fs.J
+    y = fs.ints(d, (B,), 0, C - 1)
+    oh = _onehot(y, C)
+    pm = fs.pm1(d, (B,))
+    big = np.where(oh > 0, 1e4, fs.pick(d, 0.0, -1e4, -np.inf))
+    v = fs.arr(d, (B, C), -10, 10, (0.0,))
+    eps32 = 4 * float(jnp.finfo(fs.cdt(dt)).eps)
+    if name in ("mean_squared_error", "mean_absolute_error", "root_mean_squared_error", "log_cosh",
+                "huber_loss", "smooth_l1_loss", "quantile_loss", "mean_squared_logarithmic_error",
+                "mean_absolute_percentage_error"):
+        return [J(v, dt), J(v, dt)], {}, 0.0, 0.0
+    if name in ("hinge_loss", "squared_hinge_loss"):
+        margin = fs.pick(d, 0.0, 1.0)
+        return [J(pm * (margin + np.abs(v[:, 0])), dt), J(pm, dt)], {"margin": margin}, 0.0, 0.0
+    if name == "soft_margin_loss":
+        return [J(pm * 1e4, dt), J(pm, dt)], {}, 0.0, 0.0
+    if name in ("sigmoid_binary_cross_entropy", "sigmoid_focal_loss", "multilabel_soft_margin_loss"):
+        hard = fs.probs01(d, (B, C), hard=True)
+        s = fs.pick(d, 1e4, np.inf) if name != "multilabel_soft_margin_loss" else 1e4
+        return [J(np.where(hard > 0, s, -s), dt), J(hard, dt)], {}, 0.0, 0.0
+    if name in ("binary_cross_entropy", "binary_focal_loss", "dice_loss", "jaccard_loss", "tversky_loss"):
+        hard = fs.probs01(d, (B, C), hard=True)
+        return [J(hard, dt), J(hard, dt)], {}, 0.0, 0.0
+    if name == "softmax_cross_entropy":
+        return [J(big, dt), J(oh, dt)], {}, 0.0, 0.0
+    if name in ("sparse_softmax_cross_entropy", "softmax_focal_loss", "poly1_cross_entropy"):
+        return [J(big, dt), jnp.asarray(y)], {}, 0.0, 0.0
+    if name in ("multiclass_hinge_loss", "multi_margin_loss"):
+        return [J(np.where(oh > 0, 5.0, np.minimum(v, 3.0)), dt), jnp.asarray(y)], {}, 0.0, 0.0
+    if name == "nll_loss":
+        return [J(np.where(oh > 0, 0.0, -np.inf), dt), jnp.asarray(y)], {}, 0.0, 0.0
+    if name in ("categorical_cross_entropy", "categorical_focal_loss", "kl_divergence_from_probabilities"):
+        return [J(oh, dt), J(oh, dt)], {}, 0.0, 0.0
+    if name == "sparse_categorical_cross_entropy":
+        return [J(oh, dt), jnp.asarray(y)], {}, 0.0, 0.0
+    if name in ("kl_divergence", "js_divergence"):
+        p = fs.simplex(d, (B, C))
+        with np.errstate(divide="ignore"):
+            return [J(np.log(p), dt), J(np.exp(np.log(p)), dt)], {}, 0.0, eps32
+    if name == "generalized_dice_loss":
+        return [J(oh[:, None, :], dt), J(oh[:, None, :], dt)], {}, 0.0, eps32
+    if name == "z_loss":
+        return [J(np.where(oh > 0, 0.0, -np.inf), dt)], {}, 0.0, 0.0
+    if name in ("cosine_distance", "cosine_similarity_loss", "cosine_embedding_loss"):
+        x = np.where(np.abs(v) > 0, v, 1.0)
+        if name == "cosine_embedding_loss":
+            return [J(x, dt), J(x, dt), J(np.ones(B), dt)], {}, 0.0, eps32
+        return [J(x, dt), J(x, dt)], {}, (0.0 if name == "cosine_distance" else -1.0), eps32
+    if name == "triplet_margin_loss":
+        return [J(v, dt), J(v, dt), J(v + 10.0, dt)], {"epsilon": 0.0}, 0.0, 0.0
+    if name == "margin_ranking_loss":
+        return [J(pm * 2.0, dt), J(-pm * 2.0, dt), J(pm, dt)], {"margin": 1.0}, 0.0, 0.0
+    if name == "hinge_embedding_loss":
+        return [J(np.where(pm > 0, 0.0, 2.0), dt), J(pm, dt)], {}, 0.0, 0.0
+    if name == "contrastive_loss":
+        t = (pm > 0).astype(np.float64)
+        return [J(np.where(t > 0, 0.0, 2.0), dt), J(t, dt)], {}, 0.0, 0.0
+    if name == "linear_cross_entropy":
+        lab = np.full((B,), y[0], np.int32)
+        bias = np.where(np.arange(C) == y[0], 0.0, -np.inf)
+        return [J(v[:, :2], dt), J(np.ones((2, C)), dt), jnp.asarray(lab)], {"bias": J(bias, dt)}, 0.0, 0.0
+    if name == "ctc_loss":
+        x = np.full((B, 1, 3), -1e4)
+        x[:, 0, 1] = 1e4
+        return [J(x, dt), J(np.zeros((B, 1)), dt), jnp.ones((B, 1), jnp.int32), J(np.zeros((B, 1)), dt)], {}, 0.0, 0.0
+    return None
+
+
+NO_MINIMUM = {"poisson_nll_loss", "gaussian_nll_loss", "ntxent_loss"}  # minimum depends on the data
+
+
+@pytest.mark.fuzz
+@pytest.mark.parametrize("name", [n for n in LOSSES if n not in NO_MINIMUM])
+@given(d=st.data())
+def test_fuzz_perfect_prediction(name, d):
+    dt = d.draw(fs.dtypes, label="dtype")
+    args, kw, minimum, atol = _perfect(d, dt, name)
+    f = jaxloss.get(name)
+    out = f(*args, **kw, reduction="none")
+    np.testing.assert_allclose(_np(out), minimum, rtol=0, atol=atol)
+    g = jax.grad(lambda a: f(a, *args[1:], **kw))(args[0])
+    _finite(g, "gradient at the minimum")
