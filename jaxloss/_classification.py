@@ -21,7 +21,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from . import _validation as _v
-from ._numerics import as_compute, as_hyper, clamped_log, compute_dtype, log_softmax
+from ._numerics import as_compute, as_hyper, clamped_log, log_softmax
 from ._reduction import apply_reduction
 
 __all__ = [

@@ -4,7 +4,6 @@ References are plain float64 NumPy written from the formulas (never calling jaxl
 (`F.multi_margin_loss`, `F.cross_entropy`) and optax are oracles where they have the loss.
 """
 
-import functools
 
 import jax
 import jax.numpy as jnp
@@ -12,7 +11,6 @@ import numpy as np
 import pytest
 
 import jaxloss
-from jaxloss import _classification as C
 
 from .helpers import (assert_close, assert_finite, debug_nans, grads_f64, reduce_ref, rng,
                       to_torch, torch_or_skip)
