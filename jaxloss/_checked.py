@@ -131,6 +131,21 @@ def zero_or_one(arg):
     return check
 
 
+def hinge_targets_keras(arg):
+    """Keras' hinge targets: all in {0, 1} (converted to ±1 by the alias), or each in {-1, +1}."""
+    def check(name, args):
+        x = jnp.asarray(args[arg])
+        mask = _mask_for(args, x.shape)
+        binary = (x == 0) | (x == 1)
+        if mask is not None:
+            binary = binary | ~mask
+        bad = ~jnp.all(binary) & ~((x == 1) | (x == -1))
+        if mask is not None:
+            bad = bad & mask
+        _report(name, arg, bad, x, "must be -1 or +1 (or all targets 0 or 1)")
+    return check
+
+
 def nonnegative(arg):
     def check(name, args):
         x = jnp.asarray(args[arg])
@@ -238,6 +253,11 @@ SPECS: dict[str, tuple[Callable, ...]] = {
     "ntxent_loss": (_F("embeddings"),),
     # sequence
     "ctc_loss": (_F("logits", allow_neg_inf=True), _ctc_checks),
+    # compat wrappers behind registry aliases whose semantics differ from their canonical loss
+    "hinge": (_F("scores"), hinge_targets_keras("targets")),
+    "squared_hinge": (_F("scores"), hinge_targets_keras("targets")),
+    "categorical_hinge": (_F("scores"), in_unit_interval("targets")),
+    "categorical_focal_crossentropy": (in_unit_interval("probabilities"), in_unit_interval("targets")),
     # large vocabulary
     "linear_cross_entropy": (_F("hidden"), _F("weight"), _F("bias"),
                              class_labels(num_classes=_lce_classes)),
@@ -299,7 +319,11 @@ def checked(loss_fn: Callable | str) -> Callable:
     if isinstance(loss_fn, str):
         from ._registry import get
         loss_fn = get(loss_fn)
-    fn, bound = _canonical(loss_fn)
+    if getattr(loss_fn, "__name__", None) in SPECS:
+        # a canonical loss, or a compat wrapper with checks of its own (Keras' hinge, ...)
+        fn, bound = loss_fn, {}
+    else:
+        fn, bound = _canonical(loss_fn)
     name = fn.__name__
     if name not in SPECS:
         raise ValueError(f"jaxloss.checked: no runtime checks are defined for {name!r}")

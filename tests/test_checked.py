@@ -137,3 +137,21 @@ def test_every_catalog_loss_has_a_spec():
 def test_unknown_function_is_rejected():
     with pytest.raises(ValueError, match="jaxloss.checked: no runtime checks are defined for 'one_hot'"):
         jaxloss.checked(jaxloss.one_hot)
+
+
+def test_every_registry_name_can_be_checked():
+    from jaxloss import _registry
+    for name, fn in _registry._table().values():
+        jaxloss.checked(fn)  # raises if no spec covers the name
+
+
+def test_keras_hinge_alias_accepts_binary_targets_but_not_mixtures():
+    hinge = jaxloss.checked("hinge")
+    t01 = jnp.asarray([[0.0, 1.0, 1.0], [1.0, 0.0, 0.0]], F)
+    np.testing.assert_allclose(hinge(x23, t01), jaxloss.get("hinge")(x23, t01), rtol=1e-6)
+    with pytest.raises(jaxloss.LossInputError, match="hinge: 'targets' must be -1 or \\+1 \\(or all targets 0 or 1\\); got 0"):
+        hinge(x23, pm.at[0, 0].set(0.0))
+    ch = jaxloss.checked("categorical_hinge")
+    assert np.isfinite(ch(x23, p23))
+    with pytest.raises(jaxloss.LossInputError, match="categorical_hinge: 'targets'"):
+        ch(x23, p23.at[0, 0].set(2.0))
