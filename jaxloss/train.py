@@ -209,7 +209,8 @@ def _step_impl(model, optimizer, batch, loss_fn, metric_fns, loss_kwargs):
     return logs
 
 
-def make_train_step(loss: str | Callable, *, metrics: Sequence = (), **loss_kwargs) -> Callable:
+def make_train_step(loss: str | Callable, *, metrics: Sequence = (), check: bool = False,
+                    **loss_kwargs) -> Callable:
     """A jitted training step ``step(model, optimizer, batch) -> dict`` for a jaxloss loss.
 
     The step computes ``loss(model(inputs), targets, **loss_kwargs)`` and its gradient with
@@ -223,6 +224,10 @@ def make_train_step(loss: str | Callable, *, metrics: Sequence = (), **loss_kwar
         ``"binary_crossentropy"``, ``"CrossEntropyLoss"`` …).
       metrics: names or callables ``metric(outputs, targets)`` evaluated on the batch outputs
         (before the update); see the module docstring for the built-in names.
+      check: run the loss in checked mode (:func:`jaxloss.checked`) inside the jitted step: a
+        batch with invalid values (labels out of range, probabilities outside [0, 1], NaN inputs,
+        …) raises :class:`jaxloss.LossInputError` naming the loss, argument, value and index, and
+        the model and optimizer are left untouched. ``loss`` must then be a jaxloss loss or name.
       **loss_kwargs: options passed to the loss (``label_smoothing=0.1`` …); arrays are fine.
 
     Returns:
@@ -244,10 +249,37 @@ def make_train_step(loss: str | Callable, *, metrics: Sequence = (), **loss_kwar
     """
     loss_fn = resolve_loss(loss)
     metric_fns = resolve_metrics(metrics)
+    if check:
+        return _checked_step(loss_fn, metrics, loss_kwargs)
 
     @nnx.jit
     def step(model, optimizer, batch):
         return _step_impl(model, optimizer, batch, loss_fn, metric_fns, loss_kwargs)
+
+    return step
+
+
+def _checked_step(loss_fn: Callable, metrics: Sequence, loss_kwargs: dict) -> Callable:
+    """``make_train_step(..., check=True)``: the pure step under jit + checkify, applied in place.
+
+    The checks of the checked loss are ``checkify.debug_check``s inside the traced step; running
+    the pure step through ``checkify`` surfaces them, and the new state is written back only when
+    no check failed.
+    """
+    from ._checked import checked, checkify
+
+    checked_loss = checked(loss_fn)
+    compiled: dict = {}
+
+    def step(model, optimizer, batch):
+        graphdef, state = nnx.split((model, optimizer))
+        fn = compiled.get(graphdef)
+        if fn is None:
+            pure = make_pure_step(graphdef, checked_loss, metrics=metrics, **loss_kwargs)
+            fn = compiled[graphdef] = checkify(jax.jit(pure))
+        new_state, logs = fn(state, batch)  # raises LossInputError before anything is written
+        nnx.update((model, optimizer), new_state)
+        return logs
 
     return step
 

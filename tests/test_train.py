@@ -147,3 +147,23 @@ def test_evaluate_and_plot_history(tmp_path):
     assert os.path.getsize(path) > 1000
     seeds = {"loss": np.ones((3, 5)), "val_loss": np.ones((3, 5)), "acc": np.ones((3, 5))}
     assert os.path.getsize(train.plot_history(seeds, tmp_path / "s.png")) > 1000
+
+
+def test_checked_train_step_raises_and_leaves_the_model_untouched():
+    import jaxloss
+    model = nnx.Linear(3, 4, rngs=nnx.Rngs(0))
+    opt = nnx.Optimizer(model, optax.sgd(0.1), wrt=nnx.Param)
+    step = train.make_train_step("sparse_softmax_cross_entropy", check=True, label_smoothing=0.1)
+    x = jnp.ones((5, 3), jnp.float32)
+    good = jnp.asarray([0, 1, 2, 3, 0])
+    first = float(step(model, opt, (x, good))["loss"])
+    second = float(step(model, opt, (x, good))["loss"])
+    assert second < first
+    before = jax.tree_util.tree_map(np.asarray, nnx.state(model, nnx.Param))
+    with pytest.raises(jaxloss.LossInputError,
+                       match=r"sparse_softmax_cross_entropy: 'labels' must be a class id in \[0, 4\); got 9 at index \[2\]"):
+        step(model, opt, (x, jnp.asarray([0, 1, 9, 3, 0])))
+    after = jax.tree_util.tree_map(np.asarray, nnx.state(model, nnx.Param))
+    jax.tree_util.tree_map(np.testing.assert_array_equal, before, after)
+    with pytest.raises(ValueError, match="no runtime checks"):
+        train.make_train_step(lambda p, t: jnp.mean(p), check=True)
