@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+from jax.custom_derivatives import SymbolicZero
 from jax.typing import ArrayLike
 
 from . import _validation as V
@@ -132,11 +133,11 @@ def _softcap(x: jax.Array, cap: jax.Array) -> jax.Array:
     return jnp.where(masked, x, capped)
 
 
-def _ce_rows(x: jax.Array, *, labels: jax.Array | None = None, targets: jax.Array | None = None,
+def _ce_rows_ref(x: jax.Array, *, labels: jax.Array | None = None, targets: jax.Array | None = None,
              class_weights: jax.Array | None = None, label_smoothing: jax.Array | None = None,
              z_loss: jax.Array | None = None, active: jax.Array | None = None,
-             ) -> tuple[jax.Array, jax.Array | None]:
-    r"""Per-row softmax cross-entropy over the last axis: the core every softmax CE shares.
+             stats: bool = False) -> tuple[jax.Array, jax.Array | None]:
+    r"""Per-row softmax cross-entropy over the last axis, plain autodiff (the reference core).
 
     Args:
       x: logits ``[..., C]`` in the computation dtype; ``-inf`` = class absent from the row.
@@ -150,7 +151,8 @@ def _ce_rows(x: jax.Array, *, labels: jax.Array | None = None, targets: jax.Arra
         a ``-inf`` logit at the placeholder class cannot create ``0 · inf`` there.
 
     Returns:
-      ``(loss [...], w_label [...] or None)``. Sparse mode, with ``w = class_weights``:
+      ``(loss [...], w_label [...] or None)`` (and, with ``stats=True``, also the row
+      maximum ``m [..., 1]`` and ``log_s = lse − m [...]`` for the fast rule). Sparse mode, with ``w = class_weights``:
 
       .. math::
          \ell = w_y\,[(1-ε)(\mathrm{lse} - x_y) + z\,\mathrm{lse}^2]
@@ -161,11 +163,16 @@ def _ce_rows(x: jax.Array, *, labels: jax.Array | None = None, targets: jax.Arra
       ``+inf``. ``w_label`` is :math:`w_y` in sparse mode.
     """
     dtype = x.dtype
-    m = jnp.max(x, axis=-1, keepdims=True)
+    m_raw = lax.stop_gradient(jnp.max(x, axis=-1, keepdims=True))
     # lse = m + log Σ exp(x − m) for any m; m is a constant for AD, and 0 on all-masked rows
-    m = lax.stop_gradient(jnp.where(jnp.isfinite(m), m, jnp.zeros_like(m)))
+    m = jnp.where(jnp.isfinite(m_raw), m_raw, jnp.zeros_like(m_raw))
     z = x - m  # ≤ 0; -inf on masked classes
-    s = jnp.sum(jnp.exp(z), axis=-1)
+    # the sum shifts by max(m_raw, lowest float) instead: equal to m wherever the row has a finite
+    # logit, and still gives s = 0 on an all-masked row; a select here would stop XLA (CPU) from
+    # fusing the subtraction into the exp-sum reduction (an extra [N, C] write and read)
+    m_sum = jnp.maximum(m_raw, jnp.asarray(jnp.finfo(dtype).min, dtype))
+    e = jnp.exp(x - m_sum)  # = exp(x − m) = s · softmax(x); 0 on masked classes
+    s = jnp.sum(e, axis=-1)
     has_mass = s > 0
     # double where: log never sees 0 (a row with no finite logit is invalid input; its loss is inf)
     log_s = jnp.log(jnp.where(has_mass, s, jnp.ones_like(s)))  # = lse − m ≥ 0
@@ -185,7 +192,8 @@ def _ce_rows(x: jax.Array, *, labels: jax.Array | None = None, targets: jax.Arra
 
     w_label = None
     if labels is not None:
-        z_label = _take_label(z, labels)  # x_y − m
+        # gather x, not z: a gathered z would make XLA materialise z = x − m as an [N, C] array
+        z_label = _take_label(x, labels) - m[..., 0]  # x_y − m
         if active is not None:
             z_label = jnp.where(active, z_label, jnp.zeros_like(z_label))
         loss = log_s - z_label  # −log softmax(x)_y = lse − x_y
@@ -204,7 +212,7 @@ def _ce_rows(x: jax.Array, *, labels: jax.Array | None = None, targets: jax.Arra
                 wf = jnp.where(finite, class_weights, jnp.zeros_like(class_weights))
                 smooth = jnp.sum(wf, axis=-1) * log_s - jnp.sum(wf * z_safe, axis=-1)
             loss = loss + eps_over_k * smooth
-        return loss, w_label
+        return (loss, w_label, m, log_s, e, s) if stats else (loss, w_label)
 
     t = targets
     if label_smoothing is not None:
@@ -218,7 +226,134 @@ def _ce_rows(x: jax.Array, *, labels: jax.Array | None = None, targets: jax.Arra
     loss = loss + jnp.where(bad, jnp.asarray(jnp.inf, dtype), jnp.asarray(0, dtype))
     if z_loss is not None:
         loss = loss + z_loss * lse * lse
-    return loss, None
+    return (loss, None, m, log_s, e, s) if stats else (loss, None)
+
+
+def _ce_rows(x: jax.Array, *, labels: jax.Array | None = None, targets: jax.Array | None = None,
+             class_weights: jax.Array | None = None, label_smoothing: jax.Array | None = None,
+             z_loss: jax.Array | None = None, active: jax.Array | None = None,
+             ) -> tuple[jax.Array, jax.Array | None]:
+    """The core every softmax CE shares: :func:`_ce_rows_ref`'s value with a fast derivative.
+
+    Same arguments and result as :func:`_ce_rows_ref`. The loss goes through :func:`_ce_fast`, a
+    ``jax.custom_jvp`` whose rule computes the tangent with respect to the logits in closed form
+    (below), so that reverse mode (its transpose) keeps no softmax-sized residual and writes the
+    gradient in one fused pass over the logits that recomputes ``exp(x − m − log_s)``; forward
+    mode and second order differentiate the rule itself (plain ``jnp``), so ``jvp``, ``jacfwd``
+    and ``hessian`` work on every public function.
+    """
+    w_label = None
+    if labels is not None and class_weights is not None:
+        w_label = _take_label(class_weights, labels)
+    loss = _ce_fast(x, labels, targets, class_weights, label_smoothing, z_loss, active)
+    return loss, w_label
+
+
+_GRAD_FROM_E = False
+
+
+@jax.custom_jvp
+def _ce_fast(x, labels, targets, class_weights, label_smoothing, z_loss, active):
+    """Per-row loss of :func:`_ce_rows_ref` (positional arguments; ``None`` = option off)."""
+    return _ce_rows_ref(x, labels=labels, targets=targets, class_weights=class_weights,
+                        label_smoothing=label_smoothing, z_loss=z_loss, active=active)[0]
+
+
+def _ce_fast_jvp(primals, tangents):
+    r"""Closed-form tangent of :func:`_ce_fast` with respect to the logits.
+
+    With :math:`p = \mathrm{softmax}(x) = \exp(x - m - \log s)` (0 on ``-inf`` classes) and
+    :math:`f_c = [x_c > -\infty]`, the gradient of the per-row loss is
+
+    * sparse: :math:`g = p\,(w_y(1-ε) + 2 z\,w_y\,\mathrm{lse} + ε W_f / K)
+      - w_y (1-ε)[c = y][\text{active}] - (ε/K)\, w_c f_c` with :math:`W_f = \sum_c w_c f_c`;
+    * dense: :math:`g = p\,(A + 2 z\,\mathrm{lse}) - a_c f_c` with
+      :math:`a = w\,((1-ε)t + ε f / K)` and :math:`A = \sum_c a_c`;
+
+    and the tangent is :math:`\sum_c g_c\,\dot x_c`: linear in :math:`\dot x`, so its transpose
+    (reverse mode) is ``ct · g`` — one elementwise fusion that XLA merges with the recomputation
+    of ``p`` (no ``[N, C]`` residual, no one-hot array). Tangents of the other float arguments
+    (targets, class weights, ε, z) go through plain ``jax.jvp`` of the reference core, and only
+    when they are not symbolic zeros.
+    """
+    x, labels, targets, cw, eps, zl, active = primals
+    dx = tangents[0]
+    loss, _, m, log_s, e, s = _ce_rows_ref(x, labels=labels, targets=targets, class_weights=cw,
+                                           label_smoothing=eps, z_loss=zl, active=active,
+                                           stats=True)
+    dtype = x.dtype
+    out_t = jnp.zeros_like(loss)
+    if not isinstance(dx, SymbolicZero):
+        z = x - m  # ≤ 0, -inf on masked classes; m is 0 on an all-masked row
+        if _GRAD_FROM_E:
+            p = None
+        else:
+            p = jnp.exp(z - log_s[..., None])  # softmax; exactly 0 on -inf classes
+        lse = m[..., 0] + log_s
+        finite = None
+        if eps is not None or targets is not None:
+            finite = jnp.isfinite(z)
+        if eps is not None:
+            k = jnp.sum(finite, axis=-1).astype(dtype)
+            eps_over_k = eps / jnp.where(k > 0, k, jnp.ones_like(k))
+        if labels is not None:
+            w_y = None if cw is None else _take_label(cw, labels)
+            hot = jnp.ones_like(lse) if w_y is None else w_y  # weight of the label term
+            if eps is not None:
+                hot = (1 - eps) * hot
+            coef = hot
+            if zl is not None:
+                coef = coef + 2 * zl * lse * (jnp.ones_like(lse) if w_y is None else w_y)
+            if active is not None:
+                hot = jnp.where(active, hot, jnp.zeros_like(hot))
+            lab = labels if jnp.iinfo(labels.dtype).bits >= 32 else labels.astype(jnp.int32)
+            iota = lax.broadcasted_iota(lab.dtype, x.shape, x.ndim - 1)
+            # the one-hot is a compare fused into the gradient pass, never an array
+            g_hot = jnp.where(iota == lab[..., None], hot[..., None], jnp.zeros((), dtype))
+            if eps is not None:
+                if cw is None:
+                    coef = coef + eps_over_k * k  # ε W_f / K with w = 1
+                    smooth = jnp.where(finite, eps_over_k[..., None], jnp.zeros((), dtype))
+                else:
+                    wf = jnp.where(finite, cw, jnp.zeros_like(cw))
+                    coef = coef + eps_over_k * jnp.sum(wf, axis=-1)
+                    smooth = eps_over_k[..., None] * wf
+                g_hot = g_hot + smooth
+        else:
+            a = targets
+            if eps is not None:
+                a = (1 - eps) * a + eps_over_k[..., None] * finite.astype(dtype)
+            if cw is not None:
+                a = cw * a
+            coef = jnp.sum(a, axis=-1)
+            if zl is not None:
+                coef = coef + 2 * zl * lse
+            # masked logits carry no gradient from the a·x term (their loss is +inf if a ≠ 0)
+            g_hot = jnp.where(finite, a, jnp.zeros_like(a))
+        if p is None:
+            # softmax · coef = e · (coef / s); s ≥ 1 on any row with a finite logit
+            g = e * (coef / jnp.where(s > 0, s, jnp.ones_like(s)))[..., None] - g_hot
+        else:
+            g = p * coef[..., None] - g_hot
+        out_t = out_t + jnp.sum(g * dx, axis=-1)
+    # the other float arguments (rarely differentiated): plain jvp of the reference core
+    others = [i for i in (2, 3, 4, 5)
+              if primals[i] is not None and not isinstance(tangents[i], SymbolicZero)]
+    if others:
+        def partial_loss(*vals):
+            args = list(primals)
+            for i, v in zip(others, vals):
+                args[i] = v
+            x_, lb, tg, w, e, z_, act = args
+            return _ce_rows_ref(x_, labels=lb, targets=tg, class_weights=w, label_smoothing=e,
+                                z_loss=z_, active=act)[0]
+        _, t_other = jax.jvp(partial_loss, tuple(primals[i] for i in others),
+                             tuple(tangents[i] for i in others))
+        out_t = out_t + t_other
+    return loss, out_t
+
+
+_ce_fast.defjvp(_ce_fast_jvp, symbolic_zeros=True)
 
 
 # ----------------------------------------------------------------------------------------------
