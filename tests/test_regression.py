@@ -675,3 +675,21 @@ def test_poisson_alias_against_pytorch():
     assert_close(jaxloss.get("poisson")(jnp.asarray(p), jnp.asarray(t)), out.numpy())
     out = torch.nn.PoissonNLLLoss()(to_torch(p, torch), to_torch(t, torch))
     assert_close(jaxloss.get("PoissonNLLLoss")(jnp.asarray(p), jnp.asarray(t)), out.numpy())
+
+
+def test_log_cosh_custom_jvp_rule():
+    # the custom derivative rule (tanh r, then 1 − tanh² r) against jax.grad / jax.hessian of an
+    # independent float64 reference, finite differences to second order on both sides of the |r| = 1
+    # branch switch, and finite jvp / hessian at the edge cases
+    ref = lambda r: jnp.sum(jnp.logaddexp(r, -r) - np.log(2.0))
+    r = jnp.asarray([-3.0, -1.2, -0.8, -1e-3, 0.3, 0.95, 1.05, 2.5], jnp.float64)
+    f = lambda x: jaxloss.log_cosh(x, jnp.zeros_like(x), reduction="sum")
+    assert_close(jax.grad(f)(r), jax.grad(ref)(r), dtype=jnp.float64)
+    assert_close(jax.hessian(f)(r), jax.hessian(ref)(r), dtype=jnp.float64)
+    grads_f64(f, (r,), order=2)
+    edges = jnp.asarray([-1e4, -1.0, 0.0, 1.0, 1e4], jnp.float32)
+    one = lambda x: jaxloss.log_cosh(x, jnp.zeros((), x.dtype))
+    _, tan = jax.jvp(jax.vmap(one), (edges,), (jnp.ones_like(edges),))
+    h = jax.vmap(jax.hessian(one))(edges)
+    assert_finite((tan, h))
+    assert_close(tan, np.tanh(np.asarray(edges, np.float64)), dtype=jnp.float32)
