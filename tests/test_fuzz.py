@@ -175,7 +175,18 @@ def test_fuzz_properties(name, d):
 
     # finite values and gradients; dtypes of API.md §1
     _finite((none, mean, total), "value")
-    _finite(grads, "gradient")
+    if jnp.dtype(dt) == jnp.float16 and not all(np.all(np.isfinite(_np(g))) for g in grads):
+        # float16 holds only |g| < 65520: where the exact gradient is larger (e.g. -t/p at
+        # p = 6e-8, or 1/epsilon at a zero vector) the cast back to float16 overflows. Allowed
+        # only there: the same values in float32 give finite gradients above the float16 range.
+        args32 = [a.astype(jnp.float32) if a.dtype == jnp.float16 else a for a in case.args]
+        grads32 = _jitted(name, static, case.diff)(args32, case.hyper, w, m)[3]
+        _finite(grads32, "float32 gradient")
+        for g16, g32 in zip(grads, grads32):
+            bad = ~np.isfinite(_np(g16))
+            assert np.all(np.abs(_np(g32)[bad]) >= 65504.0), (_np(g16), _np(g32))
+    else:
+        _finite(grads, "gradient")
     assert none.shape == case.lshape and mean.shape == () and total.shape == ()
     assert none.dtype == mean.dtype == cd
     for i, g in zip(case.diff, grads):
@@ -426,3 +437,22 @@ def test_regression_ntxent_empty_batch():
         out = jaxloss.ntxent_loss(e, y, reduction=red)
         assert out.shape == shape and np.all(_np(out) == 0.0)
     assert jax.grad(jaxloss.ntxent_loss)(e, y).shape == (0, 2)
+
+
+def test_regression_float16_gradient_overflow_is_the_exact_gradient():
+    """Found by the fuzzer (float16, p = [6e-8, 1, 6e-8], t = [1, 0, 0]): the gradient -t/p =
+    -1.7e7 overflows float16 on the cast back to the input dtype. Not a formula bug: float32
+    gives the exact finite value (the fuzz property allows exactly this case)."""
+    p = jnp.array([[5.96e-08, 1.0, 5.96e-08]], jnp.float16)
+    t = jnp.array([[1.0, 0.0, 0.0]], jnp.float16)
+    g32 = jax.grad(jaxloss.categorical_cross_entropy)(p.astype(jnp.float32), t)
+    assert np.isfinite(_np(g32)).all() and abs(float(g32[0, 0])) > 65504.0
+    g16 = jax.grad(jaxloss.categorical_cross_entropy)(p, t)
+    assert g16.dtype == jnp.float16 and np.isneginf(_np(g16)[0, 0])
+
+
+@pytest.mark.xfail(strict=True, reason="cosine_distance of identical vectors is -1.19e-7 < 0 in "
+                   "float32 (cos rounds above 1), jaxloss/_metric.py")
+def test_regression_cosine_distance_identical_vectors_nonnegative():
+    x = jnp.array([[100.0, 0.0, 1.0]], jnp.float32)
+    assert float(jaxloss.cosine_distance(x, x, reduction="none")[0]) >= 0.0
