@@ -78,7 +78,14 @@ def _bce_with_logits(x: jax.Array, t: jax.Array, pos_weight: jax.Array | None = 
     # log σ(x) = −softplus(−x) and log(1 − σ(x)) = −softplus(x); softplus is exact at ±inf and its
     # derivative is σ, so ∂/∂x = w₊·t·(σ(x) − 1) + (1 − t)·σ(x) (= σ(x) − t when w₊ = 1) everywhere
     pos = t if pos_weight is None else pos_weight * t
-    return _mul0(pos, softplus(-x)) + _mul0(1 - t, softplus(x))
+    # softplus(x) = max(x, 0) + l and softplus(−x) = max(−x, 0) + l with l = log1p(exp(−|x|)) ≤ log 2
+    # computed once; m = |x| as a select so that its derivative at 0 is 1 on the x ≥ 0 side (the
+    # gradient there is then σ(0) − t, not 1 − t). The select comes last so XLA fuses everything
+    # into one loop (one exp + one log1p per element, no intermediate arrays).
+    nonneg = x >= 0
+    m = jnp.where(nonneg, x, -x)
+    l = jnp.log1p(jnp.exp(-m))
+    return jnp.where(nonneg, pos * l + _mul0(1 - t, m + l), _mul0(pos, m + l) + (1 - t) * l)
 
 
 def _bce_with_probabilities(p: jax.Array, t: jax.Array) -> jax.Array:

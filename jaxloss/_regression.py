@@ -250,8 +250,8 @@ def huber_loss(predictions: ArrayLike, targets: ArrayLike, *, delta: ArrayLike =
        \ell_i = \begin{cases} \tfrac12 r_i^2 & |r_i| \le \delta \\
                               \delta\,(|r_i| - \tfrac12\delta) & \text{otherwise} \end{cases}
 
-    computed as :math:`\tfrac12 q^2 + \delta(|r| - q)` with :math:`q = \min(|r|, \delta)`, which
-    is exact for every :math:`\delta \ge 0` (``delta = 0`` gives exactly 0 with a zero gradient).
+    computed as a single select (``|r| <= delta`` picks the quadratic side), which is exact for
+    every :math:`\delta \ge 0` (``delta = 0`` gives exactly 0 with a zero gradient).
 
     Args:
       predictions: predicted values, any shape ``[...]``.
@@ -283,10 +283,12 @@ def huber_loss(predictions: ArrayLike, targets: ArrayLike, *, delta: ArrayLike =
     check_nonnegative(name, "delta", delta)
     p, t, dtype = _inputs(name, predictions, targets)
     d = as_hyper(delta, dtype)
-    a = _abs(p - t)
-    q = jnp.minimum(a, d)
-    # ½r² if |r| ≤ δ else δ(|r| − ½δ)  ==  ½q² + δ(|r| − q),  q = min(|r|, δ)
-    return apply_reduction(name, 0.5 * q * q + d * (a - q), weights, where, reduction)
+    r = p - t
+    a = jnp.abs(r)
+    # ½r² if |r| ≤ δ else δ(|r| − ½δ). The select comes last so that XLA fuses the whole
+    # expression into one loop (no intermediate arrays); autodiff through it gives r on the
+    # quadratic side (so 0 at r = 0, also for δ = 0, as PyTorch) and δ·sign(r) on the linear side.
+    return apply_reduction(name, jnp.where(a <= d, 0.5 * r * r, d * (a - 0.5 * d)), weights, where, reduction)
 
 
 def smooth_l1_loss(predictions: ArrayLike, targets: ArrayLike, *, beta: ArrayLike = 1.0, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:

@@ -656,3 +656,26 @@ def test_keras_aliases():
     x = 3 * r.normal(size=(4, 3))
     assert_close(jaxloss.get("sigmoid_focal_crossentropy")(jnp.asarray(x), jnp.asarray(y01)),
                  ref_sigmoid_focal(x, y01).mean())
+
+
+def test_sigmoid_bce_select_form_derivatives():
+    # the one-exp / one-log1p select form: ∂/∂x = pos_weight·t·(σ(x) − 1) + (1 − t)·σ(x) (σ(x) − t
+    # for pos_weight = 1, also at x = 0 and ±inf), against a plain float64 reference; second-order
+    # finite differences on both sides of x = 0; jvp and hessian finite at the edges
+    x = jnp.asarray([-jnp.inf, -1e4, -3.0, -0.5, 0.0, 0.0, 0.7, 4.0, 1e4, jnp.inf], jnp.float64)
+    t = jnp.asarray([0.0, 1.0, 0.3, 1.0, 1.0, 0.0, 0.5, 0.0, 1.0, 1.0], jnp.float64)
+    with np.errstate(over="ignore"):
+        sig = 1.0 / (1.0 + np.exp(-np.asarray(x)))
+    for pw in (None, 2.5):
+        f = lambda z: jaxloss.sigmoid_binary_cross_entropy(z, t, pos_weight=pw, reduction="sum")
+        w = 1.0 if pw is None else pw
+        assert_close(jax.grad(f)(x), w * np.asarray(t) * (sig - 1) + (1 - np.asarray(t)) * sig,
+                     dtype=jnp.float64)
+        ref = lambda z: jnp.sum(w * t[2:8] * jnp.logaddexp(0.0, -z) + (1 - t[2:8]) * jnp.logaddexp(0.0, z))
+        g = lambda z: jaxloss.sigmoid_binary_cross_entropy(z, t[2:8], pos_weight=pw, reduction="sum")
+        assert_close(jax.hessian(g)(x[2:8]), jax.hessian(ref)(x[2:8]), dtype=jnp.float64)
+        grads_f64(g, (jnp.asarray([-3.0, -0.5, -0.1, 0.7, 0.2, 4.0]),), order=2)
+    one = lambda z, y: jaxloss.sigmoid_binary_cross_entropy(z, y)
+    _, tan = jax.jvp(lambda z: jax.vmap(one)(z, t), (x,), (jnp.ones_like(x),))
+    assert_finite((tan, jax.vmap(jax.hessian(one))(x, t)))
+    assert np.all(np.asarray(tan) == np.asarray(jax.vmap(jax.grad(one))(x, t)))

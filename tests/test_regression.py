@@ -693,3 +693,20 @@ def test_log_cosh_custom_jvp_rule():
     h = jax.vmap(jax.hessian(one))(edges)
     assert_finite((tan, h))
     assert_close(tan, np.tanh(np.asarray(edges, np.float64)), dtype=jnp.float32)
+
+
+def test_huber_select_form_gradients():
+    # the select form's derivatives: ∂/∂r = clip(r, −δ, δ) (0 at r = 0, also for δ = 0) and
+    # ∂/∂δ = |r| − min(|r|, δ), against the closed forms in float64; jvp / hessian finite at the edges
+    r = jnp.asarray([-3.0, -0.9, -0.2, 0.0, 0.4, 0.69, 0.71, 2.0, 1e4], jnp.float64)
+    for d in (0.0, 0.7):
+        f = lambda x, dd: jaxloss.huber_loss(x, jnp.zeros_like(x), delta=dd, reduction="sum")
+        gr, gd = jax.grad(f, argnums=(0, 1))(r, jnp.float64(d))
+        x = np.asarray(r)
+        assert_close(gr, np.clip(x, -d, d), dtype=jnp.float64)
+        assert_close(gd, np.sum(np.abs(x) - np.minimum(np.abs(x), d)), dtype=jnp.float64)
+        one = lambda x: jaxloss.huber_loss(x, jnp.zeros((), x.dtype), delta=d)
+        _, tan = jax.jvp(jax.vmap(one), (r,), (jnp.ones_like(r),))
+        assert_finite((tan, jax.vmap(jax.hessian(one))(r)))
+    grads_f64(lambda x: jaxloss.huber_loss(x, jnp.zeros_like(x), delta=0.7),
+              (jnp.asarray([-2.0, -0.3, 0.25, 1.5]),), order=2)
