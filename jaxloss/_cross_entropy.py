@@ -3,8 +3,21 @@
 Every softmax cross-entropy here (dense and sparse) is built on one private per-row core,
 :func:`_ce_rows`, which reads the logits for the row maximum and then once more for the
 shifted sum-of-exponentials together with everything else the loss needs (the target logit, the
-smoothing sums, the target mass). A fast kernel (custom derivative rule) can replace that core
-alone without touching the public functions.
+smoothing sums, the target mass).
+
+Derivatives: the core is a ``jax.custom_jvp`` (:func:`_ce_fast`) whose rule gives the tangent
+with respect to the logits in closed form, ``Σ_c g_c ẋ_c`` with ``g = softmax · coef − hot``.
+Reverse mode is that rule's transpose: the forward keeps only per-row statistics (max and
+``log Σ exp``), and the gradient is written in one fused pass over the logits together with the
+one-hot (an iota compare, never an array), smoothing and class-weight terms. The softmax in that
+pass is ``exp(x − m − log s)`` recomputed from the logits, except for the sparse loss without
+smoothing, where the forward's ``exp(x − m)`` is reused (XLA writes it into the gradient's own
+buffer, which is then rewritten in place: faster on CPU, see ``_GRAD_FROM_E``). Forward mode (``jvp``, ``jacfwd``) and second order (``hessian``)
+differentiate the rule itself, which is plain ``jnp``, so they work on every public function;
+no reverse-only path or fallback is needed: under ``jit(value_and_grad)`` the transpose
+compiles (``compiled.as_text()``) to the three passes a ``custom_vjp`` would do at best (row max,
+exp-sum, gradient) with no ``[N, C]`` temporary in the sparse path. Tangents of targets, class weights, ε and z go through plain
+autodiff of the reference core :func:`_ce_rows_ref`.
 
 Shared conventions (API.md §1):
 
@@ -249,7 +262,14 @@ def _ce_rows(x: jax.Array, *, labels: jax.Array | None = None, targets: jax.Arra
     return loss, w_label
 
 
-_GRAD_FROM_E = False
+# Private switch (for the benchmark). True: the gradient reuses the forward's e = exp(x − m)
+# (one exp per logit; XLA writes e into the gradient's own output buffer, then the gradient
+# pass rewrites it in place). False: the gradient pass recomputes exp(x − m − log s) from x
+# (one fewer [N, C] read and write, but a second exp and the output's fresh pages touched in
+# the compute-heavy pass). On the shared 2-core CPU, where the first write of a fresh output
+# buffer costs ~7x a warm copy (page faults), True measured faster (bench/CE_KERNEL_NOTES.md).
+# Used for the sparse loss without label smoothing only (elsewhere e would be a temporary).
+_GRAD_FROM_E = True
 
 
 @jax.custom_jvp
@@ -285,7 +305,9 @@ def _ce_fast_jvp(primals, tangents):
     out_t = jnp.zeros_like(loss)
     if not isinstance(dx, SymbolicZero):
         z = x - m  # ≤ 0, -inf on masked classes; m is 0 on an all-masked row
-        if _GRAD_FROM_E:
+        # reuse e only where XLA can place it in the gradient's own buffer (sparse, no smoothing:
+        # measured); with smoothing or dense targets e would become one more [N, C] temporary
+        if _GRAD_FROM_E and labels is not None and eps is None:
             p = None
         else:
             p = jnp.exp(z - log_s[..., None])  # softmax; exactly 0 on -inf classes
@@ -414,7 +436,9 @@ def softmax_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, axis: int = 
       logits whose target (after smoothing) is 0: value, ``grad``, ``jvp`` and ``hessian`` stay
       finite, and a traced ``label_smoothing`` of 0 gives exactly the unsmoothed loss. Unchecked
       invalid input: positive target mass on a ``-inf`` class gives ``+inf``; a row whose logits
-      are all ``-inf`` gives ``+inf`` (or ``nan`` with ``z_loss``).
+      are all ``-inf`` gives ``+inf`` (or ``nan`` with ``z_loss``). Derivatives use the same
+      closed-form ``jax.custom_jvp`` rule as :func:`sparse_softmax_cross_entropy` (no
+      softmax-sized float residual under ``grad``; ``jvp`` and ``hessian`` work).
     """
     name = "softmax_cross_entropy"
     x, ax = _class_last(name, "logits", logits, axis)
@@ -492,6 +516,10 @@ def sparse_softmax_cross_entropy(logits: ArrayLike, labels: ArrayLike, *, axis: 
       gradient. Unchecked invalid input: a label outside ``[0, C)`` that is not ``ignore_index``
       (including negative labels, which are *not* wrapped) gives a ``nan`` loss for that example;
       a label whose logit is ``-inf`` gives ``+inf``.
+
+      Derivatives use a closed-form rule (``jax.custom_jvp``): under ``grad`` only per-row
+      statistics are kept and the gradient is written in one fused pass over the logits
+      (``softmax`` recomputed, one-hot never materialised); ``jvp`` and ``hessian`` work.
     """
     name = "sparse_softmax_cross_entropy"
     _check_ignore_index(name, ignore_index)
