@@ -401,8 +401,11 @@ def _log_cosh(r: jax.Array) -> jax.Array:
 @_log_cosh.defjvp
 def _log_cosh_jvp(primals, tangents):
     (r,), (dr,) = primals, tangents
-    # d log cosh r / dr = tanh r; differentiable again (second derivative sech² r = 1 − tanh² r)
-    return _log_cosh(r), jnp.tanh(r) * dr
+    y = _log_cosh(r)
+    # d log cosh r / dr = tanh r; differentiable again (second derivative sech² r = 1 − tanh² r).
+    # y ≥ 0 always, so the select never fires: it only makes the backward loop read y, which lets
+    # XLA write the gradient into y's buffer (temp memory 0, as optax) instead of keeping both alive.
+    return y, jnp.where(y < 0, jnp.zeros_like(r), jnp.tanh(r)) * dr
 
 
 def quantile_loss(predictions: ArrayLike, targets: ArrayLike, *, quantile: ArrayLike = 0.5, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
