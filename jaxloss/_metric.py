@@ -126,7 +126,8 @@ def cosine_distance(predictions: ArrayLike, targets: ArrayLike, *, axis: int = -
     dtype = nx.compute_dtype(predictions)
     p, t = nx.as_compute(predictions, dtype), nx.as_compute(targets, dtype)
     eps = nx.as_hyper(epsilon, dtype)
-    values = jnp.ones((), dtype) - _cosine(p, t, ax, eps)
+    # 1 − cos ≥ 0: rounding can put cos a few ulp above 1 for identical vectors (found by fuzzing)
+    values = jnp.maximum(jnp.ones((), dtype) - _cosine(p, t, ax, eps), jnp.zeros((), dtype))
     return apply_reduction(name, values, weights, where, reduction)
 
 
@@ -567,7 +568,10 @@ def ntxent_loss(embeddings: ArrayLike, labels: ArrayLike, *, temperature: ArrayL
     pos = same & ~eye & valid_col
     neg = ~same & valid_col
     # log Σ_{k∈N(i)} exp s_ik over −inf-masked negatives (−inf when there are none)
-    lse_neg = nx.logsumexp(jnp.where(neg, s, -jnp.inf), axis=1)  # [n]
+    if n == 0:  # empty batch: a max over a zero-size axis has no identity (found by fuzzing)
+        lse_neg = jnp.zeros((0,), dtype)
+    else:
+        lse_neg = nx.logsumexp(jnp.where(neg, s, -jnp.inf), axis=1)  # [n]
     # ℓ_ij = log(exp s_ij + exp lse_neg_i) − s_ij = softplus(lse_neg_i − s_ij) ≥ 0; 0 with no negatives
     pair = nx.softplus(jnp.broadcast_to(lse_neg[:, None], (n, n)) - s)
     zeros = jnp.zeros_like(pair)
