@@ -429,8 +429,6 @@ def test_fuzz_perfect_prediction(name, d):
 # Plain tests (no hypothesis) with the minimal failing example of every bug the fuzzer found.
 
 
-@pytest.mark.xfail(strict=True, reason="ntxent_loss raises on an empty batch (logsumexp over a "
-                   "zero-size axis), jaxloss/_metric.py")
 def test_regression_ntxent_empty_batch():
     e, y = jnp.zeros((0, 2)), jnp.zeros((0,), jnp.int32)
     for red, shape in (("mean", ()), ("sum", ()), ("none", (0,))):
@@ -451,8 +449,6 @@ def test_regression_float16_gradient_overflow_is_the_exact_gradient():
     assert g16.dtype == jnp.float16 and np.isneginf(_np(g16)[0, 0])
 
 
-@pytest.mark.xfail(strict=True, reason="cosine_distance of identical vectors is -1.19e-7 < 0 in "
-                   "float32 (cos rounds above 1), jaxloss/_metric.py")
 def test_regression_cosine_distance_identical_vectors_nonnegative():
     x = jnp.array([[100.0, 0.0, 1.0]], jnp.float32)
     assert float(jaxloss.cosine_distance(x, x, reduction="none")[0]) >= 0.0
