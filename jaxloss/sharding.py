@@ -180,7 +180,10 @@ def vocab_parallel_cross_entropy(
         reduction: str = "mean") -> jax.Array:
     r"""Sparse softmax cross-entropy with the vocabulary split over mesh axis ``axis_name``.
 
-    Call it inside :func:`jax.shard_map`. Equal (to float32 rounding) to
+    Call it inside :func:`jax.shard_map`. On a mesh with ``Auto`` axis types ``shard_map`` places
+    its operands itself; on ``Explicit`` axes (``jax.make_mesh``'s default in recent JAX) pass
+    operands already sharded as ``in_specs`` says (``jax.device_put`` with a ``NamedSharding``), or
+    use :func:`sharded_cross_entropy`, which does that for you. Equal (to float32 rounding) to
     :func:`jaxloss.sparse_softmax_cross_entropy` on the gathered logits:
 
     .. math::
@@ -213,10 +216,10 @@ def vocab_parallel_cross_entropy(
     taken as 0 (unchecked behaviour; :func:`jaxloss.checked` reports them for the single-device loss).
 
     Examples:
-      >>> import jax, jax.numpy as jnp, numpy as np
-      >>> from jax.sharding import PartitionSpec as P
+      >>> import jax, jax.numpy as jnp
+      >>> from jax.sharding import AxisType, PartitionSpec as P
       >>> from jaxloss.sharding import vocab_parallel_cross_entropy
-      >>> mesh = jax.make_mesh((1,), ("model",))
+      >>> mesh = jax.make_mesh((1,), ("model",), axis_types=(AxisType.Auto,))
       >>> logits = jnp.log(jnp.array([[0.7, 0.2, 0.1]]))
       >>> f = jax.shard_map(lambda x, y: vocab_parallel_cross_entropy(x, y, axis_name="model"),
       ...                   mesh=mesh, in_specs=(P(None, "model"), P()), out_specs=P())
@@ -368,9 +371,9 @@ def vocab_parallel_linear_cross_entropy(
 
     Examples:
       >>> import jax, jax.numpy as jnp
-      >>> from jax.sharding import PartitionSpec as P
+      >>> from jax.sharding import AxisType, PartitionSpec as P
       >>> from jaxloss.sharding import vocab_parallel_linear_cross_entropy
-      >>> mesh = jax.make_mesh((1,), ("model",))
+      >>> mesh = jax.make_mesh((1,), ("model",), axis_types=(AxisType.Auto,))
       >>> h, w = jnp.ones((4, 3)), jnp.zeros((3, 5))
       >>> f = jax.shard_map(
       ...     lambda h, w, y: vocab_parallel_linear_cross_entropy(h, w, y, axis_name="model"),
