@@ -33,13 +33,14 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 from jax.typing import ArrayLike
 
 from ._numerics import as_hyper, compute_dtype
 from ._validation import (check_floating, check_integer, check_label_smoothing, check_nonnegative,
-                          check_reduction)
+                          check_reduction, concrete_or_none)
 
 __all__ = ["vocab_parallel_cross_entropy", "vocab_parallel_linear_cross_entropy",
            "sharded_cross_entropy"]
@@ -57,22 +58,31 @@ def _local_label(labels, vocab_local, axis_name):
     return jnp.where(owned, local, 0), owned
 
 
-def _row_stats(x, local_idx, owned, axis_name):
+def _row_stats(x, local_idx, owned, axis_name, smooth):
     """Global per-row statistics of logits ``x`` [R, V/n] (float32 or float64).
 
     Returns ``lse`` (logsumexp over the whole vocabulary; ``-inf`` on rows with no finite logit),
-    the target logit, the mean of the finite logits and their count K.
+    the target logit, and — only when ``smooth`` (label smoothing may be non-zero) — the mean of
+    the finite logits and their count K (else zeros, never computed).
+
+    No select touches an [R, V/n] array on the way into a reduction (XLA's CPU reduction fusion
+    does not absorb selects, and would write the selected array out): ``exp(−inf − m) = 0`` masks
+    itself, and the max is shifted by ``max(m, lowest)`` instead of ``where(isfinite(m), m, 0)``.
     """
-    finite = jnp.isfinite(x)
     m = lax.pmax(jnp.max(x, axis=-1), axis_name)
-    m = lax.stop_gradient(jnp.where(jnp.isfinite(m), m, 0.0))
-    # the double where keeps exp / the sums free of inf − inf on masked (−inf) classes
-    xs = jnp.where(finite, x, 0.0)
-    sumexp = jnp.sum(jnp.where(finite, jnp.exp(xs - m[:, None]), 0.0), axis=-1)
-    target = jnp.where(owned, jnp.take_along_axis(xs, local_idx[:, None], axis=-1)[:, 0], 0.0)
-    sum_finite = jnp.sum(xs, axis=-1)
-    n_finite = jnp.sum(finite, axis=-1).astype(x.dtype)
-    sumexp, target, sum_finite, n_finite = lax.psum((sumexp, target, sum_finite, n_finite), axis_name)
+    # equal to m on every row with a finite logit; finite (so exp(−inf − m) = 0) on all-masked rows
+    m = lax.stop_gradient(jnp.maximum(m, jnp.finfo(x.dtype).min))
+    sumexp = jnp.sum(jnp.exp(x - m[:, None]), axis=-1)
+    picked = jnp.take_along_axis(x, local_idx[:, None], axis=-1)[:, 0]
+    target = jnp.where(owned, picked, 0.0)
+    if smooth:
+        finite = jnp.isfinite(x)
+        sum_finite = jnp.sum(jnp.where(finite, x, 0.0), axis=-1)
+        n_finite = jnp.sum(finite, axis=-1).astype(x.dtype)
+        sumexp, target, sum_finite, n_finite = lax.psum((sumexp, target, sum_finite, n_finite), axis_name)
+    else:
+        sumexp, target = lax.psum((sumexp, target), axis_name)
+        sum_finite = n_finite = jnp.zeros_like(sumexp)
     has_mass = sumexp > 0
     # logsumexp(x) = m + log Σ exp(x − m); rows without any finite logit get −inf (and loss 0)
     lse = jnp.where(has_mass, m + jnp.log(jnp.where(has_mass, sumexp, 1.0)), -jnp.inf)
@@ -90,42 +100,47 @@ def _row_loss(lse, target, mean_finite, eps, z):
     return jnp.where(ok, loss, 0.0), ce, smooth, lse0
 
 
-def _dlogits(x, lse, local_idx, owned, n_finite, eps, z, g):
-    """g·∂ℓ/∂x for the local slice: g·(softmax·(1 + 2z·lse) − (1 − ε)·onehot − ε/K·[finite])."""
+def _dlogits(x, lse, local_idx, owned, n_finite, eps, z, g, smooth):
+    """g·∂ℓ/∂x for the local slice: g·(softmax·(1 + 2z·lse) − (1 − ε)·onehot − ε/K·[finite]).
+
+    One fused pass over ``x``: ``exp(x − lse)`` is 0 on masked (−inf) logits by itself, and the
+    one-hot is an iota comparison, never an array.
+    """
     ok = jnp.isfinite(lse)
     lse0 = jnp.where(ok, lse, 0.0)
-    finite = jnp.isfinite(x)
-    p = jnp.where(finite, jnp.exp(jnp.where(finite, x, 0.0) - lse0[:, None]), 0.0)
-    onehot = (jnp.arange(x.shape[-1])[None, :] == local_idx[:, None]) & owned[:, None]
-    grad = (p * (1.0 + 2.0 * z * lse0)[:, None]
-            - (1.0 - eps)[:, None] * onehot.astype(x.dtype)
-            - (eps / jnp.maximum(n_finite, 1.0))[:, None] * finite.astype(x.dtype))
-    return jnp.where(ok[:, None], grad * g[:, None], 0.0)
+    scale = jnp.where(ok, g, 0.0)
+    p = jnp.exp(x - lse0[:, None])
+    hot = (jnp.arange(x.shape[-1])[None, :] == local_idx[:, None]) & owned[:, None]
+    grad = (p * (scale * (1.0 + 2.0 * z * lse0))[:, None]
+            - jnp.where(hot, (scale * (1.0 - eps))[:, None], 0.0))
+    if smooth:
+        grad = grad - jnp.where(jnp.isfinite(x), (scale * eps / jnp.maximum(n_finite, 1.0))[:, None], 0.0)
+    return grad
 
 
 # ---------------------------------------------------------------------------------------------
 # vocab-parallel cross-entropy on given logits: custom VJP, no collective in the backward pass
 # ---------------------------------------------------------------------------------------------
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(4,))
-def _vp_rows(logits, labels, eps, z, axis_name):
-    loss, _ = _vp_rows_fwd(logits, labels, eps, z, axis_name)
+@functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5))
+def _vp_rows(logits, labels, eps, z, axis_name, smooth):
+    loss, _ = _vp_rows_fwd(logits, labels, eps, z, axis_name, smooth)
     return loss
 
 
-def _vp_rows_fwd(logits, labels, eps, z, axis_name):
+def _vp_rows_fwd(logits, labels, eps, z, axis_name, smooth):
     x = logits.astype(eps.dtype)
     local_idx, owned = _local_label(labels, x.shape[-1], axis_name)
-    lse, target, mean_finite, n_finite = _row_stats(x, local_idx, owned, axis_name)
-    loss, ce, smooth, lse0 = _row_loss(lse, target, mean_finite, eps, z)
-    return loss, (logits, labels, lse, n_finite, eps, z, smooth - ce, lse0 * lse0)
+    lse, target, mean_finite, n_finite = _row_stats(x, local_idx, owned, axis_name, smooth)
+    loss, ce, smoothed, lse0 = _row_loss(lse, target, mean_finite, eps, z)
+    return loss, (logits, labels, lse, n_finite, eps, z, smoothed - ce, lse0 * lse0)
 
 
-def _vp_rows_bwd(axis_name, res, g):
+def _vp_rows_bwd(axis_name, smooth, res, g):
     logits, labels, lse, n_finite, eps, z, d_eps, d_z = res
     x = logits.astype(eps.dtype)
     local_idx, owned = _local_label(labels, x.shape[-1], axis_name)
-    dx = _dlogits(x, lse, local_idx, owned, n_finite, eps, z, g).astype(logits.dtype)
+    dx = _dlogits(x, lse, local_idx, owned, n_finite, eps, z, g, smooth).astype(logits.dtype)
     ok = jnp.isfinite(lse)
     # ∂ℓ/∂ε = smooth − ce, ∂ℓ/∂z = lse²; only the rows' own g (no collective needed)
     g_eps = _sum_to_vma(jnp.where(ok, g * d_eps, 0.0), eps)
@@ -162,6 +177,12 @@ def _hypers(name, dtype, label_smoothing, z_loss, rows_shape):
     eps = jnp.broadcast_to(as_hyper(label_smoothing, dtype), rows_shape)
     z = jnp.broadcast_to(as_hyper(z_loss, dtype), rows_shape)
     return eps, z
+
+
+def _may_smooth(label_smoothing) -> bool:
+    """False only when label smoothing is known to be exactly 0 at trace time (skips its sums)."""
+    v = concrete_or_none(label_smoothing)
+    return v is None or bool(np.any(v != 0))
 
 
 def _valid_rows(labels, ignore_index, where, shape):
@@ -239,7 +260,8 @@ def vocab_parallel_cross_entropy(
     rows_shape = labels.shape
     eps, z = _hypers(name, dtype, label_smoothing, z_loss, rows_shape)
     flat = lambda a: a.reshape((-1,) + a.shape[len(rows_shape):])
-    rows = _vp_rows(flat(logits), flat(labels), flat(eps), flat(z), axis_name).reshape(rows_shape)
+    rows = _vp_rows(flat(logits), flat(labels), flat(eps), flat(z), axis_name,
+                    _may_smooth(label_smoothing)).reshape(rows_shape)
     valid = _valid_rows(labels, ignore_index, where, rows_shape)
     return _reduce(name, rows, valid, weights, reduction, batch_axis_name)
 
@@ -284,12 +306,12 @@ def _matmul(h, w, dtype):
     return jnp.matmul(h, w, preferred_element_type=dtype)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(5, 6))
-def _vp_linear_rows(hidden, weight, labels, eps, z, axis_name, chunk):
-    return _vp_linear_fwd(hidden, weight, labels, eps, z, axis_name, chunk)[0]
+@functools.partial(jax.custom_vjp, nondiff_argnums=(5, 6, 7))
+def _vp_linear_rows(hidden, weight, labels, eps, z, axis_name, chunk, smooth):
+    return _vp_linear_fwd(hidden, weight, labels, eps, z, axis_name, chunk, smooth)[0]
 
 
-def _vp_linear_fwd(hidden, weight, labels, eps, z, axis_name, chunk):
+def _vp_linear_fwd(hidden, weight, labels, eps, z, axis_name, chunk, smooth):
     n = hidden.shape[0]
     n_chunks = -(-n // chunk)
     dtype = eps.dtype
@@ -299,9 +321,9 @@ def _vp_linear_fwd(hidden, weight, labels, eps, z, axis_name, chunk):
         h, y, e, zz = xs
         x = _matmul(h, weight, dtype)  # [chunk, V/n] — the only logits ever held
         local_idx, owned = _local_label(y, vocab_local, axis_name)
-        lse, target, mean_finite, n_finite = _row_stats(x, local_idx, owned, axis_name)
-        loss, ce, smooth, lse0 = _row_loss(lse, target, mean_finite, e, zz)
-        return None, (loss, lse, n_finite, smooth - ce, lse0 * lse0)
+        lse, target, mean_finite, n_finite = _row_stats(x, local_idx, owned, axis_name, smooth)
+        loss, ce, smoothed, lse0 = _row_loss(lse, target, mean_finite, e, zz)
+        return None, (loss, lse, n_finite, smoothed - ce, lse0 * lse0)
 
     xs = tuple(_chunks(a, n_chunks, chunk) for a in (hidden, labels, eps, z))
     _, outs = lax.scan(body, None, xs)
@@ -309,7 +331,7 @@ def _vp_linear_fwd(hidden, weight, labels, eps, z, axis_name, chunk):
     return loss, (hidden, weight, labels, eps, z, lse, n_finite, d_eps, d_z)
 
 
-def _vp_linear_bwd(axis_name, chunk, res, g):
+def _vp_linear_bwd(axis_name, chunk, smooth, res, g):
     hidden, weight, labels, eps, z, lse, n_finite, d_eps, d_z = res
     n = hidden.shape[0]
     n_chunks = -(-n // chunk)
@@ -320,7 +342,7 @@ def _vp_linear_bwd(axis_name, chunk, res, g):
         h, y, e, zz, l, k, gg = xs
         x = _matmul(h, weight, dtype)  # recomputed chunk of logits
         local_idx, owned = _local_label(y, vocab_local, axis_name)
-        dx = _dlogits(x, l, local_idx, owned, k, e, zz, gg)
+        dx = _dlogits(x, l, local_idx, owned, k, e, zz, gg, smooth)
         # hidden is replicated along axis_name: its gradient sums every shard's contribution
         dh = lax.psum(_matmul(dx.astype(weight.dtype), weight.T, dtype), axis_name)
         dw = dw + _matmul(h.T, dx.astype(h.dtype), dtype)
@@ -404,7 +426,7 @@ def vocab_parallel_linear_cross_entropy(
     eps, z = _hypers(name, dtype, label_smoothing, z_loss, rows_shape)
     h2 = hidden.reshape((-1, hidden.shape[-1]))
     rows = _vp_linear_rows(h2, weight, labels.reshape(-1), eps.reshape(-1), z.reshape(-1),
-                           axis_name, chunk).reshape(rows_shape)
+                           axis_name, chunk, _may_smooth(label_smoothing)).reshape(rows_shape)
     valid = _valid_rows(labels, ignore_index, where, rows_shape)
     return _reduce(name, rows, valid, weights, reduction, batch_axis_name)
 
@@ -471,10 +493,13 @@ def sharded_cross_entropy(
     eps = jnp.broadcast_to(as_hyper(label_smoothing, dtype), rows)
     zz = jnp.broadcast_to(as_hyper(z_loss, dtype), rows)
 
+    smooth = _may_smooth(label_smoothing)
+
     def local(x, y, w, m, e, z):
         return vocab_parallel_cross_entropy(
             x, y, axis_name=vocab_axis, batch_axis_name=batch_axis, ignore_index=ignore_index,
-            label_smoothing=e, z_loss=z, weights=w, where=m, reduction=reduction)
+            label_smoothing=e if smooth else 0.0, z_loss=z, weights=w, where=m,
+            reduction=reduction)
 
     out_spec = row_spec if reduction == "none" else P()
     fn = jax.shard_map(local, mesh=mesh,
