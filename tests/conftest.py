@@ -2,6 +2,7 @@
 
 * ``ci`` (default): derandomized (fixed seed), a bounded number of examples per loss, no deadline
   (JAX compiles on the first call of each new shape / dtype); fits the CI time budget.
+* ``medium``: 100 examples per loss, random seed (a shorter local run).
 * ``long``: 500 examples per loss, random seed, for local runs:
   ``pytest -m fuzz --hypothesis-profile=long tests/test_fuzz.py``.
 
@@ -18,5 +19,7 @@ _SUPPRESS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filte
 settings.register_profile("ci", derandomize=True, max_examples=4, deadline=None, print_blob=True,
                           database=None, suppress_health_check=_SUPPRESS)
 settings.register_profile("long", derandomize=False, max_examples=500, deadline=None,
+                          print_blob=True, suppress_health_check=_SUPPRESS)
+settings.register_profile("medium", derandomize=False, max_examples=100, deadline=None,
                           print_blob=True, suppress_health_check=_SUPPRESS)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
