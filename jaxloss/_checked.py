@@ -95,40 +95,31 @@ def finite(arg, allow_neg_inf=False, allow_inf=False):
     return check
 
 
-def in_unit_interval(arg):
-    """Probabilities (or binary / soft targets) in [0, 1]."""
+def _value_check(arg, invalid, what, class_axis=False):
+    """A check that reports every unmasked entry of ``arg`` where ``invalid(x)`` holds."""
     def check(name, args):
         x = jnp.asarray(args[arg])
-        bad = ~((x >= 0) & (x <= 1))  # NaN is bad too
-        mask = _mask_for(args, x.shape, axis=args.get("axis"))
+        bad = invalid(x)
+        mask = _mask_for(args, x.shape, axis=args.get("axis") if class_axis else None)
         if mask is not None:
             bad = bad & mask
-        _report(name, arg, bad, x, "must be in [0, 1]")
+        _report(name, arg, bad, x, what)
     return check
+
+
+def in_unit_interval(arg):
+    """Probabilities (or binary / soft targets) in [0, 1]; NaN fails too."""
+    return _value_check(arg, lambda x: ~((x >= 0) & (x <= 1)), "must be in [0, 1]", class_axis=True)
 
 
 def plus_minus_one(arg):
     """Targets of the hinge / ranking family in {-1, +1}."""
-    def check(name, args):
-        x = jnp.asarray(args[arg])
-        bad = ~((x == 1) | (x == -1))
-        mask = _mask_for(args, x.shape)
-        if mask is not None:
-            bad = bad & mask
-        _report(name, arg, bad, x, "must be -1 or +1")
-    return check
+    return _value_check(arg, lambda x: ~((x == 1) | (x == -1)), "must be -1 or +1")
 
 
 def zero_or_one(arg):
     """Targets in {0, 1} (siamese contrastive loss)."""
-    def check(name, args):
-        x = jnp.asarray(args[arg])
-        bad = ~((x == 0) | (x == 1))
-        mask = _mask_for(args, x.shape)
-        if mask is not None:
-            bad = bad & mask
-        _report(name, arg, bad, x, "must be 0 or 1")
-    return check
+    return _value_check(arg, lambda x: ~((x == 0) | (x == 1)), "must be 0 or 1")
 
 
 def hinge_targets_keras(arg):
@@ -285,7 +276,7 @@ def _has_tracer(tree) -> bool:
     return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(tree))
 
 
-def _raise(err, name) -> None:
+def _raise(err) -> None:
     msg = err.get()
     if msg is not None:
         raise LossInputError(msg.replace(" (`check` failed)", ""))
@@ -343,7 +334,7 @@ def checked(loss_fn: Callable | str) -> Callable:
         if _has_tracer((args, kwargs)):
             return body(*args, **kwargs)
         err, out = compiled(*args, **kwargs)
-        _raise(err, name)
+        _raise(err)
         return out
 
     wrapper.__wrapped_loss__ = target
@@ -373,7 +364,7 @@ def checkify(fn: Callable) -> Callable:
     @functools.wraps(fn)
     def run(*args, **kwargs):
         err, out = wrapped(*args, **kwargs)
-        _raise(err, getattr(fn, "__name__", "program"))
+        _raise(err)
         return out
 
     return run
