@@ -78,14 +78,19 @@ def _bce_with_logits(x: jax.Array, t: jax.Array, pos_weight: jax.Array | None = 
     # log σ(x) = −softplus(−x) and log(1 − σ(x)) = −softplus(x); softplus is exact at ±inf and its
     # derivative is σ, so ∂/∂x = w₊·t·(σ(x) − 1) + (1 − t)·σ(x) (= σ(x) − t when w₊ = 1) everywhere
     pos = t if pos_weight is None else pos_weight * t
-    # softplus(x) = max(x, 0) + l and softplus(−x) = max(−x, 0) + l with l = log1p(exp(−|x|)) ≤ log 2
-    # computed once; m = |x| as a select so that its derivative at 0 is 1 on the x ≥ 0 side (the
-    # gradient there is then σ(0) − t, not 1 − t). The select comes last so XLA fuses everything
-    # into one loop (one exp + one log1p per element, no intermediate arrays).
+    # softplus(±x) = relu(±x) + l with l = log1p(exp(−|x|)) ≤ log 2 computed once, so
+    #   ℓ = (w₊·t + 1 − t)·l + w₊·t·relu(−x) + (1 − t)·relu(x).
+    # |x| and relu(±x) are selects on x ≥ 0: their derivatives at 0 are those of the x ≥ 0 side
+    # (the gradient there is σ(0) − t). No branch ever holds an inf that a zero cotangent could
+    # turn into NaN: relu(∓x) is 0, not inf, on the side where ±x = +inf. The only inf·0 left is
+    # a zero coefficient times relu(±x) = inf, e.g. (1 − t)·x at x = +inf, t = 1 — value 0 by
+    # _mul0, whose derivative in the coefficient is 0 there (the exact ∂ℓ/∂t is ∓inf at infinite
+    # logits; 0 keeps masked and zero-weight entries NaN-free). One fused element-wise loop.
     nonneg = x >= 0
+    zero = jnp.zeros_like(x)
     m = jnp.where(nonneg, x, -x)
     l = jnp.log1p(jnp.exp(-m))
-    return jnp.where(nonneg, pos * l + _mul0(1 - t, m + l), _mul0(pos, m + l) + (1 - t) * l)
+    return (pos + (1 - t)) * l + _mul0(pos, jnp.where(nonneg, zero, -x)) + _mul0(1 - t, jnp.where(nonneg, x, zero))
 
 
 def _bce_with_probabilities(p: jax.Array, t: jax.Array) -> jax.Array:
@@ -232,6 +237,10 @@ def sigmoid_binary_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, pos_w
         logit rules out (``t > 0`` at ``-inf``, ``t < 1`` at ``+inf``); the gradient is
         ``σ(x) − t`` (finite) everywhere, including there. Computed with ``softplus`` in a single
         fused element-wise expression, with ``0·inf`` defined as 0 (double where).
+      * Derivative in ``targets``: ``∂ℓ/∂t = (1 − ls)·(pos_weight·softplus(−x) − softplus(x))``,
+        exact for finite logits. At an infinite logit whose sign agrees with a hard target (loss
+        0) the exact one-sided limit is ``∓inf``; it is returned as 0, so that masked and
+        zero-weight entries stay NaN-free (PyTorch returns ``∓inf`` there).
       * PyTorch's ``weight=`` argument multiplies each element like ``weights`` here, but its
         ``"mean"`` divides by the element count, whereas ``"mean"`` here divides by ``Σ weights``
         (API.md §1); ``reduction="sum"`` agrees.
@@ -297,7 +306,8 @@ def sigmoid_focal_loss(logits: ArrayLike, targets: ArrayLike, *, alpha: ArrayLik
         ``±inf`` (0 where the infinite logit is right, ``inf·α_t`` where it is wrong). Gradients
         are finite at ``±inf`` logits and at ``p_t = 1`` for every ``gamma ≥ 0``, including
         ``gamma < 1``, where ``(1 − p_t)^γ`` itself has an infinite derivative (its product with
-        the vanishing cross-entropy does not).
+        the vanishing cross-entropy does not). In ``targets`` the derivative at a right infinite
+        logit is 0, as for :func:`sigmoid_binary_cross_entropy`.
       * The alias ``sigmoid_focal_crossentropy`` (TensorFlow Addons' name) also takes *logits*;
         TF-Addons' function defaults to ``from_logits=False`` and sums over the last axis — apply
         ``jax.scipy.special.logit`` to probabilities, or use :func:`binary_focal_loss`.

@@ -513,9 +513,14 @@ def sparse_softmax_cross_entropy(logits: ArrayLike, labels: ArrayLike, *, axis: 
       Stable for logits of any magnitude and for ``-inf`` logits on classes other than the label
       (value, ``grad``, ``jvp``, ``hessian`` finite, with or without smoothing; a traced
       ``label_smoothing`` of 0 is exact). If nothing is valid, ``"mean"`` is exactly 0 with a zero
-      gradient. Unchecked invalid input: a label outside ``[0, C)`` that is not ``ignore_index``
-      (including negative labels, which are *not* wrapped) gives a ``nan`` loss for that example;
-      a label whose logit is ``-inf`` gives ``+inf``.
+      gradient. With ``class_weights`` and ``label_smoothing`` the numerator keeps the smoothing
+      term when the label weights vanish: as :math:`\sum_i v_i w_{y_i} \to 0^+` ``"mean"`` grows
+      like its inverse (PyTorch's value; it overflows to ``inf`` once the exact value does), and at
+      exactly 0 — including a weight that underflows to 0 in the computation dtype — ``"mean"``
+      is 0 by the nothing-valid rule, where PyTorch gives ``nan``. Unchecked invalid input: a
+      label outside ``[0, C)`` that is not ``ignore_index`` (including negative labels, which
+      are *not* wrapped) gives a ``nan`` loss for that example; a label whose logit is ``-inf``
+      gives ``+inf``.
 
       Derivatives use a closed-form rule (``jax.custom_jvp``): under ``grad`` only per-row
       statistics are kept and the gradient is written in one fused pass over the logits

@@ -71,6 +71,25 @@ def simplex(d, shape):
     return np.where(s > 0, x / np.where(s > 0, s, 1.0), onehot)
 
 
+def class_weights(d, C, dt):
+    """Per-class weights in [0, 3] with exact 0 and 1, as the loss sees them: rounded to the
+    computation dtype (hyperparameters are cast to it, API.md §1) with subnormals flushed to 0 as
+    XLA does. Positive weights below 1e-6 are drawn as 0: with PyTorch's class-weighted
+    label-smoothed "mean", Σℓ / Σ w[y], a label weight w → 0⁺ leaves the smoothing term in the
+    numerator, so the exact mean grows like 1/w and overflows — the definition's conditioning, not
+    a defect (tests/test_fuzz.py has the w → 0 regression)."""
+    w = arr(d, (C,), 0, 3, (0.0, 1.0))
+    w = np.where(w < 1e-6, 0.0, w)
+    return round_to(w, dt)
+
+
+def round_to(x, dt):
+    """float64 copy of ``x`` as the computation dtype of input dtype ``dt`` holds it."""
+    c = cdt(dt)
+    r = np.asarray(jnp.asarray(x, c), np.float64)
+    return np.where(np.abs(r) < float(jnp.finfo(c).tiny), 0.0, r)
+
+
 def pick(d, *options):
     return d.draw(st.sampled_from(list(options)))
 
@@ -231,7 +250,7 @@ def g_mlsm(d, dt, name):
     x = arr(d, (B, C), -30, 30, LOGIT_SPECIALS)
     t = probs01(d, (B, C))
     cw = pick(d, None, "w")
-    cw = None if cw is None else arr(d, (C,), 0, 3, (0.0, 1.0))
+    cw = None if cw is None else class_weights(d, C, dt)
     return Case([J(x, dt), J(t, dt)], {"class_weights": cw}, {}, (0, 1), (B,), (0, 1))
 
 
@@ -260,7 +279,7 @@ def g_sce(d, dt, name):
     B, C = _bc(d)
     t = simplex(d, (B, C))
     x = mask_zero_target(d, arr(d, (B, C), -30, 30, LOGIT_SPECIALS), t)
-    cw = None if d.draw(st.booleans()) else arr(d, (C,), 0, 3, (0.0, 1.0))
+    cw = None if d.draw(st.booleans()) else class_weights(d, C, dt)
     hyper = {"label_smoothing": pick(d, 0.0, 0.1, 1.0), "class_weights": cw, "z_loss": pick(d, 0.0, 1e-4)}
     return Case([J(x, dt), J(t, dt)], hyper, {}, (0, 1), (B,), (0, 1))
 
@@ -271,7 +290,7 @@ def g_ssce(d, dt, name):
     y = ints(d, (B,), 0, C - 1)
     x = mask_nonlabel(d, arr(d, (B, C), -30, 30, LOGIT_SPECIALS), y)
     ig, y = _ignore(d, y, C)
-    cw = None if d.draw(st.booleans()) else arr(d, (C,), 0, 3, (0.0, 1.0))
+    cw = None if d.draw(st.booleans()) else class_weights(d, C, dt)
     hyper = {"label_smoothing": pick(d, 0.0, 0.1, 1.0), "class_weights": cw, "z_loss": pick(d, 0.0, 1e-4),
              "logit_softcap": pick(d, None, 5.0, 30.0)}
     norm = _valid(y, ig) * (1.0 if cw is None else np.asarray(cw)[np.clip(y, 0, C - 1)])
@@ -291,7 +310,7 @@ def g_lce(d, dt, name):
         drop &= ~np.isin(np.arange(V), y)
         bias = np.where(drop, -INF, bias)
     ig, y = _ignore(d, y, V)
-    cw = None if d.draw(st.booleans()) else arr(d, (V,), 0, 3, (0.0, 1.0))
+    cw = None if d.draw(st.booleans()) else class_weights(d, V, dt)
     hyper = {"label_smoothing": pick(d, 0.0, 0.1), "class_weights": cw, "z_loss": pick(d, 0.0, 1e-4),
              "logit_softcap": pick(d, None, 30.0), "bias": None if bias is None else J(bias, dt)}
     norm = _valid(y, ig) * (1.0 if cw is None else np.asarray(cw)[np.clip(y, 0, V - 1)])
@@ -328,7 +347,7 @@ def g_nll(d, dt, name):
     y = ints(d, (B,), 0, C - 1)
     lp = _log_softmax(mask_nonlabel(d, arr(d, (B, C), -30, 30, LOGIT_SPECIALS), y))
     ig, y = _ignore(d, y, C)
-    cw = None if d.draw(st.booleans()) else arr(d, (C,), 0, 3, (0.0, 1.0))
+    cw = None if d.draw(st.booleans()) else class_weights(d, C, dt)
     norm = _valid(y, ig) * (1.0 if cw is None else np.asarray(cw)[np.clip(y, 0, C - 1)])
     return Case([J(lp, dt), J(y, jnp.int32)], {"class_weights": cw}, {"ignore_index": ig}, (0,), (B,),
                 (0, 1), norm=norm)
@@ -407,7 +426,7 @@ def g_mch(d, dt, name):
     hyper = {"margin": pick(d, 0.0, 1.0, 2.0)}
     static = {}
     if name == "multi_margin_loss":
-        hyper["class_weights"] = None if d.draw(st.booleans()) else arr(d, (C,), 0, 3, (0.0, 1.0))
+        hyper["class_weights"] = None if d.draw(st.booleans()) else class_weights(d, C, dt)
         static["p"] = pick(d, 1, 2)
     return Case([J(x, dt), J(y, jnp.int32)], hyper, static, (0,), (B,), (0, 1))
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import os
-import time
 
 import jax
 import jax.numpy as jnp
@@ -40,40 +39,19 @@ from tests import fuzz_strategies as fs
 
 LOSSES = sorted(jaxloss.list_losses())
 
-# Optional wall-time budget per test for the long profile (FUZZ_BUDGET_S seconds for the
-# per-loss property test, a third of it for the others): once spent, and unless the test has
-# already failed (so that shrinking runs in full), further examples return at once. FUZZ_LOG names a
-# file that gets one line per example actually run, to count examples per loss.
-_BUDGET = float(os.environ.get("FUZZ_BUDGET_S", "0"))
-_T0: dict = {}
-_FAILED: set = set()
-
-
-def _fuzz_example(key, budget_share=1.0):
-    """A context-free guard: returns False when this test's budget is spent."""
-    if _BUDGET and key not in _FAILED:
-        t0 = _T0.setdefault(key, time.monotonic())
-        if time.monotonic() - t0 > _BUDGET * budget_share:
-            return False
-    if os.environ.get("FUZZ_LOG"):
-        with open(os.environ["FUZZ_LOG"], "a") as fh:
-            fh.write(key + "\n")
-    return True
-
-
-def _guarded(key_fn, share):
-    """Decorator: applies the budget guard and records failures of the wrapped test body."""
+# FUZZ_LOG names a file that gets one line per example run, to count examples per loss. (An
+# earlier wall-time budget that skipped examples once spent made hypothesis replay a different
+# test than it shrank — "inconsistent data generation" — and was removed: bound a run with
+# --hypothesis-profile instead.)
+def _logged(key_fn):
+    """Decorator: logs one line per example to FUZZ_LOG, when set."""
     def deco(fn):
         @functools.wraps(fn)
         def wrapper(*a, **k):
-            key = key_fn(*a, **k)
-            if not _fuzz_example(key, share):
-                return
-            try:
-                fn(*a, **k)
-            except BaseException:
-                _FAILED.add(key)
-                raise
+            if os.environ.get("FUZZ_LOG"):
+                with open(os.environ["FUZZ_LOG"], "a") as fh:
+                    fh.write(key_fn(*a, **k) + "\n")
+            fn(*a, **k)
         return wrapper
     return deco
 
@@ -162,7 +140,7 @@ def _expected(case, none, w, m):
 @pytest.mark.fuzz
 @pytest.mark.parametrize("name", LOSSES)
 @given(d=st.data())
-@_guarded(lambda name, d: "properties[" + name + "]", 1.0)
+@_logged(lambda name, d: "properties[" + name + "]")
 def test_fuzz_properties(name, d):
     dt = d.draw(fs.dtypes, label="dtype")
     case = fs.GEN[name](d, dt, name)
@@ -238,7 +216,7 @@ def _close(a, b, dt, scale=1.0):
 
 @pytest.mark.fuzz
 @given(d=st.data())
-@_guarded(lambda d: "sparse_equals_dense_softmax", 1.0)
+@_logged(lambda d: "sparse_equals_dense_softmax")
 def test_fuzz_sparse_equals_dense_softmax(d):
     """sparse_softmax_cross_entropy(x, y) == softmax_cross_entropy(x, one_hot(y)), options included."""
     dt = d.draw(fs.dtypes, label="dtype")
@@ -249,7 +227,7 @@ def test_fuzz_sparse_equals_dense_softmax(d):
     zl = fs.pick(d, 0.0, 1e-4)
     cw = None
     if ls == 0.0 and zl == 0.0 and d.draw(st.booleans()):
-        cw = fs.arr(d, (C,), 0, 3, (0.0, 1.0))  # one-hot: Σ_c w_c t_c ℓ_c = w_y ℓ_y
+        cw = fs.class_weights(d, C, dt)  # one-hot: Σ_c w_c t_c ℓ_c = w_y ℓ_y
     X = jnp.asarray(x, dt)
     kw = dict(label_smoothing=ls, z_loss=zl, class_weights=cw)
     a = jaxloss.sparse_softmax_cross_entropy(X, jnp.asarray(y), **kw, reduction="none")
@@ -263,7 +241,7 @@ def test_fuzz_sparse_equals_dense_softmax(d):
 
 @pytest.mark.fuzz
 @given(d=st.data())
-@_guarded(lambda d: "sparse_equals_dense_probabilities", 1.0)
+@_logged(lambda d: "sparse_equals_dense_probabilities")
 def test_fuzz_sparse_equals_dense_probabilities(d):
     """sparse_categorical_cross_entropy(p, y) == categorical_cross_entropy(p, one_hot(y));
     softmax_focal_loss(x, y) == categorical_focal_loss(softmax(x), one_hot(y))."""
@@ -287,7 +265,7 @@ def test_fuzz_sparse_equals_dense_probabilities(d):
 
 @pytest.mark.fuzz
 @given(d=st.data())
-@_guarded(lambda d: "nll_and_linear_equal_sparse_softmax", 1.0)
+@_logged(lambda d: "nll_and_linear_equal_sparse_softmax")
 def test_fuzz_nll_and_linear_equal_sparse_softmax(d):
     """nll_loss(log_softmax(x)) and linear_cross_entropy(h, W, bias) equal the sparse softmax
     cross-entropy of the same logits, with class_weights / ignore_index / where, every reduction."""
@@ -296,7 +274,7 @@ def test_fuzz_nll_and_linear_equal_sparse_softmax(d):
     y = fs.ints(d, (B,), 0, C - 1)
     x = fs.mask_nonlabel(d, fs.arr(d, (B, C), -30, 30, fs.LOGIT_SPECIALS), y)
     ig, y = fs._ignore(d, y, C)
-    cw = None if d.draw(st.booleans()) else fs.arr(d, (C,), 0, 3, (0.0, 1.0))
+    cw = None if d.draw(st.booleans()) else fs.class_weights(d, C, dt)
     m = jnp.asarray(d.draw(hnp.arrays(np.bool_, (B,), elements=st.booleans())))
     X, Y = jnp.asarray(x, dt), jnp.asarray(y)
     kw = dict(class_weights=cw, ignore_index=ig, where=m)
@@ -321,7 +299,7 @@ def test_fuzz_nll_and_linear_equal_sparse_softmax(d):
 
 @pytest.mark.fuzz
 @given(d=st.data())
-@_guarded(lambda d: "kl_log_equals_probabilities", 1.0)
+@_logged(lambda d: "kl_log_equals_probabilities")
 def test_fuzz_kl_log_equals_probabilities(d):
     """kl_divergence(log p, t) == kl_divergence_from_probabilities(p, t) (t = 0 where p = 0)."""
     dt = d.draw(fs.dtypes, label="dtype")
@@ -414,7 +392,7 @@ NO_MINIMUM = {"poisson_nll_loss", "gaussian_nll_loss", "ntxent_loss"}  # minimum
 @pytest.mark.fuzz
 @pytest.mark.parametrize("name", [n for n in LOSSES if n not in NO_MINIMUM])
 @given(d=st.data())
-@_guarded(lambda name, d: "perfect[" + name + "]", 1 / 3)
+@_logged(lambda name, d: "perfect[" + name + "]")
 def test_fuzz_perfect_prediction(name, d):
     dt = d.draw(fs.dtypes, label="dtype")
     args, kw, minimum, atol = _perfect(d, dt, name)
@@ -452,3 +430,50 @@ def test_regression_float16_gradient_overflow_is_the_exact_gradient():
 def test_regression_cosine_distance_identical_vectors_nonnegative():
     x = jnp.array([[100.0, 0.0, 1.0]], jnp.float32)
     assert float(jaxloss.cosine_distance(x, x, reduction="none")[0]) >= 0.0
+
+
+@pytest.mark.parametrize("name", ["sigmoid_binary_cross_entropy", "sigmoid_focal_loss"])
+@pytest.mark.parametrize("dt", [jnp.float16, jnp.float32])
+def test_regression_target_gradient_at_infinite_logit(name, dt):
+    """Found by the fuzzer (float16, logits [+inf], targets [1]): the value was 0 and ∂/∂logits 0,
+    but ∂/∂targets was NaN — an inf from the unselected x < 0 branch met a zero cotangent. Now the
+    derivative in the targets is 0 at an infinite logit whose sign agrees with a hard target (the
+    exact one-sided limit is ∓inf; 0 keeps masked and zero-weight entries NaN-free), in reverse
+    and forward mode, with the options that reach that code."""
+    f = jaxloss.get(name)
+    x = jnp.array([jnp.inf, -jnp.inf, 2.0], dt)
+    t = jnp.array([1.0, 0.0, 1.0], dt)
+    opts = [{}, {"pos_weight": 3.0}] if name.startswith("sigmoid_b") else [{}, {"alpha": None, "gamma": 0.5}]
+    for kw in opts:
+        for red_kw in ({}, {"where": jnp.array([False, True, True])}, {"weights": jnp.array([0.0, 0.0, 1.0], dt)}):
+            loss = lambda a, b: f(a, b, **kw, **red_kw, reduction="sum")
+            assert np.all(_np(f(x, t, **kw, reduction="none"))[:2] == 0.0)
+            gx, gt = jax.grad(loss, argnums=(0, 1))(x, t)
+            assert np.all(_np(gx)[:2] == 0.0) and np.all(_np(gt)[:2] == 0.0), (kw, red_kw, gx, gt)
+            assert np.all(np.isfinite(_np(gx))) and np.all(np.isfinite(_np(gt)))
+            # forward mode: the same directional derivatives
+            _, jt = jax.jvp(loss, (x, t), (jnp.zeros_like(x), jnp.ones_like(t)))
+            np.testing.assert_allclose(float(jt), float(_np(gt).sum()), rtol=1e-3)
+
+
+def test_regression_label_weight_vanishing_with_smoothing():
+    """Found by the fuzzer (float16 logits [[0, 0, 0]], label 1, class_weights [1, 2.2e-313, 1],
+    label_smoothing 0.1): the float64 reference kept the denormal weight while the float32
+    computation holds 0 — a test defect (the generator now rounds hyperparameters to the
+    computation dtype). The loss's behaviour there is PyTorch's definition, pinned here in closed
+    form (all logits 0: lse − x_c = log 3): mean = [w_y·0.9 + 0.1/3·Σw]·log 3 / w_y, which grows
+    like 1/w_y, and exactly 0 once Σ w_y is 0 (the nothing-valid rule; PyTorch gives nan)."""
+    x = jnp.zeros((1, 3))
+    for wy in (1.0, 1e-3, 1e-30):
+        w = jnp.array([1.0, wy, 1.0])
+        got = jaxloss.sparse_softmax_cross_entropy(x, jnp.array([1]), class_weights=w,
+                                                   label_smoothing=0.1)
+        want = (wy * 0.9 + 0.1 / 3 * (2.0 + wy)) * np.log(3.0) / wy
+        np.testing.assert_allclose(float(got), want, rtol=1e-12)
+    x16 = jnp.zeros((1, 3), jnp.float16)
+    w = jnp.array([1.0, 2.2250738585e-313, 1.0])
+    out = jaxloss.sparse_softmax_cross_entropy(x16, jnp.array([1]), class_weights=w, label_smoothing=0.1)
+    assert out.dtype == jnp.float32 and float(out) == 0.0
+    g = jax.grad(lambda a: jaxloss.sparse_softmax_cross_entropy(a, jnp.array([1]), class_weights=w,
+                                                                 label_smoothing=0.1))(x16)
+    assert np.all(_np(g) == 0.0)
