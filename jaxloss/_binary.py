@@ -78,19 +78,22 @@ def _bce_with_logits(x: jax.Array, t: jax.Array, pos_weight: jax.Array | None = 
     # log σ(x) = −softplus(−x) and log(1 − σ(x)) = −softplus(x); softplus is exact at ±inf and its
     # derivative is σ, so ∂/∂x = w₊·t·(σ(x) − 1) + (1 − t)·σ(x) (= σ(x) − t when w₊ = 1) everywhere
     pos = t if pos_weight is None else pos_weight * t
-    # softplus(±x) = relu(±x) + l with l = log1p(exp(−|x|)) ≤ log 2 computed once, so
-    #   ℓ = (w₊·t + 1 − t)·l + w₊·t·relu(−x) + (1 − t)·relu(x).
-    # |x| and relu(±x) are selects on x ≥ 0: their derivatives at 0 are those of the x ≥ 0 side
-    # (the gradient there is σ(0) − t). No branch ever holds an inf that a zero cotangent could
-    # turn into NaN: relu(∓x) is 0, not inf, on the side where ±x = +inf. The only inf·0 left is
-    # a zero coefficient times relu(±x) = inf, e.g. (1 − t)·x at x = +inf, t = 1 — value 0 by
-    # _mul0, whose derivative in the coefficient is 0 there (the exact ∂ℓ/∂t is ∓inf at infinite
-    # logits; 0 keeps masked and zero-weight entries NaN-free). One fused element-wise loop.
+    # softplus(x) = max(x, 0) + l and softplus(−x) = max(−x, 0) + l with l = log1p(exp(−|x|)) ≤ log 2
+    # computed once; m = |x| as a select so that its derivative at 0 is 1 on the x ≥ 0 side (the
+    # gradient there is then σ(0) − t, not 1 − t). The select comes last so XLA fuses everything
+    # into one loop (one exp + one log1p per element, no intermediate arrays).
     nonneg = x >= 0
-    zero = jnp.zeros_like(x)
     m = jnp.where(nonneg, x, -x)
     l = jnp.log1p(jnp.exp(-m))
-    return (pos + (1 - t)) * l + _mul0(pos, jnp.where(nonneg, zero, -x)) + _mul0(1 - t, jnp.where(nonneg, x, zero))
+    # Each coefficient·(m + l) product is a double where (_mul0) whose inner select also zeroes
+    # m + l in the branch the outer select drops: that branch can hold m + l = inf (x = ∓inf), and
+    # its zero cotangent times ∂/∂coefficient = inf would be NaN. ∂/∂targets at a right infinite
+    # logit is thereby 0 (the exact one-sided limit is ∓inf; 0 keeps masked and zero-weight
+    # entries NaN-free).
+    q = 1 - t
+    zero = jnp.zeros_like(m)
+    return jnp.where(nonneg, pos * l + q * jnp.where((q == 0) | ~nonneg, zero, m + l),
+                     pos * jnp.where((pos == 0) | nonneg, zero, m + l) + q * l)
 
 
 def _bce_with_probabilities(p: jax.Array, t: jax.Array) -> jax.Array:
