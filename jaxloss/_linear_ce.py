@@ -94,7 +94,9 @@ class _Consts:
         self.cwv = None
         if cfg.has_bias:
             fin = jnp.isfinite(b)
-            self.k = jnp.sum(fin).astype(cfg.cdt)
+            # K = 0 only when the bias masks every class (valid only for a batch with no valid
+            # token); every Σ over existing classes is then empty, so K is read as 1, not 0/0
+            self.k = jnp.maximum(jnp.sum(fin), 1).astype(cfg.cdt)
         else:
             fin = None
             self.k = jnp.asarray(vocab, cfg.cdt)
@@ -122,6 +124,10 @@ def _row_stats(cfg, z, y, consts):
 
 def _row_loss(cfg, lse, zy, sw, cwy, valid, in_range, eps, zl, consts):
     """w_y[(1−ε)(lse − z_y) + z_loss·lse²] + (ε/K) Σ_c w_c (lse − z_c)  (PyTorch's smoothing term)."""
+    # double where: a dropped token's statistics may be ±inf (a padding row of a fully masked
+    # vocabulary has lse = z_y = −inf); zeroed before the arithmetic, no NaN reaches a derivative
+    lse, zy = (jnp.where(valid, a, jnp.zeros_like(a)) for a in (lse, zy))
+    sw = None if sw is None else jnp.where(valid, sw, jnp.zeros_like(sw))
     main = lse - zy
     if cfg.smooth:
         main = (1 - eps) * main
@@ -141,6 +147,9 @@ def _grad_block(cfg, z, aux, y, cwy, valid, in_range, g, lse, eps, zl, consts, c
     """d(Σ_i g_i·loss_i)/d raw-logits of one chunk, and the chunk's contribution to d/d cap."""
     # d loss_i/d z_ij = p_ij [w_y(1−ε) + 2 w_y z_loss lse + ε W_f/K] − w_y(1−ε) δ_{j,y} − ε w_j [j exists]/K
     g = jnp.where(valid & in_range, g, jnp.zeros_like(g))
+    # a row without a finite logit (a padding token when the bias masks the whole vocabulary; its
+    # g is 0) has lse = −inf: 0·lse and exp(−inf − (−inf)) would be NaN, so lse is read as 0 there
+    lse = jnp.where(lse == -jnp.inf, jnp.zeros_like(lse), lse)
     gw = g if cwy is None else g * cwy
     hit = (1 - eps) * gw if cfg.smooth else gw
     scale = hit
@@ -170,12 +179,16 @@ def _hyper_grads(cfg, g, lse, zy, sw, cwy, valid, eps, zl, consts):
     """d(Σ g_i loss_i)/dε and /d z_loss from the per-token statistics."""
     g = jnp.where(valid, g, jnp.zeros_like(g))
     gw = g if cwy is None else g * cwy
+
+    def valid_sum(x):  # a select, not g = 0: an invalid row's statistics may be ±inf (0·inf = NaN)
+        return jnp.sum(jnp.where(valid, x, jnp.zeros_like(x)))
+
     if cfg.smooth:
         # d loss_i/dε = −w_y (lse − z_y) + (W_f·lse − Σ_c w_c z_c)/K
-        deps = jnp.sum(-gw * (lse - zy) + g * (consts.wf * lse - sw) / consts.k)
+        deps = valid_sum(-gw * (lse - zy) + g * (consts.wf * lse - sw) / consts.k)
     else:
         deps = jnp.zeros((), cfg.cdt)
-    dzl = jnp.sum(gw * lse * lse) if cfg.zloss else jnp.zeros((), cfg.cdt)
+    dzl = valid_sum(gw * lse * lse) if cfg.zloss else jnp.zeros((), cfg.cdt)
     return deps.astype(jnp.result_type(eps)), dzl.astype(jnp.result_type(zl))
 
 

@@ -477,3 +477,26 @@ def test_regression_label_weight_vanishing_with_smoothing():
     g = jax.grad(lambda a: jaxloss.sparse_softmax_cross_entropy(a, jnp.array([1]), class_weights=w,
                                                                  label_smoothing=0.1))(x16)
     assert np.all(_np(g) == 0.0)
+
+
+@pytest.mark.parametrize("method", ["forward_grad", "recompute", "checkpoint"])
+def test_regression_linear_ce_fully_masked_vocabulary_without_valid_tokens(method):
+    """Found by the fuzzer (float16, hidden [0, 2], weight [[0], [0]], bias [-inf], no labels, a
+    traced label_smoothing of 0): the value was 0 but ∂/∂weight and ∂/∂bias were NaN. The padding
+    row's statistics were lse = z_y = −inf, and K (existing classes) = 0 gave ε/K = 0/0. A batch
+    with no valid token is valid whatever the bias masks: gradients are exact zeros. Also with
+    tokens that are all dropped by ``where``, and with smoothing and z-loss traced."""
+    for B, where in ((0, None), (3, jnp.zeros((3,), bool))):
+        h = jnp.ones((B, 2), jnp.float16)
+        w = jnp.zeros((2, 1), jnp.float16)
+        bias = jnp.array([-jnp.inf], jnp.float16)
+        y = jnp.zeros((B,), jnp.int32)
+
+        def f(h, w, bias, ls, zl):
+            return jaxloss.linear_cross_entropy(h, w, y, bias=bias, where=where, label_smoothing=ls,
+                                                z_loss=zl, chunk_size=2, method=method)
+
+        args = (h, w, bias, jnp.float32(0.0), jnp.float32(1e-4))
+        assert float(jax.jit(f)(*args)) == 0.0
+        for g in jax.jit(jax.grad(f, argnums=(0, 1, 2, 3, 4)))(*args):
+            assert np.all(_np(g) == 0.0), (B, g)
