@@ -108,18 +108,27 @@ class _Consts:
 
 
 def _row_stats(cfg, z, y, consts):
-    """Per-token logsumexp, target logit and (with smoothing) Σ_c w_c z_c of one logit block."""
+    """Per-token logsumexp, target logit and (with smoothing) S = Σ_c w_c (lse − z_c) of one block."""
     m = jnp.max(z, axis=1)
     m = jnp.where(jnp.isfinite(m), m, jnp.zeros_like(m))
     # logsumexp(z) = m + log Σ exp(z − m)
-    lse = m + jnp.log(jnp.sum(jnp.exp(z - m[:, None]), axis=1))
+    lse_m = jnp.log(jnp.sum(jnp.exp(z - m[:, None]), axis=1))
+    lse = m + lse_m
     zy = jnp.take_along_axis(z, y[:, None], axis=1)[:, 0]
     sw = None
     if cfg.smooth:
         # Σ over existing (finite-logit) classes only: the masked vocabulary gets no smoothing mass
-        zf = jnp.where(jnp.isfinite(z), z, jnp.zeros_like(z))
-        sw = jnp.sum(zf, axis=1) if consts.cwv is None else zf @ consts.cwv
+        zf = jnp.where(jnp.isfinite(z), z - m[:, None], jnp.zeros_like(z))
+        sw = _smoothing_sum(consts, lse_m, zf)
     return lse, zy, sw
+
+
+def _smoothing_sum(consts, lse_m, zf):
+    """S = Σ_c w_c (lse − z_c) = W_f·(lse − m) − Σ_c w_c (z_c − m), from ``zf`` = z − m (0 where masked).
+
+    Both terms are relative to the row max m, so a one-class row gives exactly 0 (not the rounding
+    residue of W_f·lse − Σ w_c z_c, which the fuzzer caught slightly below 0)."""
+    return consts.wf * lse_m - (jnp.sum(zf, axis=1) if consts.cwv is None else zf @ consts.cwv)
 
 
 def _row_loss(cfg, lse, zy, sw, cwy, valid, in_range, eps, zl, consts):
@@ -136,8 +145,7 @@ def _row_loss(cfg, lse, zy, sw, cwy, valid, in_range, eps, zl, consts):
     if cwy is not None:
         main = cwy * main
     if cfg.smooth:
-        # Σ_c w_c (lse − z_c) = W_f·lse − Σ_c w_c z_c
-        main = main + eps / consts.k * (consts.wf * lse - sw)
+        main = main + eps / consts.k * sw  # sw = S = Σ_c w_c (lse − z_c)
     # out-of-range labels are invalid input: nan (as sparse_softmax_cross_entropy)
     main = jnp.where(in_range, main, jnp.asarray(jnp.nan, main.dtype))
     return jnp.where(valid, main, jnp.zeros_like(main))
@@ -184,8 +192,8 @@ def _hyper_grads(cfg, g, lse, zy, sw, cwy, valid, eps, zl, consts):
         return jnp.sum(jnp.where(valid, x, jnp.zeros_like(x)))
 
     if cfg.smooth:
-        # d loss_i/dε = −w_y (lse − z_y) + (W_f·lse − Σ_c w_c z_c)/K
-        deps = valid_sum(-gw * (lse - zy) + g * (consts.wf * lse - sw) / consts.k)
+        # d loss_i/dε = −w_y (lse − z_y) + S/K, S = Σ_c w_c (lse − z_c)
+        deps = valid_sum(-gw * (lse - zy) + g * sw / consts.k)
     else:
         deps = jnp.zeros((), cfg.cdt)
     dzl = valid_sum(gw * lse * lse) if cfg.zloss else jnp.zeros((), cfg.cdt)
@@ -355,12 +363,13 @@ def _rows_checkpoint(cfg, h, w, b, y, cwy, valid, in_range, cw, eps, zl, cap):
         m = lax.stop_gradient(jnp.max(zf, axis=1, keepdims=True))
         # logsumexp(z) = m + log Σ exp(z − m); masked classes contribute exactly 0 via the where
         e = jnp.where(finite, jnp.exp(zf - m), jnp.zeros_like(zf))
-        lse = m[:, 0] + jnp.log(jnp.sum(e, axis=1))
+        lse_m = jnp.log(jnp.sum(e, axis=1))
+        lse = m[:, 0] + lse_m
         onehot = lax.broadcasted_iota(y_c.dtype, z.shape, 1) == y_c[:, None]
         zy = jnp.sum(jnp.where(onehot, zf, jnp.zeros_like(zf)), axis=1)
         sw = None
         if cfg.smooth:
-            sw = jnp.sum(zf, axis=1) if consts.cwv is None else zf @ consts.cwv
+            sw = _smoothing_sum(consts, lse_m, jnp.where(finite, zf - m, jnp.zeros_like(zf)))
         return _row_loss(cfg, lse, zy, sw, cwy_c, v_c, r_c, eps, zl, consts)
 
     def body(_, xs):
@@ -480,9 +489,11 @@ def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, labels: ArrayLike
       Liger-Kernel and Cut Cross-Entropy), an error comparable to the bf16 rounding of the
       returned gradients.
 
-      *Unchecked invalid input.* A label outside ``[0, V)`` that is not ``ignore_index`` is
-      clipped to ``[0, V)`` when its logit is read (so the loss uses logit ``0`` or ``V − 1``)
-      and contributes no ``−1`` to the gradient; all other terms are computed as usual.
+      *Unchecked invalid input.* A label outside ``[0, V)`` that is not ``ignore_index`` gives a
+      ``nan`` loss for that token (as :func:`sparse_softmax_cross_entropy`); its gradient
+      contribution is 0 (the logit read is clipped to ``[0, V)``, so nothing else is touched).
+      A NaN or infinite ``hidden`` entry gives NaN for its token; a NaN in ``weight`` or ``bias``
+      gives NaN for every token.
 
     References:
       Hsu et al., *Liger Kernel: Efficient Triton Kernels for LLM Training*, 2024.

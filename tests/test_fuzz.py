@@ -500,3 +500,16 @@ def test_regression_linear_ce_fully_masked_vocabulary_without_valid_tokens(metho
         assert float(jax.jit(f)(*args)) == 0.0
         for g in jax.jit(jax.grad(f, argnums=(0, 1, 2, 3, 4)))(*args):
             assert np.all(_np(g) == 0.0), (B, g)
+
+
+@pytest.mark.parametrize("method", ["forward_grad", "recompute", "checkpoint"])
+def test_regression_linear_ce_one_class_smoothing_is_exactly_zero(method):
+    """Found by the fuzzer (float16, hidden [[100, 0]], weight [[-1], [0]], one class, class_weights
+    [0.07], label_smoothing 0.1): the loss was -2.98e-9 < 0. The smoothing sum was computed as
+    W_f·lse − Σ w_c z_c, whose rounding residue at lse = z = -100 is negative; it is now taken
+    relative to the row max, which makes a one-class row exactly 0."""
+    h = jnp.array([[100.0, 0.0]], jnp.float16)
+    w = jnp.array([[-1.0], [0.0]], jnp.float16)
+    out = jaxloss.linear_cross_entropy(h, w, jnp.array([0]), class_weights=jnp.array([0.07]),
+                                       label_smoothing=0.1, method=method, reduction="none")
+    assert float(out[0]) == 0.0
