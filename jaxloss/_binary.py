@@ -180,9 +180,12 @@ def binary_cross_entropy(probabilities: ArrayLike, targets: ArrayLike, *, label_
         backward instead returns ``(p − t) / max(p·(1 − p), 1e-12)`` there. Everywhere else the
         gradients agree. Keras clips ``p`` to ``[1e-7, 1 − 1e-7]`` instead, which differs only
         for ``p`` within 1e-7 of 0 or 1.
-      * Unchecked input: ``p`` outside ``[0, 1]`` gives ``log`` of a negative number clamped to
-        ``-100`` (the loss stays finite but meaningless); use ``jaxloss.checked`` to catch it.
+      * Unchecked input: a finite ``p`` outside ``[0, 1]`` gives ``log`` of a negative number
+        clamped to ``-100`` (the loss stays finite but meaningless); ``p = +inf`` gives ``-inf``
+        and a NaN ``p`` gives NaN. Use ``jaxloss.checked`` to catch them.
       * For numerical stability prefer :func:`sigmoid_binary_cross_entropy` on logits.
+      * Unchecked input: targets outside ``[0, 1]`` are used as given in the formula, and a NaN
+        target gives NaN for that element; ``checked`` reports them.
     """
     name = "binary_cross_entropy"
     v.check_label_smoothing(name, label_smoothing)
@@ -249,6 +252,7 @@ def sigmoid_binary_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, pos_w
         (API.md §1); ``reduction="sum"`` agrees.
       * Unchecked input: targets outside ``[0, 1]`` are used as given (the formula is linear in
         ``t``); ``checked`` reports them.
+      * A NaN in either input gives NaN for that element (``±inf`` logits are valid).
     """
     name = "sigmoid_binary_cross_entropy"
     v.check_label_smoothing(name, label_smoothing)
@@ -316,6 +320,9 @@ def sigmoid_focal_loss(logits: ArrayLike, targets: ArrayLike, *, alpha: ArrayLik
         ``jax.scipy.special.logit`` to probabilities, or use :func:`binary_focal_loss`.
       * Unchecked input: ``gamma < 0`` (traced) gives ``inf`` for correct predictions; ``alpha``
         outside ``[0, 1]`` gives negative weights.
+      * Unchecked input: targets outside ``[0, 1]`` are used as given (``α_t`` may then be
+        negative: a target of 2 with ``alpha=0.25`` gives a negative loss); a NaN in either input
+        gives NaN for that element. ``checked`` reports them.
     """
     name = "sigmoid_focal_loss"
     v.check_nonnegative(name, "gamma", gamma)
@@ -383,6 +390,9 @@ def binary_focal_loss(probabilities: ArrayLike, targets: ArrayLike, *, alpha: Ar
       * Finite at ``p = 0`` and ``p = 1`` (values and gradients, any ``gamma ≥ 0``; 0⁰ = 1).
       * Unchecked input: ``p`` outside ``[0, 1]`` is not meaningful (clamped logs keep the value
         finite); traced ``gamma < 0`` gives ``inf`` for correct predictions.
+      * Unchecked input: outside ``[0, 1]`` the value is the formula's with clamped logs and
+        targets used as given; a NaN in either input gives NaN for that element. ``checked``
+        reports them.
     """
     name = "binary_focal_loss"
     v.check_nonnegative(name, "gamma", gamma)
@@ -450,6 +460,8 @@ def hinge_loss(scores: ArrayLike, targets: ArrayLike, *, margin: ArrayLike = 1.0
         ``hinge_loss`` itself never converts.
       * Unchecked input: a target of 0 gives ``ℓ = margin`` with zero gradient; other values are
         used as given. ``checked`` reports targets outside ``{−1, +1}``.
+      * A NaN score or target gives NaN for that element; a score of ``±inf`` gives the formula's
+        limit (0 or ``+inf``). ``checked`` reports them.
     """
     name = "hinge_loss"
     return apply_reduction(name, _hinge(name, scores, targets, margin), weights, where, reduction)
@@ -491,6 +503,7 @@ def squared_hinge_loss(scores: ArrayLike, targets: ArrayLike, *, margin: ArrayLi
       * The Keras alias ``squared_hinge`` converts ``{0, 1}`` targets to ``{−1, +1}`` when every
         target is 0 or 1, as Keras does; ``squared_hinge_loss`` itself never converts.
       * Unchecked input: a target of 0 gives ``ℓ = margin²``; ``checked`` reports it.
+      * A NaN score or target gives NaN for that element; ``±inf`` scores give 0 or ``+inf``.
     """
     name = "squared_hinge_loss"
     return apply_reduction(name, jnp.square(_hinge(name, scores, targets, margin)), weights, where,
@@ -534,6 +547,7 @@ def soft_margin_loss(scores: ArrayLike, targets: ArrayLike, *, weights: ArrayLik
       * It equals :func:`sigmoid_binary_cross_entropy` with targets ``(t + 1)/2``.
       * Unchecked input: a target of 0 gives ``log 2`` (and ``NaN`` with an infinite score);
         ``checked`` reports targets outside ``{−1, +1}``.
+      * A NaN score or target gives NaN for that element.
     """
     name = "soft_margin_loss"
     s, y, _ = _inputs(name, "scores", scores, targets)
@@ -582,6 +596,8 @@ def multilabel_soft_margin_loss(logits: ArrayLike, targets: ArrayLike, *, class_
       * Each term is :func:`sigmoid_binary_cross_entropy`'s, exact for ``±inf`` logits; a class
         weight of 0 on an infinite term contributes 0.
       * Unchecked input: targets outside ``[0, 1]`` are used as given.
+      * A NaN in either input gives NaN for its row (``±inf`` logits are valid); ``checked``
+        reports NaN and targets outside ``[0, 1]``.
     """
     name = "multilabel_soft_margin_loss"
     x, t, dtype = _inputs(name, "logits", logits, targets)

@@ -223,6 +223,8 @@ def softmax_focal_loss(logits: ArrayLike, labels: ArrayLike, *, axis: int = -1, 
       for every ``γ ≥ 0``, including ``0 < γ < 1``, where the loss is not twice differentiable at
       ``p_y = 1``. A concrete negative ``gamma`` or ``alpha`` raises ``ValueError``; a traced one
       is not checked. A label whose own logit is ``-inf`` gives ``+inf``.
+      Unchecked input: a NaN logit off the label gives NaN for its row and a ``+inf`` one
+      ``+inf``; ``checked`` reports them (labels: see the module notes).
     """
     name = "softmax_focal_loss"
     x, safe, ok, bad, mask = _sparse_setup(name, "logits", logits, labels, axis, ignore_index, where)
@@ -303,6 +305,9 @@ def categorical_focal_loss(probabilities: ArrayLike, targets: ArrayLike, *, axis
       ``eps(Float32)`` to ``ŷ`` instead of clamping the log, which changes values by ~1e-7.
       The alias ``categorical_focal_crossentropy`` is Keras' (see
       :func:`jaxloss._classification.categorical_focal_crossentropy`).
+
+      Unchecked input: targets outside ``[0, 1]`` are used as given and a NaN target gives NaN
+      for its row; ``checked`` reports them.
     """
     p = as_compute(probabilities)
     return _categorical_focal("categorical_focal_loss", p, targets, axis, gamma, alpha, weights,
@@ -333,6 +338,10 @@ def categorical_focal_crossentropy(probabilities: ArrayLike, targets: ArrayLike,
       >>> targets = jnp.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
       >>> [f"{float(v):.6f}" for v in keras_cfc(probs, targets, reduction="none")]
       ['0.000263', '0.675912']
+
+    Unchecked input: probabilities outside ``[0, 1]`` are renormalised and clipped like valid
+    ones and targets are used as given; a NaN target gives NaN for its row. ``checked``
+    reports them.
     """
     name = "categorical_focal_crossentropy"
     p = as_compute(probabilities)
@@ -392,6 +401,8 @@ def poly1_cross_entropy(logits: ArrayLike, labels: ArrayLike, *, axis: int = -1,
     Notes:
       Optax's ``poly_loss_cross_entropy`` computes the same with one-hot labels (its default
       ``epsilon`` is 2.0; here it is 1.0, the paper's Poly-1 default).
+      Unchecked input: a ``+inf`` logit off the label gives ``+inf`` for its row; ``checked``
+      reports it (labels: see the module notes).
     """
     name = "poly1_cross_entropy"
     x, safe, ok, bad, mask = _sparse_setup(name, "logits", logits, labels, axis, ignore_index, where)
@@ -412,7 +423,8 @@ def poly1_cross_entropy(logits: ArrayLike, labels: ArrayLike, *, axis: int = -1,
 
 def _positive_part(z: jax.Array) -> jax.Array:
     # max(0, z) with the subgradient 0 at z = 0 (PyTorch's convention)
-    return jnp.where(z > 0, z, jnp.zeros_like(z))
+    # ("z ≤ 0" rather than "z > 0": a NaN z propagates instead of becoming 0)
+    return jnp.where(z <= 0, jnp.zeros_like(z), z)
 
 
 def multiclass_hinge_loss(scores: ArrayLike, labels: ArrayLike, *, axis: int = -1, margin: ArrayLike = 1.0, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
@@ -455,6 +467,9 @@ def multiclass_hinge_loss(scores: ArrayLike, labels: ArrayLike, *, axis: int = -
       The alias ``categorical_hinge`` is *not* this function: it is Keras' ``categorical_hinge``
       on one-hot targets, :func:`jaxloss._classification.categorical_hinge`, whose max includes
       the (zeroed) true class.
+
+      Unchecked input: a ``+inf`` score off the label gives ``+inf`` for its row; ``checked``
+      reports it (labels: see the module notes).
     """
     name = "multiclass_hinge_loss"
     x, safe, ok, bad, mask = _sparse_setup(name, "scores", scores, labels, axis, None, where)
@@ -497,6 +512,10 @@ def categorical_hinge(scores: ArrayLike, targets: ArrayLike, *, axis: int = -1, 
       0.5000
       >>> print(f"{float(jaxloss.multiclass_hinge_loss(scores, jnp.array([0]))):.4f}")
       0.0000
+
+    Unchecked input: targets outside ``[0, 1]`` are used as given in the formula; a NaN score
+    or target gives NaN for its row and a ``+inf`` score NaN (``inf − inf``). ``checked``
+    reports them.
     """
     name = "categorical_hinge"
     s = as_compute(scores)
@@ -554,6 +573,8 @@ def multi_margin_loss(scores: ArrayLike, labels: ArrayLike, *, axis: int = -1, p
 
     Notes:
       The subgradient is 0 at the hinge (PyTorch's convention).
+      Unchecked input: a ``+inf`` score off the label gives ``+inf`` for its row; ``checked``
+      reports it (labels: see the module notes).
     """
     name = "multi_margin_loss"
     if isinstance(p, bool) or p not in (1, 2):

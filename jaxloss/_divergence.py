@@ -92,6 +92,8 @@ def kl_divergence(log_predictions: ArrayLike, targets: ArrayLike, *, axis: int =
         is taken as 0 rather than the ``-inf`` of ``d(t log t)/dt``.
       - Unchecked on invalid input: negative targets give NaN (``log`` of a negative number);
         targets or predictions that do not sum to 1 are used as given (no normalisation).
+      - A NaN in either input gives NaN for its row; a ``+inf`` log-prediction gives ``-inf``
+        and a ``+inf`` target ``+inf``. ``checked`` reports them.
     """
     name = "kl_divergence"
     log_p, t, axis = _prepare(name, "log_predictions", log_predictions, targets, axis)
@@ -157,6 +159,9 @@ def kl_divergence_from_probabilities(predictions: ArrayLike, targets: ArrayLike,
         relative ``ϵ/p`` on each term and differ only where ``p`` is below about ``1e-6``.
       - The gradient with respect to ``predictions`` is 0 where the clamp (or Keras clip) is
         active. Unchecked on invalid input: negative targets give NaN (canonical form).
+      - Predictions outside ``[0, 1]`` are used as given with the log clamped at -100
+        (``p > 1`` lowers the loss); a NaN target gives NaN for its row. ``checked``
+        reports them.
     """
     name = "kl_divergence_from_probabilities"
     p, t, axis = _prepare(name, "predictions", predictions, targets, axis)
@@ -217,19 +222,22 @@ def js_divergence(log_predictions: ArrayLike, targets: ArrayLike, *, axis: int =
         and ``hessian`` are finite, including at ``-inf`` log-predictions. Rounding may leave a
         value of order ``-1e-16`` for identical distributions (not clamped).
       - Unchecked on invalid input: negative targets give NaN.
+      - Targets above 1 are used as given; a NaN target gives NaN for its row and a ``+inf``
+        log-prediction NaN. ``checked`` reports them.
     """
     name = "js_divergence"
     log_p, t, axis = _prepare(name, "log_predictions", log_predictions, targets, axis)
     p = jnp.exp(log_p)  # exp(−inf) = 0 with derivative 0
     m = 0.5 * (p + t)
-    m_pos = m > 0
-    log_m = jnp.log(jnp.where(m_pos, m, jnp.ones_like(m)))  # double where: log never sees m = 0
+    # the double wheres below test "= 0" (not "> 0") so that a NaN input propagates
+    m_zero = m <= 0
+    log_m = jnp.log(jnp.where(m_zero, jnp.ones_like(m), m))  # double where: log never sees m = 0
     kl_t = _t_log_t_over(t, log_m)  # t·(log t − log m), 0 where t = 0
-    p_nz = p > 0
+    p_zero = p <= 0
     # p·(log p − log m) with log p taken from log_predictions (exact even where p underflows)
     kl_p = jnp.where(
-        p_nz, p * (jnp.where(p_nz, log_p, jnp.zeros_like(log_p)) - jnp.where(p_nz, log_m, jnp.zeros_like(log_m))),
-        jnp.zeros_like(p))
+        p_zero, jnp.zeros_like(p),
+        p * (jnp.where(p_zero, jnp.zeros_like(log_p), log_p) - jnp.where(p_zero, jnp.zeros_like(log_m), log_m)))
     values = 0.5 * jnp.sum(kl_t + kl_p, axis=axis)
     return apply_reduction(name, values, weights, where, reduction)
 

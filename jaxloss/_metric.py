@@ -35,9 +35,10 @@ __all__ = [
 def _unit(x: jax.Array, axis: int, epsilon: jax.Array) -> jax.Array:
     """x / max(‖x‖₂, epsilon) along ``axis``; a zero vector gives 0 (also with epsilon = 0)."""
     norm = nx.safe_norm(x, axis=axis, keepdims=True, min_norm=epsilon)
-    positive = norm > 0
-    # double where: the division never sees 0 (epsilon = 0 and x = 0 give the zero vector)
-    return jnp.where(positive, x / jnp.where(positive, norm, jnp.ones_like(norm)), jnp.zeros_like(x))
+    # double where: the division never sees 0 (epsilon = 0 and x = 0 give the zero vector); the
+    # predicate is "norm ≤ 0" so that a NaN norm propagates instead of giving the zero vector
+    zero = norm <= 0
+    return jnp.where(zero, jnp.zeros_like(x), x / jnp.where(zero, jnp.ones_like(norm), norm))
 
 
 def _cosine(a: jax.Array, b: jax.Array, axis: int, epsilon: jax.Array) -> jax.Array:
@@ -48,18 +49,20 @@ def _cosine(a: jax.Array, b: jax.Array, axis: int, epsilon: jax.Array) -> jax.Ar
 def _pnorm(d: jax.Array, p: jax.Array, axis: int) -> jax.Array:
     """(Σ |d|^p)^(1/p) along ``axis`` with finite (zero) derivatives at d = 0, for p > 0."""
     a = jnp.abs(d)
-    nz = a > 0
-    # double where: |d|^p never sees 0 (d/dp and, for p < 1, d/dd of 0^p are not finite)
-    ap = jnp.where(nz, jnp.power(jnp.where(nz, a, jnp.ones_like(a)), p), jnp.zeros_like(a))
+    # double where: |d|^p never sees 0 (d/dp and, for p < 1, d/dd of 0^p are not finite); the
+    # predicates test "= 0" (not "> 0") so that a NaN coordinate propagates instead of vanishing
+    zero = a <= 0
+    ap = jnp.where(zero, jnp.zeros_like(a), jnp.power(jnp.where(zero, jnp.ones_like(a), a), p))
     s = jnp.sum(ap, axis=axis)
-    spos = s > 0
+    szero = s <= 0
     inv_p = jnp.ones_like(p) / p
-    return jnp.where(spos, jnp.power(jnp.where(spos, s, jnp.ones_like(s)), inv_p), jnp.zeros_like(s))
+    return jnp.where(szero, jnp.zeros_like(s), jnp.power(jnp.where(szero, jnp.ones_like(s), s), inv_p))
 
 
 def _clamp_min0(x: jax.Array) -> jax.Array:
     """max(x, 0) with PyTorch's ``clamp_min`` subgradient: 1 at x = 0 (``jnp.maximum`` gives ½)."""
-    return jnp.where(x >= 0, x, jnp.zeros_like(x))
+    # ("x < 0" rather than "x ≥ 0": a NaN x propagates instead of becoming 0)
+    return jnp.where(x < 0, jnp.zeros_like(x), x)
 
 
 def _check_pair(name: str, a_name: str, a, b_name: str, b, axis: int) -> int:
@@ -119,6 +122,9 @@ def cosine_distance(predictions: ArrayLike, targets: ArrayLike, *, axis: int = -
     Numerics and edge cases: a zero vector has cosine 0 (distance 1) with a finite gradient,
     of size up to ``1 / epsilon`` (the gradient of ``x / epsilon``); the gradient of the clamped
     norm itself is 0 below ``epsilon``. ``epsilon = 0`` is allowed: a zero vector still gives 0.
+
+    Unchecked input: a NaN or infinite entry gives NaN for its row (``inf / inf``); ``checked``
+    reports it.
     """
     name = "cosine_distance"
     ax = _check_pair(name, "predictions", predictions, "targets", targets, axis)
@@ -170,6 +176,8 @@ def cosine_similarity_loss(predictions: ArrayLike, targets: ArrayLike, *, axis: 
 
     Numerics and edge cases: if either vector is zero the loss is 0 (as in Keras), with a finite
     gradient (see :func:`cosine_distance`).
+
+    Unchecked input: a NaN or infinite entry gives NaN for its row; ``checked`` reports it.
     """
     name = "cosine_similarity_loss"
     ax = _check_pair(name, "predictions", predictions, "targets", targets, axis)
@@ -227,6 +235,7 @@ def cosine_embedding_loss(x1: ArrayLike, x2: ArrayLike, targets: ArrayLike, *, m
     (cos = 0) with finite gradients, exactly as PyTorch; at ``cos = margin`` the subgradient is
     that of the active branch, as PyTorch's ``clamp_min``. Unchecked behaviour: a target that is
     neither ``1`` nor ``-1`` contributes 0 (as in PyTorch); :func:`jaxloss.checked` reports it.
+    A NaN or infinite entry of ``x1`` or ``x2`` gives NaN for its row.
     """
     name = "cosine_embedding_loss"
     ax = _check_pair(name, "x1", x1, "x2", x2, axis)
@@ -301,6 +310,9 @@ def triplet_margin_loss(anchor: ArrayLike, positive: ArrayLike, negative: ArrayL
     the difference is ``epsilon`` there, as in PyTorch. Exactly at the hinge
     (``margin + d_pos - d_neg = 0``) the subgradient is that of the active branch, as PyTorch's
     ``clamp_min``.
+
+    Unchecked input: an infinite ``positive`` entry gives ``+inf`` for its row; ``checked``
+    reports it.
     """
     name = "triplet_margin_loss"
     ax = _check_pair(name, "anchor", anchor, "positive", positive, axis)
@@ -366,6 +378,8 @@ def margin_ranking_loss(x1: ArrayLike, x2: ArrayLike, targets: ArrayLike, *, mar
     Numerics and edge cases: exactly at the hinge the subgradient is that of the active branch
     (PyTorch's ``clamp_min``). Unchecked behaviour: targets other
     than ``±1`` scale the score difference (the formula above is applied as written).
+    An infinite score is evaluated as written (``+inf`` when it ranks the pair wrongly);
+    ``checked`` reports it.
     """
     name = "margin_ranking_loss"
     _check_elementwise(name, ("x1", "x2", "targets"), (x1, x2, targets))
@@ -410,6 +424,8 @@ def hinge_embedding_loss(distances: ArrayLike, targets: ArrayLike, *, margin: Ar
 
     Unchecked behaviour: exactly as PyTorch, a target that is neither ``1`` nor ``-1`` gets both
     terms, ``distances + max(0, margin - distances)``.
+    A NaN distance gives NaN for that element and ``+inf`` gives ``+inf`` (target 1);
+    ``checked`` reports them.
     """
     name = "hinge_embedding_loss"
     _check_elementwise(name, ("distances", "targets"), (distances, targets))
@@ -464,6 +480,9 @@ def contrastive_loss(distances: ArrayLike, targets: ArrayLike, *, margin: ArrayL
     Numerics: smooth in ``distances`` except at ``distances = margin`` for dissimilar pairs, where
     the squared hinge is still once differentiable. Unchecked behaviour: negative distances are
     used as given.
+    Targets outside ``{0, 1}`` are used as given in ``t·d² + (1 − t)·max(0, margin − d)²``;
+    a NaN gives NaN for that element and a ``+inf`` distance ``+inf`` for a similar pair.
+    ``checked`` reports them.
     """
     name = "contrastive_loss"
     _check_elementwise(name, ("distances", "targets"), (distances, targets))

@@ -77,18 +77,20 @@ def logsumexp(x: jax.Array, axis: int = -1, keepdims: bool = False) -> jax.Array
     m = jnp.max(x, axis=axis, keepdims=True)
     m = lax.stop_gradient(jnp.where(jnp.isfinite(m), m, jnp.zeros_like(m)))
     s = jnp.sum(jnp.exp(x - m), axis=axis, keepdims=True)
-    has_mass = s > 0
-    # double where: log only ever sees a positive number
-    out = jnp.where(has_mass, m + jnp.log(jnp.where(has_mass, s, jnp.ones_like(s))), -jnp.inf)
+    # double where: log never sees 0; the predicate is "no mass" (not "s > 0") so that a NaN
+    # entry, which makes s NaN, propagates instead of taking the -inf branch
+    no_mass = s == 0
+    out = jnp.where(no_mass, -jnp.inf, m + jnp.log(jnp.where(no_mass, jnp.ones_like(s), s)))
     return out if keepdims else jnp.squeeze(out, axis=axis)
 
 
 def log_softmax(x: jax.Array, axis: int = -1) -> jax.Array:
     """x − logsumexp(x); ``-inf`` logits give ``-inf`` (never NaN), with finite derivatives."""
     lse = logsumexp(x, axis=axis, keepdims=True)
-    finite = jnp.isfinite(x)
+    # masked means x = −inf exactly: a NaN logit is not masked, it propagates
+    masked = x == -jnp.inf
     # log softmax(x)_j = x_j − logsumexp(x); masked (−inf) entries stay −inf instead of −inf − (−inf)
-    return jnp.where(finite, jnp.where(finite, x, jnp.zeros_like(x)) - jnp.where(finite, lse, 0), -jnp.inf)
+    return jnp.where(masked, -jnp.inf, jnp.where(masked, jnp.zeros_like(x), x) - jnp.where(masked, 0, lse))
 
 
 def softmax(x: jax.Array, axis: int = -1) -> jax.Array:
@@ -124,9 +126,10 @@ def clamped_log(p: jax.Array, floor: float = -100.0) -> jax.Array:
     The gradient is 0 where the clamp is active (as in PyTorch), never inf or NaN.
     """
     tiny = jnp.finfo(p.dtype).tiny
-    positive = p > tiny
-    # double where: log never sees 0 (whose gradient would be inf · 0 = NaN)
-    return jnp.where(positive, jnp.maximum(jnp.log(jnp.where(positive, p, jnp.ones_like(p))), floor), floor)
+    # double where: log never sees 0 (whose gradient would be inf · 0 = NaN); the predicate is
+    # "p ≤ tiny" so that a NaN p propagates (log NaN = NaN, and max keeps NaN) instead of -> floor
+    small = p <= tiny
+    return jnp.where(small, floor, jnp.maximum(jnp.log(jnp.where(small, jnp.ones_like(p), p)), floor))
 
 
 def safe_norm(x: jax.Array, axis: int | tuple[int, ...] | None = -1, keepdims: bool = False,
@@ -134,7 +137,7 @@ def safe_norm(x: jax.Array, axis: int | tuple[int, ...] | None = -1, keepdims: b
     """max(‖x‖₂, min_norm) along ``axis`` with a finite (zero) gradient at x = 0."""
     sq = jnp.sum(x * x, axis=axis, keepdims=keepdims)
     min_norm = jnp.asarray(min_norm).astype(sq.dtype)
-    big = sq > min_norm * min_norm
-    positive = jnp.logical_and(big, sq > 0)
-    # double where: sqrt never sees 0, whose derivative is inf
-    return jnp.where(positive, jnp.sqrt(jnp.where(positive, sq, jnp.ones_like(sq))), min_norm)
+    # double where: sqrt never sees 0, whose derivative is inf; "small" rather than "positive" so
+    # that a NaN entry propagates instead of returning min_norm
+    small = jnp.logical_or(sq <= min_norm * min_norm, sq <= 0)
+    return jnp.where(small, min_norm, jnp.sqrt(jnp.where(small, jnp.ones_like(sq), sq)))

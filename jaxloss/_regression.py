@@ -47,9 +47,10 @@ def _inputs(name: str, predictions: ArrayLike, targets: ArrayLike,
 
 def _safe_sqrt(x: jax.Array) -> jax.Array:
     """sqrt(x) for x >= 0 whose derivatives at x = 0 are 0 (not inf, and never NaN)."""
-    positive = x > 0
-    # double where: sqrt never sees 0, whose derivative 1/(2·sqrt(0)) is inf
-    return jnp.where(positive, jnp.sqrt(jnp.where(positive, x, jnp.ones_like(x))), jnp.zeros_like(x))
+    # double where: sqrt never sees 0, whose derivative 1/(2·sqrt(0)) is inf; the predicate is
+    # "x ≤ 0" so that NaN propagates instead of taking the 0 branch
+    small = x <= 0
+    return jnp.where(small, jnp.zeros_like(x), jnp.sqrt(jnp.where(small, jnp.ones_like(x), x)))
 
 
 def _abs(r: jax.Array) -> jax.Array:
@@ -83,6 +84,9 @@ def mean_squared_error(predictions: ArrayLike, targets: ArrayLike, *, weights: A
 
     The alias ``"squared_error"`` (``jaxloss.get("squared_error")``) is optax's unreduced squared
     error: it binds ``reduction="none"``.
+
+    Unchecked input: a NaN in ``predictions`` or ``targets`` gives NaN for that element and
+    ``±inf`` gives ``+inf``; the other elements are unchanged. ``checked`` reports both.
     """
     name = "mean_squared_error"
     p, t, _ = _inputs(name, predictions, targets)
@@ -114,6 +118,8 @@ def mean_absolute_error(predictions: ArrayLike, targets: ArrayLike, *, weights: 
 
     Notes:
       The gradient at a zero error is 0 (the subgradient ``sign(0) = 0``), as in PyTorch.
+      Unchecked input: a NaN in either input gives NaN for that element and ``±inf`` gives
+      ``+inf``; ``checked`` reports both.
     """
     name = "mean_absolute_error"
     p, t, _ = _inputs(name, predictions, targets)
@@ -159,6 +165,8 @@ def root_mean_squared_error(predictions: ArrayLike, targets: ArrayLike, *, weigh
       (a perfect fit, or everything masked), the gradient returned is exactly 0 (a subgradient),
       never ``inf`` or NaN. Negative weights are invalid (unchecked: a negative reduced value gives
       0).
+      Unchecked input: ``±inf`` in either input gives ``+inf`` (``reduction="none"``: for that
+      element); ``checked`` reports it.
     """
     name = "root_mean_squared_error"
     p, t, _ = _inputs(name, predictions, targets)
@@ -195,6 +203,9 @@ def mean_squared_logarithmic_error(predictions: ArrayLike, targets: ArrayLike, *
       loss is finite for any real input and the gradient is 0 where the floor is active. With
       ``reduction="mean"`` this equals Keras' loss (mean over the last axis, then over the batch)
       for unweighted, unmasked inputs.
+      Unchecked input: a NaN gives NaN for that element and ``+inf`` gives ``+inf``; ``-inf`` is
+      floored at ``1e-7`` like any other input below it (a finite value). ``checked`` reports
+      all three.
     """
     name = "mean_squared_logarithmic_error"
     p, t, dtype = _inputs(name, predictions, targets)
@@ -232,6 +243,8 @@ def mean_absolute_percentage_error(predictions: ArrayLike, targets: ArrayLike, *
     Notes:
       A zero target gives ``100·|predictions| / epsilon`` (large but finite for ``epsilon > 0``);
       ``epsilon = 0`` with a zero target is unchecked and gives ``inf`` (or NaN for a zero error).
+      Unchecked input: a NaN gives NaN for that element; an infinite prediction gives ``+inf``,
+      an infinite target NaN (``inf / inf``). ``checked`` reports them.
     """
     name = "mean_absolute_percentage_error"
     check_nonnegative(name, "epsilon", epsilon)
@@ -278,6 +291,8 @@ def huber_loss(predictions: ArrayLike, targets: ArrayLike, *, delta: ArrayLike =
     Notes:
       The gradient w.r.t. predictions is ``clip(r, -delta, delta)``. A traced negative ``delta`` is
       unchecked (the formula is then evaluated as written).
+      Unchecked input: a NaN in either input gives NaN for that element and ``±inf`` gives
+      ``+inf``; ``checked`` reports both.
     """
     name = "huber_loss"
     check_nonnegative(name, "delta", delta)
@@ -330,6 +345,8 @@ def smooth_l1_loss(predictions: ArrayLike, targets: ArrayLike, *, beta: ArrayLik
 
     Notes:
       The gradient w.r.t. predictions is ``clip(r / beta, -1, 1)`` (``sign(r)`` for ``beta = 0``).
+      Unchecked input: a NaN in either input gives NaN for that element and ``±inf`` gives
+      ``+inf``; ``checked`` reports both.
     """
     name = "smooth_l1_loss"
     check_nonnegative(name, "beta", beta)
@@ -378,6 +395,8 @@ def log_cosh(predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike |
       again: the Hessian is ``1 - tanh² r``, exactly 1 at ``r = 0``), so the backward pass is one
       ``tanh`` per element rather than autodiff through both branches; forward and backward are
       each one fused loop (one ``tanh`` + one ``log1p`` forward).
+      Unchecked input: a NaN in either input gives NaN for that element and ``±inf`` gives
+      ``+inf``; ``checked`` reports both.
     """
     name = "log_cosh"
     p, t, _ = _inputs(name, predictions, targets)
@@ -442,6 +461,8 @@ def quantile_loss(predictions: ArrayLike, targets: ArrayLike, *, quantile: Array
       Under-prediction (``targets > predictions``) costs ``q·r``, over-prediction ``(1 − q)·|r|``.
       At ``r = 0`` the gradient is the average of the two one-sided slopes, ``q − ½`` w.r.t.
       ``targets``.
+      Unchecked input: a NaN in either input gives NaN for that element and ``±inf`` gives
+      ``+inf``; ``checked`` reports both.
     """
     name = "quantile_loss"
     check_in_range(name, "quantile", quantile, 0.0, 1.0)
@@ -495,6 +516,9 @@ def poisson_nll_loss(predictions: ArrayLike, targets: ArrayLike, *, log_input: b
       at ``x + ε = 0`` (where PyTorch would give NaN), with finite gradients. A zero rate with a
       positive count gives ``+inf`` (the true NLL). Negative rates or counts are invalid input and
       unchecked.
+      Unchecked input: a NaN gives NaN for that element; infinite inputs are evaluated as
+      written, e.g. a log-rate of ``+inf`` gives NaN (``inf − y·inf``) and ``-inf`` gives
+      ``+inf`` for a positive count. ``checked`` reports them.
     """
     name = "poisson_nll_loss"
     check_nonnegative(name, "epsilon", epsilon)
@@ -558,6 +582,9 @@ def gaussian_nll_loss(mean: ArrayLike, targets: ArrayLike, variance: ArrayLike, 
       straight through to ``variance`` even where the clamp is active, so it is finite at
       ``variance = 0``. Negative variances are invalid input; unchecked, they are clamped to
       ``epsilon`` like small ones (this PyTorch version does not check them either).
+      Unchecked input: a NaN in any input gives NaN for that element; an infinite mean or
+      target gives ``+inf`` and an infinite variance (either sign) NaN. ``checked`` reports them
+      and negative variances.
     """
     name = "gaussian_nll_loss"
     check_nonnegative(name, "epsilon", epsilon)

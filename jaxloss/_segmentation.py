@@ -94,6 +94,8 @@ def dice_loss(probabilities: ArrayLike, targets: ArrayLike, *, smooth: ArrayLike
       An empty row (``p`` and ``t`` all 0) has loss 0 for any ``smooth > 0``; with ``smooth = 0``
       the ratio 0/0 is defined as 1 (loss 0) with a zero gradient. Probabilities or targets
       outside ``[0, 1]`` are unchecked: the formula is evaluated as written.
+      A NaN in either input gives NaN for its row (the sums couple the row); ``checked`` reports
+      NaN and values outside ``[0, 1]``.
     """
     name = "dice_loss"
     check_nonnegative(name, "smooth", smooth)
@@ -156,6 +158,8 @@ def tversky_loss(probabilities: ArrayLike, targets: ArrayLike, *, alpha: ArrayLi
     Notes:
       A row whose denominator is exactly 0 (e.g. empty masks with ``smooth = 0``) has loss 0 and
       a zero gradient.
+      Unchecked input: probabilities or targets outside ``[0, 1]`` are used as written in the
+      formula, and a NaN gives NaN for its row; ``checked`` reports them.
     """
     name = "tversky_loss"
     check_nonnegative(name, "alpha", alpha)
@@ -208,6 +212,8 @@ def jaccard_loss(probabilities: ArrayLike, targets: ArrayLike, *, smooth: ArrayL
     Notes:
       An empty row has loss 0 (for ``smooth = 0`` the ratio 0/0 is defined as 1, with a zero
       gradient). For inputs in ``[0, 1]`` the denominator is at least the smoothing.
+      Unchecked input: probabilities or targets outside ``[0, 1]`` are used as written in the
+      formula, and a NaN gives NaN for its row; ``checked`` reports them.
     """
     name = "jaccard_loss"
     check_nonnegative(name, "smooth", smooth)
@@ -268,6 +274,8 @@ def generalized_dice_loss(probabilities: ArrayLike, targets: ArrayLike, *, class
     Notes:
       The weights depend on ``targets`` only. With ``epsilon = 0``, a row whose denominator is 0 has
       loss 0 and a zero gradient. Inputs outside ``[0, 1]`` are unchecked.
+      Unchecked, the formula is evaluated as written (a non-positive target sum counts as an
+      absent class) and a NaN gives NaN for its row; ``checked`` reports them.
     """
     name = "generalized_dice_loss"
     check_nonnegative(name, "epsilon", epsilon)

@@ -27,8 +27,9 @@ def _logsumexp_stacked(*xs: jax.Array) -> jax.Array:
     # logsumexp(x) = m + log Σ exp(x − m), with m := 0 where every input is −inf
     m = lax.stop_gradient(jnp.where(jnp.isfinite(m), m, jnp.zeros_like(m)))
     s = functools.reduce(jnp.add, [jnp.exp(x - m) for x in xs])
-    has_mass = s > 0
-    return jnp.where(has_mass, m + jnp.log(jnp.where(has_mass, s, jnp.ones_like(s))), -jnp.inf)
+    # "no mass" rather than "s > 0": a NaN input (NaN s) propagates instead of giving −inf
+    no_mass = s == 0
+    return jnp.where(no_mass, -jnp.inf, m + jnp.log(jnp.where(no_mass, jnp.ones_like(s), s)))
 
 
 @functools.partial(jax.jit, static_argnames=("blank_id",))
@@ -158,6 +159,8 @@ def ctc_loss(logits: ArrayLike, logit_paddings: ArrayLike, labels: ArrayLike, la
       - Unchecked on invalid input: label ids outside ``[0, K)`` give NaN; a label equal to
         ``blank_id`` is treated as an ordinary symbol; non-right-padded ``label_paddings`` use the
         first ``L_b`` entries of the row. Padded frames may sit anywhere (each is skipped).
+      - A ``+inf`` or NaN logit gives NaN for its sequence (``inf − inf`` in the log-softmax);
+        ``checked`` reports it.
     """
     name = "ctc_loss"
     check_reduction(name, reduction, _CTC_REDUCTIONS)
