@@ -180,15 +180,19 @@ def _ce_rows_ref(x: jax.Array, *, labels: jax.Array | None = None, targets: jax.
     # lse = m + log Σ exp(x − m) for any m; m is a constant for AD, and 0 on all-masked rows
     m = jnp.where(jnp.isfinite(m_raw), m_raw, jnp.zeros_like(m_raw))
     z = x - m  # ≤ 0; -inf on masked classes
-    # the sum shifts by max(m_raw, lowest float) instead: equal to m wherever the row has a finite
-    # logit, and still gives s = 0 on an all-masked row; a select here would stop XLA (CPU) from
-    # fusing the subtraction into the exp-sum reduction (an extra [N, C] write and read)
-    m_sum = jnp.maximum(m_raw, jnp.asarray(jnp.finfo(dtype).min, dtype))
+    # the sum shifts by m_raw clipped to the finite floats instead: equal to m wherever the row's
+    # maximum is finite, still s = 0 on an all-masked row, and s = exp(inf − max float) = inf (so
+    # lse = +inf, not NaN) on a row with a +inf logit; a NaN logit makes m_raw NaN (max and clip
+    # propagate it), hence s NaN. A select here would stop XLA (CPU) from fusing the subtraction
+    # into the exp-sum reduction (an extra [N, C] write and read)
+    finfo = jnp.finfo(dtype)
+    m_sum = jnp.minimum(jnp.maximum(m_raw, jnp.asarray(finfo.min, dtype)), jnp.asarray(finfo.max, dtype))
     e = jnp.exp(x - m_sum)  # = exp(x − m) = s · softmax(x); 0 on masked classes
     s = jnp.sum(e, axis=-1)
-    has_mass = s > 0
-    # double where: log never sees 0 (a row with no finite logit is invalid input; its loss is inf)
-    log_s = jnp.log(jnp.where(has_mass, s, jnp.ones_like(s)))  # = lse − m ≥ 0
+    # double where: log never sees 0 (a row with no finite logit is invalid input; its loss is inf);
+    # the predicate is "no mass" (not "s > 0") so that a NaN logit, which makes s NaN, propagates
+    no_mass = s == 0
+    log_s = jnp.log(jnp.where(no_mass, jnp.ones_like(s), s))  # = lse − m ≥ 0
     lse = m[..., 0] + log_s
 
     finite = None
@@ -353,8 +357,9 @@ def _ce_fast_jvp(primals, tangents):
             # masked logits carry no gradient from the a·x term (their loss is +inf if a ≠ 0)
             g_hot = jnp.where(finite, a, jnp.zeros_like(a))
         if p is None:
-            # softmax · coef = e · (coef / s); s ≥ 1 on any row with a finite logit
-            g = e * (coef / jnp.where(s > 0, s, jnp.ones_like(s)))[..., None] - g_hot
+            # softmax · coef = e · (coef / s); s ≥ 1 on any row with a finite logit; "s == 0" (not
+            # "s > 0") so that a NaN s (NaN logit) is not silently replaced by 1
+            g = e * (coef / jnp.where(s == 0, jnp.ones_like(s), s))[..., None] - g_hot
         else:
             g = p * coef[..., None] - g_hot
         out_t = out_t + jnp.sum(g * dx, axis=-1)
@@ -439,6 +444,10 @@ def softmax_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, axis: int = 
       are all ``-inf`` gives ``+inf`` (or ``nan`` with ``z_loss``). Derivatives use the same
       closed-form ``jax.custom_jvp`` rule as :func:`sparse_softmax_cross_entropy` (no
       softmax-sized float residual under ``grad``; ``jvp`` and ``hessian`` work).
+
+      Unchecked input: targets outside ``[0, 1]`` are used as given (the loss is linear in them)
+      and a NaN target gives NaN for its row; a NaN logit gives NaN for its row; a ``+inf`` logit
+      gives ``+inf`` when any target mass sits on another class. ``checked`` reports them.
     """
     name = "softmax_cross_entropy"
     x, ax = _class_last(name, "logits", logits, axis)
@@ -520,7 +529,9 @@ def sparse_softmax_cross_entropy(logits: ArrayLike, labels: ArrayLike, *, axis: 
       is 0 by the nothing-valid rule, where PyTorch gives ``nan``. Unchecked invalid input: a
       label outside ``[0, C)`` that is not ``ignore_index`` (including negative labels, which
       are *not* wrapped) gives a ``nan`` loss for that example; a label whose logit is ``-inf``
-      gives ``+inf``.
+      gives ``+inf``. A NaN logit gives NaN for its example; a ``+inf`` logit gives ``+inf``
+      (``nan`` if it is the label's logit, ``lse − x_y = inf − inf``; with ``logit_softcap`` it is
+      capped like any logit). ``checked`` reports them.
 
       Derivatives use a closed-form rule (``jax.custom_jvp``): under ``grad`` only per-row
       statistics are kept and the gradient is written in one fused pass over the logits
@@ -600,6 +611,8 @@ def categorical_cross_entropy(probabilities: ArrayLike, targets: ArrayLike, *, a
       Finite, with finite gradients, at ``p = 0`` and ``p = 1`` (the clamp's gradient is 0 where
       it is active, as in PyTorch). Values outside [0, 1] are not checked: ``log`` of a negative
       or zero probability is clamped to -100.
+      Probabilities are used as given (not renormalised), targets outside ``[0, 1]`` too, and a
+      NaN target gives NaN for its row; ``checked`` reports them.
     """
     name = "categorical_cross_entropy"
     p, ax = _class_last(name, "probabilities", probabilities, axis)
@@ -647,6 +660,8 @@ def sparse_categorical_cross_entropy(probabilities: ArrayLike, labels: ArrayLike
       Finite with finite gradients at ``p_y = 0`` (loss 100, gradient 0) and ``p_y = 1``.
       Unchecked invalid input: a label outside ``[0, C)`` that is not ``ignore_index`` gives a
       ``nan`` loss for that example.
+      Only the label's probability is read: above 1 it gives ``-log p`` (negative), below 0 it
+      gives 100, and the other entries, valid or not, have no effect; ``checked`` reports them.
     """
     name = "sparse_categorical_cross_entropy"
     _check_ignore_index(name, ignore_index)
@@ -695,6 +710,8 @@ def nll_loss(log_probabilities: ArrayLike, labels: ArrayLike, *, axis: int = -1,
       ``-inf`` log-probabilities on classes other than the label are fine (value and gradient).
       Unchecked invalid input: a label outside ``[0, C)`` that is not ``ignore_index`` gives a
       ``nan`` loss for that example; ``-inf`` at the label gives ``+inf``.
+      Only the label's entry is read: a NaN there gives NaN for that example; a NaN or ``+inf``
+      elsewhere has no effect. ``checked`` reports both.
     """
     name = "nll_loss"
     _check_ignore_index(name, ignore_index)
@@ -744,6 +761,8 @@ def z_loss(logits: ArrayLike, *, axis: int = -1, weights: ArrayLike | None = Non
 
     Notes:
       Stable for logits of any size; an all-``-inf`` row is invalid and gives ``+inf``.
+      Unchecked input: a NaN logit gives NaN for its row and a ``+inf`` logit gives ``+inf``;
+      ``checked`` reports them.
     """
     name = "z_loss"
     x, _ = _class_last(name, "logits", logits, axis)
@@ -751,9 +770,11 @@ def z_loss(logits: ArrayLike, *, axis: int = -1, weights: ArrayLike | None = Non
     # lse = m + log Σ exp(x − m); m is a constant for AD
     m = lax.stop_gradient(jnp.where(jnp.isfinite(m), m, jnp.zeros_like(m)))
     s = jnp.sum(jnp.exp(x - m), axis=-1)
-    has_mass = s > 0
-    lse = jnp.where(has_mass, m[..., 0] + jnp.log(jnp.where(has_mass, s, jnp.ones_like(s))),
-                    jnp.asarray(-jnp.inf, x.dtype))
+    # double where: log never sees 0; the predicate is "no mass" (not "s > 0") so that a NaN logit,
+    # which makes s NaN, propagates instead of taking the all-masked (-inf) branch
+    no_mass = s == 0
+    lse = jnp.where(no_mass, jnp.asarray(-jnp.inf, x.dtype),
+                    m[..., 0] + jnp.log(jnp.where(no_mass, jnp.ones_like(s), s)))
     return apply_reduction(name, lse * lse, weights, where, reduction)
 
 
