@@ -32,6 +32,7 @@ import pytest
 import jaxloss
 from jaxloss import _checked
 from jaxloss._checked import SPECS
+from tests.test_sequence import ctc_forward_ref
 
 F = jnp.float64
 NAN, INF = float("nan"), float("inf")
@@ -387,30 +388,10 @@ def _row0(name, args):
 
 
 def _ctc_forward(logits, labels, blank=0):
-    """-log p(labels | logits) by the textbook forward recursion on the extended sequence.
-
-    Every label position is a symbol (skips allowed between distinct symbols), whatever its id:
-    a label equal to ``blank`` is treated as an ordinary symbol, as the docstring states.
-    """
-    lp = np.array([log_softmax(f) for f in logits])
-    ext = [blank]
-    for l in labels:
-        ext += [l, blank]
-    S, T = len(ext), lp.shape[0]
-    alpha = np.full(S, -np.inf)
-    alpha[0] = lp[0, ext[0]]
-    alpha[1] = lp[0, ext[1]]
-    for t in range(1, T):
-        new = np.full(S, -np.inf)
-        for s in range(S):
-            terms = [alpha[s]]
-            if s >= 1:
-                terms.append(alpha[s - 1])
-            if s >= 2 and s % 2 == 1 and ext[s] != ext[s - 2]:
-                terms.append(alpha[s - 2])
-            new[s] = np.logaddexp.reduce(terms) + lp[t, ext[s]]
-        alpha = new
-    return -np.logaddexp(alpha[-1], alpha[-2])
+    """-log p(labels | logits), tests/test_sequence.py's textbook forward recursion: every label
+    position is a symbol (skips allowed between distinct symbols), whatever its id — a label equal
+    to ``blank`` is treated as an ordinary symbol, as the docstring states."""
+    return ctc_forward_ref(np.array([log_softmax(f) for f in logits]), list(labels), blank)
 
 
 def _value_cases():
