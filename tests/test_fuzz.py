@@ -513,3 +513,19 @@ def test_regression_linear_ce_one_class_smoothing_is_exactly_zero(method):
     out = jaxloss.linear_cross_entropy(h, w, jnp.array([0]), class_weights=jnp.array([0.07]),
                                        label_smoothing=0.1, method=method, reduction="none")
     assert float(out[0]) == 0.0
+
+
+@pytest.mark.parametrize("name", ["tversky_loss", "dice_loss", "jaccard_loss"])
+def test_regression_segmentation_gradient_with_a_tiny_denominator(name):
+    """Found by the fuzzer (bfloat16 probabilities [[0, 0, 0, 0]], targets 8.8e-37 each, smooth 0,
+    tversky alpha = beta = 0.3): the gradient was NaN. Autodiff of n/d forms −n/d², and d² = 1e-72
+    underflows to 0 in float32 (0/0 = NaN at n = 0); the exact gradient is finite. The same holds
+    for dice and jaccard; the reference is the float64 derivative of the same formula."""
+    p = jnp.zeros((1, 4), jnp.bfloat16)
+    t = jnp.full((1, 4), 8.84436922e-37, jnp.bfloat16)
+    kw = {"alpha": 0.3, "beta": 0.3} if name == "tversky_loss" else {}
+    f = jaxloss.get(name)
+    g = jax.grad(lambda a: f(a, t, smooth=0.0, **kw))(p)
+    g64 = jax.grad(lambda a: f(a, t.astype(jnp.float64), smooth=0.0, **kw))(p.astype(jnp.float64))
+    assert np.all(np.isfinite(_np(g)))
+    np.testing.assert_allclose(_np(g), _np(g64), rtol=1e-2)
