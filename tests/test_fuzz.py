@@ -361,9 +361,13 @@ def _perfect(d, dt, name):
     if name == "z_loss":
         return [J(np.where(oh > 0, 0.0, -np.inf), dt)], {}, 0.0, 0.0
     if name in ("cosine_distance", "cosine_similarity_loss", "cosine_embedding_loss"):
+        # nonzero rows *in the input dtype* (4.9e-129 is 0 in float16: a zero vector, cos = 0)
+        v = _np(J(v, dt))
         x = np.where(np.abs(v) > 0, v, 1.0)
         if name == "cosine_embedding_loss":
-            return [J(x, dt), J(x, dt), J(np.ones(B), dt)], {}, 0.0, eps32
+            # PyTorch's ε = 1e-12 inside the norms: 1 − ‖x‖²/(‖x‖² + ε) = ε/(‖x‖² + ε), not 0
+            sq = np.sum(x * x, axis=-1)
+            return [J(x, dt), J(x, dt), J(np.ones(B), dt)], {}, 1e-12 / (sq + 1e-12), eps32
         return [J(x, dt), J(x, dt)], {}, (0.0 if name == "cosine_distance" else -1.0), eps32
     if name == "triplet_margin_loss":
         return [J(v, dt), J(v, dt), J(v + 10.0, dt)], {"epsilon": 0.0}, 0.0, 0.0
@@ -529,3 +533,20 @@ def test_regression_segmentation_gradient_with_a_tiny_denominator(name):
     g64 = jax.grad(lambda a: f(a, t.astype(jnp.float64), smooth=0.0, **kw))(p.astype(jnp.float64))
     assert np.all(np.isfinite(_np(g)))
     np.testing.assert_allclose(_np(g), _np(g64), rtol=1e-2)
+
+
+def test_regression_cosine_perfect_prediction_references():
+    """Found by the fuzzer's perfect-prediction test — reference defects, not loss bugs: (1) a row
+    drawn as 4.9e-129 is a zero vector in float16, whose cosine is 0 by convention (distance 1),
+    so the generator now tests "nonzero" in the input dtype; (2) cosine_embedding_loss(x, x, +1)
+    is ε/(‖x‖² + ε) with PyTorch's ε = 1e-12 inside the norms (1e-12 at x = [1] in float64), not 0."""
+    z16 = jnp.array([[4.9e-129]], jnp.float16)
+    assert float(jaxloss.cosine_distance(z16, z16, reduction="none")[0]) == 1.0
+    x = jnp.array([[1.0]])
+    out = jaxloss.cosine_embedding_loss(x, x, jnp.array([1.0]), reduction="none")
+    np.testing.assert_allclose(_np(out), [1e-12 / (1.0 + 1e-12)], rtol=1e-3)
+    torch = pytest.importorskip("torch")  # the same value in PyTorch, where installed
+    tx = torch.tensor([[1.0]], dtype=torch.float64)
+    want = torch.nn.functional.cosine_embedding_loss(tx, tx, torch.tensor([1.0], dtype=torch.float64),
+                                                     reduction="none")
+    np.testing.assert_allclose(_np(out), want.numpy(), rtol=1e-3)
