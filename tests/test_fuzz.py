@@ -305,11 +305,19 @@ def test_fuzz_kl_log_equals_probabilities(d):
     dt = d.draw(fs.dtypes, label="dtype")
     B, C = fs._bc(d)
     p, t = fs.simplex(d, (B, C)), fs.simplex(d, (B, C))
-    t = np.where(p > 0, t, 0.0)
-    P = jnp.asarray(p, dt)
+    # both losses must see the same distribution: log p rounded once to dt (a log taken in float16
+    # is off by float16 rounding), p = exp of that in the computation dtype, and t = 0 wherever
+    # log p < -100 *after* rounding: p = 0 there (8.9e-167 in float16) is an infinite, true KL,
+    # and below e^-100 the probability form clamps log p at -100 by design (PyTorch's convention;
+    # p = 1.1e-308 gives 100, not 709)
     with np.errstate(divide="ignore"):
-        a = jaxloss.kl_divergence(jnp.log(P), jnp.asarray(t, dt), reduction="none")
-    b = jaxloss.kl_divergence_from_probabilities(P, jnp.asarray(t, dt), reduction="none")
+        L = fs.J(np.log(_np(fs.J(p, dt))), dt)
+    P = jnp.asarray(np.exp(_np(L)), fs.cdt(dt))
+    # (and where exp(log p) is subnormal in the computation dtype, which XLA flushes to 0)
+    floor = max(-100.0, float(np.log(jnp.finfo(fs.cdt(dt)).tiny)))
+    t = _np(fs.J(np.where(_np(L) >= floor, t, 0.0), dt))
+    a = jaxloss.kl_divergence(L, fs.J(t, dt), reduction="none")
+    b = jaxloss.kl_divergence_from_probabilities(P, jnp.asarray(t, fs.cdt(dt)), reduction="none")
     _close(a, b, dt, np.abs(_np(b)).sum())
 
 
@@ -550,3 +558,16 @@ def test_regression_cosine_perfect_prediction_references():
     want = torch.nn.functional.cosine_embedding_loss(tx, tx, torch.tensor([1.0], dtype=torch.float64),
                                                      reduction="none")
     np.testing.assert_allclose(_np(out), want.numpy(), rtol=1e-3)
+
+
+def test_regression_kl_log_and_probability_forms_differ_only_by_the_clamp():
+    """Found by the fuzzer's "log form = probability form" test — reference defects: the test took
+    log p in float16 (off by float16 rounding) and kept t > 0 where p rounds to 0. The one real
+    difference between the forms is documented: below e^-100 the probability form clamps log p at
+    -100 (PyTorch), so p = 1.1e-308 with t = 1 gives 100 there and log(1/p) = 709.09 in log form."""
+    p = jnp.array([[1.1125369292536007e-308, 0.5, 0.5]])
+    t = jnp.array([[1.0, 0.0, 0.0]])
+    a = jaxloss.kl_divergence(jnp.asarray(np.log(_np(p))), t, reduction="none")  # NumPy log: no FTZ
+    b = jaxloss.kl_divergence_from_probabilities(p, t, reduction="none")
+    np.testing.assert_allclose(_np(a), [-np.log(1.1125369292536007e-308)], rtol=1e-12)
+    np.testing.assert_allclose(_np(b), [100.0], rtol=1e-12)
