@@ -374,9 +374,15 @@ def _perfect(d, dt, name):
         x = np.where(np.abs(v) > 0, v, 1.0)
         if name == "cosine_embedding_loss":
             # PyTorch's ε = 1e-12 inside the norms: 1 − ‖x‖²/(‖x‖² + ε) = ε/(‖x‖² + ε), not 0
+            # ε is float32(1e-12) = 9.99999996e-13, as PyTorch's value shows (0.99990000999860 at
+            # x = [1e-8] in float64, not the 0.99990000999900 of an exact 1e-12)
+            e12 = float(np.float32(1e-12))
             sq = np.sum(x * x, axis=-1)
-            return [J(x, dt), J(x, dt), J(np.ones(B), dt)], {}, 1e-12 / (sq + 1e-12), eps32
-        return [J(x, dt), J(x, dt)], {}, (0.0 if name == "cosine_distance" else -1.0), eps32
+            return [J(x, dt), J(x, dt), J(np.ones(B), dt)], {}, e12 / (sq + e12), eps32
+        # cos(x, x) = ‖x‖² / max(‖x‖, ε)² with ε = 1e-8: 1 unless ‖x‖ < ε (5.6e-230 in float64)
+        sq = np.sum(x * x, axis=-1)
+        cos = np.where(sq >= 1e-16, 1.0, sq / 1e-16)
+        return [J(x, dt), J(x, dt)], {}, (1.0 - cos if name == "cosine_distance" else -cos), eps32
     if name == "triplet_margin_loss":
         return [J(v, dt), J(v, dt), J(v + 10.0, dt)], {"epsilon": 0.0}, 0.0, 0.0
     if name == "margin_ranking_loss":
@@ -547,9 +553,13 @@ def test_regression_cosine_perfect_prediction_references():
     """Found by the fuzzer's perfect-prediction test — reference defects, not loss bugs: (1) a row
     drawn as 4.9e-129 is a zero vector in float16, whose cosine is 0 by convention (distance 1),
     so the generator now tests "nonzero" in the input dtype; (2) cosine_embedding_loss(x, x, +1)
-    is ε/(‖x‖² + ε) with PyTorch's ε = 1e-12 inside the norms (1e-12 at x = [1] in float64), not 0."""
+    is ε/(‖x‖² + ε) with PyTorch's ε = float32(1e-12) inside the norms (1e-12 at x = [1] in
+    float64), not 0."""
     z16 = jnp.array([[4.9e-129]], jnp.float16)
     assert float(jaxloss.cosine_distance(z16, z16, reduction="none")[0]) == 1.0
+    # likewise below ε = 1e-8: cos(x, x) = ‖x‖²/ε², e.g. 0 for x = 5.6e-230 (‖x‖² underflows)
+    tiny = jnp.array([[5.57997213e-230]])
+    assert float(jaxloss.cosine_distance(tiny, tiny, reduction="none")[0]) == 1.0
     x = jnp.array([[1.0]])
     out = jaxloss.cosine_embedding_loss(x, x, jnp.array([1.0]), reduction="none")
     np.testing.assert_allclose(_np(out), [1e-12 / (1.0 + 1e-12)], rtol=1e-3)
