@@ -185,10 +185,9 @@ def _grad_block(cfg, z, aux, y, cwy, valid, in_range, g, lse, eps, zl, consts, c
 
 def _hyper_grads(cfg, g, lse, zy, sw, cwy, valid, eps, zl, consts):
     """d(Σ g_i loss_i)/dε and /d z_loss from the per-token statistics."""
-    g = jnp.where(valid, g, jnp.zeros_like(g))
     gw = g if cwy is None else g * cwy
 
-    def valid_sum(x):  # a select, not g = 0: an invalid row's statistics may be ±inf (0·inf = NaN)
+    def valid_sum(x):  # drop invalid rows by a select, not g = 0: their statistics may be ±inf
         return jnp.sum(jnp.where(valid, x, jnp.zeros_like(x)))
 
     if cfg.smooth:
