@@ -27,7 +27,6 @@ import os
 import platform
 import statistics
 import time
-import traceback
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -48,18 +47,44 @@ import jaxloss
 
 SIZES = {
     # name: (tokens, vocab) for CE, elements for element-wise, (B, T, K, L) for CTC, (N, D, V) linear
-    "smoke": dict(ce=(64, 256), dense=(64, 256), elem=(128, 128), kl=(64, 128), ctc=(2, 16, 8, 4),
-                  linear=(64, 32, 256), vocab_tokens=64, vocabs=(128, 512), linear_chunk=32),
-    "quick": dict(ce=(1024, 8192), dense=(1024, 8192), elem=(1024, 1024), kl=(1024, 1024),
-                  ctc=(8, 64, 32, 16), linear=(1024, 256, 8192), vocab_tokens=512,
-                  vocabs=(1024, 4096, 16384), linear_chunk=None),
-    "full": dict(ce=(4096, 32000), dense=(4096, 8192), elem=(4096, 4096), kl=(4096, 4096),
-                 ctc=(32, 128, 64, 32), linear=(4096, 512, 32768), vocab_tokens=4096,
-                 vocabs=(2048, 8192, 16384, 32000), linear_chunk=None),
+    "smoke": dict(
+        ce=(64, 256),
+        dense=(64, 256),
+        elem=(128, 128),
+        kl=(64, 128),
+        ctc=(2, 16, 8, 4),
+        linear=(64, 32, 256),
+        vocab_tokens=64,
+        vocabs=(128, 512),
+        linear_chunk=32,
+    ),
+    "quick": dict(
+        ce=(1024, 8192),
+        dense=(1024, 8192),
+        elem=(1024, 1024),
+        kl=(1024, 1024),
+        ctc=(8, 64, 32, 16),
+        linear=(1024, 256, 8192),
+        vocab_tokens=512,
+        vocabs=(1024, 4096, 16384),
+        linear_chunk=None,
+    ),
+    "full": dict(
+        ce=(4096, 32000),
+        dense=(4096, 8192),
+        elem=(4096, 4096),
+        kl=(4096, 4096),
+        ctc=(32, 128, 64, 32),
+        linear=(4096, 512, 32768),
+        vocab_tokens=4096,
+        vocabs=(2048, 8192, 16384, 32000),
+        linear_chunk=None,
+    ),
 }
 
 
 # ------------------------------------------------------------------------------------------ timing
+
 
 def _block(x):
     return jax.block_until_ready(x)
@@ -69,13 +94,14 @@ def _torch_call(fn):
     def run():
         out = fn()
         return out
+
     return run
 
 
 @dataclass
 class Impl:
     name: str
-    run: Callable[[], object] | None = None   # one timed call (already compiled)
+    run: Callable[[], object] | None = None  # one timed call (already compiled)
     compile_s: float | None = None
     temp_bytes: int | None = None
     error: str | None = None
@@ -165,6 +191,7 @@ def copy_bandwidth(nbytes, reps):
 
 # ------------------------------------------------------------------------------------------ cases
 
+
 def _rng(seed=0):
     return np.random.default_rng(seed)
 
@@ -184,12 +211,25 @@ def case_sparse_ce(n, v, dtype=jnp.float32):
     ox = lambda x, labels: optax.softmax_cross_entropy_with_integer_labels(x, labels).mean()
 
     def tb():
-        x = _t(logits_np, True) if dtype == jnp.float32 else _t(logits_np).to(torch.bfloat16).requires_grad_()
+        x = (
+            _t(logits_np, True)
+            if dtype == jnp.float32
+            else _t(logits_np).to(torch.bfloat16).requires_grad_()
+        )
         y = _t(labels_np).long()
         return [x], lambda: F.cross_entropy(x, y)
+
     isz = jnp.dtype(dtype).itemsize
-    return dict(loss="sparse_softmax_cross_entropy", shape=f"{n}x{v}", dtype=jnp.dtype(dtype).name,
-                args=(logits, labels), jaxloss=jl, optax=ox, torch=tb, bytes=2 * n * v * isz)
+    return dict(
+        loss="sparse_softmax_cross_entropy",
+        shape=f"{n}x{v}",
+        dtype=jnp.dtype(dtype).name,
+        args=(logits, labels),
+        jaxloss=jl,
+        optax=ox,
+        torch=tb,
+        bytes=2 * n * v * isz,
+    )
 
 
 def case_softmax_ce(n, v):
@@ -198,11 +238,18 @@ def case_softmax_ce(n, v):
     t_np = r.uniform(size=(n, v)).astype(np.float32)
     t_np /= t_np.sum(-1, keepdims=True)
     logits, targets = jnp.asarray(logits_np), jnp.asarray(t_np)
-    return dict(loss="softmax_cross_entropy", shape=f"{n}x{v}", dtype="float32", args=(logits, targets),
-                jaxloss=lambda x, t: jaxloss.softmax_cross_entropy(x, t),
-                optax=lambda x, t: optax.softmax_cross_entropy(x, t).mean(),
-                torch=lambda: (lambda x, t: ([x], lambda: F.cross_entropy(x, t)))(_t(logits_np, True), _t(t_np)),
-                bytes=3 * n * v * 4)
+    return dict(
+        loss="softmax_cross_entropy",
+        shape=f"{n}x{v}",
+        dtype="float32",
+        args=(logits, targets),
+        jaxloss=lambda x, t: jaxloss.softmax_cross_entropy(x, t),
+        optax=lambda x, t: optax.softmax_cross_entropy(x, t).mean(),
+        torch=lambda: (lambda x, t: ([x], lambda: F.cross_entropy(x, t)))(
+            _t(logits_np, True), _t(t_np)
+        ),
+        bytes=3 * n * v * 4,
+    )
 
 
 def _elem(name, n, m, jl, ox, tb, targets="real", seed=3):
@@ -215,24 +262,60 @@ def _elem(name, n, m, jl, ox, tb, targets="real", seed=3):
     else:
         t_np = r.normal(size=(n, m)).astype(np.float32)
     p, t = jnp.asarray(p_np), jnp.asarray(t_np)
-    torch_build = None if tb is None else (lambda: (lambda x, y: ([x], lambda: tb(x, y)))(_t(p_np, True), _t(t_np)))
-    return dict(loss=name, shape=f"{n}x{m}", dtype="float32", args=(p, t),
-                jaxloss=lambda x, t: jl(x, t), optax=lambda x, t: ox(x, t).mean(), torch=torch_build,
-                bytes=3 * n * m * 4)
+    torch_build = (
+        None
+        if tb is None
+        else (lambda: (lambda x, y: ([x], lambda: tb(x, y)))(_t(p_np, True), _t(t_np)))
+    )
+    return dict(
+        loss=name,
+        shape=f"{n}x{m}",
+        dtype="float32",
+        args=(p, t),
+        jaxloss=lambda x, t: jl(x, t),
+        optax=lambda x, t: ox(x, t).mean(),
+        torch=torch_build,
+        bytes=3 * n * m * 4,
+    )
 
 
 def elementwise_cases(n, m):
     return [
-        _elem("sigmoid_binary_cross_entropy", n, m, jaxloss.sigmoid_binary_cross_entropy,
-              optax.sigmoid_binary_cross_entropy,
-              lambda x, y: F.binary_cross_entropy_with_logits(x, y), "binary"),
-        _elem("sigmoid_focal_loss", n, m, jaxloss.sigmoid_focal_loss,
-              lambda x, t: optax.sigmoid_focal_loss(x, t, alpha=0.25, gamma=2.0), None, "binary"),
+        _elem(
+            "sigmoid_binary_cross_entropy",
+            n,
+            m,
+            jaxloss.sigmoid_binary_cross_entropy,
+            optax.sigmoid_binary_cross_entropy,
+            lambda x, y: F.binary_cross_entropy_with_logits(x, y),
+            "binary",
+        ),
+        _elem(
+            "sigmoid_focal_loss",
+            n,
+            m,
+            jaxloss.sigmoid_focal_loss,
+            lambda x, t: optax.sigmoid_focal_loss(x, t, alpha=0.25, gamma=2.0),
+            None,
+            "binary",
+        ),
         _elem("hinge_loss", n, m, jaxloss.hinge_loss, optax.hinge_loss, None, "sign"),
-        _elem("huber_loss", n, m, jaxloss.huber_loss, lambda x, t: optax.huber_loss(x, t, delta=1.0),
-              lambda x, y: F.huber_loss(x, y)),
-        _elem("mean_squared_error", n, m, jaxloss.mean_squared_error, optax.squared_error,
-              lambda x, y: F.mse_loss(x, y)),
+        _elem(
+            "huber_loss",
+            n,
+            m,
+            jaxloss.huber_loss,
+            lambda x, t: optax.huber_loss(x, t, delta=1.0),
+            lambda x, y: F.huber_loss(x, y),
+        ),
+        _elem(
+            "mean_squared_error",
+            n,
+            m,
+            jaxloss.mean_squared_error,
+            optax.squared_error,
+            lambda x, y: F.mse_loss(x, y),
+        ),
         _elem("log_cosh", n, m, jaxloss.log_cosh, optax.log_cosh, None),
     ]
 
@@ -242,22 +325,28 @@ def case_kl(n, v):
     lp_np = np.asarray(jax.nn.log_softmax(jnp.asarray(r.normal(size=(n, v)).astype(np.float32))))
     t_np = np.asarray(jax.nn.softmax(jnp.asarray(r.normal(size=(n, v)).astype(np.float32))))
     lp, t = jnp.asarray(lp_np), jnp.asarray(t_np)
-    return dict(loss="kl_divergence", shape=f"{n}x{v}", dtype="float32", args=(lp, t),
-                jaxloss=lambda x, t: jaxloss.kl_divergence(x, t),
-                optax=lambda x, t: optax.kl_divergence(x, t).mean(),
-                torch=lambda: (lambda x, y: ([x], lambda: F.kl_div(x, y, reduction="batchmean")))(
-                    _t(lp_np, True), _t(t_np)),
-                bytes=3 * n * v * 4)
+    return dict(
+        loss="kl_divergence",
+        shape=f"{n}x{v}",
+        dtype="float32",
+        args=(lp, t),
+        jaxloss=lambda x, t: jaxloss.kl_divergence(x, t),
+        optax=lambda x, t: optax.kl_divergence(x, t).mean(),
+        torch=lambda: (lambda x, y: ([x], lambda: F.kl_div(x, y, reduction="batchmean")))(
+            _t(lp_np, True), _t(t_np)
+        ),
+        bytes=3 * n * v * 4,
+    )
 
 
 def case_ctc(b, t, k, l):
     r = _rng(5)
     logits_np = r.normal(size=(b, t, k)).astype(np.float32)
     lp = np.zeros((b, t), np.float32)
-    lp[:, t - t // 8:] = 1.0  # padded tail frames
+    lp[:, t - t // 8 :] = 1.0  # padded tail frames
     labels_np = r.integers(1, k, size=(b, l)).astype(np.int32)
     lab_pad = np.zeros((b, l), np.float32)
-    lab_pad[:, l - l // 4:] = 1.0
+    lab_pad[:, l - l // 4 :] = 1.0
     logits, lpad, labels, lbpad = (jnp.asarray(a) for a in (logits_np, lp, labels_np, lab_pad))
 
     def tb():
@@ -265,13 +354,31 @@ def case_ctc(b, t, k, l):
         in_len = torch.from_numpy((lp == 0).sum(1)).long()
         tgt_len = torch.from_numpy((lab_pad == 0).sum(1)).long()
         tg = torch.from_numpy(labels_np).long()
-        return [x], lambda: F.ctc_loss(torch.log_softmax(x, -1).transpose(0, 1), tg, in_len, tgt_len,
-                                       blank=0, reduction="sum") / b
-    return dict(loss="ctc_loss", shape=f"{b}x{t}x{k} L={l}", dtype="float32",
-                args=(logits, lpad, labels, lbpad),
-                jaxloss=lambda x, a, b, c: jaxloss.ctc_loss(x, a, b, c),
-                optax=lambda x, a, b, c: optax.ctc_loss(x, a, b, c).mean(),
-                torch=tb, bytes=2 * b * t * k * 4)
+        return (
+            [x],
+            lambda: (
+                F.ctc_loss(
+                    torch.log_softmax(x, -1).transpose(0, 1),
+                    tg,
+                    in_len,
+                    tgt_len,
+                    blank=0,
+                    reduction="sum",
+                )
+                / b
+            ),
+        )
+
+    return dict(
+        loss="ctc_loss",
+        shape=f"{b}x{t}x{k} L={l}",
+        dtype="float32",
+        args=(logits, lpad, labels, lbpad),
+        jaxloss=lambda x, a, b, c: jaxloss.ctc_loss(x, a, b, c),
+        optax=lambda x, a, b, c: optax.ctc_loss(x, a, b, c).mean(),
+        torch=tb,
+        bytes=2 * b * t * k * 4,
+    )
 
 
 def case_linear(n, d, v, chunk=None, method="auto", with_torch=True, max_reps=3):
@@ -285,28 +392,49 @@ def case_linear(n, d, v, chunk=None, method="auto", with_torch=True, max_reps=3)
         th, tw = _t(h_np, True), _t(w_np, True)
         ty = _t(y_np).long()
         return [th, tw], lambda: F.cross_entropy(th @ tw, ty)
+
     label = "linear_cross_entropy" + ("" if method == "auto" else f"[{method}]")
-    return dict(loss=label, shape=f"{n}x{d}x{v}", dtype="float32", args=(h, w, y), argnums=(0, 1),
-                jaxloss=lambda h, w, y: jaxloss.linear_cross_entropy(h, w, y, chunk_size=chunk, method=method),
-                optax=lambda h, w, y: optax.softmax_cross_entropy_with_integer_labels(h @ w, y).mean(),
-                torch=tb if with_torch else None, bytes=None, flops=3 * 2 * n * d * v,
-                warmup=1, max_reps=max_reps,
-                baseline="unfused optax(hidden @ weight)")
+    return dict(
+        loss=label,
+        shape=f"{n}x{d}x{v}",
+        dtype="float32",
+        args=(h, w, y),
+        argnums=(0, 1),
+        jaxloss=lambda h, w, y: jaxloss.linear_cross_entropy(
+            h, w, y, chunk_size=chunk, method=method
+        ),
+        optax=lambda h, w, y: optax.softmax_cross_entropy_with_integer_labels(h @ w, y).mean(),
+        torch=tb if with_torch else None,
+        bytes=None,
+        flops=3 * 2 * n * d * v,
+        warmup=1,
+        max_reps=max_reps,
+        baseline="unfused optax(hidden @ weight)",
+    )
 
 
 # ------------------------------------------------------------------------------------------ driver
 
+
 def run_case(case, reps, copy_gbs):
     argnums = case.get("argnums", 0)
-    impls = [_jax_impl("jaxloss", case["jaxloss"], case["args"], argnums),
-             _jax_impl("optax", case["optax"], case["args"], argnums),
-             _torch_impl("torch", case["torch"])]
+    impls = [
+        _jax_impl("jaxloss", case["jaxloss"], case["args"], argnums),
+        _jax_impl("optax", case["optax"], case["args"], argnums),
+        _torch_impl("torch", case["torch"]),
+    ]
     # the fused linear case is matmul-bound and long on a CPU: fewer runs (stated in the JSON)
     reps = min(reps, case.get("max_reps", reps))
     measure(impls, reps, warmup=case.get("warmup", 2))
     jl, ox, th = impls
-    row = dict(loss=case["loss"], shape=case["shape"], dtype=case["dtype"],
-               baseline=case.get("baseline", "optax"), reps=reps, warmup=case.get("warmup", 2))
+    row = dict(
+        loss=case["loss"],
+        shape=case["shape"],
+        dtype=case["dtype"],
+        baseline=case.get("baseline", "optax"),
+        reps=reps,
+        warmup=case.get("warmup", 2),
+    )
     for impl in impls:
         row[f"{impl.name}_ms"] = None if impl.median is None else impl.median * 1e3
         row[f"{impl.name}_times_ms"] = [t * 1e3 for t in impl.times]
@@ -331,8 +459,19 @@ def _fmt(x, spec, na="n/a"):
 
 
 def format_table(rows):
-    head = ("loss", "shape", "dtype", "jaxloss ms", "optax ms", "torch ms", "jl/optax",
-            "GB/s", "%copy", "temp MiB jl/optax", "compile s jl/optax")
+    head = (
+        "loss",
+        "shape",
+        "dtype",
+        "jaxloss ms",
+        "optax ms",
+        "torch ms",
+        "jl/optax",
+        "GB/s",
+        "%copy",
+        "temp MiB jl/optax",
+        "compile s jl/optax",
+    )
     lines = []
     for r in rows:
         mib = lambda b: None if b is None else b / 2**20
@@ -340,24 +479,45 @@ def format_table(rows):
         pct = _fmt(r.get("pct_copy"), ".0f", "-")
         if r.get("gflops"):
             perf, pct = f"{r['gflops']:.0f} GF/s", "-"
-        lines.append((r["loss"], r["shape"], r["dtype"], _fmt(r["jaxloss_ms"], ".1f"),
-                      _fmt(r["optax_ms"], ".1f"), _fmt(r["torch_ms"], ".1f"), _fmt(r["ratio"], ".2f"),
-                      perf, pct,
-                      f"{_fmt(mib(r['jaxloss_temp_bytes']), '.1f')}/{_fmt(mib(r['optax_temp_bytes']), '.1f')}",
-                      f"{_fmt(r['jaxloss_compile_s'], '.2f')}/{_fmt(r['optax_compile_s'], '.2f')}"))
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *lines)]
-    out = ["| " + " | ".join(h.ljust(w) for h, w in zip(head, widths)) + " |",
-           "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    out += ["| " + " | ".join(str(x).ljust(w) for x, w in zip(line, widths)) + " |" for line in lines]
+        lines.append(
+            (
+                r["loss"],
+                r["shape"],
+                r["dtype"],
+                _fmt(r["jaxloss_ms"], ".1f"),
+                _fmt(r["optax_ms"], ".1f"),
+                _fmt(r["torch_ms"], ".1f"),
+                _fmt(r["ratio"], ".2f"),
+                perf,
+                pct,
+                f"{_fmt(mib(r['jaxloss_temp_bytes']), '.1f')}/{_fmt(mib(r['optax_temp_bytes']), '.1f')}",
+                f"{_fmt(r['jaxloss_compile_s'], '.2f')}/{_fmt(r['optax_compile_s'], '.2f')}",
+            )
+        )
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *lines, strict=False)]
+    out = [
+        "| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=False)) + " |",
+        "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+    ]
+    out += [
+        "| " + " | ".join(str(x).ljust(w) for x, w in zip(line, widths, strict=False)) + " |"
+        for line in lines
+    ]
     return "\n".join(out)
 
 
 def device_info():
     dev = jax.devices()[0]
-    info = dict(platform=dev.platform, device_kind=getattr(dev, "device_kind", str(dev)),
-                jax=jax.__version__, jaxlib=jax.lib.__version__ if hasattr(jax, "lib") else None,
-                optax=optax.__version__, torch=None if torch is None else torch.__version__,
-                python=platform.python_version(), cpu_count=os.cpu_count())
+    info = dict(
+        platform=dev.platform,
+        device_kind=getattr(dev, "device_kind", str(dev)),
+        jax=jax.__version__,
+        jaxlib=jax.lib.__version__ if hasattr(jax, "lib") else None,
+        optax=optax.__version__,
+        torch=None if torch is None else torch.__version__,
+        python=platform.python_version(),
+        cpu_count=os.cpu_count(),
+    )
     try:
         with open("/proc/cpuinfo") as fh:
             models = [ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")]
@@ -375,14 +535,23 @@ def vocab_sweep(tokens, vocabs, reps):
     pts = []
     for v in vocabs:
         row = run_case(case_sparse_ce(tokens, v), reps, copy_gbs=1.0)
-        pts.append(dict(vocab=v, jaxloss_ms=row["jaxloss_ms"], optax_ms=row["optax_ms"], torch_ms=row["torch_ms"]))
+        pts.append(
+            dict(
+                vocab=v,
+                jaxloss_ms=row["jaxloss_ms"],
+                optax_ms=row["optax_ms"],
+                torch_ms=row["torch_ms"],
+            )
+        )
     return pts
 
 
 def plot_sweep(pts, tokens, path):
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(6, 4))
     for key, label in (("jaxloss_ms", "jaxloss"), ("optax_ms", "optax"), ("torch_ms", "PyTorch")):
         xs = [p["vocab"] for p in pts if p[key] is not None]
@@ -421,10 +590,19 @@ def build_cases(size, groups, full_extras):
     if "ctc" in groups:
         cases.append(case_ctc(*s["ctc"]))
     if "linear" in groups:
-        cases.append(case_linear(*s["linear"], chunk=s["linear_chunk"], max_reps=3 if full_extras else 5))
+        cases.append(
+            case_linear(*s["linear"], chunk=s["linear_chunk"], max_reps=3 if full_extras else 5)
+        )
     if "linear_methods" in groups:  # the other fused implementation (long on a CPU; not by default)
-        cases.append(case_linear(*s["linear"], chunk=s["linear_chunk"], method="recompute",
-                                 with_torch=False, max_reps=3))
+        cases.append(
+            case_linear(
+                *s["linear"],
+                chunk=s["linear_chunk"],
+                method="recompute",
+                with_torch=False,
+                max_reps=3,
+            )
+        )
     return cases
 
 
@@ -433,9 +611,15 @@ def main(argv=None):
     size = p.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="laptop-sized shapes")
     size.add_argument("--smoke", action="store_true", help="tiny shapes (CI smoke test)")
-    p.add_argument("--reps", type=int, default=None, help="timed interleaved runs per case (median)")
-    p.add_argument("--only", default=",".join(DEFAULT_GROUPS), help=f"comma list of {', '.join(GROUPS)}")
-    p.add_argument("--out", default=os.path.join("bench", "results"), help="directory for JSON + PNG")
+    p.add_argument(
+        "--reps", type=int, default=None, help="timed interleaved runs per case (median)"
+    )
+    p.add_argument(
+        "--only", default=",".join(DEFAULT_GROUPS), help=f"comma list of {', '.join(GROUPS)}"
+    )
+    p.add_argument(
+        "--out", default=os.path.join("bench", "results"), help="directory for JSON + PNG"
+    )
     p.add_argument("--no-plot", action="store_true")
     args = p.parse_args(argv)
     size = "smoke" if args.smoke else "quick" if args.quick else "full"
@@ -451,10 +635,16 @@ def main(argv=None):
     s = SIZES[size]
     copy_bytes = s["ce"][0] * s["ce"][1] * 4
     copy_gbs, copy_s = copy_bandwidth(copy_bytes, max(reps, 5))
-    print(f"# jaxloss bench ({size}) on {info['platform']} / {info['cpu_model']} ({info['cpu_count']} cores), "
-          f"jax {info['jax']}, optax {info['optax']}, torch {info['torch']}", flush=True)
-    print(f"# copy bandwidth: {copy_gbs:.1f} GB/s (read + write of {copy_bytes / 2**20:.0f} MiB in "
-          f"{copy_s * 1e3:.1f} ms); medians of {reps} interleaved runs after 2 warm-up runs", flush=True)
+    print(
+        f"# jaxloss bench ({size}) on {info['platform']} / {info['cpu_model']} ({info['cpu_count']} cores), "
+        f"jax {info['jax']}, optax {info['optax']}, torch {info['torch']}",
+        flush=True,
+    )
+    print(
+        f"# copy bandwidth: {copy_gbs:.1f} GB/s (read + write of {copy_bytes / 2**20:.0f} MiB in "
+        f"{copy_s * 1e3:.1f} ms); medians of {reps} interleaved runs after 2 warm-up runs",
+        flush=True,
+    )
 
     rows = []
     for case in build_cases(size, groups, full_extras=(size == "full")):
@@ -462,9 +652,12 @@ def main(argv=None):
         row = run_case(case, reps, copy_gbs)
         rows.append(row)
         errs = "; ".join(f"{k[:-6]}: {row[k]}" for k in ("jaxloss_error", "optax_error") if row[k])
-        print(f"  {row['loss']:<32} {row['shape']:<18} jaxloss {_fmt(row['jaxloss_ms'], '.1f')} ms, "
-              f"optax {_fmt(row['optax_ms'], '.1f')} ms, torch {_fmt(row['torch_ms'], '.1f')} ms "
-              f"[{time.perf_counter() - t0:.0f} s]{'  ' + errs if errs else ''}", flush=True)
+        print(
+            f"  {row['loss']:<32} {row['shape']:<18} jaxloss {_fmt(row['jaxloss_ms'], '.1f')} ms, "
+            f"optax {_fmt(row['optax_ms'], '.1f')} ms, torch {_fmt(row['torch_ms'], '.1f')} ms "
+            f"[{time.perf_counter() - t0:.0f} s]{'  ' + errs if errs else ''}",
+            flush=True,
+        )
 
     sweep = []
     os.makedirs(args.out, exist_ok=True)
@@ -480,11 +673,20 @@ def main(argv=None):
         print(f"\nsparse cross-entropy vs vocabulary ({s['vocab_tokens']} tokens, float32, ms):")
         print("| vocab | jaxloss | optax | torch |\n|---|---|---|---|")
         for pt in sweep:
-            print(f"| {pt['vocab']} | {_fmt(pt['jaxloss_ms'], '.1f')} | {_fmt(pt['optax_ms'], '.1f')} | "
-                  f"{_fmt(pt['torch_ms'], '.1f')} |")
-    result = dict(date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                  size=size, reps=reps, device=info, copy_gbs=copy_gbs, rows=rows, vocab_sweep=sweep,
-                  table=table)
+            print(
+                f"| {pt['vocab']} | {_fmt(pt['jaxloss_ms'], '.1f')} | {_fmt(pt['optax_ms'], '.1f')} | "
+                f"{_fmt(pt['torch_ms'], '.1f')} |"
+            )
+    result = dict(
+        date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        size=size,
+        reps=reps,
+        device=info,
+        copy_gbs=copy_gbs,
+        rows=rows,
+        vocab_sweep=sweep,
+        table=table,
+    )
     with open(os.path.join(args.out, "results.json"), "w") as fh:
         json.dump(result, fh, indent=1, default=str)
     return result

@@ -43,7 +43,6 @@ from flax import nnx
 import jaxloss
 from jaxloss.train import make_pure_epoch, make_pure_eval, plot_history, sign_accuracy
 
-
 # name, task, loss (registry name, Keras spelling), output activation, epochs, metric, published
 EXPERIMENTS = [
     ("mse", "regression", "mse", "linear", 100, "mse", (0.000, 0.001)),
@@ -53,11 +52,32 @@ EXPERIMENTS = [
     ("hinge", "circles_pm1", "hinge", "tanh", 200, "accuracy", (0.792, 0.740)),
     ("squared_hinge", "circles_pm1", "squared_hinge", "tanh", 200, "accuracy", (0.682, 0.646)),
     ("cce", "blobs_onehot", "categorical_crossentropy", "softmax", 100, "accuracy", (0.840, 0.822)),
-    ("scce", "blobs_sparse", "sparse_categorical_crossentropy", "softmax", 100, "accuracy", (0.832, 0.818)),
-    ("kld", "blobs_onehot", "kullback_leibler_divergence", "softmax", 100, "accuracy", (0.822, 0.822)),
+    (
+        "scce",
+        "blobs_sparse",
+        "sparse_categorical_crossentropy",
+        "softmax",
+        100,
+        "accuracy",
+        (0.832, 0.818),
+    ),
+    (
+        "kld",
+        "blobs_onehot",
+        "kullback_leibler_divergence",
+        "softmax",
+        100,
+        "accuracy",
+        (0.822, 0.822),
+    ),
 ]
-FAMILY = {"regression": "regression", "circles": "binary", "circles_pm1": "binary",
-          "blobs_onehot": "multiclass", "blobs_sparse": "multiclass"}
+FAMILY = {
+    "regression": "regression",
+    "circles": "binary",
+    "circles_pm1": "binary",
+    "blobs_onehot": "multiclass",
+    "blobs_sparse": "multiclass",
+}
 
 
 def load_data(task):
@@ -88,10 +108,20 @@ class MLP(nnx.Module):
     """Dense(hidden, relu, he_uniform) -> Dense(out, activation) with Keras' default output init."""
 
     def __init__(self, n_in, n_hidden, n_out, activation, *, rngs):
-        self.hidden = nnx.Linear(n_in, n_hidden, kernel_init=nnx.initializers.he_uniform(),
-                                 bias_init=nnx.initializers.zeros_init(), rngs=rngs)
-        self.out = nnx.Linear(n_hidden, n_out, kernel_init=nnx.initializers.glorot_uniform(),
-                              bias_init=nnx.initializers.zeros_init(), rngs=rngs)
+        self.hidden = nnx.Linear(
+            n_in,
+            n_hidden,
+            kernel_init=nnx.initializers.he_uniform(),
+            bias_init=nnx.initializers.zeros_init(),
+            rngs=rngs,
+        )
+        self.out = nnx.Linear(
+            n_hidden,
+            n_out,
+            kernel_init=nnx.initializers.glorot_uniform(),
+            bias_init=nnx.initializers.zeros_init(),
+            rngs=rngs,
+        )
         self.activation = activation
 
     def __call__(self, x):
@@ -134,8 +164,9 @@ def run_experiment(exp, seeds, *, epochs=None, lr=0.01, momentum=0.9, batch_size
         return model, nnx.Optimizer(model, tx, wrt=nnx.Param)
 
     graphdef, _ = nnx.split(nnx.eval_shape(lambda: make(jax.random.PRNGKey(0))))
-    epoch_fn = make_pure_epoch(graphdef, loss, num_examples=len(xtr), batch_size=batch_size,
-                               metrics=metrics)
+    epoch_fn = make_pure_epoch(
+        graphdef, loss, num_examples=len(xtr), batch_size=batch_size, metrics=metrics
+    )
     eval_fn = make_pure_eval(graphdef, loss, metrics=metrics)
     xtr, ytr, xte, yte = map(jnp.asarray, (xtr, ytr, xte, yte))
 
@@ -163,9 +194,15 @@ def run_experiment(exp, seeds, *, epochs=None, lr=0.01, momentum=0.9, batch_size
     fn = jaxloss.get(loss)
     canonical = getattr(fn, "canonical", fn).__name__
     return {
-        "experiment": name, "loss": canonical, "loss_name": loss, "metric": metric,
-        "train": final_train, "test": final_test, "curves": curves,
-        "skipped": int(tr_hist["skipped"].sum()), "compile_seconds": t1 - t0,
+        "experiment": name,
+        "loss": canonical,
+        "loss_name": loss,
+        "metric": metric,
+        "train": final_train,
+        "test": final_test,
+        "curves": curves,
+        "skipped": int(tr_hist["skipped"].sum()),
+        "compile_seconds": t1 - t0,
         "run_seconds": t2 - t1,
     }
 
@@ -173,35 +210,49 @@ def run_experiment(exp, seeds, *, epochs=None, lr=0.01, momentum=0.9, batch_size
 def summarise(res, published):
     m = res["metric"]
     row = {
-        "experiment": res["experiment"], "loss": res["loss"], "metric": m,
-        "train_mean": float(np.mean(res["train"][m])), "train_std": float(np.std(res["train"][m])),
-        "test_mean": float(np.mean(res["test"][m])), "test_std": float(np.std(res["test"][m])),
-        "published_train": published[0], "published_test": published[1],
-        "skipped_batches": res["skipped"], "compile_seconds": res["compile_seconds"],
+        "experiment": res["experiment"],
+        "loss": res["loss"],
+        "metric": m,
+        "train_mean": float(np.mean(res["train"][m])),
+        "train_std": float(np.std(res["train"][m])),
+        "test_mean": float(np.mean(res["test"][m])),
+        "test_std": float(np.std(res["test"][m])),
+        "published_train": published[0],
+        "published_test": published[1],
+        "skipped_batches": res["skipped"],
+        "compile_seconds": res["compile_seconds"],
         "run_seconds": res["run_seconds"],
     }
     if "decision" in res["train"]:
-        row.update({
-            "decision_train_mean": float(np.mean(res["train"]["decision"])),
-            "decision_train_std": float(np.std(res["train"]["decision"])),
-            "decision_test_mean": float(np.mean(res["test"]["decision"])),
-            "decision_test_std": float(np.std(res["test"]["decision"])),
-        })
+        row.update(
+            {
+                "decision_train_mean": float(np.mean(res["train"]["decision"])),
+                "decision_train_std": float(np.std(res["train"]["decision"])),
+                "decision_test_mean": float(np.mean(res["test"]["decision"])),
+                "decision_test_std": float(np.std(res["test"]["decision"])),
+            }
+        )
     return row
 
 
 def format_table(rows, n_seeds):
-    head = (f"{'experiment':<14}{'jaxloss loss':<34}{'metric':<9}{'train (mean±std)':>18}"
-            f"{'test (mean±std)':>18}{'published':>15}{'decision train':>16}{'decision test':>16}")
+    head = (
+        f"{'experiment':<14}{'jaxloss loss':<34}{'metric':<9}{'train (mean±std)':>18}"
+        f"{'test (mean±std)':>18}{'published':>15}{'decision train':>16}{'decision test':>16}"
+    )
     lines = [f"{n_seeds} seeds per experiment", head, "-" * len(head)]
     for r in rows:
-        dec = (f"{r['decision_train_mean']:>10.3f}±{r['decision_train_std']:.3f}"
-               f"{r['decision_test_mean']:>10.3f}±{r['decision_test_std']:.3f}"
-               if "decision_test_mean" in r else "")
+        dec = (
+            f"{r['decision_train_mean']:>10.3f}±{r['decision_train_std']:.3f}"
+            f"{r['decision_test_mean']:>10.3f}±{r['decision_test_std']:.3f}"
+            if "decision_test_mean" in r
+            else ""
+        )
         lines.append(
             f"{r['experiment']:<14}{r['loss']:<34}{r['metric']:<9}"
             f"{r['train_mean']:>11.3f}±{r['train_std']:.3f}{r['test_mean']:>11.3f}±{r['test_std']:.3f}"
-            f"{r['published_train']:>9.3f}/{r['published_test']:.3f}{dec}")
+            f"{r['published_train']:>9.3f}/{r['published_test']:.3f}{dec}"
+        )
     return "\n".join(lines)
 
 
@@ -210,8 +261,11 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, default=5, help="seeds per experiment (vmapped)")
     p.add_argument("--json", default=None, help="write one row per experiment to this path")
     p.add_argument("--no-plots", action="store_true", help="skip the learning-curve PNGs")
-    p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "out"),
-                   help="folder of the PNGs (default examples/out/)")
+    p.add_argument(
+        "--out",
+        default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "out"),
+        help="folder of the PNGs (default examples/out/)",
+    )
     p.add_argument("--only", default=None, help="comma-separated experiment names (default all)")
     p.add_argument("--epochs", type=int, default=None, help="override the epochs (quick runs)")
     args = p.parse_args(argv)
@@ -224,30 +278,42 @@ def main(argv=None):
             p.error(f"unknown experiments {sorted(unknown)}; known: {[e[0] for e in EXPERIMENTS]}")
         chosen = [e for e in EXPERIMENTS if e[0] in names]
     seeds = list(range(args.seeds))
-    print(f"jax {jax.__version__} on {jax.devices()[0].platform}: {len(chosen)} experiments x "
-          f"{len(seeds)} seeds", flush=True)
+    print(
+        f"jax {jax.__version__} on {jax.devices()[0].platform}: {len(chosen)} experiments x "
+        f"{len(seeds)} seeds",
+        flush=True,
+    )
     t_all = time.perf_counter()
     rows = []
     for exp in chosen:
         res = run_experiment(exp, seeds, epochs=args.epochs)
         row = summarise(res, exp[6])
         rows.append(row)
-        print(f"  {exp[0]:<14} compile {row['compile_seconds']:5.1f} s, run {row['run_seconds']:5.1f} s "
-              f"({len(seeds)} seeds), "
-              f"test {row['metric']} {row['test_mean']:.3f}±{row['test_std']:.3f} "
-              f"(published {exp[6][1]:.3f})", flush=True)
+        print(
+            f"  {exp[0]:<14} compile {row['compile_seconds']:5.1f} s, run {row['run_seconds']:5.1f} s "
+            f"({len(seeds)} seeds), "
+            f"test {row['metric']} {row['test_mean']:.3f}±{row['test_std']:.3f} "
+            f"(published {exp[6][1]:.3f})",
+            flush=True,
+        )
         if not args.no_plots:
             path = os.path.join(args.out, f"{exp[0]}.png")
-            plot_history(res["curves"], path, metric=exp[5],
-                         title=f"{exp[0]}: {row['loss']} ({len(seeds)} seeds, mean and min-max)")
+            plot_history(
+                res["curves"],
+                path,
+                metric=exp[5],
+                title=f"{exp[0]}: {row['loss']} ({len(seeds)} seeds, mean and min-max)",
+            )
     total = time.perf_counter() - t_all
     compile_total = sum(r["compile_seconds"] for r in rows)
     run_total = sum(r["run_seconds"] for r in rows)
     print()
     print(format_table(rows, len(seeds)))
-    print(f"\ntotal {total:.1f} s on {jax.devices()[0].platform} (compile {compile_total:.1f} s, "
-          f"training {run_total:.1f} s, data and plots the rest); "
-          f"{sum(r['skipped_batches'] for r in rows)} batches skipped by the non-finite guard")
+    print(
+        f"\ntotal {total:.1f} s on {jax.devices()[0].platform} (compile {compile_total:.1f} s, "
+        f"training {run_total:.1f} s, data and plots the rest); "
+        f"{sum(r['skipped_batches'] for r in rows)} batches skipped by the non-finite guard"
+    )
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:

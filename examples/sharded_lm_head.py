@@ -17,13 +17,15 @@ import os
 import sys
 
 if "jax" not in sys.modules:  # must be set before JAX starts
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
-                               + " --xla_force_host_platform_device_count=8").strip()
+    os.environ["XLA_FLAGS"] = (
+        os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
+    ).strip()
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import AxisType, PartitionSpec as P
+from jax.sharding import AxisType
+from jax.sharding import PartitionSpec as P
 
 import jaxloss
 from jaxloss.sharding import vocab_parallel_linear_cross_entropy
@@ -44,9 +46,14 @@ def sharded_loss_fn(mesh, chunk_size):
     def loss(h, w, y):
         fn = jax.shard_map(
             lambda hh, ww, yy: vocab_parallel_linear_cross_entropy(
-                hh, ww, yy, axis_name="model", batch_axis_name="data", chunk_size=chunk_size),
-            mesh=mesh, in_specs=(P("data"), P(None, "model"), P("data")), out_specs=P())
+                hh, ww, yy, axis_name="model", batch_axis_name="data", chunk_size=chunk_size
+            ),
+            mesh=mesh,
+            in_specs=(P("data"), P(None, "model"), P("data")),
+            out_specs=P(),
+        )
         return fn(h, w, y)
+
     return loss
 
 
@@ -55,7 +62,9 @@ def single_loss(h, w, y):
 
 
 def train(loss, h, y, w0, steps, lr):
-    step = jax.jit(lambda w: (lambda v, g: (v, w - lr * g))(*jax.value_and_grad(loss, argnums=1)(h, w, y)))
+    step = jax.jit(
+        lambda w: (lambda v, g: (v, w - lr * g))(*jax.value_and_grad(loss, argnums=1)(h, w, y))
+    )
     curve, w = [], w0
     for _ in range(steps):
         v, w = step(w)
@@ -91,19 +100,24 @@ def main(argv=None):
     diff = float(np.max(np.abs(sharded - single)))
     print(f"max |sharded - single| over {args.steps} steps: {diff:.2e}")
 
-    print(f"\nper-device temporary memory of one forward+backward step "
-          f"({args.tokens} tokens x {args.hidden} hidden x {args.vocab} vocab, float32):")
+    print(
+        f"\nper-device temporary memory of one forward+backward step "
+        f"({args.tokens} tokens x {args.hidden} hidden x {args.vocab} vocab, float32):"
+    )
     unfused = temp_bytes(single_loss, h, w0, y)
     print(f"  1 device, unfused logits        : {unfused / 2**20:8.2f} MiB")
     rows = []
     for n in (1, 2, 4, 8):
-        m = jax.make_mesh((1, n), ("data", "model"), axis_types=(AxisType.Auto,) * 2,
-                          devices=jax.devices()[:n])
+        m = jax.make_mesh(
+            (1, n), ("data", "model"), axis_types=(AxisType.Auto,) * 2, devices=jax.devices()[:n]
+        )
         b = temp_bytes(sharded_loss_fn(m, args.chunk_size), h, w0, y)
         rows.append((n, b))
         print(f"  vocab over {n} device(s), fused   : {b / 2**20:8.2f} MiB")
     ok = diff < 1e-4 and rows[-1][1] < rows[0][1]
-    print("\nloss curves agree and per-device memory drops with the mesh size" if ok else "\nMISMATCH")
+    print(
+        "\nloss curves agree and per-device memory drops with the mesh size" if ok else "\nMISMATCH"
+    )
     return 0 if ok else 1
 
 

@@ -42,6 +42,7 @@ def curves(names=CURVES, lo=-3.0, hi=3.0, num=601):
 
 def plot(path, names=CURVES):
     import matplotlib
+
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
@@ -73,21 +74,36 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     print(f"{len(jaxloss.list_losses())} losses, {len(jaxloss.list_losses(aliases=True))} names")
-    for alias in ("mse", "MSELoss", "CrossEntropyLoss", "binary_crossentropy", "kullback_leibler_divergence"):
+    for alias in (
+        "mse",
+        "MSELoss",
+        "CrossEntropyLoss",
+        "binary_crossentropy",
+        "kullback_leibler_divergence",
+    ):
         fn = jaxloss.get(alias)
-        print(f"  {'get(' + repr(alias) + ')':40} -> {getattr(fn, 'canonical', fn).__name__}"
-              + (f" with {fn.bound_options}" if hasattr(fn, "bound_options") else ""))
+        print(
+            f"  {'get(' + repr(alias) + ')':40} -> {getattr(fn, 'canonical', fn).__name__}"
+            + (f" with {fn.bound_options}" if hasattr(fn, "bound_options") else "")
+        )
     r, data = curves()
     print("\nresidual    " + "".join(f"{n:>12}" for n in CURVES) + "   (loss / gradient)")
     for x in (-3.0, -1.0, -0.1, 0.5, 2.0):
         i = int(np.argmin(np.abs(r - x)))
-        print(f"{r[i]:8.2f}    " + "".join(f"{data[n][0][i]:6.3f}/{data[n][1][i]:5.2f}" for n in CURVES))
+        print(
+            f"{r[i]:8.2f}    "
+            + "".join(f"{data[n][0][i]:6.3f}/{data[n][1][i]:5.2f}" for n in CURVES)
+        )
 
     logits = jnp.asarray([[2.0, -1.0, 0.5], [0.1, 0.2, 3.0]], jnp.float32)
     labels = jnp.asarray([0, 2], jnp.int32)
     print("\nclassification on 2 examples, 3 classes:")
-    for name, kw in (("CrossEntropyLoss", {}), ("CrossEntropyLoss", {"label_smoothing": 0.1}),
-                     ("softmax_focal_loss", {"gamma": 2.0}), ("multiclass_hinge_loss", {})):
+    for name, kw in (
+        ("CrossEntropyLoss", {}),
+        ("CrossEntropyLoss", {"label_smoothing": 0.1}),
+        ("softmax_focal_loss", {"gamma": 2.0}),
+        ("multiclass_hinge_loss", {}),
+    ):
         try:
             v = jaxloss.get(name)(logits, labels, **kw)
             print(f"  {name:24} {kw!s:26} {float(v):.4f}")

@@ -26,19 +26,19 @@ import numpy as np
 from jax import lax
 from jax.typing import ArrayLike
 
-from . import _validation as v
+from . import _validation as val
 from ._alias import bind
 from ._numerics import as_hyper, clamped_log, compute_dtype, softplus
 from ._reduction import apply_reduction
-
 
 # ---------------------------------------------------------------------------------------------
 # Private helpers
 # ---------------------------------------------------------------------------------------------
 
+
 def _inputs(name: str, pred_name: str, predictions: ArrayLike, targets: ArrayLike):
     """(predictions, targets) as arrays of the computation dtype, with a same-shape check."""
-    v.check_same_shape(name, pred_name, predictions, "targets", targets)
+    val.check_same_shape(name, pred_name, predictions, "targets", targets)
     dtype = compute_dtype(predictions)
     return jnp.asarray(predictions).astype(dtype), jnp.asarray(targets).astype(dtype), dtype
 
@@ -49,13 +49,13 @@ def _hyper(name: str, arg: str, value: ArrayLike, dtype, shape) -> jax.Array:
     Broadcasting explicitly lets per-class values (shape ``[C]``) work under
     ``jax_numpy_rank_promotion="raise"``.
     """
-    v.check_broadcastable(name, arg, value, shape)
+    val.check_broadcastable(name, arg, value, shape)
     return jnp.broadcast_to(as_hyper(value, dtype), shape)
 
 
 def _is_zero(value: ArrayLike | None) -> bool:
     """True when ``value`` is known at trace time to be exactly 0 (the term can be skipped)."""
-    c = v.concrete_or_none(value)
+    c = val.concrete_or_none(value)
     return c is not None and not np.any(c)
 
 
@@ -92,8 +92,11 @@ def _bce_with_logits(x: jax.Array, t: jax.Array, pos_weight: jax.Array | None = 
     # entries NaN-free).
     q = 1 - t
     zero = jnp.zeros_like(m)
-    return jnp.where(nonneg, pos * l + q * jnp.where((q == 0) | ~nonneg, zero, m + l),
-                     pos * jnp.where((pos == 0) | nonneg, zero, m + l) + q * l)
+    return jnp.where(
+        nonneg,
+        pos * l + q * jnp.where((q == 0) | ~nonneg, zero, m + l),
+        pos * jnp.where((pos == 0) | nonneg, zero, m + l) + q * l,
+    )
 
 
 def _bce_with_probabilities(p: jax.Array, t: jax.Array) -> jax.Array:
@@ -103,7 +106,7 @@ def _bce_with_probabilities(p: jax.Array, t: jax.Array) -> jax.Array:
 
 def _integer_gamma(gamma: ArrayLike) -> int | None:
     """γ as a small Python int when it is a concrete scalar in {0, 1, 2, 3, 4}, else None."""
-    c = v.concrete_or_none(gamma)
+    c = val.concrete_or_none(gamma)
     if c is None or c.ndim != 0 or not np.isfinite(c):
         return None
     g = float(c)
@@ -139,7 +142,16 @@ def _alpha_t(name: str, alpha: ArrayLike, t: jax.Array, dtype) -> jax.Array:
 # Binary cross-entropy
 # ---------------------------------------------------------------------------------------------
 
-def binary_cross_entropy(probabilities: ArrayLike, targets: ArrayLike, *, label_smoothing: ArrayLike = 0.0, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+
+def binary_cross_entropy(
+    probabilities: ArrayLike,
+    targets: ArrayLike,
+    *,
+    label_smoothing: ArrayLike = 0.0,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Binary cross-entropy on probabilities (PyTorch ``BCELoss``, Keras ``binary_crossentropy``).
 
     .. math::
@@ -188,13 +200,22 @@ def binary_cross_entropy(probabilities: ArrayLike, targets: ArrayLike, *, label_
         target gives NaN for that element; ``checked`` reports them.
     """
     name = "binary_cross_entropy"
-    v.check_label_smoothing(name, label_smoothing)
+    val.check_label_smoothing(name, label_smoothing)
     p, t, dtype = _inputs(name, "probabilities", probabilities, targets)
     t = _smooth(name, t, label_smoothing, dtype)
     return apply_reduction(name, _bce_with_probabilities(p, t), weights, where, reduction)
 
 
-def sigmoid_binary_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, pos_weight: ArrayLike | None = None, label_smoothing: ArrayLike = 0.0, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def sigmoid_binary_cross_entropy(
+    logits: ArrayLike,
+    targets: ArrayLike,
+    *,
+    pos_weight: ArrayLike | None = None,
+    label_smoothing: ArrayLike = 0.0,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Binary cross-entropy on logits, exact for any logit (PyTorch ``BCEWithLogitsLoss``).
 
     .. math::
@@ -255,7 +276,7 @@ def sigmoid_binary_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, pos_w
       * A NaN in either input gives NaN for that element (``±inf`` logits are valid).
     """
     name = "sigmoid_binary_cross_entropy"
-    v.check_label_smoothing(name, label_smoothing)
+    val.check_label_smoothing(name, label_smoothing)
     x, t, dtype = _inputs(name, "logits", logits, targets)
     t = _smooth(name, t, label_smoothing, dtype)
     pw = None if pos_weight is None else _hyper(name, "pos_weight", pos_weight, dtype, x.shape)
@@ -266,7 +287,17 @@ def sigmoid_binary_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, pos_w
 # Focal losses
 # ---------------------------------------------------------------------------------------------
 
-def sigmoid_focal_loss(logits: ArrayLike, targets: ArrayLike, *, alpha: ArrayLike | None = 0.25, gamma: ArrayLike = 2.0, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+
+def sigmoid_focal_loss(
+    logits: ArrayLike,
+    targets: ArrayLike,
+    *,
+    alpha: ArrayLike | None = 0.25,
+    gamma: ArrayLike = 2.0,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Sigmoid focal loss on logits (Lin et al. 2017; torchvision / optax ``sigmoid_focal_loss``).
 
     .. math::
@@ -325,9 +356,9 @@ def sigmoid_focal_loss(logits: ArrayLike, targets: ArrayLike, *, alpha: ArrayLik
         gives NaN for that element. ``checked`` reports them.
     """
     name = "sigmoid_focal_loss"
-    v.check_nonnegative(name, "gamma", gamma)
+    val.check_nonnegative(name, "gamma", gamma)
     if alpha is not None:
-        v.check_in_range(name, "alpha", alpha, 0.0, 1.0)
+        val.check_in_range(name, "alpha", alpha, 0.0, 1.0)
     x, t, dtype = _inputs(name, "logits", logits, targets)
     bce = _bce_with_logits(x, t)
     # 1 − p_t = t·(1 − σ(x)) + (1 − t)·σ(x) = t·σ(−x) + (1 − t)·σ(x)
@@ -336,15 +367,27 @@ def sigmoid_focal_loss(logits: ArrayLike, targets: ArrayLike, *, alpha: ArrayLik
     # at x = ±inf the factor's derivative is exactly 0 while BCE may be inf: the double where keeps
     # inf·0 out of both the forward (jvp) and the reverse (grad) derivative
     infinite = jnp.isinf(x)
-    loss = jnp.where(infinite, lax.stop_gradient(factor) * bce,
-                     factor * jnp.where(infinite, jnp.zeros_like(bce), bce))
+    loss = jnp.where(
+        infinite,
+        lax.stop_gradient(factor) * bce,
+        factor * jnp.where(infinite, jnp.zeros_like(bce), bce),
+    )
     if alpha is not None:
         # α_t may be exactly 0 (alpha ∈ {0, 1}) where the loss is inf
         loss = _mul0(_alpha_t(name, alpha, t, dtype), loss)
     return apply_reduction(name, loss, weights, where, reduction)
 
 
-def binary_focal_loss(probabilities: ArrayLike, targets: ArrayLike, *, alpha: ArrayLike | None = None, gamma: ArrayLike = 2.0, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def binary_focal_loss(
+    probabilities: ArrayLike,
+    targets: ArrayLike,
+    *,
+    alpha: ArrayLike | None = None,
+    gamma: ArrayLike = 2.0,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Binary focal loss on probabilities (Keras ``binary_focal_crossentropy``, Flux).
 
     .. math::
@@ -395,9 +438,9 @@ def binary_focal_loss(probabilities: ArrayLike, targets: ArrayLike, *, alpha: Ar
         reports them.
     """
     name = "binary_focal_loss"
-    v.check_nonnegative(name, "gamma", gamma)
+    val.check_nonnegative(name, "gamma", gamma)
     if alpha is not None:
-        v.check_in_range(name, "alpha", alpha, 0.0, 1.0)
+        val.check_in_range(name, "alpha", alpha, 0.0, 1.0)
     p, t, dtype = _inputs(name, "probabilities", probabilities, targets)
     bce = _bce_with_probabilities(p, t)
     # 1 − p_t = t·(1 − p) + (1 − t)·p, a sum of non-negative terms
@@ -412,14 +455,23 @@ def binary_focal_loss(probabilities: ArrayLike, targets: ArrayLike, *, alpha: Ar
 # Margin losses, targets in {−1, +1}
 # ---------------------------------------------------------------------------------------------
 
+
 def _hinge(name: str, scores: ArrayLike, targets: ArrayLike, margin: ArrayLike) -> jax.Array:
-    v.check_nonnegative(name, "margin", margin)
+    val.check_nonnegative(name, "margin", margin)
     s, y, dtype = _inputs(name, "scores", scores, targets)
     m = _hyper(name, "margin", margin, dtype, s.shape)
     return jnp.maximum(m - y * s, jnp.zeros_like(s))
 
 
-def hinge_loss(scores: ArrayLike, targets: ArrayLike, *, margin: ArrayLike = 1.0, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def hinge_loss(
+    scores: ArrayLike,
+    targets: ArrayLike,
+    *,
+    margin: ArrayLike = 1.0,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Hinge loss for binary classification with targets in ``{−1, +1}``.
 
     .. math::
@@ -467,7 +519,15 @@ def hinge_loss(scores: ArrayLike, targets: ArrayLike, *, margin: ArrayLike = 1.0
     return apply_reduction(name, _hinge(name, scores, targets, margin), weights, where, reduction)
 
 
-def squared_hinge_loss(scores: ArrayLike, targets: ArrayLike, *, margin: ArrayLike = 1.0, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def squared_hinge_loss(
+    scores: ArrayLike,
+    targets: ArrayLike,
+    *,
+    margin: ArrayLike = 1.0,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Squared hinge loss for binary classification with targets in ``{−1, +1}``.
 
     .. math::
@@ -506,11 +566,19 @@ def squared_hinge_loss(scores: ArrayLike, targets: ArrayLike, *, margin: ArrayLi
       * A NaN score or target gives NaN for that element; ``±inf`` scores give 0 or ``+inf``.
     """
     name = "squared_hinge_loss"
-    return apply_reduction(name, jnp.square(_hinge(name, scores, targets, margin)), weights, where,
-                           reduction)
+    return apply_reduction(
+        name, jnp.square(_hinge(name, scores, targets, margin)), weights, where, reduction
+    )
 
 
-def soft_margin_loss(scores: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def soft_margin_loss(
+    scores: ArrayLike,
+    targets: ArrayLike,
+    *,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Soft-margin (logistic) loss with targets in ``{−1, +1}`` (PyTorch ``SoftMarginLoss``).
 
     .. math::
@@ -555,7 +623,16 @@ def soft_margin_loss(scores: ArrayLike, targets: ArrayLike, *, weights: ArrayLik
     return apply_reduction(name, softplus(-(y * s)), weights, where, reduction)
 
 
-def multilabel_soft_margin_loss(logits: ArrayLike, targets: ArrayLike, *, class_weights: ArrayLike | None = None, axis: int = -1, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def multilabel_soft_margin_loss(
+    logits: ArrayLike,
+    targets: ArrayLike,
+    *,
+    class_weights: ArrayLike | None = None,
+    axis: int = -1,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Multi-label one-vs-all loss (PyTorch ``MultiLabelSoftMarginLoss``).
 
     .. math::
@@ -603,10 +680,10 @@ def multilabel_soft_margin_loss(logits: ArrayLike, targets: ArrayLike, *, class_
     x, t, dtype = _inputs(name, "logits", logits, targets)
     if x.ndim == 0:
         raise ValueError(f"{name}: 'logits' must have rank >= 1 (a class axis), got shape ()")
-    ax = v.check_axis(name, axis, x.ndim)
+    ax = val.check_axis(name, axis, x.ndim)
     terms = _bce_with_logits(x, t)
     if class_weights is not None:
-        v.check_class_weights(name, class_weights, x.shape[ax])
+        val.check_class_weights(name, class_weights, x.shape[ax])
         shape = [1] * x.ndim
         shape[ax] = x.shape[ax]
         cw = jnp.broadcast_to(as_hyper(class_weights, dtype).reshape(shape), x.shape)
@@ -618,6 +695,7 @@ def multilabel_soft_margin_loss(logits: ArrayLike, targets: ArrayLike, *, class_
 # ---------------------------------------------------------------------------------------------
 # Aliases
 # ---------------------------------------------------------------------------------------------
+
 
 def _keras_hinge_targets(scores: ArrayLike, targets: ArrayLike) -> jax.Array:
     """Keras' ``convert_binary_labels_to_hinge``: 2t − 1 if every target is 0 or 1, else t."""
@@ -634,14 +712,24 @@ def _keras_hinge_alias(fn, name: str):
     aliased.__name__ = aliased.__qualname__ = name
     aliased.__doc__ = (
         f"Keras' ``{name}``: :func:`jaxloss.{fn.__name__}` after converting ``{{0, 1}}`` targets to "
-        "``{-1, +1}`` when every target is 0 or 1 (Keras ``convert_binary_labels_to_hinge``).")
+        "``{-1, +1}`` when every target is 0 or 1 (Keras ``convert_binary_labels_to_hinge``)."
+    )
     aliased.canonical = fn
     aliased.bound_options = {}
     return aliased
 
 
 # Losses of this family, canonical names (the registry lists these).
-LOSSES = (binary_cross_entropy, sigmoid_binary_cross_entropy, sigmoid_focal_loss, binary_focal_loss, hinge_loss, squared_hinge_loss, soft_margin_loss, multilabel_soft_margin_loss,)
+LOSSES = (
+    binary_cross_entropy,
+    sigmoid_binary_cross_entropy,
+    sigmoid_focal_loss,
+    binary_focal_loss,
+    hinge_loss,
+    squared_hinge_loss,
+    soft_margin_loss,
+    multilabel_soft_margin_loss,
+)
 
 # Every name `jaxloss.get` resolves for this family (case-insensitive), canonical names included.
 ALIASES = {
@@ -655,7 +743,9 @@ ALIASES = {
     # TF-Addons' name; stays on logits (API.md §2), see sigmoid_focal_loss's notes
     "sigmoid_focal_crossentropy": sigmoid_focal_loss,
     # Keras: probabilities in, apply_class_balancing=False, gamma=2
-    "binary_focal_crossentropy": bind(binary_focal_loss, "binary_focal_crossentropy", alpha=None, gamma=2.0),
+    "binary_focal_crossentropy": bind(
+        binary_focal_loss, "binary_focal_crossentropy", alpha=None, gamma=2.0
+    ),
     # Keras: {0, 1} targets are converted to {-1, +1}
     "hinge": _keras_hinge_alias(hinge_loss, "hinge"),
     "squared_hinge": _keras_hinge_alias(squared_hinge_loss, "squared_hinge"),

@@ -37,13 +37,29 @@ class LossInputError(ValueError):
 
 
 # Options that select shapes or modes: compiled as static arguments of the checked function.
-_STATIC = frozenset({"axis", "reduction", "ignore_index", "log_input", "full", "log_targets", "swap",
-                     "blank_id", "chunk_size", "class_axis", "squared", "num_classes", "p"})
+_STATIC = frozenset(
+    {
+        "axis",
+        "reduction",
+        "ignore_index",
+        "log_input",
+        "full",
+        "log_targets",
+        "swap",
+        "blank_id",
+        "chunk_size",
+        "class_axis",
+        "squared",
+        "num_classes",
+        "p",
+    }
+)
 
 
 # ---------------------------------------------------------------------------------------------
 # Individual checks: each takes (loss name, bound arguments) and emits checkify.debug_check calls.
 # ---------------------------------------------------------------------------------------------
+
 
 def _mask_for(args, shape, axis=None):
     """The ``where`` mask broadcast to ``shape`` (inserting the class axis), or None."""
@@ -68,12 +84,17 @@ def _report(name, arg, bad, x, what):
         return
     flat = jnp.argmax(bad.reshape(-1))
     index = jnp.stack(jnp.unravel_index(flat, bad.shape))
-    _checkify.debug_check(~jnp.any(bad), f"{name}: '{arg}' {what}; got {{value:.7g}} at index {{index}}",
-                          value=x.reshape(-1)[flat], index=index)
+    _checkify.debug_check(
+        ~jnp.any(bad),
+        f"{name}: '{arg}' {what}; got {{value:.7g}} at index {{index}}",
+        value=x.reshape(-1)[flat],
+        index=index,
+    )
 
 
 def finite(arg, allow_neg_inf=False, allow_inf=False):
     """``arg`` has no NaN, and no ±inf unless allowed (masked logits are ``-inf``); None is skipped."""
+
     def check(name, args):
         x = args.get(arg)
         if x is None:
@@ -89,14 +110,21 @@ def finite(arg, allow_neg_inf=False, allow_inf=False):
         mask = _mask_for(args, x.shape)
         if mask is not None:
             bad = bad & mask
-        what = ("must not be NaN" if allow_inf else
-                "must not be NaN or +inf" if allow_neg_inf else "must be finite (no NaN or inf)")
+        what = (
+            "must not be NaN"
+            if allow_inf
+            else "must not be NaN or +inf"
+            if allow_neg_inf
+            else "must be finite (no NaN or inf)"
+        )
         _report(name, arg, bad, x, what)
+
     return check
 
 
 def _value_check(arg, invalid, what, class_axis=False):
     """A check that reports every unmasked entry of ``arg`` where ``invalid(x)`` holds."""
+
     def check(name, args):
         x = jnp.asarray(args[arg])
         bad = invalid(x)
@@ -104,6 +132,7 @@ def _value_check(arg, invalid, what, class_axis=False):
         if mask is not None:
             bad = bad & mask
         _report(name, arg, bad, x, what)
+
     return check
 
 
@@ -124,6 +153,7 @@ def zero_or_one(arg):
 
 def hinge_targets_keras(arg):
     """Keras' hinge targets: all in {0, 1} (converted to ±1 by the alias), or each in {-1, +1}."""
+
     def check(name, args):
         x = jnp.asarray(args[arg])
         mask = _mask_for(args, x.shape)
@@ -134,6 +164,7 @@ def hinge_targets_keras(arg):
         if mask is not None:
             bad = bad & mask
         _report(name, arg, bad, x, "must be -1 or +1 (or all targets 0 or 1)")
+
     return check
 
 
@@ -142,11 +173,13 @@ def nonnegative(arg):
         x = jnp.asarray(args[arg])
         bad = ~(x >= 0)
         _report(name, arg, bad, x, "must be non-negative")
+
     return check
 
 
 def class_labels(arg="labels", logits="logits", axis_arg="axis", num_classes=None):
     """Integer labels in [0, C) unless equal to ``ignore_index``; C from ``logits``' class axis."""
+
     def check(name, args):
         labels = jnp.asarray(args[arg])
         if num_classes is not None:
@@ -161,8 +194,11 @@ def class_labels(arg="labels", logits="logits", axis_arg="axis", num_classes=Non
         mask = _mask_for(args, labels.shape)
         if mask is not None:
             bad = bad & mask
-        what = f"must be a class id in [0, {c})" + (f" or ignore_index={ignore}" if ignore is not None else "")
+        what = f"must be a class id in [0, {c})" + (
+            f" or ignore_index={ignore}" if ignore is not None else ""
+        )
         _report(name, arg, bad, labels, what)
+
     return check
 
 
@@ -177,15 +213,26 @@ def _ctc_checks(name, args):
     k = logits.shape[-1]
     label_valid = jnp.asarray(args["label_paddings"]) == 0
     bad = (labels < 0) | (labels >= k) | (labels == args.get("blank_id", 0))
-    _report(name, "labels", bad & label_valid, labels, f"must be a class id in [0, {k}) other than blank_id")
+    _report(
+        name,
+        "labels",
+        bad & label_valid,
+        labels,
+        f"must be a class id in [0, {k}) other than blank_id",
+    )
     frames = jnp.sum(jnp.asarray(args["logit_paddings"]) == 0, axis=-1)
     length = jnp.sum(label_valid, axis=-1)
     position = jnp.arange(labels.shape[-1])
     repeat = (labels[..., 1:] == labels[..., :-1]) & (position[None, 1:] < length[:, None])
     needed = length + jnp.sum(repeat, axis=-1)
-    _report(name, "labels", needed > frames, needed,
-            "needs more frames than the unpadded logits have (label length + adjacent repeats "
-            "> logit length)")
+    _report(
+        name,
+        "labels",
+        needed > frames,
+        needed,
+        "needs more frames than the unpadded logits have (label length + adjacent repeats "
+        "> logit length)",
+    )
 
 
 def _lce_classes(args):
@@ -198,10 +245,21 @@ _LOGITS = finite("logits", allow_neg_inf=True)
 # Per canonical loss: the runtime checks of API.md §5.
 SPECS: dict[str, tuple[Callable, ...]] = {
     # regression
-    **{n: (_F("predictions"), _F("targets")) for n in (
-        "mean_squared_error", "mean_absolute_error", "root_mean_squared_error",
-        "mean_squared_logarithmic_error", "mean_absolute_percentage_error", "huber_loss",
-        "smooth_l1_loss", "log_cosh", "quantile_loss", "poisson_nll_loss")},
+    **{
+        n: (_F("predictions"), _F("targets"))
+        for n in (
+            "mean_squared_error",
+            "mean_absolute_error",
+            "root_mean_squared_error",
+            "mean_squared_logarithmic_error",
+            "mean_absolute_percentage_error",
+            "huber_loss",
+            "smooth_l1_loss",
+            "log_cosh",
+            "quantile_loss",
+            "poisson_nll_loss",
+        )
+    },
     "gaussian_nll_loss": (_F("mean"), _F("targets"), _F("variance"), nonnegative("variance")),
     # binary
     "binary_cross_entropy": (in_unit_interval("probabilities"), in_unit_interval("targets")),
@@ -216,9 +274,14 @@ SPECS: dict[str, tuple[Callable, ...]] = {
     "softmax_cross_entropy": (_LOGITS, in_unit_interval("targets")),
     "sparse_softmax_cross_entropy": (_LOGITS, class_labels()),
     "categorical_cross_entropy": (in_unit_interval("probabilities"), in_unit_interval("targets")),
-    "sparse_categorical_cross_entropy": (in_unit_interval("probabilities"),
-                                         class_labels(logits="probabilities")),
-    "nll_loss": (_F("log_probabilities", allow_neg_inf=True), class_labels(logits="log_probabilities")),
+    "sparse_categorical_cross_entropy": (
+        in_unit_interval("probabilities"),
+        class_labels(logits="probabilities"),
+    ),
+    "nll_loss": (
+        _F("log_probabilities", allow_neg_inf=True),
+        class_labels(logits="log_probabilities"),
+    ),
     "z_loss": (_LOGITS,),
     # other multi-class
     "softmax_focal_loss": (_LOGITS, class_labels()),
@@ -228,11 +291,16 @@ SPECS: dict[str, tuple[Callable, ...]] = {
     "multi_margin_loss": (_F("scores"), class_labels(logits="scores")),
     # divergences
     "kl_divergence": (_F("log_predictions", allow_neg_inf=True), _F("targets", allow_neg_inf=True)),
-    "kl_divergence_from_probabilities": (in_unit_interval("predictions"), in_unit_interval("targets")),
+    "kl_divergence_from_probabilities": (
+        in_unit_interval("predictions"),
+        in_unit_interval("targets"),
+    ),
     "js_divergence": (_F("log_predictions", allow_neg_inf=True), in_unit_interval("targets")),
     # segmentation
-    **{n: (in_unit_interval("probabilities"), in_unit_interval("targets")) for n in (
-        "dice_loss", "tversky_loss", "jaccard_loss", "generalized_dice_loss")},
+    **{
+        n: (in_unit_interval("probabilities"), in_unit_interval("targets"))
+        for n in ("dice_loss", "tversky_loss", "jaccard_loss", "generalized_dice_loss")
+    },
     # metric learning and ranking
     "cosine_distance": (_F("predictions"), _F("targets")),
     "cosine_similarity_loss": (_F("predictions"), _F("targets")),
@@ -248,10 +316,17 @@ SPECS: dict[str, tuple[Callable, ...]] = {
     "hinge": (_F("scores"), hinge_targets_keras("targets")),
     "squared_hinge": (_F("scores"), hinge_targets_keras("targets")),
     "categorical_hinge": (_F("scores"), in_unit_interval("targets")),
-    "categorical_focal_crossentropy": (in_unit_interval("probabilities"), in_unit_interval("targets")),
+    "categorical_focal_crossentropy": (
+        in_unit_interval("probabilities"),
+        in_unit_interval("targets"),
+    ),
     # large vocabulary
-    "linear_cross_entropy": (_F("hidden"), _F("weight"), _F("bias"),
-                             class_labels(num_classes=_lce_classes)),
+    "linear_cross_entropy": (
+        _F("hidden"),
+        _F("weight"),
+        _F("bias"),
+        class_labels(num_classes=_lce_classes),
+    ),
 }
 
 
@@ -309,6 +384,7 @@ def checked(loss_fn: Callable | str) -> Callable:
     """
     if isinstance(loss_fn, str):
         from ._registry import get
+
         loss_fn = get(loss_fn)
     if getattr(loss_fn, "__name__", None) in SPECS:
         # a canonical loss, or a compat wrapper with checks of its own (Keras' hinge, ...)
@@ -327,7 +403,9 @@ def checked(loss_fn: Callable | str) -> Callable:
         _run_checks(name, signature, checks, bound, args, kwargs)
         return target(*args, **kwargs)
 
-    compiled = jax.jit(_checkify.checkify(body, errors=_checkify.user_checks), static_argnames=statics)
+    compiled = jax.jit(
+        _checkify.checkify(body, errors=_checkify.user_checks), static_argnames=statics
+    )
 
     @functools.wraps(target)
     def wrapper(*args, **kwargs):

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from . import _validation as _v
+from . import _validation as val
 from ._numerics import as_compute, as_hyper, clamped_log, log_softmax
 from ._reduction import apply_reduction
 
@@ -39,11 +39,12 @@ __all__ = [
 # Plumbing shared by the losses of this module
 # ---------------------------------------------------------------------------------------------
 
+
 def _class_last(name: str, arg: str, x: ArrayLike, axis: int, dtype=None) -> jax.Array:
     """``x`` in the computation dtype with the class axis moved last (validates rank and axis)."""
     x = as_compute(x, dtype)
-    _v.check_rank(name, arg, x, 1)
-    ax = _v.check_axis(name, axis, x.ndim)
+    val.check_rank(name, arg, x, 1)
+    ax = val.check_axis(name, axis, x.ndim)
     return jnp.moveaxis(x, ax, -1)
 
 
@@ -51,13 +52,22 @@ def _check_where(name: str, where: ArrayLike | None, shape: tuple[int, ...]) -> 
     """The checks :func:`apply_reduction` runs, done before ``where`` is combined with a mask."""
     if where is None:
         return
-    _v.check_broadcastable(name, "where", where, shape)
+    val.check_broadcastable(name, "where", where, shape)
     if jnp.result_type(where) != jnp.bool_:
-        raise TypeError(f"{name}: 'where' must be a boolean mask, got dtype {jnp.result_type(where)}")
+        raise TypeError(
+            f"{name}: 'where' must be a boolean mask, got dtype {jnp.result_type(where)}"
+        )
 
 
-def _sparse_setup(name: str, arg: str, scores: ArrayLike, labels: ArrayLike, axis: int,
-                  ignore_index: int | None, where: ArrayLike | None):
+def _sparse_setup(
+    name: str,
+    arg: str,
+    scores: ArrayLike,
+    labels: ArrayLike,
+    axis: int,
+    ignore_index: int | None,
+    where: ArrayLike | None,
+):
     """Validates and prepares ``(scores, labels)`` of a sparse loss.
 
     Returns ``(x, safe_labels, ok, bad, mask)``: ``x`` with the class axis last (computation
@@ -67,16 +77,18 @@ def _sparse_setup(name: str, arg: str, scores: ArrayLike, labels: ArrayLike, axi
     and not ignored), or ``None``.
     """
     x = _class_last(name, arg, scores, axis)
-    _v.check_integer(name, "labels", labels)
+    val.check_integer(name, "labels", labels)
     labels = jnp.asarray(labels)
     shape = x.shape[:-1]
     if labels.shape != shape:
         ax = axis % jnp.ndim(scores)
         raise ValueError(
             f"{name}: 'labels' must have the shape of '{arg}' without the class axis {ax}, "
-            f"i.e. {shape}, got {labels.shape}")
-    if ignore_index is not None and (isinstance(ignore_index, bool)
-                                     or not isinstance(ignore_index, (int, np.integer))):
+            f"i.e. {shape}, got {labels.shape}"
+        )
+    if ignore_index is not None and (
+        isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer))
+    ):
         raise TypeError(f"{name}: 'ignore_index' must be an int or None, got {ignore_index!r}")
     _check_where(name, where, shape)
 
@@ -100,11 +112,15 @@ def _pick(x: jax.Array, safe_labels: jax.Array) -> jax.Array:
 
 def _is_label(safe_labels: jax.Array, num_classes: int) -> jax.Array:
     """One-hot boolean ``[..., C]`` of the labels (rank-matched: strict rank promotion)."""
-    classes = jnp.arange(num_classes, dtype=safe_labels.dtype).reshape((1,) * safe_labels.ndim + (num_classes,))
+    classes = jnp.arange(num_classes, dtype=safe_labels.dtype).reshape(
+        (1,) * safe_labels.ndim + (num_classes,)
+    )
     return safe_labels[..., None] == classes
 
 
-def _finish(name: str, values: jax.Array, bad: jax.Array, mask, weights, reduction: str) -> jax.Array:
+def _finish(
+    name: str, values: jax.Array, bad: jax.Array, mask, weights, reduction: str
+) -> jax.Array:
     # invalid (out-of-range, not ignored) labels: NaN, a constant, so no gradient flows from it
     values = jnp.where(bad, jnp.full_like(values, jnp.nan), values)
     return apply_reduction(name, values, weights, mask, reduction)
@@ -116,15 +132,18 @@ def _class_factor(name: str, arg: str, value: ArrayLike, num_classes: int, dtype
     if len(shape) > 1 or (len(shape) == 1 and shape[0] != num_classes):
         raise ValueError(
             f"{name}: '{arg}' must be a scalar or have shape ({num_classes},) (one factor per "
-            f"class), got shape {shape}")
-    _v.check_nonnegative(name, arg, value)
+            f"class), got shape {shape}"
+        )
+    val.check_nonnegative(name, arg, value)
     return as_hyper(value, dtype)
 
 
 def _check_scalar(name: str, arg: str, value: ArrayLike) -> None:
     if jnp.ndim(value) != 0:
-        raise ValueError(f"{name}: '{arg}' must be a scalar (use jax.vmap to sweep it), got shape "
-                         f"{jnp.shape(value)}")
+        raise ValueError(
+            f"{name}: '{arg}' must be a scalar (use jax.vmap to sweep it), got shape "
+            f"{jnp.shape(value)}"
+        )
 
 
 def _modulator(q: jax.Array, gamma: jax.Array) -> jax.Array:
@@ -173,7 +192,19 @@ def _focal_nll_jvp(primals, tangents):
 # Focal losses
 # ---------------------------------------------------------------------------------------------
 
-def softmax_focal_loss(logits: ArrayLike, labels: ArrayLike, *, axis: int = -1, gamma: ArrayLike = 2.0, alpha: ArrayLike | None = None, ignore_index: int | None = None, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+
+def softmax_focal_loss(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    axis: int = -1,
+    gamma: ArrayLike = 2.0,
+    alpha: ArrayLike | None = None,
+    ignore_index: int | None = None,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Multi-class focal loss on logits and integer labels (Lin et al. 2017).
 
     .. math::
@@ -227,10 +258,12 @@ def softmax_focal_loss(logits: ArrayLike, labels: ArrayLike, *, axis: int = -1, 
       ``+inf``; ``checked`` reports them (labels: see the module notes).
     """
     name = "softmax_focal_loss"
-    x, safe, ok, bad, mask = _sparse_setup(name, "logits", logits, labels, axis, ignore_index, where)
+    x, safe, ok, bad, mask = _sparse_setup(
+        name, "logits", logits, labels, axis, ignore_index, where
+    )
     dtype = x.dtype
     _check_scalar(name, "gamma", gamma)
-    _v.check_nonnegative(name, "gamma", gamma)
+    val.check_nonnegative(name, "gamma", gamma)
     g = as_hyper(gamma, dtype)
     logp_y = _pick(log_softmax(x, axis=-1), safe)
     # unusable rows read log p = 0 (a finite stand-in; their value is masked or set to NaN)
@@ -242,15 +275,16 @@ def softmax_focal_loss(logits: ArrayLike, labels: ArrayLike, *, axis: int = -1, 
     return _finish(name, values, bad, mask, weights, reduction)
 
 
-def _categorical_focal(name: str, p: jax.Array, targets: ArrayLike, axis: int, gamma, alpha,
-                       weights, where, reduction) -> jax.Array:
+def _categorical_focal(
+    name: str, p: jax.Array, targets: ArrayLike, axis: int, gamma, alpha, weights, where, reduction
+) -> jax.Array:
     """−Σ_c α_c t_c (1 − p_c)^γ clamped_log(p_c); ``p`` already in the computation dtype."""
     dtype = p.dtype
-    _v.check_same_shape(name, "probabilities", p, "targets", targets)
+    val.check_same_shape(name, "probabilities", p, "targets", targets)
     p = _class_last(name, "probabilities", p, axis)
     t = _class_last(name, "targets", targets, axis, dtype)
     _check_scalar(name, "gamma", gamma)
-    _v.check_nonnegative(name, "gamma", gamma)
+    val.check_nonnegative(name, "gamma", gamma)
     g = as_hyper(gamma, dtype)
     # (1 − p)^γ with finite derivatives at p = 1 for γ < 1; log clamped at −100 (PyTorch)
     terms = t * _modulator(1 - p, g) * clamped_log(p)
@@ -261,7 +295,17 @@ def _categorical_focal(name: str, p: jax.Array, targets: ArrayLike, axis: int, g
     return apply_reduction(name, values, weights, where, reduction)
 
 
-def categorical_focal_loss(probabilities: ArrayLike, targets: ArrayLike, *, axis: int = -1, gamma: ArrayLike = 2.0, alpha: ArrayLike | None = None, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def categorical_focal_loss(
+    probabilities: ArrayLike,
+    targets: ArrayLike,
+    *,
+    axis: int = -1,
+    gamma: ArrayLike = 2.0,
+    alpha: ArrayLike | None = None,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Multi-class focal loss on probabilities and one-hot or soft targets.
 
     .. math::
@@ -310,11 +354,22 @@ def categorical_focal_loss(probabilities: ArrayLike, targets: ArrayLike, *, axis
       for its row; ``checked`` reports them.
     """
     p = as_compute(probabilities)
-    return _categorical_focal("categorical_focal_loss", p, targets, axis, gamma, alpha, weights,
-                              where, reduction)
+    return _categorical_focal(
+        "categorical_focal_loss", p, targets, axis, gamma, alpha, weights, where, reduction
+    )
 
 
-def categorical_focal_crossentropy(probabilities: ArrayLike, targets: ArrayLike, *, axis: int = -1, gamma: ArrayLike = 2.0, alpha: ArrayLike | None = 0.25, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def categorical_focal_crossentropy(
+    probabilities: ArrayLike,
+    targets: ArrayLike,
+    *,
+    axis: int = -1,
+    gamma: ArrayLike = 2.0,
+    alpha: ArrayLike | None = 0.25,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Keras' ``categorical_focal_crossentropy``: :func:`categorical_focal_loss` on Keras' inputs.
 
     Reproduces ``keras.losses.categorical_focal_crossentropy(targets, probabilities)`` (with
@@ -345,8 +400,8 @@ def categorical_focal_crossentropy(probabilities: ArrayLike, targets: ArrayLike,
     """
     name = "categorical_focal_crossentropy"
     p = as_compute(probabilities)
-    _v.check_rank(name, "probabilities", p, 1)
-    ax = _v.check_axis(name, axis, p.ndim)
+    val.check_rank(name, "probabilities", p, 1)
+    ax = val.check_axis(name, axis, p.ndim)
     total = jnp.sum(p, axis=ax, keepdims=True)
     pos = total > 0
     # Keras: output / Σ output, then clip to [ε, 1 − ε]; double where guards the all-zero row
@@ -360,7 +415,18 @@ def categorical_focal_crossentropy(probabilities: ArrayLike, targets: ArrayLike,
 # PolyLoss
 # ---------------------------------------------------------------------------------------------
 
-def poly1_cross_entropy(logits: ArrayLike, labels: ArrayLike, *, axis: int = -1, epsilon: ArrayLike = 1.0, ignore_index: int | None = None, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+
+def poly1_cross_entropy(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    axis: int = -1,
+    epsilon: ArrayLike = 1.0,
+    ignore_index: int | None = None,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Poly-1 cross-entropy (PolyLoss, Leng et al. 2022) on logits and integer labels.
 
     .. math::
@@ -405,10 +471,12 @@ def poly1_cross_entropy(logits: ArrayLike, labels: ArrayLike, *, axis: int = -1,
       reports it (labels: see the module notes).
     """
     name = "poly1_cross_entropy"
-    x, safe, ok, bad, mask = _sparse_setup(name, "logits", logits, labels, axis, ignore_index, where)
+    x, safe, ok, bad, mask = _sparse_setup(
+        name, "logits", logits, labels, axis, ignore_index, where
+    )
     dtype = x.dtype
     _check_scalar(name, "epsilon", epsilon)
-    _v.check_in_range(name, "epsilon", epsilon, -1.0, np.inf)
+    val.check_in_range(name, "epsilon", epsilon, -1.0, np.inf)
     eps = as_hyper(epsilon, dtype)
     logp_y = _pick(log_softmax(x, axis=-1), safe)
     logp_y = jnp.where(ok, logp_y, jnp.zeros_like(logp_y))
@@ -421,13 +489,23 @@ def poly1_cross_entropy(logits: ArrayLike, labels: ArrayLike, *, axis: int = -1,
 # Margin (hinge) family
 # ---------------------------------------------------------------------------------------------
 
+
 def _positive_part(z: jax.Array) -> jax.Array:
     # max(0, z) with the subgradient 0 at z = 0 (PyTorch's convention)
     # ("z ≤ 0" rather than "z > 0": a NaN z propagates instead of becoming 0)
     return jnp.where(z <= 0, jnp.zeros_like(z), z)
 
 
-def multiclass_hinge_loss(scores: ArrayLike, labels: ArrayLike, *, axis: int = -1, margin: ArrayLike = 1.0, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def multiclass_hinge_loss(
+    scores: ArrayLike,
+    labels: ArrayLike,
+    *,
+    axis: int = -1,
+    margin: ArrayLike = 1.0,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Crammer–Singer multi-class hinge loss on scores and integer labels.
 
     .. math::
@@ -475,7 +553,7 @@ def multiclass_hinge_loss(scores: ArrayLike, labels: ArrayLike, *, axis: int = -
     x, safe, ok, bad, mask = _sparse_setup(name, "scores", scores, labels, axis, None, where)
     dtype = x.dtype
     _check_scalar(name, "margin", margin)
-    _v.check_nonnegative(name, "margin", margin)
+    val.check_nonnegative(name, "margin", margin)
     mrg = as_hyper(margin, dtype)
     is_label = _is_label(safe, x.shape[-1])
     # max over j ≠ y: the label's own score is replaced (select, no arithmetic on -inf) by -inf
@@ -484,7 +562,16 @@ def multiclass_hinge_loss(scores: ArrayLike, labels: ArrayLike, *, axis: int = -
     return _finish(name, values, bad, mask, weights, reduction)
 
 
-def categorical_hinge(scores: ArrayLike, targets: ArrayLike, *, axis: int = -1, margin: ArrayLike = 1.0, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def categorical_hinge(
+    scores: ArrayLike,
+    targets: ArrayLike,
+    *,
+    axis: int = -1,
+    margin: ArrayLike = 1.0,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Keras' ``categorical_hinge`` on scores and one-hot targets.
 
     .. math::
@@ -519,11 +606,11 @@ def categorical_hinge(scores: ArrayLike, targets: ArrayLike, *, axis: int = -1, 
     """
     name = "categorical_hinge"
     s = as_compute(scores)
-    _v.check_same_shape(name, "scores", s, "targets", targets)
+    val.check_same_shape(name, "scores", s, "targets", targets)
     s = _class_last(name, "scores", s, axis)
     t = _class_last(name, "targets", targets, axis, s.dtype)
     _check_scalar(name, "margin", margin)
-    _v.check_nonnegative(name, "margin", margin)
+    val.check_nonnegative(name, "margin", margin)
     mrg = as_hyper(margin, s.dtype)
     pos = jnp.sum(t * s, axis=-1)
     neg = jnp.max((1 - t) * s, axis=-1)
@@ -531,7 +618,18 @@ def categorical_hinge(scores: ArrayLike, targets: ArrayLike, *, axis: int = -1, 
     return apply_reduction(name, values, weights, where, reduction)
 
 
-def multi_margin_loss(scores: ArrayLike, labels: ArrayLike, *, axis: int = -1, p: int = 1, margin: ArrayLike = 1.0, class_weights: ArrayLike | None = None, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def multi_margin_loss(
+    scores: ArrayLike,
+    labels: ArrayLike,
+    *,
+    axis: int = -1,
+    p: int = 1,
+    margin: ArrayLike = 1.0,
+    class_weights: ArrayLike | None = None,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""PyTorch's ``MultiMarginLoss`` (Weston–Watkins multi-class hinge) on scores and labels.
 
     .. math::
@@ -583,7 +681,7 @@ def multi_margin_loss(scores: ArrayLike, labels: ArrayLike, *, axis: int = -1, p
     dtype = x.dtype
     num_classes = x.shape[-1]
     _check_scalar(name, "margin", margin)
-    _v.check_nonnegative(name, "margin", margin)
+    val.check_nonnegative(name, "margin", margin)
     mrg = as_hyper(margin, dtype)
     s_y = _pick(x, safe)
     h = _positive_part(mrg - s_y[..., None] + x)
@@ -592,13 +690,19 @@ def multi_margin_loss(scores: ArrayLike, labels: ArrayLike, *, axis: int = -1, p
     is_label = _is_label(safe, num_classes)
     values = jnp.sum(jnp.where(is_label, jnp.zeros_like(h), h), axis=-1) / num_classes
     if class_weights is not None:
-        _v.check_class_weights(name, class_weights, num_classes)
+        val.check_class_weights(name, class_weights, num_classes)
         values = jnp.take(as_hyper(class_weights, dtype), safe) * values
     return _finish(name, values, bad, mask, weights, reduction)
 
 
 # Losses of this family, canonical names (the registry lists these).
-LOSSES = (softmax_focal_loss, categorical_focal_loss, poly1_cross_entropy, multiclass_hinge_loss, multi_margin_loss,)
+LOSSES = (
+    softmax_focal_loss,
+    categorical_focal_loss,
+    poly1_cross_entropy,
+    multiclass_hinge_loss,
+    multi_margin_loss,
+)
 
 # Every name `jaxloss.get` resolves for this family (case-insensitive), canonical names included.
 ALIASES = {

@@ -39,47 +39,50 @@ from jax import lax
 from jax.custom_derivatives import SymbolicZero
 from jax.typing import ArrayLike
 
-from . import _validation as V
+from . import _validation as val
 from ._alias import bind
 from ._numerics import as_hyper, clamped_log, compute_dtype
 from ._reduction import apply_reduction
-
 
 # ----------------------------------------------------------------------------------------------
 # Private helpers
 # ----------------------------------------------------------------------------------------------
 
+
 def _is_zero(value) -> bool:
     """True when ``value`` is known at trace time to be exactly 0 (so its term can be skipped)."""
-    v = V.concrete_or_none(value)
+    v = val.concrete_or_none(value)
     return v is not None and v.size > 0 and bool(np.all(v == 0))
 
 
 def _class_last(name: str, arg: str, x: ArrayLike, axis: int) -> tuple[jax.Array, int]:
     """``x`` in its computation dtype with the class axis moved last, and the canonical axis."""
-    V.check_floating(name, arg, x)
+    val.check_floating(name, arg, x)
     x = jnp.asarray(x)
-    V.check_rank(name, arg, x, 1)
-    ax = V.check_axis(name, axis, x.ndim)
+    val.check_rank(name, arg, x, 1)
+    ax = val.check_axis(name, axis, x.ndim)
     x = x.astype(compute_dtype(x))
     return jnp.moveaxis(x, ax, -1), ax
 
 
-def _check_labels(name: str, labels: ArrayLike, pred_arg: str, pred_shape: tuple[int, ...],
-                  ax: int) -> jax.Array:
-    V.check_integer(name, "labels", labels)
+def _check_labels(
+    name: str, labels: ArrayLike, pred_arg: str, pred_shape: tuple[int, ...], ax: int
+) -> jax.Array:
+    val.check_integer(name, "labels", labels)
     labels = jnp.asarray(labels)
-    expected = tuple(pred_shape[:ax]) + tuple(pred_shape[ax + 1:])
+    expected = tuple(pred_shape[:ax]) + tuple(pred_shape[ax + 1 :])
     if labels.shape != expected:
         raise ValueError(
             f"{name}: 'labels' must have the shape of '{pred_arg}' without the class axis "
-            f"(axis={ax}), i.e. {expected}, got {labels.shape}")
+            f"(axis={ax}), i.e. {expected}, got {labels.shape}"
+        )
     return labels
 
 
 def _check_ignore_index(name: str, ignore_index) -> None:
-    if ignore_index is not None and (isinstance(ignore_index, bool)
-                                     or not isinstance(ignore_index, (int, np.integer))):
+    if ignore_index is not None and (
+        isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer))
+    ):
         raise TypeError(f"{name}: 'ignore_index' must be an int or None, got {ignore_index!r}")
 
 
@@ -103,15 +106,14 @@ def _take_label(values: jax.Array, labels: jax.Array) -> jax.Array:
     safe = jnp.where((labels >= 0) & (labels < num_classes), labels, 0).astype(jnp.int32)
     if all(d == 1 for d in values.shape[:-1]):  # a per-class vector, e.g. class weights
         return jnp.take(values.reshape(num_classes), safe, mode="clip")
-    return jnp.take_along_axis(values, safe[..., None], axis=-1,
-                               mode="promise_in_bounds")[..., 0]
+    return jnp.take_along_axis(values, safe[..., None], axis=-1, mode="promise_in_bounds")[..., 0]
 
 
 def _class_weight_row(name: str, class_weights, num_classes: int, ndim: int, dtype):
     """Class weights as an array of shape ``(1, ..., 1, C)`` (rank ``ndim``), or None."""
     if class_weights is None:
         return None
-    V.check_class_weights(name, class_weights, num_classes)
+    val.check_class_weights(name, class_weights, num_classes)
     return as_hyper(class_weights, dtype).reshape((1,) * (ndim - 1) + (num_classes,))
 
 
@@ -127,14 +129,14 @@ def _hyper(name: str, arg: str, value, dtype, check) -> jax.Array | None:
 
 
 def _check_label_smoothing(name, arg, value):
-    V.check_label_smoothing(name, value)
+    val.check_label_smoothing(name, value)
 
 
 def _normalizer_with_weights(name, base, weights, shape, dtype):
     """Per-example denominator terms ``base · weights`` for :func:`apply_reduction`."""
     if weights is None:
         return base
-    V.check_broadcastable(name, "weights", weights, shape)
+    val.check_broadcastable(name, "weights", weights, shape)
     return base * jnp.broadcast_to(jnp.asarray(weights).astype(dtype), shape)
 
 
@@ -146,10 +148,17 @@ def _softcap(x: jax.Array, cap: jax.Array) -> jax.Array:
     return jnp.where(masked, x, capped)
 
 
-def _ce_rows_ref(x: jax.Array, *, labels: jax.Array | None = None, targets: jax.Array | None = None,
-             class_weights: jax.Array | None = None, label_smoothing: jax.Array | None = None,
-             z_loss: jax.Array | None = None, active: jax.Array | None = None,
-             stats: bool = False) -> tuple[jax.Array, jax.Array | None]:
+def _ce_rows_ref(
+    x: jax.Array,
+    *,
+    labels: jax.Array | None = None,
+    targets: jax.Array | None = None,
+    class_weights: jax.Array | None = None,
+    label_smoothing: jax.Array | None = None,
+    z_loss: jax.Array | None = None,
+    active: jax.Array | None = None,
+    stats: bool = False,
+) -> tuple[jax.Array, jax.Array | None]:
     r"""Per-row softmax cross-entropy over the last axis, plain autodiff (the reference core).
 
     Args:
@@ -186,7 +195,9 @@ def _ce_rows_ref(x: jax.Array, *, labels: jax.Array | None = None, targets: jax.
     # propagate it), hence s NaN. A select here would stop XLA (CPU) from fusing the subtraction
     # into the exp-sum reduction (an extra [N, C] write and read)
     finfo = jnp.finfo(dtype)
-    m_sum = jnp.minimum(jnp.maximum(m_raw, jnp.asarray(finfo.min, dtype)), jnp.asarray(finfo.max, dtype))
+    m_sum = jnp.minimum(
+        jnp.maximum(m_raw, jnp.asarray(finfo.min, dtype)), jnp.asarray(finfo.max, dtype)
+    )
     e = jnp.exp(x - m_sum)  # = exp(x − m) = s · softmax(x); 0 on masked classes
     s = jnp.sum(e, axis=-1)
     # double where: log never sees 0 (a row with no finite logit is invalid input; its loss is inf);
@@ -246,10 +257,16 @@ def _ce_rows_ref(x: jax.Array, *, labels: jax.Array | None = None, targets: jax.
     return (loss, None, m, log_s, e, s) if stats else (loss, None)
 
 
-def _ce_rows(x: jax.Array, *, labels: jax.Array | None = None, targets: jax.Array | None = None,
-             class_weights: jax.Array | None = None, label_smoothing: jax.Array | None = None,
-             z_loss: jax.Array | None = None, active: jax.Array | None = None,
-             ) -> tuple[jax.Array, jax.Array | None]:
+def _ce_rows(
+    x: jax.Array,
+    *,
+    labels: jax.Array | None = None,
+    targets: jax.Array | None = None,
+    class_weights: jax.Array | None = None,
+    label_smoothing: jax.Array | None = None,
+    z_loss: jax.Array | None = None,
+    active: jax.Array | None = None,
+) -> tuple[jax.Array, jax.Array | None]:
     """The core every softmax CE shares: :func:`_ce_rows_ref`'s value with a fast derivative.
 
     Same arguments and result as :func:`_ce_rows_ref`. The loss goes through :func:`_ce_fast`, a
@@ -279,8 +296,15 @@ _GRAD_FROM_E = True
 @jax.custom_jvp
 def _ce_fast(x, labels, targets, class_weights, label_smoothing, z_loss, active):
     """Per-row loss of :func:`_ce_rows_ref` (positional arguments; ``None`` = option off)."""
-    return _ce_rows_ref(x, labels=labels, targets=targets, class_weights=class_weights,
-                        label_smoothing=label_smoothing, z_loss=z_loss, active=active)[0]
+    return _ce_rows_ref(
+        x,
+        labels=labels,
+        targets=targets,
+        class_weights=class_weights,
+        label_smoothing=label_smoothing,
+        z_loss=z_loss,
+        active=active,
+    )[0]
 
 
 def _ce_fast_jvp(primals, tangents):
@@ -302,9 +326,16 @@ def _ce_fast_jvp(primals, tangents):
     """
     x, labels, targets, cw, eps, zl, active = primals
     dx = tangents[0]
-    loss, _, m, log_s, e, s = _ce_rows_ref(x, labels=labels, targets=targets, class_weights=cw,
-                                           label_smoothing=eps, z_loss=zl, active=active,
-                                           stats=True)
+    loss, _, m, log_s, e, s = _ce_rows_ref(
+        x,
+        labels=labels,
+        targets=targets,
+        class_weights=cw,
+        label_smoothing=eps,
+        z_loss=zl,
+        active=active,
+        stats=True,
+    )
     dtype = x.dtype
     out_t = jnp.zeros_like(loss)
     if not isinstance(dx, SymbolicZero):
@@ -364,18 +395,25 @@ def _ce_fast_jvp(primals, tangents):
             g = p * coef[..., None] - g_hot
         out_t = out_t + jnp.sum(g * dx, axis=-1)
     # the other float arguments (rarely differentiated): plain jvp of the reference core
-    others = [i for i in (2, 3, 4, 5)
-              if primals[i] is not None and not isinstance(tangents[i], SymbolicZero)]
+    others = [
+        i
+        for i in (2, 3, 4, 5)
+        if primals[i] is not None and not isinstance(tangents[i], SymbolicZero)
+    ]
     if others:
+
         def partial_loss(*vals):
             args = list(primals)
-            for i, v in zip(others, vals):
+            for i, v in zip(others, vals, strict=False):
                 args[i] = v
             x_, lb, tg, w, e, z_, act = args
-            return _ce_rows_ref(x_, labels=lb, targets=tg, class_weights=w, label_smoothing=e,
-                                z_loss=z_, active=act)[0]
-        _, t_other = jax.jvp(partial_loss, tuple(primals[i] for i in others),
-                             tuple(tangents[i] for i in others))
+            return _ce_rows_ref(
+                x_, labels=lb, targets=tg, class_weights=w, label_smoothing=e, z_loss=z_, active=act
+            )[0]
+
+        _, t_other = jax.jvp(
+            partial_loss, tuple(primals[i] for i in others), tuple(tangents[i] for i in others)
+        )
         out_t = out_t + t_other
     return loss, out_t
 
@@ -387,7 +425,19 @@ _ce_fast.defjvp(_ce_fast_jvp, symbolic_zeros=True)
 # Public losses
 # ----------------------------------------------------------------------------------------------
 
-def softmax_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, axis: int = -1, label_smoothing: ArrayLike = 0.0, class_weights: ArrayLike | None = None, z_loss: ArrayLike = 0.0, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+
+def softmax_cross_entropy(
+    logits: ArrayLike,
+    targets: ArrayLike,
+    *,
+    axis: int = -1,
+    label_smoothing: ArrayLike = 0.0,
+    class_weights: ArrayLike | None = None,
+    z_loss: ArrayLike = 0.0,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Softmax cross-entropy against target distributions (one-hot or soft).
 
     .. math::
@@ -451,17 +501,30 @@ def softmax_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, axis: int = 
     """
     name = "softmax_cross_entropy"
     x, ax = _class_last(name, "logits", logits, axis)
-    V.check_same_shape(name, "logits", logits, "targets", targets)
+    val.check_same_shape(name, "logits", logits, "targets", targets)
     dtype = x.dtype
     t = jnp.moveaxis(jnp.asarray(targets).astype(dtype), ax, -1)
     cw = _class_weight_row(name, class_weights, x.shape[-1], x.ndim, dtype)
     eps = _hyper(name, "label_smoothing", label_smoothing, dtype, _check_label_smoothing)
-    zl = _hyper(name, "z_loss", z_loss, dtype, V.check_nonnegative)
+    zl = _hyper(name, "z_loss", z_loss, dtype, val.check_nonnegative)
     loss, _ = _ce_rows(x, targets=t, class_weights=cw, label_smoothing=eps, z_loss=zl)
     return apply_reduction(name, loss, weights, where, reduction)
 
 
-def sparse_softmax_cross_entropy(logits: ArrayLike, labels: ArrayLike, *, axis: int = -1, ignore_index: int | None = None, label_smoothing: ArrayLike = 0.0, class_weights: ArrayLike | None = None, z_loss: ArrayLike = 0.0, logit_softcap: ArrayLike | None = None, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def sparse_softmax_cross_entropy(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    axis: int = -1,
+    ignore_index: int | None = None,
+    label_smoothing: ArrayLike = 0.0,
+    class_weights: ArrayLike | None = None,
+    z_loss: ArrayLike = 0.0,
+    logit_softcap: ArrayLike | None = None,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Softmax cross-entropy against integer class labels (PyTorch ``F.cross_entropy``).
 
     With :math:`x` = ``logits`` (after the optional soft cap), :math:`y` = ``labels``,
@@ -544,19 +607,22 @@ def sparse_softmax_cross_entropy(logits: ArrayLike, labels: ArrayLike, *, axis: 
     dtype, num_classes = x.dtype, x.shape[-1]
     cw = _class_weight_row(name, class_weights, num_classes, x.ndim, dtype)
     eps = _hyper(name, "label_smoothing", label_smoothing, dtype, _check_label_smoothing)
-    zl = _hyper(name, "z_loss", z_loss, dtype, V.check_nonnegative)
+    zl = _hyper(name, "z_loss", z_loss, dtype, val.check_nonnegative)
     if logit_softcap is not None:
-        V.check_positive(name, "logit_softcap", logit_softcap)
+        val.check_positive(name, "logit_softcap", logit_softcap)
         x = _softcap(x, as_hyper(logit_softcap, dtype))
     valid, in_range = _label_masks(labels, num_classes, ignore_index)
-    loss, w_label = _ce_rows(x, labels=labels, class_weights=cw, label_smoothing=eps, z_loss=zl,
-                             active=valid & in_range)
-    return _reduce_sparse(name, loss, w_label, labels, num_classes, ignore_index, weights, where,
-                          reduction)
+    loss, w_label = _ce_rows(
+        x, labels=labels, class_weights=cw, label_smoothing=eps, z_loss=zl, active=valid & in_range
+    )
+    return _reduce_sparse(
+        name, loss, w_label, labels, num_classes, ignore_index, weights, where, reduction
+    )
 
 
-def _reduce_sparse(name, loss, w_label, labels, num_classes, ignore_index, weights, where,
-                   reduction):
+def _reduce_sparse(
+    name, loss, w_label, labels, num_classes, ignore_index, weights, where, reduction
+):
     """Masks ignored / out-of-range examples and reduces with PyTorch's normaliser."""
     dtype = loss.dtype
     valid, in_range = _label_masks(labels, num_classes, ignore_index)
@@ -568,12 +634,25 @@ def _reduce_sparse(name, loss, w_label, labels, num_classes, ignore_index, weigh
     loss = jnp.where(valid, loss, jnp.zeros_like(loss))
     normalizer = None
     if w_label is not None or ignore_index is not None:
-        base = valid.astype(dtype) if w_label is None else jnp.where(valid, w_label, jnp.zeros_like(w_label))
+        base = (
+            valid.astype(dtype)
+            if w_label is None
+            else jnp.where(valid, w_label, jnp.zeros_like(w_label))
+        )
         normalizer = _normalizer_with_weights(name, base, weights, loss.shape, dtype)
     return apply_reduction(name, loss, weights, where, reduction, normalizer=normalizer)
 
 
-def categorical_cross_entropy(probabilities: ArrayLike, targets: ArrayLike, *, axis: int = -1, label_smoothing: ArrayLike = 0.0, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def categorical_cross_entropy(
+    probabilities: ArrayLike,
+    targets: ArrayLike,
+    *,
+    axis: int = -1,
+    label_smoothing: ArrayLike = 0.0,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Cross-entropy of probability predictions (e.g. a softmax output) against distributions.
 
     .. math::
@@ -616,7 +695,7 @@ def categorical_cross_entropy(probabilities: ArrayLike, targets: ArrayLike, *, a
     """
     name = "categorical_cross_entropy"
     p, ax = _class_last(name, "probabilities", probabilities, axis)
-    V.check_same_shape(name, "probabilities", probabilities, "targets", targets)
+    val.check_same_shape(name, "probabilities", probabilities, "targets", targets)
     dtype = p.dtype
     t = jnp.moveaxis(jnp.asarray(targets).astype(dtype), ax, -1)
     eps = _hyper(name, "label_smoothing", label_smoothing, dtype, _check_label_smoothing)
@@ -627,7 +706,16 @@ def categorical_cross_entropy(probabilities: ArrayLike, targets: ArrayLike, *, a
     return apply_reduction(name, loss, weights, where, reduction)
 
 
-def sparse_categorical_cross_entropy(probabilities: ArrayLike, labels: ArrayLike, *, axis: int = -1, ignore_index: int | None = None, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def sparse_categorical_cross_entropy(
+    probabilities: ArrayLike,
+    labels: ArrayLike,
+    *,
+    axis: int = -1,
+    ignore_index: int | None = None,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Cross-entropy of probability predictions against integer labels.
 
     .. math::
@@ -669,11 +757,22 @@ def sparse_categorical_cross_entropy(probabilities: ArrayLike, labels: ArrayLike
     labels = _check_labels(name, labels, "probabilities", jnp.shape(probabilities), ax)
     p_label = _take_label(p, labels)
     loss = -clamped_log(p_label)
-    return _reduce_sparse(name, loss, None, labels, p.shape[-1], ignore_index, weights, where,
-                          reduction)
+    return _reduce_sparse(
+        name, loss, None, labels, p.shape[-1], ignore_index, weights, where, reduction
+    )
 
 
-def nll_loss(log_probabilities: ArrayLike, labels: ArrayLike, *, axis: int = -1, class_weights: ArrayLike | None = None, ignore_index: int | None = None, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def nll_loss(
+    log_probabilities: ArrayLike,
+    labels: ArrayLike,
+    *,
+    axis: int = -1,
+    class_weights: ArrayLike | None = None,
+    ignore_index: int | None = None,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Negative log-likelihood of log-probabilities at integer labels (PyTorch ``NLLLoss``).
 
     .. math::
@@ -727,11 +826,19 @@ def nll_loss(log_probabilities: ArrayLike, labels: ArrayLike, *, axis: int = -1,
     if cw is not None:
         w_label = _take_label(cw, labels)
         loss = w_label * loss
-    return _reduce_sparse(name, loss, w_label, labels, num_classes, ignore_index, weights, where,
-                          reduction)
+    return _reduce_sparse(
+        name, loss, w_label, labels, num_classes, ignore_index, weights, where, reduction
+    )
 
 
-def z_loss(logits: ArrayLike, *, axis: int = -1, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def z_loss(
+    logits: ArrayLike,
+    *,
+    axis: int = -1,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""The z-loss auxiliary term: the squared log-partition function of the logits.
 
     .. math::
@@ -773,13 +880,23 @@ def z_loss(logits: ArrayLike, *, axis: int = -1, weights: ArrayLike | None = Non
     # double where: log never sees 0; the predicate is "no mass" (not "s > 0") so that a NaN logit,
     # which makes s NaN, propagates instead of taking the all-masked (-inf) branch
     no_mass = s == 0
-    lse = jnp.where(no_mass, jnp.asarray(-jnp.inf, x.dtype),
-                    m[..., 0] + jnp.log(jnp.where(no_mass, jnp.ones_like(s), s)))
+    lse = jnp.where(
+        no_mass,
+        jnp.asarray(-jnp.inf, x.dtype),
+        m[..., 0] + jnp.log(jnp.where(no_mass, jnp.ones_like(s), s)),
+    )
     return apply_reduction(name, lse * lse, weights, where, reduction)
 
 
 # Losses of this family, canonical names (the registry lists these).
-LOSSES = (softmax_cross_entropy, sparse_softmax_cross_entropy, categorical_cross_entropy, sparse_categorical_cross_entropy, nll_loss, z_loss,)
+LOSSES = (
+    softmax_cross_entropy,
+    sparse_softmax_cross_entropy,
+    categorical_cross_entropy,
+    sparse_categorical_cross_entropy,
+    nll_loss,
+    z_loss,
+)
 
 # Every name `jaxloss.get` resolves for this family (case-insensitive), canonical names included.
 ALIASES = {
@@ -788,7 +905,9 @@ ALIASES = {
     "categorical_crossentropy_from_logits": softmax_cross_entropy,
     "cross_entropy": bind(sparse_softmax_cross_entropy, "cross_entropy", ignore_index=-100),
     "CrossEntropyLoss": bind(sparse_softmax_cross_entropy, "CrossEntropyLoss", ignore_index=-100),
-    "softmax_cross_entropy_with_integer_labels": bind(sparse_softmax_cross_entropy, "softmax_cross_entropy_with_integer_labels", reduction='none'),
+    "softmax_cross_entropy_with_integer_labels": bind(
+        sparse_softmax_cross_entropy, "softmax_cross_entropy_with_integer_labels", reduction="none"
+    ),
     "sparse_categorical_crossentropy_from_logits": sparse_softmax_cross_entropy,
     "categorical_crossentropy": categorical_cross_entropy,
     "crossentropy": categorical_cross_entropy,

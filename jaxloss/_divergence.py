@@ -34,7 +34,16 @@ def _t_log_t_over(t: jax.Array, log_q: jax.Array) -> jax.Array:
     return jnp.where(nonzero, t * (jnp.log(t_safe) - log_q_safe), jnp.zeros_like(t))
 
 
-def kl_divergence(log_predictions: ArrayLike, targets: ArrayLike, *, axis: int = -1, log_targets: bool = False, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def kl_divergence(
+    log_predictions: ArrayLike,
+    targets: ArrayLike,
+    *,
+    axis: int = -1,
+    log_targets: bool = False,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Kullback–Leibler divergence KL(targets ‖ predictions), predictions given as log-probabilities.
 
     .. math::
@@ -109,7 +118,16 @@ def kl_divergence(log_predictions: ArrayLike, targets: ArrayLike, *, axis: int =
     return apply_reduction(name, values, weights, where, reduction)
 
 
-def kl_divergence_from_probabilities(predictions: ArrayLike, targets: ArrayLike, *, axis: int = -1, epsilon: ArrayLike | None = None, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def kl_divergence_from_probabilities(
+    predictions: ArrayLike,
+    targets: ArrayLike,
+    *,
+    axis: int = -1,
+    epsilon: ArrayLike | None = None,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""KL(targets ‖ predictions) with both arguments given as probabilities (Keras / Flux call shape).
 
     .. math::
@@ -178,7 +196,15 @@ def kl_divergence_from_probabilities(predictions: ArrayLike, targets: ArrayLike,
     return apply_reduction(name, values, weights, where, reduction)
 
 
-def js_divergence(log_predictions: ArrayLike, targets: ArrayLike, *, axis: int = -1, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def js_divergence(
+    log_predictions: ArrayLike,
+    targets: ArrayLike,
+    *,
+    axis: int = -1,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Jensen–Shannon divergence between predictions (as log-probabilities) and targets.
 
     .. math::
@@ -236,14 +262,24 @@ def js_divergence(log_predictions: ArrayLike, targets: ArrayLike, *, axis: int =
     p_zero = p <= 0
     # p·(log p − log m) with log p taken from log_predictions (exact even where p underflows)
     kl_p = jnp.where(
-        p_zero, jnp.zeros_like(p),
-        p * (jnp.where(p_zero, jnp.zeros_like(log_p), log_p) - jnp.where(p_zero, jnp.zeros_like(log_m), log_m)))
+        p_zero,
+        jnp.zeros_like(p),
+        p
+        * (
+            jnp.where(p_zero, jnp.zeros_like(log_p), log_p)
+            - jnp.where(p_zero, jnp.zeros_like(log_m), log_m)
+        ),
+    )
     values = 0.5 * jnp.sum(kl_t + kl_p, axis=axis)
     return apply_reduction(name, values, weights, where, reduction)
 
 
 # Losses of this family, canonical names (the registry lists these).
-LOSSES = (kl_divergence, kl_divergence_from_probabilities, js_divergence,)
+LOSSES = (
+    kl_divergence,
+    kl_divergence_from_probabilities,
+    js_divergence,
+)
 
 # Every name `jaxloss.get` resolves for this family (case-insensitive), canonical names included.
 ALIASES = {
@@ -251,8 +287,9 @@ ALIASES = {
     "kl_div": kl_divergence,
     "KLDivLoss": kl_divergence,
     # Keras `kl_divergence`: both inputs clipped to [1e-7, 1] (keras.backend.epsilon())
-    "kullback_leibler_divergence": bind(kl_divergence_from_probabilities, "kullback_leibler_divergence",
-                                        epsilon=1e-7),
+    "kullback_leibler_divergence": bind(
+        kl_divergence_from_probabilities, "kullback_leibler_divergence", epsilon=1e-7
+    ),
     "kldivergence": kl_divergence_from_probabilities,
     "jensen_shannon": js_divergence,
 }

@@ -22,7 +22,6 @@ logits (and of their gradient) exists at a time. Three implementations share one
 from __future__ import annotations
 
 import functools
-import math
 
 import jax
 import jax.numpy as jnp
@@ -32,9 +31,17 @@ from jax.typing import ArrayLike
 
 from ._numerics import as_hyper, compute_dtype
 from ._reduction import apply_reduction
-from ._validation import (check_broadcastable, check_class_weights, check_floating, check_integer,
-                          check_label_smoothing, check_nonnegative, check_positive, check_reduction,
-                          concrete_or_none)
+from ._validation import (
+    check_broadcastable,
+    check_class_weights,
+    check_floating,
+    check_integer,
+    check_label_smoothing,
+    check_nonnegative,
+    check_positive,
+    check_reduction,
+    concrete_or_none,
+)
 
 __all__ = ["linear_cross_entropy"]
 
@@ -48,14 +55,15 @@ DEFAULT_CHUNK_SIZE = 128
 # One chunk of tokens: logits, per-token statistics and the gradient block
 # --------------------------------------------------------------------------------------------
 
+
 class _Cfg:
     """Static configuration of one call (hashable, so it can be a ``nondiff_argnum``)."""
 
     def __init__(self, has_bias, smooth, zloss, cap, chunk, cdt, num_finite_from_bias):
         self.has_bias = has_bias
-        self.smooth = smooth      # label smoothing term present
-        self.zloss = zloss        # z-loss term present
-        self.cap = cap            # logit softcap present
+        self.smooth = smooth  # label smoothing term present
+        self.zloss = zloss  # z-loss term present
+        self.cap = cap  # logit softcap present
         self.chunk = chunk
         self.cdt = jnp.dtype(cdt)
         self.key = (has_bias, smooth, zloss, cap, chunk, str(self.cdt))
@@ -223,6 +231,7 @@ def _float0(x):
 # Recompute (Cut Cross-Entropy): per-token losses, backward recomputes logits chunk by chunk
 # --------------------------------------------------------------------------------------------
 
+
 def _recompute_fwd_scan(cfg, h, w, b, y, cwy, valid, in_range, cw, eps, zl, cap):
     consts = _Consts(cfg, w, b, cw)
 
@@ -234,8 +243,17 @@ def _recompute_fwd_scan(cfg, h, w, b, y, cwy, valid, in_range, cw, eps, zl, cap)
         return None, (loss, lse, zy, sw)
 
     c = cfg.chunk
-    _, outs = lax.scan(body, None, (_chunks(h, c), _chunks(y, c), _opt_chunks(cwy, c),
-                                    _chunks(valid, c), _chunks(in_range, c)))
+    _, outs = lax.scan(
+        body,
+        None,
+        (
+            _chunks(h, c),
+            _chunks(y, c),
+            _opt_chunks(cwy, c),
+            _chunks(valid, c),
+            _chunks(in_range, c),
+        ),
+    )
     return tuple(None if o is None else o.reshape(-1) for o in outs)
 
 
@@ -258,7 +276,9 @@ def _rows_recompute_bwd(cfg, res, ct):
         dw, db, dcap = carry
         h_c, y_c, cwy_c, v_c, r_c, g_c, lse_c = xs
         z, aux = _logits(cfg, h_c, w, b, cap)
-        dz, dcap_c = _grad_block(cfg, z, aux, y_c, cwy_c, v_c, r_c, g_c, lse_c, eps, zl, consts, cap)
+        dz, dcap_c = _grad_block(
+            cfg, z, aux, y_c, cwy_c, v_c, r_c, g_c, lse_c, eps, zl, consts, cap
+        )
         dh_c, dw_c = _dots(cfg, h_c, w, dz)
         dw = dw + dw_c
         if cfg.has_bias:
@@ -268,16 +288,40 @@ def _rows_recompute_bwd(cfg, res, ct):
         return (dw, db, dcap), dh_c
 
     c = cfg.chunk
-    carry0 = (jnp.zeros(w.shape, cfg.cdt), jnp.zeros((w.shape[1],), cfg.cdt), jnp.zeros((), cfg.cdt))
-    (dw, db, dcap), dh = lax.scan(body, carry0, (
-        _chunks(h, c), _chunks(y, c), _opt_chunks(cwy, c), _chunks(valid, c), _chunks(in_range, c),
-        _chunks(g, c), _chunks(lse, c)))
-    deps, dzl = _hyper_grads(cfg, jnp.where(in_range, g, jnp.zeros_like(g)), lse, zy, sw, cwy,
-                             valid, eps, zl, consts)
-    return (dh.reshape(h.shape), dw.astype(w.dtype), db.astype(b.dtype) if cfg.has_bias else None,
-            _float0(y), None if cwy is None else jnp.zeros_like(cwy), _float0(valid),
-            _float0(in_range), None if cw is None else jnp.zeros_like(cw), deps, dzl,
-            dcap.astype(jnp.result_type(cap)) if cfg.cap else None)
+    carry0 = (
+        jnp.zeros(w.shape, cfg.cdt),
+        jnp.zeros((w.shape[1],), cfg.cdt),
+        jnp.zeros((), cfg.cdt),
+    )
+    (dw, db, dcap), dh = lax.scan(
+        body,
+        carry0,
+        (
+            _chunks(h, c),
+            _chunks(y, c),
+            _opt_chunks(cwy, c),
+            _chunks(valid, c),
+            _chunks(in_range, c),
+            _chunks(g, c),
+            _chunks(lse, c),
+        ),
+    )
+    deps, dzl = _hyper_grads(
+        cfg, jnp.where(in_range, g, jnp.zeros_like(g)), lse, zy, sw, cwy, valid, eps, zl, consts
+    )
+    return (
+        dh.reshape(h.shape),
+        dw.astype(w.dtype),
+        db.astype(b.dtype) if cfg.has_bias else None,
+        _float0(y),
+        None if cwy is None else jnp.zeros_like(cwy),
+        _float0(valid),
+        _float0(in_range),
+        None if cw is None else jnp.zeros_like(cw),
+        deps,
+        dzl,
+        dcap.astype(jnp.result_type(cap)) if cfg.cap else None,
+    )
 
 
 _rows_recompute.defvjp(_rows_recompute_fwd, _rows_recompute_bwd)
@@ -286,6 +330,7 @@ _rows_recompute.defvjp(_rows_recompute_fwd, _rows_recompute_bwd)
 # --------------------------------------------------------------------------------------------
 # Forward-gradient (Liger-Kernel): scalar Σ coef_i loss_i, gradient computed in the forward pass
 # --------------------------------------------------------------------------------------------
+
 
 def _forward_grad_scan(cfg, h, w, b, y, cwy, valid, in_range, coef, cw, eps, zl, cap):
     consts = _Consts(cfg, w, b, cw)
@@ -306,16 +351,39 @@ def _forward_grad_scan(cfg, h, w, b, y, cwy, valid, in_range, coef, cw, eps, zl,
         return (dw, db, dcap), (loss, dh_c, lse, zy, sw)
 
     c = cfg.chunk
-    carry0 = (jnp.zeros(w.shape, cfg.cdt), jnp.zeros((w.shape[1],), cfg.cdt), jnp.zeros((), cfg.cdt))
-    (dw, db, dcap), (loss, dh, lse, zy, sw) = lax.scan(body, carry0, (
-        _chunks(h, c), _chunks(y, c), _opt_chunks(cwy, c), _chunks(valid, c), _chunks(in_range, c),
-        _chunks(coef, c)))
+    carry0 = (
+        jnp.zeros(w.shape, cfg.cdt),
+        jnp.zeros((w.shape[1],), cfg.cdt),
+        jnp.zeros((), cfg.cdt),
+    )
+    (dw, db, dcap), (loss, dh, lse, zy, sw) = lax.scan(
+        body,
+        carry0,
+        (
+            _chunks(h, c),
+            _chunks(y, c),
+            _opt_chunks(cwy, c),
+            _chunks(valid, c),
+            _chunks(in_range, c),
+            _chunks(coef, c),
+        ),
+    )
     loss, lse, zy = (x.reshape(-1) for x in (loss, lse, zy))
     sw = None if sw is None else sw.reshape(-1)
     # coefficients are exactly 0 on ignored / masked tokens, whose loss is exactly 0 too
     total = jnp.sum(coef * loss)
-    deps, dzl = _hyper_grads(cfg, jnp.where(in_range, coef, jnp.zeros_like(coef)), lse, zy, sw, cwy,
-                             valid, eps, zl, consts)
+    deps, dzl = _hyper_grads(
+        cfg,
+        jnp.where(in_range, coef, jnp.zeros_like(coef)),
+        lse,
+        zy,
+        sw,
+        cwy,
+        valid,
+        eps,
+        zl,
+        consts,
+    )
     return total, (dh.reshape(h.shape), dw, db, dcap, loss, deps, dzl)
 
 
@@ -337,11 +405,20 @@ def _total_forward_grad_bwd(cfg, res, ct):
     dw_out = (dw * ct).astype(dh.dtype)  # weight was cast to hidden's (matmul) dtype
     db_out = (db * ct).astype(b.dtype) if cfg.has_bias else None
     dcoef = jnp.where(valid & in_range, loss, jnp.zeros_like(loss)) * ct
-    return (dh_out, dw_out, db_out, _float0(y), None if cwy is None else jnp.zeros_like(cwy),
-            _float0(valid), _float0(in_range), dcoef.astype(coef.dtype),
-            None if cw is None else jnp.zeros_like(cw),
-            (deps * ct).astype(deps.dtype), (dzl * ct).astype(dzl.dtype),
-            (dcap * ct).astype(jnp.result_type(cap)) if cfg.cap else None)
+    return (
+        dh_out,
+        dw_out,
+        db_out,
+        _float0(y),
+        None if cwy is None else jnp.zeros_like(cwy),
+        _float0(valid),
+        _float0(in_range),
+        dcoef.astype(coef.dtype),
+        None if cw is None else jnp.zeros_like(cw),
+        (deps * ct).astype(deps.dtype),
+        (dzl * ct).astype(dzl.dtype),
+        (dcap * ct).astype(jnp.result_type(cap)) if cfg.cap else None,
+    )
 
 
 _total_forward_grad.defvjp(_total_forward_grad_fwd, _total_forward_grad_bwd)
@@ -350,6 +427,7 @@ _total_forward_grad.defvjp(_total_forward_grad_fwd, _total_forward_grad_bwd)
 # --------------------------------------------------------------------------------------------
 # Checkpoint: plain autodiff (supports jvp and higher order), rematerialised per chunk
 # --------------------------------------------------------------------------------------------
+
 
 def _rows_checkpoint(cfg, h, w, b, y, cwy, valid, in_range, cw, eps, zl, cap):
     consts = _Consts(cfg, w, b, cw)
@@ -376,8 +454,17 @@ def _rows_checkpoint(cfg, h, w, b, y, cwy, valid, in_range, cw, eps, zl, cap):
         return None, chunk_loss(h_c, y_c, cwy_c, v_c, r_c, w, b, eps, zl, cap)
 
     c = cfg.chunk
-    _, loss = lax.scan(body, None, (_chunks(h, c), _chunks(y, c), _opt_chunks(cwy, c),
-                                    _chunks(valid, c), _chunks(in_range, c)))
+    _, loss = lax.scan(
+        body,
+        None,
+        (
+            _chunks(h, c),
+            _chunks(y, c),
+            _opt_chunks(cwy, c),
+            _chunks(valid, c),
+            _chunks(in_range, c),
+        ),
+    )
     return loss.reshape(-1)
 
 
@@ -385,18 +472,29 @@ def _rows_checkpoint(cfg, h, w, b, y, cwy, valid, in_range, cw, eps, zl, cap):
 # Public function
 # --------------------------------------------------------------------------------------------
 
+
 def _is_static_zero(value) -> bool:
     v = concrete_or_none(value)
     return v is not None and v.shape == () and float(v) == 0.0
 
 
-def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, labels: ArrayLike, *,
-                         bias: ArrayLike | None = None, ignore_index: int | None = None,
-                         label_smoothing: ArrayLike = 0.0, class_weights: ArrayLike | None = None,
-                         z_loss: ArrayLike = 0.0, logit_softcap: ArrayLike | None = None,
-                         chunk_size: int | None = None, weights: ArrayLike | None = None,
-                         where: ArrayLike | None = None, reduction: str = "mean",
-                         method: str = "auto") -> jax.Array:
+def linear_cross_entropy(
+    hidden: ArrayLike,
+    weight: ArrayLike,
+    labels: ArrayLike,
+    *,
+    bias: ArrayLike | None = None,
+    ignore_index: int | None = None,
+    label_smoothing: ArrayLike = 0.0,
+    class_weights: ArrayLike | None = None,
+    z_loss: ArrayLike = 0.0,
+    logit_softcap: ArrayLike | None = None,
+    chunk_size: int | None = None,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+    method: str = "auto",
+) -> jax.Array:
     r"""Sparse softmax cross-entropy of ``hidden @ weight (+ bias)``, never holding the full logits.
 
     With logits :math:`z = \mathrm{cap}\cdot\tanh((h W + b)/\mathrm{cap})` (or :math:`hW + b`
@@ -504,18 +602,26 @@ def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, labels: ArrayLike
     check_integer(_NAME, "labels", labels)
     check_reduction(_NAME, reduction)
     if method not in METHODS:
-        raise ValueError(f"{_NAME}: 'method' must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
+        raise ValueError(
+            f"{_NAME}: 'method' must be one of {', '.join(map(repr, METHODS))}, got {method!r}"
+        )
     hidden = jnp.asarray(hidden)
     weight = jnp.asarray(weight)
     labels = jnp.asarray(labels)
     if hidden.ndim < 1:
-        raise ValueError(f"{_NAME}: 'hidden' must have rank >= 1 ([..., hidden_dim]), got shape {hidden.shape}")
+        raise ValueError(
+            f"{_NAME}: 'hidden' must have rank >= 1 ([..., hidden_dim]), got shape {hidden.shape}"
+        )
     if weight.ndim != 2 or weight.shape[0] != hidden.shape[-1]:
-        raise ValueError(f"{_NAME}: 'weight' must have shape ({hidden.shape[-1]}, vocab) "
-                         f"([hidden_dim, vocab]), got {weight.shape}")
+        raise ValueError(
+            f"{_NAME}: 'weight' must have shape ({hidden.shape[-1]}, vocab) "
+            f"([hidden_dim, vocab]), got {weight.shape}"
+        )
     if labels.shape != hidden.shape[:-1]:
-        raise ValueError(f"{_NAME}: 'labels' must have shape {hidden.shape[:-1]} (hidden's leading "
-                         f"shape), got {labels.shape}")
+        raise ValueError(
+            f"{_NAME}: 'labels' must have shape {hidden.shape[:-1]} (hidden's leading "
+            f"shape), got {labels.shape}"
+        )
     vocab = weight.shape[1]
     if bias is not None:
         check_floating(_NAME, "bias", bias)
@@ -527,10 +633,15 @@ def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, labels: ArrayLike
     check_nonnegative(_NAME, "z_loss", z_loss)
     if logit_softcap is not None:
         check_positive(_NAME, "logit_softcap", logit_softcap)
-    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer))
-                                   or chunk_size < 1):
+    if chunk_size is not None and (
+        isinstance(chunk_size, bool)
+        or not isinstance(chunk_size, (int, np.integer))
+        or chunk_size < 1
+    ):
         raise ValueError(f"{_NAME}: 'chunk_size' must be a positive int, got {chunk_size!r}")
-    if ignore_index is not None and (isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer))):
+    if ignore_index is not None and (
+        isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer))
+    ):
         raise TypeError(f"{_NAME}: 'ignore_index' must be an int or None, got {ignore_index!r}")
     batch_shape = labels.shape
     if weights is not None:
@@ -538,7 +649,9 @@ def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, labels: ArrayLike
     if where is not None:
         check_broadcastable(_NAME, "where", where, batch_shape)
         if jnp.result_type(where) != jnp.bool_:
-            raise TypeError(f"{_NAME}: 'where' must be a boolean mask, got dtype {jnp.result_type(where)}")
+            raise TypeError(
+                f"{_NAME}: 'where' must be a boolean mask, got dtype {jnp.result_type(where)}"
+            )
 
     # ---- dtypes: matmul operands share one dtype; loss math in the computation dtype
     mm_dtype = jnp.promote_types(hidden.dtype, weight.dtype)
@@ -558,8 +671,10 @@ def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, labels: ArrayLike
     zl = as_hyper(z_loss, cdt)
     cap = None if logit_softcap is None else as_hyper(logit_softcap, cdt)
     if eps.ndim or zl.ndim or (cap is not None and cap.ndim):
-        raise ValueError(f"{_NAME}: 'label_smoothing', 'z_loss' and 'logit_softcap' must be scalars "
-                         "(use jax.vmap to sweep them)")
+        raise ValueError(
+            f"{_NAME}: 'label_smoothing', 'z_loss' and 'logit_softcap' must be scalars "
+            "(use jax.vmap to sweep them)"
+        )
 
     chunk = DEFAULT_CHUNK_SIZE if chunk_size is None else int(chunk_size)
     chunk = max(1, min(chunk, n))
@@ -575,7 +690,11 @@ def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, labels: ArrayLike
         # class weights are constants here: no gradient flows to them (documented)
         cw = lax.stop_gradient(jnp.asarray(class_weights).astype(cdt))
         cwy = cw[ys]
-    tok_w = None if weights is None else jnp.broadcast_to(jnp.asarray(weights).astype(cdt), batch_shape).reshape(-1)
+    tok_w = (
+        None
+        if weights is None
+        else jnp.broadcast_to(jnp.asarray(weights).astype(cdt), batch_shape).reshape(-1)
+    )
 
     def padv(x, value):
         return None if x is None else (jnp.pad(x, (0, pad), constant_values=value) if pad else x)
@@ -599,8 +718,9 @@ def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, labels: ArrayLike
             denom = jnp.sum(num if cwy is None else num * cwy)
             nonzero = denom != 0
             # double where: nothing valid gives coefficients (and loss, gradients) of exactly 0
-            coef = jnp.where(nonzero, num / jnp.where(nonzero, denom, jnp.ones_like(denom)),
-                             jnp.zeros_like(num))
+            coef = jnp.where(
+                nonzero, num / jnp.where(nonzero, denom, jnp.ones_like(denom)), jnp.zeros_like(num)
+            )
         return _total_forward_grad(cfg, *args, padv(coef, 0), cw_k, eps, zl, cap)
 
     core = _rows_recompute if method == "recompute" else functools.partial(_rows_checkpoint)
@@ -609,8 +729,14 @@ def linear_cross_entropy(hidden: ArrayLike, weight: ArrayLike, labels: ArrayLike
     normalizer = None
     if cwy is not None:
         normalizer = (cwy if tok_w is None else tok_w * cwy).reshape(batch_shape)
-    return apply_reduction(_NAME, rows.reshape(batch_shape), weights, valid.reshape(batch_shape),
-                           reduction, normalizer=normalizer)
+    return apply_reduction(
+        _NAME,
+        rows.reshape(batch_shape),
+        weights,
+        valid.reshape(batch_shape),
+        reduction,
+        normalizer=normalizer,
+    )
 
 
 from . import _registry  # noqa: E402  (the registry imports no module that imports this one)

@@ -32,6 +32,7 @@ __all__ = [
 # helpers
 # ----------------------------------------------------------------------------------------------
 
+
 def _unit(x: jax.Array, axis: int, epsilon: jax.Array) -> jax.Array:
     """x / max(‖x‖₂, epsilon) along ``axis``; a zero vector gives 0 (also with epsilon = 0)."""
     norm = nx.safe_norm(x, axis=axis, keepdims=True, min_norm=epsilon)
@@ -56,7 +57,9 @@ def _pnorm(d: jax.Array, p: jax.Array, axis: int) -> jax.Array:
     s = jnp.sum(ap, axis=axis)
     szero = s <= 0
     inv_p = jnp.ones_like(p) / p
-    return jnp.where(szero, jnp.zeros_like(s), jnp.power(jnp.where(szero, jnp.ones_like(s), s), inv_p))
+    return jnp.where(
+        szero, jnp.zeros_like(s), jnp.power(jnp.where(szero, jnp.ones_like(s), s), inv_p)
+    )
 
 
 def _clamp_min0(x: jax.Array) -> jax.Array:
@@ -81,7 +84,17 @@ def _reduced_shape(shape: tuple[int, ...], axis: int) -> tuple[int, ...]:
 # cosine losses
 # ----------------------------------------------------------------------------------------------
 
-def cosine_distance(predictions: ArrayLike, targets: ArrayLike, *, axis: int = -1, epsilon: ArrayLike = 1e-8, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+
+def cosine_distance(
+    predictions: ArrayLike,
+    targets: ArrayLike,
+    *,
+    axis: int = -1,
+    epsilon: ArrayLike = 1e-8,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Cosine distance, one minus the cosine similarity along a feature axis.
 
     .. math::
@@ -137,7 +150,16 @@ def cosine_distance(predictions: ArrayLike, targets: ArrayLike, *, axis: int = -
     return apply_reduction(name, values, weights, where, reduction)
 
 
-def cosine_similarity_loss(predictions: ArrayLike, targets: ArrayLike, *, axis: int = -1, epsilon: ArrayLike = 1e-8, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def cosine_similarity_loss(
+    predictions: ArrayLike,
+    targets: ArrayLike,
+    *,
+    axis: int = -1,
+    epsilon: ArrayLike = 1e-8,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Negative cosine similarity along a feature axis (Keras' ``cosine_similarity`` loss).
 
     .. math::
@@ -194,7 +216,17 @@ def cosine_similarity_loss(predictions: ArrayLike, targets: ArrayLike, *, axis: 
 _TORCH_COSINE_EMBEDDING_EPS = 9.999999960041972e-13  # float(np.float32(1e-12))
 
 
-def cosine_embedding_loss(x1: ArrayLike, x2: ArrayLike, targets: ArrayLike, *, margin: ArrayLike = 0.0, axis: int = -1, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def cosine_embedding_loss(
+    x1: ArrayLike,
+    x2: ArrayLike,
+    targets: ArrayLike,
+    *,
+    margin: ArrayLike = 0.0,
+    axis: int = -1,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Cosine embedding loss (PyTorch ``CosineEmbeddingLoss``).
 
     .. math::
@@ -243,7 +275,8 @@ def cosine_embedding_loss(x1: ArrayLike, x2: ArrayLike, targets: ArrayLike, *, m
     if jnp.shape(targets) != loss_shape:
         raise ValueError(
             f"{name}: 'targets' must have the shape of 'x1' without axis {axis}, {loss_shape}, "
-            f"got {jnp.shape(targets)}")
+            f"got {jnp.shape(targets)}"
+        )
     dtype = nx.compute_dtype(x1)
     a, b = nx.as_compute(x1, dtype), nx.as_compute(x2, dtype)
     t = nx.as_compute(targets, dtype)
@@ -263,7 +296,21 @@ def cosine_embedding_loss(x1: ArrayLike, x2: ArrayLike, targets: ArrayLike, *, m
 # triplet and ranking losses
 # ----------------------------------------------------------------------------------------------
 
-def triplet_margin_loss(anchor: ArrayLike, positive: ArrayLike, negative: ArrayLike, *, margin: ArrayLike = 1.0, p: ArrayLike = 2, epsilon: ArrayLike = 1e-6, swap: bool = False, axis: int = -1, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+
+def triplet_margin_loss(
+    anchor: ArrayLike,
+    positive: ArrayLike,
+    negative: ArrayLike,
+    *,
+    margin: ArrayLike = 1.0,
+    p: ArrayLike = 2,
+    epsilon: ArrayLike = 1e-6,
+    swap: bool = False,
+    axis: int = -1,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Triplet margin loss (PyTorch ``TripletMarginLoss``).
 
     .. math::
@@ -338,11 +385,20 @@ def triplet_margin_loss(anchor: ArrayLike, positive: ArrayLike, negative: ArrayL
 
 def _check_elementwise(name: str, names: tuple[str, ...], arrays: tuple) -> None:
     val.check_floating(name, names[0], arrays[0])
-    for n, x in zip(names[1:], arrays[1:]):
+    for n, x in zip(names[1:], arrays[1:], strict=False):
         val.check_same_shape(name, names[0], arrays[0], n, x)
 
 
-def margin_ranking_loss(x1: ArrayLike, x2: ArrayLike, targets: ArrayLike, *, margin: ArrayLike = 0.0, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def margin_ranking_loss(
+    x1: ArrayLike,
+    x2: ArrayLike,
+    targets: ArrayLike,
+    *,
+    margin: ArrayLike = 0.0,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Margin ranking loss (PyTorch ``MarginRankingLoss``).
 
     .. math::
@@ -391,7 +447,15 @@ def margin_ranking_loss(x1: ArrayLike, x2: ArrayLike, targets: ArrayLike, *, mar
     return apply_reduction(name, values, weights, where, reduction)
 
 
-def hinge_embedding_loss(distances: ArrayLike, targets: ArrayLike, *, margin: ArrayLike = 1.0, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def hinge_embedding_loss(
+    distances: ArrayLike,
+    targets: ArrayLike,
+    *,
+    margin: ArrayLike = 1.0,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Hinge embedding loss (PyTorch ``HingeEmbeddingLoss``).
 
     .. math::
@@ -435,12 +499,19 @@ def hinge_embedding_loss(distances: ArrayLike, targets: ArrayLike, *, margin: Ar
     m = nx.as_hyper(margin, dtype)
     zeros = jnp.zeros_like(x)
     # PyTorch: where(t != 1, clamp_min(margin − x, 0), 0) + where(t != −1, x, 0)
-    values = (jnp.where(t != 1, _clamp_min0(m - x), zeros)
-              + jnp.where(t != -1, x, zeros))
+    values = jnp.where(t != 1, _clamp_min0(m - x), zeros) + jnp.where(t != -1, x, zeros)
     return apply_reduction(name, values, weights, where, reduction)
 
 
-def contrastive_loss(distances: ArrayLike, targets: ArrayLike, *, margin: ArrayLike = 1.0, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def contrastive_loss(
+    distances: ArrayLike,
+    targets: ArrayLike,
+    *,
+    margin: ArrayLike = 1.0,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Siamese contrastive loss on pair distances, targets in {0, 1} (1 = similar pair).
 
     .. math::
@@ -499,7 +570,16 @@ def contrastive_loss(distances: ArrayLike, targets: ArrayLike, *, margin: ArrayL
 # NT-Xent
 # ----------------------------------------------------------------------------------------------
 
-def ntxent_loss(embeddings: ArrayLike, labels: ArrayLike, *, temperature: ArrayLike = 0.07, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+
+def ntxent_loss(
+    embeddings: ArrayLike,
+    labels: ArrayLike,
+    *,
+    temperature: ArrayLike = 0.07,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""NT-Xent / InfoNCE: normalised temperature-scaled cross-entropy (as ``optax.ntxent``).
 
     With :math:`s_{ij} = \cos(e_i, e_j) / \mathrm{temperature}`, the positives :math:`P(i)` of
@@ -558,17 +638,22 @@ def ntxent_loss(embeddings: ArrayLike, labels: ArrayLike, *, temperature: ArrayL
     val.check_floating(name, "embeddings", embeddings)
     val.check_integer(name, "labels", labels)
     if jnp.ndim(embeddings) != 2:
-        raise ValueError(f"{name}: 'embeddings' must have shape [batch, dim], got {jnp.shape(embeddings)}")
+        raise ValueError(
+            f"{name}: 'embeddings' must have shape [batch, dim], got {jnp.shape(embeddings)}"
+        )
     if jnp.ndim(labels) != 1 or jnp.shape(labels)[0] != jnp.shape(embeddings)[0]:
         raise ValueError(
             f"{name}: 'labels' must have shape [batch] = ({jnp.shape(embeddings)[0]},), "
-            f"got {jnp.shape(labels)}")
+            f"got {jnp.shape(labels)}"
+        )
     val.check_positive(name, "temperature", temperature)
     n = jnp.shape(embeddings)[0]
     if where is not None:
         val.check_broadcastable(name, "where", where, (n,))
         if jnp.result_type(where) != jnp.bool_:
-            raise TypeError(f"{name}: 'where' must be a boolean mask, got dtype {jnp.result_type(where)}")
+            raise TypeError(
+                f"{name}: 'where' must be a boolean mask, got dtype {jnp.result_type(where)}"
+            )
     if weights is not None:
         val.check_broadcastable(name, "weights", weights, (n,))
 
@@ -579,10 +664,14 @@ def ntxent_loss(embeddings: ArrayLike, labels: ArrayLike, *, temperature: ArrayL
     # optax clamps each squared norm at eps: max(‖e‖², eps) = max(‖e‖, sqrt(eps))²
     min_norm = jnp.asarray(float(jnp.finfo(dtype).eps) ** 0.5, dtype)
     u = _unit(e, -1, min_norm)
-    s = (u @ u.T) / temp                                           # [n, n] similarities
+    s = (u @ u.T) / temp  # [n, n] similarities
 
     same = labels[:, None] == labels[None, :]
-    valid_col = jnp.ones((1, n), bool) if where is None else jnp.broadcast_to(jnp.asarray(where), (n,))[None, :]
+    valid_col = (
+        jnp.ones((1, n), bool)
+        if where is None
+        else jnp.broadcast_to(jnp.asarray(where), (n,))[None, :]
+    )
     eye = jnp.eye(n, dtype=bool)
     pos = same & ~eye & valid_col
     neg = ~same & valid_col
@@ -594,14 +683,27 @@ def ntxent_loss(embeddings: ArrayLike, labels: ArrayLike, *, temperature: ArrayL
     # ℓ_ij = log(exp s_ij + exp lse_neg_i) − s_ij = softplus(lse_neg_i − s_ij) ≥ 0; 0 with no negatives
     pair = nx.softplus(jnp.broadcast_to(lse_neg[:, None], (n, n)) - s)
     zeros = jnp.zeros_like(pair)
-    per_anchor = jnp.sum(jnp.where(pos, pair, zeros), axis=1)      # L_i
-    n_pos = jnp.sum(pos, axis=1).astype(dtype)                      # |P(i)|
-    w = jnp.ones((n,), dtype) if weights is None else jnp.broadcast_to(jnp.asarray(weights).astype(dtype), (n,))
+    per_anchor = jnp.sum(jnp.where(pos, pair, zeros), axis=1)  # L_i
+    n_pos = jnp.sum(pos, axis=1).astype(dtype)  # |P(i)|
+    w = (
+        jnp.ones((n,), dtype)
+        if weights is None
+        else jnp.broadcast_to(jnp.asarray(weights).astype(dtype), (n,))
+    )
     return apply_reduction(name, per_anchor, weights, where, reduction, normalizer=w * n_pos)
 
 
 # Losses of this family, canonical names (the registry lists these).
-LOSSES = (cosine_distance, cosine_similarity_loss, cosine_embedding_loss, triplet_margin_loss, margin_ranking_loss, hinge_embedding_loss, contrastive_loss, ntxent_loss,)
+LOSSES = (
+    cosine_distance,
+    cosine_similarity_loss,
+    cosine_embedding_loss,
+    triplet_margin_loss,
+    margin_ranking_loss,
+    hinge_embedding_loss,
+    contrastive_loss,
+    ntxent_loss,
+)
 
 # Every name `jaxloss.get` resolves for this family (case-insensitive), canonical names included.
 ALIASES = {

@@ -90,7 +90,9 @@ def log_softmax(x: jax.Array, axis: int = -1) -> jax.Array:
     # masked means x = −inf exactly: a NaN logit is not masked, it propagates
     masked = x == -jnp.inf
     # log softmax(x)_j = x_j − logsumexp(x); masked (−inf) entries stay −inf instead of −inf − (−inf)
-    return jnp.where(masked, -jnp.inf, jnp.where(masked, jnp.zeros_like(x), x) - jnp.where(masked, 0, lse))
+    return jnp.where(
+        masked, -jnp.inf, jnp.where(masked, jnp.zeros_like(x), x) - jnp.where(masked, 0, lse)
+    )
 
 
 def softmax(x: jax.Array, axis: int = -1) -> jax.Array:
@@ -129,11 +131,17 @@ def clamped_log(p: jax.Array, floor: float = -100.0) -> jax.Array:
     # double where: log never sees 0 (whose gradient would be inf · 0 = NaN); the predicate is
     # "p ≤ tiny" so that a NaN p propagates (log NaN = NaN, and max keeps NaN) instead of -> floor
     small = p <= tiny
-    return jnp.where(small, floor, jnp.maximum(jnp.log(jnp.where(small, jnp.ones_like(p), p)), floor))
+    return jnp.where(
+        small, floor, jnp.maximum(jnp.log(jnp.where(small, jnp.ones_like(p), p)), floor)
+    )
 
 
-def safe_norm(x: jax.Array, axis: int | tuple[int, ...] | None = -1, keepdims: bool = False,
-              min_norm: ArrayLike = 0.0) -> jax.Array:
+def safe_norm(
+    x: jax.Array,
+    axis: int | tuple[int, ...] | None = -1,
+    keepdims: bool = False,
+    min_norm: ArrayLike = 0.0,
+) -> jax.Array:
     """max(‖x‖₂, min_norm) along ``axis`` with a finite (zero) gradient at x = 0."""
     sq = jnp.sum(x * x, axis=axis, keepdims=keepdims)
     min_norm = jnp.asarray(min_norm).astype(sq.dtype)

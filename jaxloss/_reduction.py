@@ -11,9 +11,14 @@ from ._validation import check_broadcastable, check_reduction
 __all__ = ["reduce_loss", "apply_reduction"]
 
 
-def apply_reduction(name: str, values: jax.Array, weights: ArrayLike | None = None,
-                    where: ArrayLike | None = None, reduction: str = "mean",
-                    normalizer: jax.Array | None = None) -> jax.Array:
+def apply_reduction(
+    name: str,
+    values: jax.Array,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+    normalizer: jax.Array | None = None,
+) -> jax.Array:
     """The reduction of API.md §1, with error messages that name the calling loss.
 
     Args:
@@ -39,7 +44,9 @@ def apply_reduction(name: str, values: jax.Array, weights: ArrayLike | None = No
     if where is not None:
         check_broadcastable(name, "where", where, shape)
         if jnp.result_type(where) != jnp.bool_:
-            raise TypeError(f"{name}: 'where' must be a boolean mask, got dtype {jnp.result_type(where)}")
+            raise TypeError(
+                f"{name}: 'where' must be a boolean mask, got dtype {jnp.result_type(where)}"
+            )
     if normalizer is not None:
         check_broadcastable(name, "normalizer", normalizer, shape)
 
@@ -67,11 +74,17 @@ def apply_reduction(name: str, values: jax.Array, weights: ArrayLike | None = No
     denom = jnp.sum(denom_terms)
     nonzero = denom != 0
     # double where: Σw = 0 (nothing valid) gives exactly 0 and a zero gradient, never 0/0
-    return jnp.where(nonzero, total / jnp.where(nonzero, denom, jnp.ones_like(denom)), jnp.zeros_like(total))
+    return jnp.where(
+        nonzero, total / jnp.where(nonzero, denom, jnp.ones_like(denom)), jnp.zeros_like(total)
+    )
 
 
-def reduce_loss(values: ArrayLike, weights: ArrayLike | None = None, where: ArrayLike | None = None,
-                reduction: str = "mean") -> jax.Array:
+def reduce_loss(
+    values: ArrayLike,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Reduces unreduced losses with optional per-example weights and a validity mask.
 
     .. math::

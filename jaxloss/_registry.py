@@ -10,11 +10,27 @@ from __future__ import annotations
 import difflib
 from typing import Callable
 
-from . import (_binary, _classification, _cross_entropy, _divergence, _metric, _regression,
-               _segmentation, _sequence)
+from . import (
+    _binary,
+    _classification,
+    _cross_entropy,
+    _divergence,
+    _metric,
+    _regression,
+    _segmentation,
+    _sequence,
+)
 
-_FAMILIES = (_regression, _binary, _cross_entropy, _classification, _divergence, _segmentation,
-             _metric, _sequence)
+_FAMILIES = (
+    _regression,
+    _binary,
+    _cross_entropy,
+    _classification,
+    _divergence,
+    _segmentation,
+    _metric,
+    _sequence,
+)
 
 _EXTRA: dict[str, Callable] = {}  # losses that live outside the family modules (e.g. linear CE)
 
@@ -82,6 +98,9 @@ def get(name: str) -> Callable:
     close = difflib.get_close_matches(name, known, n=5, cutoff=0.5)
     if not close:
         lowered = {n.lower(): n for n in known}
-        close = [lowered[c] for c in difflib.get_close_matches(name.lower(), list(lowered), n=5, cutoff=0.4)]
+        close = [
+            lowered[c]
+            for c in difflib.get_close_matches(name.lower(), list(lowered), n=5, cutoff=0.4)
+        ]
     hint = ", ".join(repr(c) for c in close) if close else "none; see jaxloss.list_losses()"
     raise ValueError(f"jaxloss.get: unknown loss {name!r}; closest matches: {hint}")

@@ -37,8 +37,9 @@ _LOG_2 = math.log(2.0)
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
-def _inputs(name: str, predictions: ArrayLike, targets: ArrayLike,
-            a_name: str = "predictions") -> tuple[jax.Array, jax.Array, jnp.dtype]:
+def _inputs(
+    name: str, predictions: ArrayLike, targets: ArrayLike, a_name: str = "predictions"
+) -> tuple[jax.Array, jax.Array, jnp.dtype]:
     """(predictions, targets) in the computation dtype, after the shape check."""
     check_same_shape(name, a_name, predictions, "targets", targets)
     dtype = compute_dtype(predictions)
@@ -59,7 +60,14 @@ def _abs(r: jax.Array) -> jax.Array:
     return r * jnp.sign(r)
 
 
-def mean_squared_error(predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def mean_squared_error(
+    predictions: ArrayLike,
+    targets: ArrayLike,
+    *,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Squared error (L2 loss), PyTorch ``MSELoss`` / Keras ``mean_squared_error``.
 
     .. math::
@@ -94,7 +102,14 @@ def mean_squared_error(predictions: ArrayLike, targets: ArrayLike, *, weights: A
     return apply_reduction(name, r * r, weights, where, reduction)
 
 
-def mean_absolute_error(predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def mean_absolute_error(
+    predictions: ArrayLike,
+    targets: ArrayLike,
+    *,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Absolute error (L1 loss), PyTorch ``L1Loss`` / Keras ``mean_absolute_error``.
 
     .. math::
@@ -126,7 +141,14 @@ def mean_absolute_error(predictions: ArrayLike, targets: ArrayLike, *, weights: 
     return apply_reduction(name, _abs(p - t), weights, where, reduction)
 
 
-def root_mean_squared_error(predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def root_mean_squared_error(
+    predictions: ArrayLike,
+    targets: ArrayLike,
+    *,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Root of the reduced squared error; the square root is applied *after* the reduction.
 
     .. math::
@@ -174,7 +196,14 @@ def root_mean_squared_error(predictions: ArrayLike, targets: ArrayLike, *, weigh
     return _safe_sqrt(apply_reduction(name, r * r, weights, where, reduction))
 
 
-def mean_squared_logarithmic_error(predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def mean_squared_logarithmic_error(
+    predictions: ArrayLike,
+    targets: ArrayLike,
+    *,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Squared logarithmic error, the Keras ``mean_squared_logarithmic_error`` formula.
 
     .. math::
@@ -214,7 +243,15 @@ def mean_squared_logarithmic_error(predictions: ArrayLike, targets: ArrayLike, *
     return apply_reduction(name, d * d, weights, where, reduction)
 
 
-def mean_absolute_percentage_error(predictions: ArrayLike, targets: ArrayLike, *, epsilon: ArrayLike = 1e-7, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def mean_absolute_percentage_error(
+    predictions: ArrayLike,
+    targets: ArrayLike,
+    *,
+    epsilon: ArrayLike = 1e-7,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Absolute percentage error, the Keras ``mean_absolute_percentage_error`` formula.
 
     .. math::
@@ -254,7 +291,15 @@ def mean_absolute_percentage_error(predictions: ArrayLike, targets: ArrayLike, *
     return apply_reduction(name, values, weights, where, reduction)
 
 
-def huber_loss(predictions: ArrayLike, targets: ArrayLike, *, delta: ArrayLike = 1.0, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def huber_loss(
+    predictions: ArrayLike,
+    targets: ArrayLike,
+    *,
+    delta: ArrayLike = 1.0,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Huber loss, PyTorch ``HuberLoss`` / Keras ``huber`` / optax ``huber_loss``.
 
     With :math:`r_i = \mathrm{predictions}_i - \mathrm{targets}_i`,
@@ -303,10 +348,20 @@ def huber_loss(predictions: ArrayLike, targets: ArrayLike, *, delta: ArrayLike =
     # ½r² if |r| ≤ δ else δ(|r| − ½δ). The select comes last so that XLA fuses the whole
     # expression into one loop (no intermediate arrays); autodiff through it gives r on the
     # quadratic side (so 0 at r = 0, also for δ = 0, as PyTorch) and δ·sign(r) on the linear side.
-    return apply_reduction(name, jnp.where(a <= d, 0.5 * r * r, d * (a - 0.5 * d)), weights, where, reduction)
+    return apply_reduction(
+        name, jnp.where(a <= d, 0.5 * r * r, d * (a - 0.5 * d)), weights, where, reduction
+    )
 
 
-def smooth_l1_loss(predictions: ArrayLike, targets: ArrayLike, *, beta: ArrayLike = 1.0, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def smooth_l1_loss(
+    predictions: ArrayLike,
+    targets: ArrayLike,
+    *,
+    beta: ArrayLike = 1.0,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Smooth L1 loss, PyTorch ``SmoothL1Loss`` semantics (``huber_loss`` with δ = β, divided by β).
 
     With :math:`r_i = \mathrm{predictions}_i - \mathrm{targets}_i`,
@@ -356,12 +411,21 @@ def smooth_l1_loss(predictions: ArrayLike, targets: ArrayLike, *, beta: ArrayLik
     q = jnp.minimum(a, b)
     positive = b > 0
     # double where: ½q²/β with q = 0 whenever β = 0, so the β = 0 term is exactly 0 (no 0/0)
-    quad = jnp.where(positive, 0.5 * q * q / jnp.where(positive, b, jnp.ones_like(b)), jnp.zeros_like(q))
+    quad = jnp.where(
+        positive, 0.5 * q * q / jnp.where(positive, b, jnp.ones_like(b)), jnp.zeros_like(q)
+    )
     # ½r²/β if |r| < β else |r| − ½β  ==  ½q²/β + (|r| − q)
     return apply_reduction(name, quad + (a - q), weights, where, reduction)
 
 
-def log_cosh(predictions: ArrayLike, targets: ArrayLike, *, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def log_cosh(
+    predictions: ArrayLike,
+    targets: ArrayLike,
+    *,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Logarithm of the hyperbolic cosine of the error, overflow-free (Keras ``log_cosh``).
 
     .. math::
@@ -427,7 +491,15 @@ def _log_cosh_jvp(primals, tangents):
     return y, jnp.where(y < 0, jnp.zeros_like(r), jnp.tanh(r)) * dr
 
 
-def quantile_loss(predictions: ArrayLike, targets: ArrayLike, *, quantile: ArrayLike = 0.5, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def quantile_loss(
+    predictions: ArrayLike,
+    targets: ArrayLike,
+    *,
+    quantile: ArrayLike = 0.5,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Quantile (pinball) loss, whose minimiser is the ``quantile``-th quantile of the targets.
 
     With :math:`r_i = \mathrm{targets}_i - \mathrm{predictions}_i` and :math:`q` = ``quantile``,
@@ -472,7 +544,17 @@ def quantile_loss(predictions: ArrayLike, targets: ArrayLike, *, quantile: Array
     return apply_reduction(name, jnp.maximum(q * r, (q - 1.0) * r), weights, where, reduction)
 
 
-def poisson_nll_loss(predictions: ArrayLike, targets: ArrayLike, *, log_input: bool = True, full: bool = False, epsilon: ArrayLike = 1e-8, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def poisson_nll_loss(
+    predictions: ArrayLike,
+    targets: ArrayLike,
+    *,
+    log_input: bool = True,
+    full: bool = False,
+    epsilon: ArrayLike = 1e-8,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Poisson negative log-likelihood, PyTorch ``PoissonNLLLoss`` semantics.
 
     With :math:`x` = ``predictions`` and :math:`y` = ``targets`` (counts),
@@ -539,7 +621,17 @@ def poisson_nll_loss(predictions: ArrayLike, targets: ArrayLike, *, log_input: b
     return apply_reduction(name, values, weights, where, reduction)
 
 
-def gaussian_nll_loss(mean: ArrayLike, targets: ArrayLike, variance: ArrayLike, *, full: bool = False, epsilon: ArrayLike = 1e-6, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def gaussian_nll_loss(
+    mean: ArrayLike,
+    targets: ArrayLike,
+    variance: ArrayLike,
+    *,
+    full: bool = False,
+    epsilon: ArrayLike = 1e-6,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Gaussian negative log-likelihood, PyTorch ``GaussianNLLLoss`` semantics.
 
     .. math::
@@ -595,12 +687,15 @@ def gaussian_nll_loss(mean: ArrayLike, targets: ArrayLike, variance: ArrayLike, 
     if vshape != shape:
         if len(shape) >= 1 and vshape == shape[:-1]:
             var = var[..., None]
-        elif not (len(vshape) == len(shape)
-                  and sum(v for s, v in zip(shape, vshape) if s != v) == 1):
+        elif not (
+            len(vshape) == len(shape)
+            and sum(v for s, v in zip(shape, vshape, strict=False) if s != v) == 1
+        ):
             raise ValueError(
                 f"{name}: 'variance' of shape {vshape} does not match 'mean' of shape {shape}; it "
                 f"must have the same shape, the shape without the last axis {shape[:-1]}, or the "
-                f"same rank with exactly one axis of size 1")
+                f"same rank with exactly one axis of size 1"
+            )
         var = jnp.broadcast_to(var, shape)
     eps = as_hyper(epsilon, dtype)
     # PyTorch clamps under no_grad: the forward value is max(var, ε), the backward is straight-through
@@ -613,7 +708,19 @@ def gaussian_nll_loss(mean: ArrayLike, targets: ArrayLike, variance: ArrayLike, 
 
 
 # Losses of this family, canonical names (the registry lists these).
-LOSSES = (mean_squared_error, mean_absolute_error, root_mean_squared_error, mean_squared_logarithmic_error, mean_absolute_percentage_error, huber_loss, smooth_l1_loss, log_cosh, quantile_loss, poisson_nll_loss, gaussian_nll_loss,)
+LOSSES = (
+    mean_squared_error,
+    mean_absolute_error,
+    root_mean_squared_error,
+    mean_squared_logarithmic_error,
+    mean_absolute_percentage_error,
+    huber_loss,
+    smooth_l1_loss,
+    log_cosh,
+    quantile_loss,
+    poisson_nll_loss,
+    gaussian_nll_loss,
+)
 
 # Every name `jaxloss.get` resolves for this family (case-insensitive), canonical names included.
 ALIASES = {
@@ -621,7 +728,7 @@ ALIASES = {
     "mse": mean_squared_error,
     "MSELoss": mean_squared_error,
     "mse_loss": mean_squared_error,
-    "squared_error": bind(mean_squared_error, "squared_error", reduction='none'),
+    "squared_error": bind(mean_squared_error, "squared_error", reduction="none"),
     "mae": mean_absolute_error,
     "L1Loss": mean_absolute_error,
     "l1_loss": mean_absolute_error,

@@ -18,7 +18,6 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from ._alias import bind
 from ._numerics import as_hyper, compute_dtype
 from ._reduction import apply_reduction
 from ._validation import check_axis, check_nonnegative, check_same_shape
@@ -26,8 +25,9 @@ from ._validation import check_axis, check_nonnegative, check_same_shape
 __all__ = ["dice_loss", "tversky_loss", "jaccard_loss", "generalized_dice_loss"]
 
 
-def _inputs(name: str, probabilities: ArrayLike, targets: ArrayLike,
-            axis: int | tuple[int, ...] | None) -> tuple[jax.Array, jax.Array, tuple[int, ...], jnp.dtype]:
+def _inputs(
+    name: str, probabilities: ArrayLike, targets: ArrayLike, axis: int | tuple[int, ...] | None
+) -> tuple[jax.Array, jax.Array, tuple[int, ...], jnp.dtype]:
     """(probabilities, targets) in the computation dtype and the summed axes, after the checks."""
     check_same_shape(name, "probabilities", probabilities, "targets", targets)
     dtype = compute_dtype(probabilities)
@@ -38,10 +38,13 @@ def _inputs(name: str, probabilities: ArrayLike, targets: ArrayLike,
         if ndim < 2:
             raise ValueError(
                 f"{name}: 'probabilities' must have a leading batch axis and at least one more axis "
-                f"when 'axis' is None, got shape {p.shape}")
+                f"when 'axis' is None, got shape {p.shape}"
+            )
         axes = tuple(range(1, ndim))
     else:
-        axes = tuple(check_axis(name, a, ndim) for a in ((axis,) if isinstance(axis, int) else axis))
+        axes = tuple(
+            check_axis(name, a, ndim) for a in ((axis,) if isinstance(axis, int) else axis)
+        )
         if len(set(axes)) != len(axes):
             raise ValueError(f"{name}: 'axis' has a repeated axis, got {axis}")
     return p, t, axes, dtype
@@ -57,8 +60,11 @@ def _ratio(numerator: jax.Array, denominator: jax.Array) -> jax.Array:
     """
     ok = denominator != 0
     # double where: 0/0 is never formed, so values and gradients stay finite
-    return jnp.where(ok, numerator / jnp.where(ok, denominator, jnp.ones_like(denominator)),
-                     jnp.ones_like(denominator))
+    return jnp.where(
+        ok,
+        numerator / jnp.where(ok, denominator, jnp.ones_like(denominator)),
+        jnp.ones_like(denominator),
+    )
 
 
 @_ratio.defjvp
@@ -72,7 +78,16 @@ def _ratio_jvp(primals, tangents):
     return r, jnp.where(ok, (dn - r * dd) / d_safe, jnp.zeros_like(r))
 
 
-def dice_loss(probabilities: ArrayLike, targets: ArrayLike, *, smooth: ArrayLike = 1.0, axis: int | tuple[int, ...] | None = None, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def dice_loss(
+    probabilities: ArrayLike,
+    targets: ArrayLike,
+    *,
+    smooth: ArrayLike = 1.0,
+    axis: int | tuple[int, ...] | None = None,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Soft Dice loss, one minus the smoothed Sørensen–Dice coefficient.
 
     With :math:`p` = ``probabilities``, :math:`t` = ``targets``, :math:`s` = ``smooth`` and the
@@ -124,7 +139,18 @@ def dice_loss(probabilities: ArrayLike, targets: ArrayLike, *, smooth: ArrayLike
     return apply_reduction(name, values, weights, where, reduction)
 
 
-def tversky_loss(probabilities: ArrayLike, targets: ArrayLike, *, alpha: ArrayLike = 0.5, beta: ArrayLike = 0.5, smooth: ArrayLike = 1.0, axis: int | tuple[int, ...] | None = None, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def tversky_loss(
+    probabilities: ArrayLike,
+    targets: ArrayLike,
+    *,
+    alpha: ArrayLike = 0.5,
+    beta: ArrayLike = 0.5,
+    smooth: ArrayLike = 1.0,
+    axis: int | tuple[int, ...] | None = None,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Tversky loss: Dice with separate weights on false positives and false negatives.
 
     With :math:`p` = ``probabilities``, :math:`t` = ``targets`` and the sums over ``axis``,
@@ -191,7 +217,16 @@ def tversky_loss(probabilities: ArrayLike, targets: ArrayLike, *, alpha: ArrayLi
     return apply_reduction(name, values, weights, where, reduction)
 
 
-def jaccard_loss(probabilities: ArrayLike, targets: ArrayLike, *, smooth: ArrayLike = 1.0, axis: int | tuple[int, ...] | None = None, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def jaccard_loss(
+    probabilities: ArrayLike,
+    targets: ArrayLike,
+    *,
+    smooth: ArrayLike = 1.0,
+    axis: int | tuple[int, ...] | None = None,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Soft Jaccard (IoU) loss, one minus the smoothed soft intersection over union.
 
     With :math:`p` = ``probabilities``, :math:`t` = ``targets``, :math:`s` = ``smooth`` and the
@@ -242,7 +277,16 @@ def jaccard_loss(probabilities: ArrayLike, targets: ArrayLike, *, smooth: ArrayL
     return apply_reduction(name, values, weights, where, reduction)
 
 
-def generalized_dice_loss(probabilities: ArrayLike, targets: ArrayLike, *, class_axis: int = -1, epsilon: ArrayLike = 1e-6, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def generalized_dice_loss(
+    probabilities: ArrayLike,
+    targets: ArrayLike,
+    *,
+    class_axis: int = -1,
+    epsilon: ArrayLike = 1e-6,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Generalized Dice loss (Sudre et al. 2017): multi-class Dice with class weights 1/volume².
 
     For each batch row, with sums over every axis but the batch axis 0 and ``class_axis``, let
@@ -301,7 +345,8 @@ def generalized_dice_loss(probabilities: ArrayLike, targets: ArrayLike, *, class
     if ndim < 2:
         raise ValueError(
             f"{name}: 'probabilities' must have shape [batch, ..., classes] (rank >= 2), got shape "
-            f"{jnp.shape(probabilities)}")
+            f"{jnp.shape(probabilities)}"
+        )
     ca = check_axis(name, class_axis, ndim, "class_axis")
     if ca == 0:
         raise ValueError(f"{name}: 'class_axis' must not be the batch axis 0")
@@ -327,7 +372,12 @@ def generalized_dice_loss(probabilities: ArrayLike, targets: ArrayLike, *, class
 
 
 # Losses of this family, canonical names (the registry lists these).
-LOSSES = (dice_loss, tversky_loss, jaccard_loss, generalized_dice_loss,)
+LOSSES = (
+    dice_loss,
+    tversky_loss,
+    jaccard_loss,
+    generalized_dice_loss,
+)
 
 # Every name `jaxloss.get` resolves for this family (case-insensitive), canonical names included.
 ALIASES = {

@@ -33,8 +33,13 @@ def _logsumexp_stacked(*xs: jax.Array) -> jax.Array:
 
 
 @functools.partial(jax.jit, static_argnames=("blank_id",))
-def _ctc_log_likelihood(log_probs: jax.Array, frame_valid: jax.Array, labels: jax.Array,
-                        label_lengths: jax.Array, blank_id: int) -> jax.Array:
+def _ctc_log_likelihood(
+    log_probs: jax.Array,
+    frame_valid: jax.Array,
+    labels: jax.Array,
+    label_lengths: jax.Array,
+    blank_id: int,
+) -> jax.Array:
     """log P(labels | log_probs) per sequence by the CTC forward algorithm in log space.
 
     Args:
@@ -93,7 +98,18 @@ def _ctc_log_likelihood(log_probs: jax.Array, frame_valid: jax.Array, labels: ja
     return _logsumexp_stacked(end_blank, end_label)
 
 
-def ctc_loss(logits: ArrayLike, logit_paddings: ArrayLike, labels: ArrayLike, label_paddings: ArrayLike, *, blank_id: int = 0, zero_infinity: bool = False, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def ctc_loss(
+    logits: ArrayLike,
+    logit_paddings: ArrayLike,
+    labels: ArrayLike,
+    label_paddings: ArrayLike,
+    *,
+    blank_id: int = 0,
+    zero_infinity: bool = False,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Connectionist temporal classification loss: per-sequence negative log-likelihood.
 
     .. math::
@@ -165,18 +181,26 @@ def ctc_loss(logits: ArrayLike, logit_paddings: ArrayLike, labels: ArrayLike, la
     name = "ctc_loss"
     check_reduction(name, reduction, _CTC_REDUCTIONS)
     if jnp.ndim(logits) != 3:
-        raise ValueError(f"{name}: 'logits' must have shape [batch, time, classes], got {jnp.shape(logits)}")
+        raise ValueError(
+            f"{name}: 'logits' must have shape [batch, time, classes], got {jnp.shape(logits)}"
+        )
     batch, frames, num_classes = jnp.shape(logits)
     if jnp.shape(logit_paddings) != (batch, frames):
-        raise ValueError(f"{name}: 'logit_paddings' must have shape {(batch, frames)} (logits' [batch, "
-                         f"time]), got {jnp.shape(logit_paddings)}")
+        raise ValueError(
+            f"{name}: 'logit_paddings' must have shape {(batch, frames)} (logits' [batch, "
+            f"time]), got {jnp.shape(logit_paddings)}"
+        )
     check_integer(name, "labels", labels)
     if jnp.ndim(labels) != 2 or jnp.shape(labels)[0] != batch:
-        raise ValueError(f"{name}: 'labels' must have shape [batch={batch}, max_label_length], "
-                         f"got {jnp.shape(labels)}")
+        raise ValueError(
+            f"{name}: 'labels' must have shape [batch={batch}, max_label_length], "
+            f"got {jnp.shape(labels)}"
+        )
     if jnp.shape(label_paddings) != jnp.shape(labels):
-        raise ValueError(f"{name}: 'label_paddings' must have the shape of 'labels' {jnp.shape(labels)}, "
-                         f"got {jnp.shape(label_paddings)}")
+        raise ValueError(
+            f"{name}: 'label_paddings' must have the shape of 'labels' {jnp.shape(labels)}, "
+            f"got {jnp.shape(label_paddings)}"
+        )
     if isinstance(blank_id, bool) or not isinstance(blank_id, (int, np.integer)):
         raise TypeError(f"{name}: 'blank_id' must be a static int, got {type(blank_id).__name__}")
     if not 0 <= blank_id < num_classes:
@@ -191,8 +215,9 @@ def ctc_loss(logits: ArrayLike, logit_paddings: ArrayLike, labels: ArrayLike, la
     # padded label entries become the blank, so arbitrary padding ids never reach the gather
     labels = jnp.where(label_valid, labels, jnp.asarray(blank_id, labels.dtype))
 
-    log_likelihood = _ctc_log_likelihood(log_probs, frame_valid, labels, label_lengths,
-                                         blank_id=int(blank_id))
+    log_likelihood = _ctc_log_likelihood(
+        log_probs, frame_valid, labels, label_lengths, blank_id=int(blank_id)
+    )
     # clamp at 0: −log P ≥ 0, rounding never makes it negative; −(−inf) = +inf stays +inf
     values = jnp.maximum(-log_likelihood, jnp.zeros_like(log_likelihood))
     if zero_infinity:

@@ -21,10 +21,14 @@ __all__ = ["l2_penalty", "l1_penalty", "one_hot", "smooth_labels", "accuracy", "
 # regularisers
 # ----------------------------------------------------------------------------------------------
 
+
 def _float_leaves(params) -> tuple[list[jax.Array], jnp.dtype]:
     """The floating-point leaves of ``params`` and the dtype their sums accumulate in."""
-    leaves = [jnp.asarray(x) for x in jax.tree_util.tree_leaves(params)
-              if jnp.issubdtype(jnp.result_type(x), jnp.floating)]
+    leaves = [
+        jnp.asarray(x)
+        for x in jax.tree_util.tree_leaves(params)
+        if jnp.issubdtype(jnp.result_type(x), jnp.floating)
+    ]
     dtype = jnp.dtype(jnp.float32)
     for leaf in leaves:
         if nx.compute_dtype(leaf) == jnp.dtype(jnp.float64):
@@ -74,7 +78,9 @@ def l2_penalty(params, *, squared: bool = True) -> jax.Array:
         return total
     positive = total > 0
     # double where: sqrt never sees 0, whose derivative is inf
-    return jnp.where(positive, jnp.sqrt(jnp.where(positive, total, jnp.ones_like(total))), jnp.zeros_like(total))
+    return jnp.where(
+        positive, jnp.sqrt(jnp.where(positive, total, jnp.ones_like(total))), jnp.zeros_like(total)
+    )
 
 
 def l1_penalty(params) -> jax.Array:
@@ -110,6 +116,7 @@ def l1_penalty(params) -> jax.Array:
 # label utilities
 # ----------------------------------------------------------------------------------------------
 
+
 def one_hot(labels: ArrayLike, num_classes: int, *, axis: int = -1, dtype=jnp.float32) -> jax.Array:
     r"""One-hot encoding of integer labels (Flux's ``onehotbatch``).
 
@@ -141,7 +148,9 @@ def one_hot(labels: ArrayLike, num_classes: int, *, axis: int = -1, dtype=jnp.fl
     name = "one_hot"
     val.check_integer(name, "labels", labels)
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"{name}: 'num_classes' must be a positive Python int, got {num_classes!r}")
+        raise ValueError(
+            f"{name}: 'num_classes' must be a positive Python int, got {num_classes!r}"
+        )
     ax = val.check_axis(name, axis, jnp.ndim(labels) + 1)
     return jax.nn.one_hot(jnp.asarray(labels), num_classes, dtype=dtype, axis=ax)
 
@@ -187,7 +196,16 @@ def smooth_labels(targets: ArrayLike, label_smoothing: ArrayLike, *, axis: int =
 # metrics
 # ----------------------------------------------------------------------------------------------
 
-def accuracy(logits_or_probs: ArrayLike, labels: ArrayLike, *, axis: int = -1, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+
+def accuracy(
+    logits_or_probs: ArrayLike,
+    labels: ArrayLike,
+    *,
+    axis: int = -1,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Classification accuracy: the fraction of examples whose arg-max class is the label.
 
     .. math::  a = [\operatorname{argmax}_{\mathrm{axis}}\ \mathrm{logits\_or\_probs} = y]
@@ -239,12 +257,21 @@ def accuracy(logits_or_probs: ArrayLike, labels: ArrayLike, *, axis: int = -1, w
     else:
         raise ValueError(
             f"{name}: 'labels' must be class ids of shape {reduced} or targets of shape {shape}, "
-            f"got {jnp.shape(labels)}")
+            f"got {jnp.shape(labels)}"
+        )
     values = (pred == target.astype(pred.dtype)).astype(dtype)
     return apply_reduction(name, values, weights, where, reduction)
 
 
-def binary_accuracy(scores: ArrayLike, targets: ArrayLike, *, threshold: ArrayLike = 0.5, weights: ArrayLike | None = None, where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+def binary_accuracy(
+    scores: ArrayLike,
+    targets: ArrayLike,
+    *,
+    threshold: ArrayLike = 0.5,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Binary accuracy (Keras' ``binary_accuracy``): prediction ``scores > threshold`` vs target.
 
     .. math::  a = \bigl[\,[\mathrm{scores} > \mathrm{threshold}] = \mathrm{targets}\,\bigr]

@@ -22,7 +22,8 @@ def check_reduction(name: str, reduction: str, allowed: Sequence[str] = REDUCTIO
     if not isinstance(reduction, str) or reduction not in allowed:
         raise ValueError(
             f"{name}: 'reduction' must be one of {', '.join(repr(r) for r in allowed)}, "
-            f"got {reduction!r}")
+            f"got {reduction!r}"
+        )
 
 
 def check_axis(name: str, axis: int, ndim: int, arg: str = "axis") -> int:
@@ -38,7 +39,8 @@ def check_same_shape(name: str, a_name: str, a: ArrayLike, b_name: str, b: Array
     a_shape, b_shape = jnp.shape(a), jnp.shape(b)
     if a_shape != b_shape:
         raise ValueError(
-            f"{name}: '{a_name}' and '{b_name}' must have the same shape, got {a_shape} and {b_shape}")
+            f"{name}: '{a_name}' and '{b_name}' must have the same shape, got {a_shape} and {b_shape}"
+        )
 
 
 def check_broadcastable(name: str, arg: str, value: ArrayLike, shape: tuple[int, ...]) -> None:
@@ -50,7 +52,8 @@ def check_broadcastable(name: str, arg: str, value: ArrayLike, shape: tuple[int,
         out = None
     if out != tuple(shape):
         raise ValueError(
-            f"{name}: '{arg}' of shape {vshape} does not broadcast to the loss shape {tuple(shape)}")
+            f"{name}: '{arg}' of shape {vshape} does not broadcast to the loss shape {tuple(shape)}"
+        )
 
 
 def check_floating(name: str, arg: str, x: ArrayLike) -> None:
@@ -64,8 +67,12 @@ def check_integer(name: str, arg: str, x: ArrayLike) -> None:
     if not jnp.issubdtype(dtype, jnp.integer):
         raise TypeError(
             f"{name}: '{arg}' must be integer class ids, got dtype {dtype}"
-            + (" (for one-hot or soft targets use the non-sparse loss)"
-               if jnp.issubdtype(dtype, jnp.floating) else ""))
+            + (
+                " (for one-hot or soft targets use the non-sparse loss)"
+                if jnp.issubdtype(dtype, jnp.floating)
+                else ""
+            )
+        )
 
 
 def check_rank(name: str, arg: str, x: ArrayLike, min_rank: int) -> None:
@@ -86,7 +93,9 @@ def concrete_or_none(value: ArrayLike):
 def check_nonnegative(name: str, arg: str, value: ArrayLike) -> None:
     v = concrete_or_none(value)
     if v is not None and np.any(v < 0):
-        raise ValueError(f"{name}: '{arg}' must be non-negative, got {v.min().item() if v.size else v}")
+        raise ValueError(
+            f"{name}: '{arg}' must be non-negative, got {v.min().item() if v.size else v}"
+        )
 
 
 def check_positive(name: str, arg: str, value: ArrayLike) -> None:
@@ -114,4 +123,5 @@ def check_class_weights(name: str, class_weights: ArrayLike | None, num_classes:
     if len(shape) != 1 or shape[0] != num_classes:
         raise ValueError(
             f"{name}: 'class_weights' must have shape ({num_classes},) (one weight per class), "
-            f"got {shape}")
+            f"got {shape}"
+        )

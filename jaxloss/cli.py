@@ -36,8 +36,11 @@ def _run_script(command: str, argv: list[str]) -> int:
     folder, name = _SCRIPTS[command]
     path = os.path.join(_repo_root(), folder, name)
     if not os.path.exists(path):
-        print(f"jaxloss {command}: {folder}/{name} is not available here (it ships with the source "
-              f"checkout, not the installed package; looked for {path})", file=sys.stderr)
+        print(
+            f"jaxloss {command}: {folder}/{name} is not available here (it ships with the source "
+            f"checkout, not the installed package; looked for {path})",
+            file=sys.stderr,
+        )
         return 2
     namespace = runpy.run_path(path, run_name="jaxloss_cli")
     main = namespace.get("main")
@@ -48,6 +51,7 @@ def _run_script(command: str, argv: list[str]) -> int:
     sys.argv = [path] + list(argv)
     try:
         import inspect
+
         takes_argv = bool(inspect.signature(main).parameters)
         status = main(list(argv)) if takes_argv else main()  # else main() reads sys.argv itself
     finally:
@@ -57,6 +61,7 @@ def _run_script(command: str, argv: list[str]) -> int:
 
 def _list(args) -> int:
     from ._registry import get, list_losses
+
     if args.aliases:
         for name in list_losses(aliases=True):
             fn = get(name)
@@ -72,14 +77,18 @@ def _list(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = argparse.ArgumentParser(prog="jaxloss", description="JAX loss functions: catalog and examples.")
+    parser = argparse.ArgumentParser(
+        prog="jaxloss", description="JAX loss functions: catalog and examples."
+    )
     sub = parser.add_subparsers(dest="command", metavar="{list,demo,sweep,tour,bench}")
     p_list = sub.add_parser("list", help="list the losses")
     p_list.add_argument("--aliases", action="store_true", help="every name jaxloss.get resolves")
-    for name, help_ in (("demo", "the Keras tutorial table (examples/seed_experiments.py)"),
-                        ("sweep", "the vectorised sweep (examples/sweep.py)"),
-                        ("tour", "the regression-loss tour (examples/tour.py)"),
-                        ("bench", "the benchmarks (bench/run.py)")):
+    for name, help_ in (
+        ("demo", "the Keras tutorial table (examples/seed_experiments.py)"),
+        ("sweep", "the vectorised sweep (examples/sweep.py)"),
+        ("tour", "the regression-loss tour (examples/tour.py)"),
+        ("bench", "the benchmarks (bench/run.py)"),
+    ):
         sub.add_parser(name, help=help_, add_help=False)
     if argv and argv[0] in _SCRIPTS:
         return _run_script(argv[0], argv[1:])

@@ -35,20 +35,31 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import AxisType, Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 from jax.typing import ArrayLike
 
 from ._numerics import as_hyper, compute_dtype
-from ._validation import (check_floating, check_integer, check_label_smoothing, check_nonnegative,
-                          check_reduction, concrete_or_none)
+from ._validation import (
+    check_floating,
+    check_integer,
+    check_label_smoothing,
+    check_nonnegative,
+    check_reduction,
+    concrete_or_none,
+)
 
-__all__ = ["vocab_parallel_cross_entropy", "vocab_parallel_linear_cross_entropy",
-           "sharded_cross_entropy"]
+__all__ = [
+    "vocab_parallel_cross_entropy",
+    "vocab_parallel_linear_cross_entropy",
+    "sharded_cross_entropy",
+]
 
 
 # ---------------------------------------------------------------------------------------------
 # Per-row statistics over a vocabulary split along `axis_name`
 # ---------------------------------------------------------------------------------------------
+
 
 def _local_label(labels, vocab_local, axis_name):
     """(index into the local slice, whether this shard owns the label)."""
@@ -79,7 +90,9 @@ def _row_stats(x, local_idx, owned, axis_name, smooth):
         finite = jnp.isfinite(x)
         sum_finite = jnp.sum(jnp.where(finite, x, 0.0), axis=-1)
         n_finite = jnp.sum(finite, axis=-1).astype(x.dtype)
-        sumexp, target, sum_finite, n_finite = lax.psum((sumexp, target, sum_finite, n_finite), axis_name)
+        sumexp, target, sum_finite, n_finite = lax.psum(
+            (sumexp, target, sum_finite, n_finite), axis_name
+        )
     else:
         sumexp, target = lax.psum((sumexp, target), axis_name)
         sum_finite = n_finite = jnp.zeros_like(sumexp)
@@ -111,16 +124,20 @@ def _dlogits(x, lse, local_idx, owned, n_finite, eps, z, g, smooth):
     scale = jnp.where(ok, g, 0.0)
     p = jnp.exp(x - lse0[:, None])
     hot = (jnp.arange(x.shape[-1])[None, :] == local_idx[:, None]) & owned[:, None]
-    grad = (p * (scale * (1.0 + 2.0 * z * lse0))[:, None]
-            - jnp.where(hot, (scale * (1.0 - eps))[:, None], 0.0))
+    grad = p * (scale * (1.0 + 2.0 * z * lse0))[:, None] - jnp.where(
+        hot, (scale * (1.0 - eps))[:, None], 0.0
+    )
     if smooth:
-        grad = grad - jnp.where(jnp.isfinite(x), (scale * eps / jnp.maximum(n_finite, 1.0))[:, None], 0.0)
+        grad = grad - jnp.where(
+            jnp.isfinite(x), (scale * eps / jnp.maximum(n_finite, 1.0))[:, None], 0.0
+        )
     return grad
 
 
 # ---------------------------------------------------------------------------------------------
 # vocab-parallel cross-entropy on given logits: custom VJP, no collective in the backward pass
 # ---------------------------------------------------------------------------------------------
+
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5))
 def _vp_rows(logits, labels, eps, z, axis_name, smooth):
@@ -195,10 +212,18 @@ def _valid_rows(labels, ignore_index, where, shape):
 
 
 def vocab_parallel_cross_entropy(
-        logits: ArrayLike, labels: ArrayLike, *, axis_name, batch_axis_name=None,
-        ignore_index: int | None = None, label_smoothing: ArrayLike = 0.0, z_loss: ArrayLike = 0.0,
-        weights: ArrayLike | None = None, where: ArrayLike | None = None,
-        reduction: str = "mean") -> jax.Array:
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    axis_name,
+    batch_axis_name=None,
+    ignore_index: int | None = None,
+    label_smoothing: ArrayLike = 0.0,
+    z_loss: ArrayLike = 0.0,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Sparse softmax cross-entropy with the vocabulary split over mesh axis ``axis_name``.
 
     Call it inside :func:`jax.shard_map`. On a mesh with ``Auto`` axis types ``shard_map`` places
@@ -254,14 +279,17 @@ def vocab_parallel_cross_entropy(
     logits = jnp.asarray(logits)
     labels = jnp.asarray(labels)
     if logits.shape[:-1] != labels.shape:
-        raise ValueError(f"{name}: 'labels' must have the logits' shape without the class axis, "
-                         f"got logits {logits.shape} and labels {labels.shape}")
+        raise ValueError(
+            f"{name}: 'labels' must have the logits' shape without the class axis, "
+            f"got logits {logits.shape} and labels {labels.shape}"
+        )
     dtype = compute_dtype(logits)
     rows_shape = labels.shape
     eps, z = _hypers(name, dtype, label_smoothing, z_loss, rows_shape)
-    flat = lambda a: a.reshape((-1,) + a.shape[len(rows_shape):])
-    rows = _vp_rows(flat(logits), flat(labels), flat(eps), flat(z), axis_name,
-                    _may_smooth(label_smoothing)).reshape(rows_shape)
+    flat = lambda a: a.reshape((-1,) + a.shape[len(rows_shape) :])
+    rows = _vp_rows(
+        flat(logits), flat(labels), flat(eps), flat(z), axis_name, _may_smooth(label_smoothing)
+    ).reshape(rows_shape)
     valid = _valid_rows(labels, ignore_index, where, rows_shape)
     return _reduce(name, rows, valid, weights, reduction, batch_axis_name)
 
@@ -269,6 +297,7 @@ def vocab_parallel_cross_entropy(
 # ---------------------------------------------------------------------------------------------
 # vocab-parallel linear cross-entropy: chunked over tokens, recompute in the backward pass
 # ---------------------------------------------------------------------------------------------
+
 
 def _chunks(a, n_chunks, chunk):
     pad = n_chunks * chunk - a.shape[0]
@@ -355,18 +384,33 @@ def _vp_linear_bwd(axis_name, chunk, smooth, res, g):
     dw, dh = lax.scan(body, dw0, xs)
     dh = dh.reshape((-1, hidden.shape[-1]))[:n].astype(hidden.dtype)
     ok = jnp.isfinite(lse)
-    return (_sum_to_vma(dh, hidden), _sum_to_vma(dw, weight).astype(weight.dtype), None,
-            _sum_to_vma(jnp.where(ok, g * d_eps, 0.0), eps), _sum_to_vma(jnp.where(ok, g * d_z, 0.0), z))
+    return (
+        _sum_to_vma(dh, hidden),
+        _sum_to_vma(dw, weight).astype(weight.dtype),
+        None,
+        _sum_to_vma(jnp.where(ok, g * d_eps, 0.0), eps),
+        _sum_to_vma(jnp.where(ok, g * d_z, 0.0), z),
+    )
 
 
 _vp_linear_rows.defvjp(_vp_linear_fwd, _vp_linear_bwd)
 
 
 def vocab_parallel_linear_cross_entropy(
-        hidden: ArrayLike, weight: ArrayLike, labels: ArrayLike, *, axis_name, batch_axis_name=None,
-        ignore_index: int | None = None, label_smoothing: ArrayLike = 0.0, z_loss: ArrayLike = 0.0,
-        chunk_size: int | None = None, weights: ArrayLike | None = None,
-        where: ArrayLike | None = None, reduction: str = "mean") -> jax.Array:
+    hidden: ArrayLike,
+    weight: ArrayLike,
+    labels: ArrayLike,
+    *,
+    axis_name,
+    batch_axis_name=None,
+    ignore_index: int | None = None,
+    label_smoothing: ArrayLike = 0.0,
+    z_loss: ArrayLike = 0.0,
+    chunk_size: int | None = None,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Cross-entropy of ``hidden @ weight`` with ``weight`` split over the vocabulary, fused.
 
     Call it inside :func:`jax.shard_map`: ``hidden`` ``[..., D]`` is replicated along ``axis_name``
@@ -412,11 +456,15 @@ def vocab_parallel_linear_cross_entropy(
     io_dtype = jnp.promote_types(hidden.dtype, weight.dtype)
     hidden, weight = hidden.astype(io_dtype), weight.astype(io_dtype)
     if weight.ndim != 2 or hidden.shape[-1] != weight.shape[0]:
-        raise ValueError(f"{name}: 'weight' must be [hidden_dim, vocab/n] with hidden_dim = "
-                         f"hidden.shape[-1]; got hidden {hidden.shape} and weight {weight.shape}")
+        raise ValueError(
+            f"{name}: 'weight' must be [hidden_dim, vocab/n] with hidden_dim = "
+            f"hidden.shape[-1]; got hidden {hidden.shape} and weight {weight.shape}"
+        )
     if hidden.shape[:-1] != labels.shape:
-        raise ValueError(f"{name}: 'labels' must have hidden's shape without the feature axis, "
-                         f"got hidden {hidden.shape} and labels {labels.shape}")
+        raise ValueError(
+            f"{name}: 'labels' must have hidden's shape without the feature axis, "
+            f"got hidden {hidden.shape} and labels {labels.shape}"
+        )
     dtype = compute_dtype(hidden)
     rows_shape = labels.shape
     n = max(1, labels.size)
@@ -425,8 +473,16 @@ def vocab_parallel_linear_cross_entropy(
     chunk = min(n, 1024 if chunk_size is None else int(chunk_size))
     eps, z = _hypers(name, dtype, label_smoothing, z_loss, rows_shape)
     h2 = hidden.reshape((-1, hidden.shape[-1]))
-    rows = _vp_linear_rows(h2, weight, labels.reshape(-1), eps.reshape(-1), z.reshape(-1),
-                           axis_name, chunk, _may_smooth(label_smoothing)).reshape(rows_shape)
+    rows = _vp_linear_rows(
+        h2,
+        weight,
+        labels.reshape(-1),
+        eps.reshape(-1),
+        z.reshape(-1),
+        axis_name,
+        chunk,
+        _may_smooth(label_smoothing),
+    ).reshape(rows_shape)
     valid = _valid_rows(labels, ignore_index, where, rows_shape)
     return _reduce(name, rows, valid, weights, reduction, batch_axis_name)
 
@@ -435,11 +491,21 @@ def vocab_parallel_linear_cross_entropy(
 # Global arrays: place the shard_map for the user
 # ---------------------------------------------------------------------------------------------
 
+
 def sharded_cross_entropy(
-        logits: ArrayLike, labels: ArrayLike, *, mesh: Mesh, vocab_axis, batch_axis=None,
-        ignore_index: int | None = None, label_smoothing: ArrayLike = 0.0, z_loss: ArrayLike = 0.0,
-        weights: ArrayLike | None = None, where: ArrayLike | None = None,
-        reduction: str = "mean") -> jax.Array:
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    mesh: Mesh,
+    vocab_axis,
+    batch_axis=None,
+    ignore_index: int | None = None,
+    label_smoothing: ArrayLike = 0.0,
+    z_loss: ArrayLike = 0.0,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
     r"""Vocabulary-parallel sparse cross-entropy of ordinary (global) arrays.
 
     Places the :func:`jax.shard_map` itself: ``logits`` ``[B, ..., V]`` are split as
@@ -480,16 +546,25 @@ def sharded_cross_entropy(
     logits_spec = P(batch_axis, *middle, vocab_axis)
     row_spec = P(batch_axis, *middle)
     if mesh.shape[vocab_axis] and logits.shape[-1] % mesh.shape[vocab_axis]:
-        raise ValueError(f"{name}: vocabulary size {logits.shape[-1]} does not divide over "
-                         f"{mesh.shape[vocab_axis]} devices of mesh axis {vocab_axis!r}")
+        raise ValueError(
+            f"{name}: vocabulary size {logits.shape[-1]} does not divide over "
+            f"{mesh.shape[vocab_axis]} devices of mesh axis {vocab_axis!r}"
+        )
     if batch_axis is not None and logits.shape[0] % mesh.shape[batch_axis]:
-        raise ValueError(f"{name}: batch size {logits.shape[0]} does not divide over "
-                         f"{mesh.shape[batch_axis]} devices of mesh axis {batch_axis!r}")
+        raise ValueError(
+            f"{name}: batch size {logits.shape[0]} does not divide over "
+            f"{mesh.shape[batch_axis]} devices of mesh axis {batch_axis!r}"
+        )
     dtype = compute_dtype(logits)
     rows = labels.shape
-    ones = jnp.ones(rows, dtype) if weights is None else jnp.broadcast_to(
-        jnp.asarray(weights).astype(dtype), rows)
-    mask = jnp.ones(rows, bool) if where is None else jnp.broadcast_to(jnp.asarray(where, bool), rows)
+    ones = (
+        jnp.ones(rows, dtype)
+        if weights is None
+        else jnp.broadcast_to(jnp.asarray(weights).astype(dtype), rows)
+    )
+    mask = (
+        jnp.ones(rows, bool) if where is None else jnp.broadcast_to(jnp.asarray(where, bool), rows)
+    )
     eps = jnp.broadcast_to(as_hyper(label_smoothing, dtype), rows)
     zz = jnp.broadcast_to(as_hyper(z_loss, dtype), rows)
 
@@ -497,14 +572,25 @@ def sharded_cross_entropy(
 
     def local(x, y, w, m, e, z):
         return vocab_parallel_cross_entropy(
-            x, y, axis_name=vocab_axis, batch_axis_name=batch_axis, ignore_index=ignore_index,
-            label_smoothing=e if smooth else 0.0, z_loss=z, weights=w, where=m,
-            reduction=reduction)
+            x,
+            y,
+            axis_name=vocab_axis,
+            batch_axis_name=batch_axis,
+            ignore_index=ignore_index,
+            label_smoothing=e if smooth else 0.0,
+            z_loss=z,
+            weights=w,
+            where=m,
+            reduction=reduction,
+        )
 
     out_spec = row_spec if reduction == "none" else P()
-    fn = jax.shard_map(local, mesh=mesh,
-                       in_specs=(logits_spec, row_spec, row_spec, row_spec, row_spec, row_spec),
-                       out_specs=out_spec)
+    fn = jax.shard_map(
+        local,
+        mesh=mesh,
+        in_specs=(logits_spec, row_spec, row_spec, row_spec, row_spec, row_spec),
+        out_specs=out_spec,
+    )
     check_label_smoothing(name, label_smoothing)
     check_nonnegative(name, "z_loss", z_loss)
     args = (logits, labels, ones, mask, eps, zz)
@@ -513,5 +599,7 @@ def sharded_cross_entropy(
     if explicit:
         # meshes with Explicit axis types (jax.make_mesh's default) need operands placed as the
         # shard_map expects; on Auto meshes shard_map reshards by itself
-        args = tuple(jax.reshard(a, NamedSharding(mesh, s)) for a, s in zip(args, specs))
+        args = tuple(
+            jax.reshard(a, NamedSharding(mesh, s)) for a, s in zip(args, specs, strict=False)
+        )
     return fn(*args)

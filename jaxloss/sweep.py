@@ -79,7 +79,9 @@ def run_vectorised(train: Callable, configs: Mapping[str, Any]) -> SweepResult:
     return SweepResult(jax.tree_util.tree_map(np.asarray, out), t1 - t0, t2 - t1)
 
 
-def run_loop(train: Callable, configs: Mapping[str, Any], indices: Sequence[int] | None = None) -> SweepResult:
+def run_loop(
+    train: Callable, configs: Mapping[str, Any], indices: Sequence[int] | None = None
+) -> SweepResult:
     """Runs ``train`` one configuration at a time through one compiled ``jax.jit(train)``.
 
     ``indices`` restricts the loop to some configurations (results are stacked in that order).
@@ -106,9 +108,15 @@ def set_hyperparam(optimizer, name: str, value) -> None:
     """
     hp = optimizer.opt_state.hyperparams
     if name not in hp:
-        raise KeyError(f"jaxloss.sweep.set_hyperparam: no hyperparameter {name!r}; have {sorted(hp)}")
+        raise KeyError(
+            f"jaxloss.sweep.set_hyperparam: no hyperparameter {name!r}; have {sorted(hp)}"
+        )
     var = hp[name]
-    current = var[...] if hasattr(var, "__getitem__") and not isinstance(var, (np.ndarray, jax.Array)) else var
+    current = (
+        var[...]
+        if hasattr(var, "__getitem__") and not isinstance(var, (np.ndarray, jax.Array))
+        else var
+    )
     new = jnp.asarray(value, dtype=jnp.asarray(current).dtype)
     if isinstance(var, (np.ndarray, jax.Array)):
         hp[name] = new
@@ -116,7 +124,9 @@ def set_hyperparam(optimizer, name: str, value) -> None:
         var[...] = new
 
 
-def best(metric_values, configs: Mapping[str, Any], *, mode: str = "max") -> tuple[int, dict[str, float]]:
+def best(
+    metric_values, configs: Mapping[str, Any], *, mode: str = "max"
+) -> tuple[int, dict[str, float]]:
     """Index and configuration (as floats) with the best ``metric_values`` (NaN never wins)."""
     v = np.asarray(metric_values, dtype=np.float64)
     if mode not in ("max", "min"):

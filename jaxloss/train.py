@@ -29,8 +29,6 @@ string resolves through :func:`jaxloss.get`.
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 import os
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -39,23 +37,40 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-__all__ = ["History", "make_train_step", "fit", "evaluate", "plot_history", "resolve_loss",
-           "resolve_metrics", "make_pure_step", "make_pure_epoch", "make_pure_eval",
-           "keras_accuracy", "binary_accuracy_keras", "sign_accuracy", "categorical_accuracy",
-           "sparse_categorical_accuracy"]
+__all__ = [
+    "History",
+    "make_train_step",
+    "fit",
+    "evaluate",
+    "plot_history",
+    "resolve_loss",
+    "resolve_metrics",
+    "make_pure_step",
+    "make_pure_epoch",
+    "make_pure_eval",
+    "keras_accuracy",
+    "binary_accuracy_keras",
+    "sign_accuracy",
+    "categorical_accuracy",
+    "sparse_categorical_accuracy",
+]
 
 
 # --------------------------------------------------------------------------------------------
 # losses and metrics
 # --------------------------------------------------------------------------------------------
 
+
 def resolve_loss(loss: str | Callable) -> Callable:
     """A loss callable from a callable or a registry name (``"mse"``, ``"CrossEntropyLoss"`` …)."""
     if isinstance(loss, str):
         from ._registry import get
+
         return get(loss)
     if not callable(loss):
-        raise TypeError(f"jaxloss.train: 'loss' must be a callable or a registry name, got {loss!r}")
+        raise TypeError(
+            f"jaxloss.train: 'loss' must be a callable or a registry name, got {loss!r}"
+        )
     return loss
 
 
@@ -149,13 +164,16 @@ def resolve_metrics(metrics: Iterable) -> tuple[tuple[str, Callable], ...]:
             raise TypeError(f"jaxloss.train: unknown metric {m!r}")
     names = [n for n, _ in out]
     if len(set(names)) != len(names) or {"loss", "skipped"} & set(names):
-        raise ValueError(f"jaxloss.train: metric names must be unique and not 'loss'/'skipped': {names}")
+        raise ValueError(
+            f"jaxloss.train: metric names must be unique and not 'loss'/'skipped': {names}"
+        )
     return tuple(out)
 
 
 # --------------------------------------------------------------------------------------------
 # the step
 # --------------------------------------------------------------------------------------------
+
 
 def _unpack(batch):
     if isinstance(batch, Mapping):
@@ -209,8 +227,9 @@ def _step_impl(model, optimizer, batch, loss_fn, metric_fns, loss_kwargs):
     return logs
 
 
-def make_train_step(loss: str | Callable, *, metrics: Sequence = (), check: bool = False,
-                    **loss_kwargs) -> Callable:
+def make_train_step(
+    loss: str | Callable, *, metrics: Sequence = (), check: bool = False, **loss_kwargs
+) -> Callable:
     """A jitted training step ``step(model, optimizer, batch) -> dict`` for a jaxloss loss.
 
     The step computes ``loss(model(inputs), targets, **loss_kwargs)`` and its gradient with
@@ -288,6 +307,7 @@ def _checked_step(loss_fn: Callable, metrics: Sequence, loss_kwargs: dict) -> Ca
 # functional epoch / evaluation (shared with the vectorised examples)
 # --------------------------------------------------------------------------------------------
 
+
 def make_pure_step(graphdef, loss, *, metrics=(), **loss_kwargs):
     """``step(state, batch) -> (state, logs)`` on ``nnx.split((model, optimizer))`` states.
 
@@ -305,8 +325,9 @@ def make_pure_step(graphdef, loss, *, metrics=(), **loss_kwargs):
     return step
 
 
-def make_pure_epoch(graphdef, loss, *, num_examples, batch_size=32, shuffle=True, metrics=(),
-                    **loss_kwargs):
+def make_pure_epoch(
+    graphdef, loss, *, num_examples, batch_size=32, shuffle=True, metrics=(), **loss_kwargs
+):
     """``epoch(state, x, y, key) -> (state, logs)``: one Keras epoch as a pure function.
 
     Shuffles with ``jax.random.permutation(key, num_examples)`` when ``shuffle``, runs the full
@@ -325,9 +346,15 @@ def make_pure_epoch(graphdef, loss, *, num_examples, batch_size=32, shuffle=True
         def acc(totals, weight, skipped, logs, size):
             ok = logs["skipped"] == 0
             vals = {k: v for k, v in logs.items() if k != "skipped"}
-            add = {k: jnp.where(ok, jnp.asarray(v, jnp.float32) * size, 0.0) for k, v in vals.items()}
+            add = {
+                k: jnp.where(ok, jnp.asarray(v, jnp.float32) * size, 0.0) for k, v in vals.items()
+            }
             totals = add if totals is None else {k: totals[k] + add[k] for k in totals}
-            return totals, weight + jnp.where(ok, float(size), 0.0), skipped + logs["skipped"].astype(jnp.int32)
+            return (
+                totals,
+                weight + jnp.where(ok, float(size), 0.0),
+                skipped + logs["skipped"].astype(jnp.int32),
+            )
 
         if n_full:
             head = n_full * batch_size
@@ -335,15 +362,20 @@ def make_pure_epoch(graphdef, loss, *, num_examples, batch_size=32, shuffle=True
             yb = ys[:head].reshape((n_full, batch_size) + ys.shape[1:])
             state, logs = jax.lax.scan(lambda s, b: step(s, b), state, (xb, yb))
             ok = logs["skipped"] == 0
-            totals = {k: jnp.sum(jnp.where(ok, jnp.asarray(v, jnp.float32), 0.0)) * batch_size
-                      for k, v in logs.items() if k != "skipped"}
+            totals = {
+                k: jnp.sum(jnp.where(ok, jnp.asarray(v, jnp.float32), 0.0)) * batch_size
+                for k, v in logs.items()
+                if k != "skipped"
+            }
             weight = jnp.sum(ok).astype(jnp.float32) * batch_size
             skipped = jnp.sum(logs["skipped"]).astype(jnp.int32)
         if rem:
-            state, logs = step(state, (xs[n_full * batch_size:], ys[n_full * batch_size:]))
+            state, logs = step(state, (xs[n_full * batch_size :], ys[n_full * batch_size :]))
             totals, weight, skipped = acc(totals, weight, skipped, logs, rem)
-        means = {k: jnp.where(weight > 0, v / jnp.maximum(weight, 1.0), jnp.nan)
-                 for k, v in totals.items()}
+        means = {
+            k: jnp.where(weight > 0, v / jnp.maximum(weight, 1.0), jnp.nan)
+            for k, v in totals.items()
+        }
         means["skipped"] = skipped
         return state, means
 
@@ -386,6 +418,7 @@ def evaluate(model, data, *, loss, metrics=(), **loss_kwargs) -> dict[str, float
 # --------------------------------------------------------------------------------------------
 # History, checkpoints, fit
 # --------------------------------------------------------------------------------------------
+
 
 @dataclasses.dataclass
 class History:
@@ -455,35 +488,58 @@ class _Checkpointer:
 
     def __init__(self, directory):
         import orbax.checkpoint as ocp
+
         self._ocp = ocp
         self.mngr = ocp.CheckpointManager(
             os.path.abspath(os.fspath(directory)),
-            options=ocp.CheckpointManagerOptions(max_to_keep=2, create=True))
+            options=ocp.CheckpointManagerOptions(max_to_keep=2, create=True),
+        )
 
     def latest(self):
         return self.mngr.latest_step()
 
     def save(self, epoch, state, meta):
         ocp = self._ocp
-        self.mngr.save(epoch, args=ocp.args.Composite(
-            state=ocp.args.StandardSave(_to_storable(state)), meta=ocp.args.JsonSave(meta)))
+        self.mngr.save(
+            epoch,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardSave(_to_storable(state)), meta=ocp.args.JsonSave(meta)
+            ),
+        )
         self.mngr.wait_until_finished()
 
     def restore(self, epoch, state):
         ocp = self._ocp
         target = _to_storable(state)
         abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, target)
-        got = self.mngr.restore(epoch, args=ocp.args.Composite(
-            state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()))
+        got = self.mngr.restore(
+            epoch,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()
+            ),
+        )
         return _from_storable(state, got["state"]), got["meta"]
 
     def close(self):
         self.mngr.close()
 
 
-def fit(model, optimizer, train_data, *, loss, epochs: int = 1, batch_size: int = 32,
-        validation_data=None, metrics: Sequence = (), checkpoint_dir=None, seed: int = 0,
-        progress: bool = True, shuffle: bool = True, loss_kwargs: Mapping | None = None) -> History:
+def fit(
+    model,
+    optimizer,
+    train_data,
+    *,
+    loss,
+    epochs: int = 1,
+    batch_size: int = 32,
+    validation_data=None,
+    metrics: Sequence = (),
+    checkpoint_dir=None,
+    seed: int = 0,
+    progress: bool = True,
+    shuffle: bool = True,
+    loss_kwargs: Mapping | None = None,
+) -> History:
     """Trains ``model`` in place, Keras style, and returns its :class:`History`.
 
     Each epoch shuffles the training set with the key ``fold_in(PRNGKey(seed), epoch)`` (so an
@@ -514,14 +570,27 @@ def fit(model, optimizer, train_data, *, loss, epochs: int = 1, batch_size: int 
     loss_kwargs = dict(loss_kwargs or {})
     x, y, w = _unpack(train_data)
     if w is not None:
-        raise ValueError("jaxloss.fit: per-example weights are not supported; pass (inputs, targets)")
+        raise ValueError(
+            "jaxloss.fit: per-example weights are not supported; pass (inputs, targets)"
+        )
     x, y = jnp.asarray(x), jnp.asarray(y)
     n = int(x.shape[0])
     if n == 0 or int(y.shape[0]) != n:
-        raise ValueError(f"jaxloss.fit: inputs and targets need the same non-zero length, got {x.shape[0]} and {y.shape[0]}")
+        raise ValueError(
+            f"jaxloss.fit: inputs and targets need the same non-zero length, got {x.shape[0]} and {y.shape[0]}"
+        )
     graphdef, state = nnx.split((model, optimizer))
-    epoch_fn = jax.jit(make_pure_epoch(graphdef, loss, num_examples=n, batch_size=batch_size,
-                                       shuffle=shuffle, metrics=metrics, **loss_kwargs))
+    epoch_fn = jax.jit(
+        make_pure_epoch(
+            graphdef,
+            loss,
+            num_examples=n,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            metrics=metrics,
+            **loss_kwargs,
+        )
+    )
     eval_fn = None
     if validation_data is not None:
         vx, vy, _ = _unpack(validation_data)
@@ -540,6 +609,7 @@ def fit(model, optimizer, train_data, *, loss, epochs: int = 1, batch_size: int 
         bar = None
         if progress:
             from tqdm.auto import tqdm
+
             bar = tqdm(total=epochs, initial=min(start, epochs), desc="fit", unit="epoch")
         for ep in range(start, epochs):
             state, logs = epoch_fn(state, x, y, jax.random.fold_in(base, ep))
@@ -566,11 +636,12 @@ def fit(model, optimizer, train_data, *, loss, epochs: int = 1, batch_size: int 
 # plotting
 # --------------------------------------------------------------------------------------------
 
+
 def _curve(ax, values, label):
     v = np.asarray(values, dtype=np.float64)
     if v.ndim == 2:  # [seeds, epochs]: mean line and min-max band
         epochs = np.arange(1, v.shape[1] + 1)
-        line, = ax.plot(epochs, v.mean(0), label=label)
+        (line,) = ax.plot(epochs, v.mean(0), label=label)
         ax.fill_between(epochs, v.min(0), v.max(0), color=line.get_color(), alpha=0.2, lw=0)
     else:
         ax.plot(np.arange(1, v.shape[0] + 1), v, label=label)
@@ -591,6 +662,7 @@ def plot_history(history, path, *, metric: str | None = None, title: str | None 
       ``path``.
     """
     import matplotlib
+
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
@@ -600,7 +672,7 @@ def plot_history(history, path, *, metric: str | None = None, title: str | None 
         metric = cands[0] if cands else None
     panels = [("loss", "Loss")] + ([(metric, metric)] if metric else [])
     fig, axes = plt.subplots(len(panels), 1, figsize=(6.4, 2.6 * len(panels) + 0.4), squeeze=False)
-    for ax, (key, label) in zip(axes[:, 0], panels):
+    for ax, (key, label) in zip(axes[:, 0], panels, strict=False):
         if key in h:
             _curve(ax, h[key], "train")
         if f"val_{key}" in h:

@@ -16,10 +16,29 @@ from hypothesis import HealthCheck, settings
 
 _SUPPRESS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 
-settings.register_profile("ci", derandomize=True, max_examples=4, deadline=None, print_blob=True,
-                          database=None, suppress_health_check=_SUPPRESS)
-settings.register_profile("long", derandomize=False, max_examples=500, deadline=None,
-                          print_blob=True, suppress_health_check=_SUPPRESS)
-settings.register_profile("medium", derandomize=False, max_examples=100, deadline=None,
-                          print_blob=True, suppress_health_check=_SUPPRESS)
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    max_examples=4,
+    deadline=None,
+    print_blob=True,
+    database=None,
+    suppress_health_check=_SUPPRESS,
+)
+settings.register_profile(
+    "long",
+    derandomize=False,
+    max_examples=500,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=_SUPPRESS,
+)
+settings.register_profile(
+    "medium",
+    derandomize=False,
+    max_examples=100,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=_SUPPRESS,
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

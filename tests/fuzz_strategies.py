@@ -24,15 +24,15 @@ INF = float("inf")
 
 @dataclasses.dataclass
 class Case:
-    args: list                      # positional inputs (jax arrays)
-    hyper: dict                     # traceable hyperparameters (python floats / arrays / None)
-    static: dict                    # static options (ignore_index, full, swap, ...)
-    diff: tuple                     # indices of the float args differentiated
-    lshape: tuple                   # shape of the reduction="none" output
-    batched: tuple = ()             # args with a leading batch axis (rows droppable by `where`)
-    nonneg: float | None = 0.0      # tolerated negative rounding of "none"; None: may be negative
+    args: list  # positional inputs (jax arrays)
+    hyper: dict  # traceable hyperparameters (python floats / arrays / None)
+    static: dict  # static options (ignore_index, full, swap, ...)
+    diff: tuple  # indices of the float args differentiated
+    lshape: tuple  # shape of the reduction="none" output
+    batched: tuple = ()  # args with a leading batch axis (rows droppable by `where`)
+    nonneg: float | None = 0.0  # tolerated negative rounding of "none"; None: may be negative
     norm: np.ndarray | None = None  # per-entry normaliser of "mean" (times weights); None: ones
-    kind: str = "plain"             # "rmse": the root is taken after the reduction
+    kind: str = "plain"  # "rmse": the root is taken after the reduction
 
 
 def cdt(dt):
@@ -124,6 +124,7 @@ def gen(*names):
         for n in names:
             GEN[n] = fn
         return fn
+
     return deco
 
 
@@ -131,12 +132,18 @@ ELEM_SHAPES = [(0,), (1,), (3,), (2, 3)]
 
 
 def _elem(d, dt, name, p, t, hyper=None, static=None, nonneg=0.0, kind="plain"):
-    return Case([J(p, dt), J(t, dt)], hyper or {}, static or {}, (0, 1), p.shape, (0, 1),
-                nonneg, kind=kind)
+    return Case(
+        [J(p, dt), J(t, dt)], hyper or {}, static or {}, (0, 1), p.shape, (0, 1), nonneg, kind=kind
+    )
 
 
-@gen("mean_squared_error", "mean_absolute_error", "log_cosh", "root_mean_squared_error",
-     "mean_squared_logarithmic_error")
+@gen(
+    "mean_squared_error",
+    "mean_absolute_error",
+    "log_cosh",
+    "root_mean_squared_error",
+    "mean_squared_logarithmic_error",
+)
 def g_regression(d, dt, name):
     shape = pick(d, *ELEM_SHAPES)
     big = () if name == "log_cosh" else (1e4, -1e4)
@@ -158,8 +165,11 @@ def g_robust(d, dt, name):
     shape = pick(d, *ELEM_SHAPES)
     p = arr(d, shape, -100, 100, (0.0, 1e4, -1e4))
     t = arr(d, shape, -100, 100, (0.0,))
-    hp = {"huber_loss": ("delta", (0.0, 0.5, 1.0, 2.0)), "smooth_l1_loss": ("beta", (0.0, 0.5, 1.0)),
-          "quantile_loss": ("quantile", (0.0, 0.1, 0.5, 1.0))}[name]
+    hp = {
+        "huber_loss": ("delta", (0.0, 0.5, 1.0, 2.0)),
+        "smooth_l1_loss": ("beta", (0.0, 0.5, 1.0)),
+        "quantile_loss": ("quantile", (0.0, 0.1, 0.5, 1.0)),
+    }[name]
     return _elem(d, dt, name, p, t, {hp[0]: pick(d, *hp[1])})
 
 
@@ -172,8 +182,16 @@ def g_poisson(d, dt, name):
     else:
         p = arr(d, shape, 0, 50, (0.0, 1.0))
     t = arr(d, shape, 0, 50, (0.0, 1.0))
-    c = _elem(d, dt, name, p, t, {"epsilon": pick(d, 1e-8, 1e-3)},
-              {"log_input": log_input, "full": d.draw(st.booleans())}, nonneg=None)
+    c = _elem(
+        d,
+        dt,
+        name,
+        p,
+        t,
+        {"epsilon": pick(d, 1e-8, 1e-3)},
+        {"log_input": log_input, "full": d.draw(st.booleans())},
+        nonneg=None,
+    )
     c.diff = (0,)
     return c
 
@@ -186,8 +204,15 @@ def g_gauss(d, dt, name):
     y = arr(d, (B, D), -100, 100, (0.0,))
     vshape = pick(d, (B, D), (B,), (B, 1))
     var = arr(d, vshape, 0, 100, (0.0, 1e-3, 1.0))
-    return Case([J(mu, dt), J(y, dt), J(var, dt)], {"epsilon": pick(d, 1e-6, 1e-2)},
-                {"full": d.draw(st.booleans())}, (0, 1, 2), (B, D), (0, 1, 2), None)
+    return Case(
+        [J(mu, dt), J(y, dt), J(var, dt)],
+        {"epsilon": pick(d, 1e-6, 1e-2)},
+        {"full": d.draw(st.booleans())},
+        (0, 1, 2),
+        (B, D),
+        (0, 1, 2),
+        None,
+    )
 
 
 # binary ------------------------------------------------------------------------------------
@@ -206,8 +231,9 @@ BIN_SHAPES = [(0,), (1,), (3,), (2, 2)]
 def g_bce(d, dt, name):
     shape = pick(d, *BIN_SHAPES)
     p, t = probs01(d, shape), probs01(d, shape)
-    return Case([J(p, dt), J(t, dt)], {"label_smoothing": pick(d, 0.0, 0.1, 1.0)}, {}, (0, 1),
-                shape, (0, 1))
+    return Case(
+        [J(p, dt), J(t, dt)], {"label_smoothing": pick(d, 0.0, 0.1, 1.0)}, {}, (0, 1), shape, (0, 1)
+    )
 
 
 @gen("sigmoid_binary_cross_entropy")
@@ -215,24 +241,42 @@ def g_sbce(d, dt, name):
     shape = pick(d, *BIN_SHAPES)
     ls = pick(d, 0.0, 0.0, 0.2)
     x, t = _binary_logits(d, shape, ls)
-    return Case([J(x, dt), J(t, dt)], {"label_smoothing": ls, "pos_weight": pick(d, None, 0.5, 3.0)},
-                {}, (0, 1), shape, (0, 1))
+    return Case(
+        [J(x, dt), J(t, dt)],
+        {"label_smoothing": ls, "pos_weight": pick(d, None, 0.5, 3.0)},
+        {},
+        (0, 1),
+        shape,
+        (0, 1),
+    )
 
 
 @gen("sigmoid_focal_loss")
 def g_sfocal(d, dt, name):
     shape = pick(d, *BIN_SHAPES)
     x, t = _binary_logits(d, shape, 0.0)
-    return Case([J(x, dt), J(t, dt)], {"alpha": pick(d, None, 0.0, 0.25, 1.0),
-                                       "gamma": pick(d, 0.0, 0.5, 2.0)}, {}, (0, 1), shape, (0, 1))
+    return Case(
+        [J(x, dt), J(t, dt)],
+        {"alpha": pick(d, None, 0.0, 0.25, 1.0), "gamma": pick(d, 0.0, 0.5, 2.0)},
+        {},
+        (0, 1),
+        shape,
+        (0, 1),
+    )
 
 
 @gen("binary_focal_loss")
 def g_bfocal(d, dt, name):
     shape = pick(d, *BIN_SHAPES)
     p, t = probs01(d, shape), probs01(d, shape)
-    return Case([J(p, dt), J(t, dt)], {"alpha": pick(d, None, 0.25), "gamma": pick(d, 0.0, 0.5, 2.0)},
-                {}, (0, 1), shape, (0, 1))
+    return Case(
+        [J(p, dt), J(t, dt)],
+        {"alpha": pick(d, None, 0.25), "gamma": pick(d, 0.0, 0.5, 2.0)},
+        {},
+        (0, 1),
+        shape,
+        (0, 1),
+    )
 
 
 @gen("hinge_loss", "squared_hinge_loss", "soft_margin_loss")
@@ -280,7 +324,11 @@ def g_sce(d, dt, name):
     t = simplex(d, (B, C))
     x = mask_zero_target(d, arr(d, (B, C), -30, 30, LOGIT_SPECIALS), t)
     cw = None if d.draw(st.booleans()) else class_weights(d, C, dt)
-    hyper = {"label_smoothing": pick(d, 0.0, 0.1, 1.0), "class_weights": cw, "z_loss": pick(d, 0.0, 1e-4)}
+    hyper = {
+        "label_smoothing": pick(d, 0.0, 0.1, 1.0),
+        "class_weights": cw,
+        "z_loss": pick(d, 0.0, 1e-4),
+    }
     return Case([J(x, dt), J(t, dt)], hyper, {}, (0, 1), (B,), (0, 1))
 
 
@@ -291,10 +339,16 @@ def g_ssce(d, dt, name):
     x = mask_nonlabel(d, arr(d, (B, C), -30, 30, LOGIT_SPECIALS), y)
     ig, y = _ignore(d, y, C)
     cw = None if d.draw(st.booleans()) else class_weights(d, C, dt)
-    hyper = {"label_smoothing": pick(d, 0.0, 0.1, 1.0), "class_weights": cw, "z_loss": pick(d, 0.0, 1e-4),
-             "logit_softcap": pick(d, None, 5.0, 30.0)}
+    hyper = {
+        "label_smoothing": pick(d, 0.0, 0.1, 1.0),
+        "class_weights": cw,
+        "z_loss": pick(d, 0.0, 1e-4),
+        "logit_softcap": pick(d, None, 5.0, 30.0),
+    }
     norm = _valid(y, ig) * (1.0 if cw is None else np.asarray(cw)[np.clip(y, 0, C - 1)])
-    return Case([J(x, dt), J(y, jnp.int32)], hyper, {"ignore_index": ig}, (0,), (B,), (0, 1), norm=norm)
+    return Case(
+        [J(x, dt), J(y, jnp.int32)], hyper, {"ignore_index": ig}, (0,), (B,), (0, 1), norm=norm
+    )
 
 
 @gen("linear_cross_entropy")
@@ -311,18 +365,32 @@ def g_lce(d, dt, name):
         bias = np.where(drop, -INF, bias)
     ig, y = _ignore(d, y, V)
     cw = None if d.draw(st.booleans()) else class_weights(d, V, dt)
-    hyper = {"label_smoothing": pick(d, 0.0, 0.1), "class_weights": cw, "z_loss": pick(d, 0.0, 1e-4),
-             "logit_softcap": pick(d, None, 30.0), "bias": None if bias is None else J(bias, dt)}
+    hyper = {
+        "label_smoothing": pick(d, 0.0, 0.1),
+        "class_weights": cw,
+        "z_loss": pick(d, 0.0, 1e-4),
+        "logit_softcap": pick(d, None, 30.0),
+        "bias": None if bias is None else J(bias, dt),
+    }
     norm = _valid(y, ig) * (1.0 if cw is None else np.asarray(cw)[np.clip(y, 0, V - 1)])
-    return Case([J(h, dt), J(w, dt), J(y, jnp.int32)], hyper,
-                {"ignore_index": ig, "chunk_size": pick(d, None, 2)}, (0, 1), (B,), (0, 2), norm=norm)
+    return Case(
+        [J(h, dt), J(w, dt), J(y, jnp.int32)],
+        hyper,
+        {"ignore_index": ig, "chunk_size": pick(d, None, 2)},
+        (0, 1),
+        (B,),
+        (0, 2),
+        norm=norm,
+    )
 
 
 @gen("categorical_cross_entropy")
 def g_cce(d, dt, name):
     B, C = _bc(d)
     p, t = simplex(d, (B, C)), simplex(d, (B, C))
-    return Case([J(p, dt), J(t, dt)], {"label_smoothing": pick(d, 0.0, 0.1, 1.0)}, {}, (0, 1), (B,), (0, 1))
+    return Case(
+        [J(p, dt), J(t, dt)], {"label_smoothing": pick(d, 0.0, 0.1, 1.0)}, {}, (0, 1), (B,), (0, 1)
+    )
 
 
 @gen("sparse_categorical_cross_entropy")
@@ -330,8 +398,15 @@ def g_scce(d, dt, name):
     B, C = _bc(d)
     p, y = simplex(d, (B, C)), ints(d, (B,), 0, C - 1)
     ig, y = _ignore(d, y, C)
-    return Case([J(p, dt), J(y, jnp.int32)], {}, {"ignore_index": ig}, (0,), (B,), (0, 1),
-                norm=_valid(y, ig))
+    return Case(
+        [J(p, dt), J(y, jnp.int32)],
+        {},
+        {"ignore_index": ig},
+        (0,),
+        (B,),
+        (0, 1),
+        norm=_valid(y, ig),
+    )
 
 
 def _log_softmax(x):
@@ -349,8 +424,15 @@ def g_nll(d, dt, name):
     ig, y = _ignore(d, y, C)
     cw = None if d.draw(st.booleans()) else class_weights(d, C, dt)
     norm = _valid(y, ig) * (1.0 if cw is None else np.asarray(cw)[np.clip(y, 0, C - 1)])
-    return Case([J(lp, dt), J(y, jnp.int32)], {"class_weights": cw}, {"ignore_index": ig}, (0,), (B,),
-                (0, 1), norm=norm)
+    return Case(
+        [J(lp, dt), J(y, jnp.int32)],
+        {"class_weights": cw},
+        {"ignore_index": ig},
+        (0,),
+        (B,),
+        (0, 1),
+        norm=norm,
+    )
 
 
 def _div_tol(dt):
@@ -382,8 +464,15 @@ def g_klp(d, dt, name):
     p, t = simplex(d, (B, C)), simplex(d, (B, C))
     eps = pick(d, None, 1e-7)
     # with the -100 log clamp a p = 0, t > 0 term is 100·t, still ≥ t·log t: non-negative
-    return Case([J(p, dt), J(t, dt)], {"epsilon": eps}, {}, (0, 1), (B,), (0, 1),
-                _div_tol(dt) if eps is None else None)
+    return Case(
+        [J(p, dt), J(t, dt)],
+        {"epsilon": eps},
+        {},
+        (0, 1),
+        (B,),
+        (0, 1),
+        _div_tol(dt) if eps is None else None,
+    )
 
 
 @gen("softmax_focal_loss")
@@ -395,16 +484,29 @@ def g_sfl(d, dt, name):
     alpha = pick(d, None, 0.25, "v")
     if alpha == "v":
         alpha = arr(d, (C,), 0, 1, (0.0, 1.0))
-    return Case([J(x, dt), J(y, jnp.int32)], {"gamma": pick(d, 0.0, 0.5, 2.0), "alpha": alpha},
-                {"ignore_index": ig}, (0,), (B,), (0, 1), norm=_valid(y, ig))
+    return Case(
+        [J(x, dt), J(y, jnp.int32)],
+        {"gamma": pick(d, 0.0, 0.5, 2.0), "alpha": alpha},
+        {"ignore_index": ig},
+        (0,),
+        (B,),
+        (0, 1),
+        norm=_valid(y, ig),
+    )
 
 
 @gen("categorical_focal_loss")
 def g_cfl(d, dt, name):
     B, C = _bc(d)
     p, t = simplex(d, (B, C)), simplex(d, (B, C))
-    return Case([J(p, dt), J(t, dt)], {"gamma": pick(d, 0.0, 0.5, 2.0), "alpha": pick(d, None, 0.25)},
-                {}, (0, 1), (B,), (0, 1))
+    return Case(
+        [J(p, dt), J(t, dt)],
+        {"gamma": pick(d, 0.0, 0.5, 2.0), "alpha": pick(d, None, 0.25)},
+        {},
+        (0, 1),
+        (B,),
+        (0, 1),
+    )
 
 
 @gen("poly1_cross_entropy")
@@ -414,8 +516,15 @@ def g_poly(d, dt, name):
     x = mask_nonlabel(d, arr(d, (B, C), -30, 30, LOGIT_SPECIALS), y)
     ig, y = _ignore(d, y, C)
     # CE ≥ 1 − p_y, so CE + ε(1 − p_y) ≥ 0 for ε ≥ −1
-    return Case([J(x, dt), J(y, jnp.int32)], {"epsilon": pick(d, -1.0, 0.0, 1.0, 2.0)},
-                {"ignore_index": ig}, (0,), (B,), (0, 1), norm=_valid(y, ig))
+    return Case(
+        [J(x, dt), J(y, jnp.int32)],
+        {"epsilon": pick(d, -1.0, 0.0, 1.0, 2.0)},
+        {"ignore_index": ig},
+        (0,),
+        (B,),
+        (0, 1),
+        norm=_valid(y, ig),
+    )
 
 
 @gen("multiclass_hinge_loss", "multi_margin_loss")
@@ -473,7 +582,9 @@ def g_cos(d, dt, name):
     if d.draw(st.booleans()):
         y = x.copy()
     nonneg = 0.0 if name == "cosine_distance" else None
-    return Case([J(x, dt), J(y, dt)], {"epsilon": pick(d, 1e-8, 1e-3)}, {}, (0, 1), (B,), (0, 1), nonneg)
+    return Case(
+        [J(x, dt), J(y, dt)], {"epsilon": pick(d, 1e-8, 1e-3)}, {}, (0, 1), (B,), (0, 1), nonneg
+    )
 
 
 @gen("cosine_embedding_loss")
@@ -482,8 +593,14 @@ def g_cemb(d, dt, name):
     x, y = _vecs(d, B, D), _vecs(d, B, D)
     if d.draw(st.booleans()):
         y = x.copy()
-    return Case([J(x, dt), J(y, dt), J(pm1(d, (B,)), dt)], {"margin": pick(d, -0.5, 0.0, 0.5)}, {},
-                (0, 1), (B,), (0, 1, 2))
+    return Case(
+        [J(x, dt), J(y, dt), J(pm1(d, (B,)), dt)],
+        {"margin": pick(d, -0.5, 0.0, 0.5)},
+        {},
+        (0, 1),
+        (B,),
+        (0, 1, 2),
+    )
 
 
 @gen("triplet_margin_loss")
@@ -493,16 +610,28 @@ def g_trip(d, dt, name):
     if d.draw(st.booleans()):
         p = a.copy()
     hyper = {"margin": pick(d, 0.0, 1.0), "p": pick(d, 1.0, 2.0), "epsilon": pick(d, 0.0, 1e-6)}
-    return Case([J(a, dt), J(p, dt), J(n, dt)], hyper, {"swap": d.draw(st.booleans())}, (0, 1, 2),
-                (B,), (0, 1, 2))
+    return Case(
+        [J(a, dt), J(p, dt), J(n, dt)],
+        hyper,
+        {"swap": d.draw(st.booleans())},
+        (0, 1, 2),
+        (B,),
+        (0, 1, 2),
+    )
 
 
 @gen("margin_ranking_loss")
 def g_mrank(d, dt, name):
     B = pick(d, 0, 1, 3)
     x1, x2 = arr(d, (B,), -100, 100, (0.0, 1e4)), arr(d, (B,), -100, 100, (0.0, -1e4))
-    return Case([J(x1, dt), J(x2, dt), J(pm1(d, (B,)), dt)], {"margin": pick(d, 0.0, 1.0)}, {},
-                (0, 1), (B,), (0, 1, 2))
+    return Case(
+        [J(x1, dt), J(x2, dt), J(pm1(d, (B,)), dt)],
+        {"margin": pick(d, 0.0, 1.0)},
+        {},
+        (0, 1),
+        (B,),
+        (0, 1, 2),
+    )
 
 
 @gen("hinge_embedding_loss", "contrastive_loss")
@@ -518,8 +647,15 @@ def g_ntx(d, dt, name):
     B, D = pick(d, 0, 1, 4), pick(d, 2, 3)
     e = _vecs(d, B, D)
     y = ints(d, (B,), 0, 1)
-    return Case([J(e, dt), J(y, jnp.int32)], {"temperature": pick(d, 0.07, 1.0)}, {}, (0,), (B,), (0, 1),
-                kind="ntxent")
+    return Case(
+        [J(e, dt), J(y, jnp.int32)],
+        {"temperature": pick(d, 0.07, 1.0)},
+        {},
+        (0,),
+        (B,),
+        (0, 1),
+        kind="ntxent",
+    )
 
 
 # sequence ----------------------------------------------------------------------------------
@@ -533,9 +669,18 @@ def g_ctc(d, dt, name):
     llen = ints(d, (B,), 0, N)
     # a feasible target: L labels plus one blank between each repeated pair fit in T frames
     for b in range(B):
-        while llen[b] > 0 and llen[b] + int(np.sum(labels[b, 1:llen[b]] == labels[b, :llen[b] - 1])) > tlen[b]:
+        while (
+            llen[b] > 0
+            and llen[b] + int(np.sum(labels[b, 1 : llen[b]] == labels[b, : llen[b] - 1])) > tlen[b]
+        ):
             llen[b] -= 1
     lpad = (np.arange(T)[None, :] >= tlen[:, None]).astype(np.float64)
     ypad = (np.arange(N)[None, :] >= llen[:, None]).astype(np.float64)
-    return Case([J(x, dt), J(lpad, dt), J(labels, jnp.int32), J(ypad, dt)], {},
-                {"zero_infinity": zero_inf}, (0,), (B,), (0, 1, 2, 3))
+    return Case(
+        [J(x, dt), J(lpad, dt), J(labels, jnp.int32), J(ypad, dt)],
+        {},
+        {"zero_infinity": zero_inf},
+        (0,),
+        (B,),
+        (0, 1, 2, 3),
+    )

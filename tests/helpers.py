@@ -22,14 +22,26 @@ def rng(seed: int = 0) -> np.random.Generator:
 def reduce_ref(values, weights=None, where=None, reduction="mean", normalizer=None):
     """Plain float64 NumPy reduction of API.md §1 (independent of jaxloss.reduce_loss)."""
     values = np.asarray(values, np.float64)
-    w = np.ones_like(values) if weights is None else np.broadcast_to(np.asarray(weights, np.float64), values.shape)
-    m = np.ones(values.shape, bool) if where is None else np.broadcast_to(np.asarray(where, bool), values.shape)
+    w = (
+        np.ones_like(values)
+        if weights is None
+        else np.broadcast_to(np.asarray(weights, np.float64), values.shape)
+    )
+    m = (
+        np.ones(values.shape, bool)
+        if where is None
+        else np.broadcast_to(np.asarray(where, bool), values.shape)
+    )
     contrib = np.where(m, w * values, 0.0)
     if reduction == "none":
         return contrib
     if reduction == "sum":
         return contrib.sum()
-    den_terms = w if normalizer is None else np.broadcast_to(np.asarray(normalizer, np.float64), values.shape)
+    den_terms = (
+        w
+        if normalizer is None
+        else np.broadcast_to(np.asarray(normalizer, np.float64), values.shape)
+    )
     den = np.where(m, den_terms, 0.0).sum()
     return contrib.sum() / den if den != 0 else 0.0
 
@@ -37,14 +49,21 @@ def reduce_ref(values, weights=None, where=None, reduction="mean", normalizer=No
 def assert_close(actual, desired, dtype=np.float64, rtol=None, atol=None, err_msg=""):
     dtype = np.dtype(dtype)
     np.testing.assert_allclose(
-        np.asarray(actual, np.float64), np.asarray(desired, np.float64),
+        np.asarray(actual, np.float64),
+        np.asarray(desired, np.float64),
         rtol=RTOL.get(dtype, 1e-5) if rtol is None else rtol,
-        atol=ATOL.get(dtype, 1e-6) if atol is None else atol, err_msg=err_msg)
+        atol=ATOL.get(dtype, 1e-6) if atol is None else atol,
+        err_msg=err_msg,
+    )
 
 
 def assert_finite(tree, what=""):
     for leaf in jax.tree_util.tree_leaves(tree):
-        arr = np.asarray(jnp.asarray(leaf, jnp.float64) if jnp.issubdtype(jnp.result_type(leaf), jnp.floating) else leaf)
+        arr = np.asarray(
+            jnp.asarray(leaf, jnp.float64)
+            if jnp.issubdtype(jnp.result_type(leaf), jnp.floating)
+            else leaf
+        )
         assert np.all(np.isfinite(arr)), f"non-finite values {what}: {arr}"
 
 

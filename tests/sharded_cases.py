@@ -4,17 +4,19 @@ Not collected by the main test run (it keeps one device): ``tests/test_sharding.
 in its own process with ``--xla_force_host_platform_device_count=8``.
 """
 
-import os
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jax.sharding import AxisType, NamedSharding, PartitionSpec as P
+from jax.sharding import AxisType, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 import jaxloss
-from jaxloss.sharding import (sharded_cross_entropy, vocab_parallel_cross_entropy,
-                              vocab_parallel_linear_cross_entropy)
+from jaxloss.sharding import (
+    sharded_cross_entropy,
+    vocab_parallel_cross_entropy,
+    vocab_parallel_linear_cross_entropy,
+)
 
 from .helpers import assert_close, assert_finite, rng
 
@@ -58,8 +60,9 @@ def _single(x, y, reduction="mean", weights=None, where=None, **opts):
         extra = y >= 0
         where = extra if where is None else where & extra
         y = jnp.where(extra, y, 0)
-    return jaxloss.sparse_softmax_cross_entropy(jnp.asarray(x), y, reduction=reduction,
-                                                weights=weights, where=where, **opts)
+    return jaxloss.sparse_softmax_cross_entropy(
+        jnp.asarray(x), y, reduction=reduction, weights=weights, where=where, **opts
+    )
 
 
 def _sharded_args(y, opts, where=None):
@@ -73,7 +76,9 @@ def _sharded_args(y, opts, where=None):
 
 
 # every option on the 2 x 4 mesh; the plain and the all-options case on the 1 x 8 and 8 x 1 meshes
-CASES = [((2, 4), o) for o in OPTIONS] + [(s, o) for s in ((1, 8), (8, 1)) for o in (OPTIONS[0], OPTIONS[-1])]
+CASES = [((2, 4), o) for o in OPTIONS] + [
+    (s, o) for s in ((1, 8), (8, 1)) for o in (OPTIONS[0], OPTIONS[-1])
+]
 
 
 @pytest.mark.parametrize("shape,opts", CASES)
@@ -84,9 +89,19 @@ def test_sharded_cross_entropy_matches_single_device(shape, opts):
     ys, where = _sharded_args(y, opts)
 
     for reduction in ("mean", "sum", "none"):
+
         def f(xx):
-            return sharded_cross_entropy(xx, ys, mesh=mesh, vocab_axis="model", batch_axis="data",
-                                         weights=w, where=where, reduction=reduction, **opts)
+            return sharded_cross_entropy(
+                xx,
+                ys,
+                mesh=mesh,
+                vocab_axis="model",
+                batch_axis="data",
+                weights=w,
+                where=where,
+                reduction=reduction,
+                **opts,
+            )
 
         def g(xx):
             return _single(xx, y, reduction=reduction, weights=w, **opts)
@@ -108,14 +123,24 @@ def test_vocab_parallel_inside_shard_map_float32_and_all_ignored_shard(shape):
 
     def f(xx):
         fn = jax.shard_map(
-            lambda a, b: vocab_parallel_cross_entropy(a, b, axis_name="model", batch_axis_name="data",
-                                                      ignore_index=-100, label_smoothing=0.1),
-            mesh=mesh, in_specs=(P("data", None, "model"), P("data")), out_specs=P())
+            lambda a, b: vocab_parallel_cross_entropy(
+                a,
+                b,
+                axis_name="model",
+                batch_axis_name="data",
+                ignore_index=-100,
+                label_smoothing=0.1,
+            ),
+            mesh=mesh,
+            in_specs=(P("data", None, "model"), P("data")),
+            out_specs=P(),
+        )
         return fn(xx, jnp.asarray(y))
 
     val, grad = jax.jit(jax.value_and_grad(f))(x32)
-    ref = lambda xx: jaxloss.sparse_softmax_cross_entropy(xx, jnp.asarray(y), ignore_index=-100,
-                                                          label_smoothing=0.1)
+    ref = lambda xx: jaxloss.sparse_softmax_cross_entropy(
+        xx, jnp.asarray(y), ignore_index=-100, label_smoothing=0.1
+    )
     rval, rgrad = jax.value_and_grad(ref)(x32)
     assert val.dtype == jnp.float32 and grad.dtype == jnp.float32
     assert_close(val, rval, dtype=np.float32)
@@ -126,8 +151,9 @@ def test_bf16_logits_compute_in_float32():
     mesh = _mesh((2, 4))
     x, y = _data(4, masked=False)
     xb = jnp.asarray(x, jnp.bfloat16)
-    f = lambda xx: sharded_cross_entropy(xx, jnp.asarray(y), mesh=mesh, vocab_axis="model",
-                                         batch_axis="data", ignore_index=-100)
+    f = lambda xx: sharded_cross_entropy(
+        xx, jnp.asarray(y), mesh=mesh, vocab_axis="model", batch_axis="data", ignore_index=-100
+    )
     val, grad = jax.jit(jax.value_and_grad(f))(xb)
     assert val.dtype == jnp.float32 and grad.dtype == jnp.bfloat16
     ref = lambda xx: _single(xx, y, ignore_index=-100)
@@ -137,8 +163,9 @@ def test_bf16_logits_compute_in_float32():
 
 
 @pytest.mark.parametrize("shape", MESHES)
-@pytest.mark.parametrize("opts", [dict(ignore_index=-100),
-                                  dict(ignore_index=-100, label_smoothing=0.1, z_loss=1e-3)])
+@pytest.mark.parametrize(
+    "opts", [dict(ignore_index=-100), dict(ignore_index=-100, label_smoothing=0.1, z_loss=1e-3)]
+)
 def test_linear_matches_single_device(shape, opts):
     mesh = _mesh(shape)
     r = rng(5)
@@ -150,8 +177,12 @@ def test_linear_matches_single_device(shape, opts):
     def f(hh, ww):
         fn = jax.shard_map(
             lambda a, b, c: vocab_parallel_linear_cross_entropy(
-                a, b, c, axis_name="model", batch_axis_name="data", chunk_size=5, **opts),
-            mesh=mesh, in_specs=(P("data"), P(None, "model"), P("data")), out_specs=P())
+                a, b, c, axis_name="model", batch_axis_name="data", chunk_size=5, **opts
+            ),
+            mesh=mesh,
+            in_specs=(P("data"), P(None, "model"), P("data")),
+            out_specs=P(),
+        )
         return fn(hh, ww, y)
 
     def g(hh, ww):
@@ -165,8 +196,14 @@ def test_linear_matches_single_device(shape, opts):
 
 
 def _count(hlo: str, op: str) -> int:
-    return sum(1 for line in hlo.splitlines() if f" {op}(" in line or f"={op}(" in line
-               or line.strip().startswith(f"{op}(") or f" {op}-start(" in line)
+    return sum(
+        1
+        for line in hlo.splitlines()
+        if f" {op}(" in line
+        or f"={op}(" in line
+        or line.strip().startswith(f"{op}(")
+        or f" {op}-start(" in line
+    )
 
 
 def test_collectives_in_compiled_hlo():
@@ -175,8 +212,15 @@ def test_collectives_in_compiled_hlo():
     x = jnp.asarray(x, jnp.float32)
 
     def fwd(xx, batch_axis):
-        return sharded_cross_entropy(xx, jnp.asarray(y), mesh=mesh, vocab_axis="model",
-                                     batch_axis=batch_axis, ignore_index=-100, label_smoothing=0.1)
+        return sharded_cross_entropy(
+            xx,
+            jnp.asarray(y),
+            mesh=mesh,
+            vocab_axis="model",
+            batch_axis=batch_axis,
+            ignore_index=-100,
+            label_smoothing=0.1,
+        )
 
     for batch_axis, expected in (("data", 3), (None, 2)):
         f = lambda xx: fwd(xx, batch_axis)
@@ -197,12 +241,22 @@ def test_vmap_over_label_smoothing_inside_shard_map():
     eps = jnp.asarray([0.0, 0.1, 0.3])
 
     def inner(a, b, e):
-        return jax.vmap(lambda ee: vocab_parallel_cross_entropy(
-            a, b, axis_name="model", batch_axis_name="data", ignore_index=-100,
-            label_smoothing=ee))(e)
+        return jax.vmap(
+            lambda ee: vocab_parallel_cross_entropy(
+                a,
+                b,
+                axis_name="model",
+                batch_axis_name="data",
+                ignore_index=-100,
+                label_smoothing=ee,
+            )
+        )(e)
 
-    fn = jax.jit(jax.shard_map(inner, mesh=mesh, in_specs=(P("data", None, "model"), P("data"), P()),
-                               out_specs=P()))
+    fn = jax.jit(
+        jax.shard_map(
+            inner, mesh=mesh, in_specs=(P("data", None, "model"), P("data"), P()), out_specs=P()
+        )
+    )
     got = fn(jnp.asarray(x), jnp.asarray(y), eps)
     want = [_single(jnp.asarray(x), y, ignore_index=-100, label_smoothing=e) for e in eps]
     assert_close(got, np.asarray(want), rtol=1e-12, atol=1e-12)
@@ -214,8 +268,11 @@ def test_named_sharding_inputs_and_explicit_mesh():
     x, y = _data(8)
     xs = jax.device_put(jnp.asarray(x), NamedSharding(mesh, P("data", None, "model")))
     ys = jax.device_put(jnp.asarray(y), NamedSharding(mesh, P("data")))
-    f = jax.jit(lambda a, b: sharded_cross_entropy(a, b, mesh=mesh, vocab_axis="model",
-                                                   batch_axis="data", ignore_index=-100))
+    f = jax.jit(
+        lambda a, b: sharded_cross_entropy(
+            a, b, mesh=mesh, vocab_axis="model", batch_axis="data", ignore_index=-100
+        )
+    )
     assert_close(f(xs, ys), _single(jnp.asarray(x), y, ignore_index=-100), rtol=1e-12, atol=1e-12)
 
 
@@ -224,12 +281,16 @@ def test_errors():
     with pytest.raises(ValueError, match="sharded_cross_entropy: vocabulary size 30"):
         sharded_cross_entropy(jnp.zeros((8, 30)), jnp.zeros(8, int), mesh=mesh, vocab_axis="model")
     with pytest.raises(ValueError, match="sharded_cross_entropy: 'reduction'"):
-        sharded_cross_entropy(jnp.zeros((8, 32)), jnp.zeros(8, int), mesh=mesh, vocab_axis="model",
-                              reduction="avg")
+        sharded_cross_entropy(
+            jnp.zeros((8, 32)), jnp.zeros(8, int), mesh=mesh, vocab_axis="model", reduction="avg"
+        )
     with pytest.raises(TypeError, match="vocab_parallel_cross_entropy: 'labels'"):
-        jax.shard_map(lambda a, b: vocab_parallel_cross_entropy(a, b, axis_name="model"), mesh=mesh,
-                      in_specs=(P(None, "model"), P()), out_specs=P())(jnp.zeros((8, 32)),
-                                                                        jnp.zeros(8))
+        jax.shard_map(
+            lambda a, b: vocab_parallel_cross_entropy(a, b, axis_name="model"),
+            mesh=mesh,
+            in_specs=(P(None, "model"), P()),
+            out_specs=P(),
+        )(jnp.zeros((8, 32)), jnp.zeros(8))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,7 +14,9 @@ import pytest
 
 def test_bench_suite_smoke(tmp_path):
     run = pytest.importorskip("bench.run")
-    result = run.main(["--smoke", "--reps", "1", "--only", "sparse,linear,sweep", "--out", str(tmp_path)])
+    result = run.main(
+        ["--smoke", "--reps", "1", "--only", "sparse,linear,sweep", "--out", str(tmp_path)]
+    )
     rows = {r["loss"]: r for r in result["rows"]}
     assert {"sparse_softmax_cross_entropy", "linear_cross_entropy"} <= set(rows)
     for row in rows.values():
@@ -36,8 +38,21 @@ def test_failing_loss_is_reported_not_raised():
 
     impl = run._jax_impl("jaxloss", stub, (jnp.ones((2, 2)),))
     assert impl.run is None and "not implemented" in impl.error
-    row_table = run.format_table([dict(loss="x", shape="2x2", dtype="float32", jaxloss_ms=None,
-                                       optax_ms=1.0, torch_ms=None, ratio=None,
-                                       jaxloss_temp_bytes=None, optax_temp_bytes=None,
-                                       jaxloss_compile_s=None, optax_compile_s=None)])
+    row_table = run.format_table(
+        [
+            dict(
+                loss="x",
+                shape="2x2",
+                dtype="float32",
+                jaxloss_ms=None,
+                optax_ms=1.0,
+                torch_ms=None,
+                ratio=None,
+                jaxloss_temp_bytes=None,
+                optax_temp_bytes=None,
+                jaxloss_compile_s=None,
+                optax_compile_s=None,
+            )
+        ]
+    )
     assert "n/a" in row_table

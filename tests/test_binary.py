@@ -12,8 +12,16 @@ import pytest
 
 import jaxloss
 
-from .helpers import (assert_close, assert_finite, debug_nans, grads_f64, reduce_ref, rng, to_torch,
-                      torch_or_skip)
+from .helpers import (
+    assert_close,
+    assert_finite,
+    debug_nans,
+    grads_f64,
+    reduce_ref,
+    rng,
+    to_torch,
+    torch_or_skip,
+)
 
 INF = np.inf
 
@@ -39,6 +47,7 @@ def jjvp(f, x):
 # ----------------------------------------------------------------------------------------------
 # Plain float64 NumPy references (element-wise losses unless stated)
 # ----------------------------------------------------------------------------------------------
+
 
 def np_sigmoid(x):
     return 0.5 * (1 + np.tanh(0.5 * np.asarray(x, np.float64)))
@@ -117,13 +126,38 @@ def soft(r, shape):
 # name -> (function, prediction generator, target generator, element-wise reference)
 CASES = {
     "binary_cross_entropy": (jaxloss.binary_cross_entropy, probs, soft, ref_bce),
-    "sigmoid_binary_cross_entropy": (jaxloss.sigmoid_binary_cross_entropy, lambda r, s: 3 * r.normal(size=s), soft, ref_sbce),
-    "sigmoid_focal_loss": (jaxloss.sigmoid_focal_loss, lambda r, s: 3 * r.normal(size=s), bits, ref_sigmoid_focal),
+    "sigmoid_binary_cross_entropy": (
+        jaxloss.sigmoid_binary_cross_entropy,
+        lambda r, s: 3 * r.normal(size=s),
+        soft,
+        ref_sbce,
+    ),
+    "sigmoid_focal_loss": (
+        jaxloss.sigmoid_focal_loss,
+        lambda r, s: 3 * r.normal(size=s),
+        bits,
+        ref_sigmoid_focal,
+    ),
     "binary_focal_loss": (jaxloss.binary_focal_loss, probs, soft, ref_binary_focal),
     "hinge_loss": (jaxloss.hinge_loss, lambda r, s: 2 * r.normal(size=s), signs, ref_hinge),
-    "squared_hinge_loss": (jaxloss.squared_hinge_loss, lambda r, s: 2 * r.normal(size=s), signs, ref_squared_hinge),
-    "soft_margin_loss": (jaxloss.soft_margin_loss, lambda r, s: 3 * r.normal(size=s), signs, ref_soft_margin),
-    "multilabel_soft_margin_loss": (jaxloss.multilabel_soft_margin_loss, lambda r, s: 3 * r.normal(size=s), bits, ref_multilabel),
+    "squared_hinge_loss": (
+        jaxloss.squared_hinge_loss,
+        lambda r, s: 2 * r.normal(size=s),
+        signs,
+        ref_squared_hinge,
+    ),
+    "soft_margin_loss": (
+        jaxloss.soft_margin_loss,
+        lambda r, s: 3 * r.normal(size=s),
+        signs,
+        ref_soft_margin,
+    ),
+    "multilabel_soft_margin_loss": (
+        jaxloss.multilabel_soft_margin_loss,
+        lambda r, s: 3 * r.normal(size=s),
+        bits,
+        ref_multilabel,
+    ),
 }
 ELEMENTWISE = [n for n in CASES if n != "multilabel_soft_margin_loss"]
 
@@ -137,6 +171,7 @@ def inputs(name, shape, seed=0):
 # ----------------------------------------------------------------------------------------------
 # Values against the NumPy references, several shapes, every reduction
 # ----------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", list(CASES))
 @pytest.mark.parametrize("shape", [(7,), (3, 4, 5)])
@@ -158,8 +193,13 @@ def test_weights_where_reductions(name):
     w = r.uniform(0.5, 2.0, size=values.shape[:1] + (1,) * (values.ndim - 1))
     m = r.uniform(size=values.shape) > 0.3
     for reduction in ("mean", "sum", "none"):
-        got = fn(jnp.asarray(x), jnp.asarray(t), weights=jnp.asarray(w), where=jnp.asarray(m),
-                 reduction=reduction)
+        got = fn(
+            jnp.asarray(x),
+            jnp.asarray(t),
+            weights=jnp.asarray(w),
+            where=jnp.asarray(m),
+            reduction=reduction,
+        )
         assert_close(got, reduce_ref(values, w, m, reduction), err_msg=reduction)
     none = fn(jnp.asarray(x), jnp.asarray(t), where=jnp.asarray(m), reduction="none")
     assert np.all(np.asarray(none)[~m] == 0.0)
@@ -180,26 +220,43 @@ def test_all_masked_is_exact_zero_with_zero_grad(name):
 # Gradients: closed forms, finite differences (order 2)
 # ----------------------------------------------------------------------------------------------
 
+
 def test_grads_closed_form():
     r = rng(6)
     x = 3 * r.normal(size=(5, 4))
     t = soft(r, (5, 4))
     pw = r.uniform(0.5, 3.0, size=(4,))
     s = np_sigmoid(x)
-    g = jgrad(lambda z: jaxloss.sigmoid_binary_cross_entropy(z, jnp.asarray(t), pos_weight=jnp.asarray(pw), reduction="sum"))(jnp.asarray(x))
+    g = jgrad(
+        lambda z: jaxloss.sigmoid_binary_cross_entropy(
+            z, jnp.asarray(t), pos_weight=jnp.asarray(pw), reduction="sum"
+        )
+    )(jnp.asarray(x))
     assert_close(g, pw * t * (s - 1) + (1 - t) * s)
     p = probs(r, (5, 4))
-    g = jgrad(lambda z: jaxloss.binary_cross_entropy(z, jnp.asarray(t), reduction="sum"))(jnp.asarray(p))
+    g = jgrad(lambda z: jaxloss.binary_cross_entropy(z, jnp.asarray(t), reduction="sum"))(
+        jnp.asarray(p)
+    )
     assert_close(g, -t / p + (1 - t) / (1 - p))
     y = signs(r, (5, 4))
-    g = jgrad(lambda z: jaxloss.soft_margin_loss(z, jnp.asarray(y), reduction="sum"))(jnp.asarray(x))
+    g = jgrad(lambda z: jaxloss.soft_margin_loss(z, jnp.asarray(y), reduction="sum"))(
+        jnp.asarray(x)
+    )
     assert_close(g, -y * np_sigmoid(-y * x))
-    g = jgrad(lambda z: jaxloss.hinge_loss(z, jnp.asarray(y), margin=0.5, reduction="sum"))(jnp.asarray(x))
+    g = jgrad(lambda z: jaxloss.hinge_loss(z, jnp.asarray(y), margin=0.5, reduction="sum"))(
+        jnp.asarray(x)
+    )
     assert_close(g, -y * (0.5 - y * x > 0))
-    g = jgrad(lambda z: jaxloss.squared_hinge_loss(z, jnp.asarray(y), reduction="sum"))(jnp.asarray(x))
+    g = jgrad(lambda z: jaxloss.squared_hinge_loss(z, jnp.asarray(y), reduction="sum"))(
+        jnp.asarray(x)
+    )
     assert_close(g, -2 * y * np.maximum(0.0, 1 - y * x))
     cw = r.uniform(0.2, 2.0, size=(5,))
-    g = jgrad(lambda z: jaxloss.multilabel_soft_margin_loss(z, jnp.asarray(t), class_weights=jnp.asarray(cw), axis=0, reduction="sum"))(jnp.asarray(x))
+    g = jgrad(
+        lambda z: jaxloss.multilabel_soft_margin_loss(
+            z, jnp.asarray(t), class_weights=jnp.asarray(cw), axis=0, reduction="sum"
+        )
+    )(jnp.asarray(x))
     assert_close(g, cw[:, None] * (s - t) / 5)
 
 
@@ -223,13 +280,20 @@ def test_focal_grads_match_naive(gamma):
     x = jnp.asarray(3 * r.normal(size=(6, 3)))
     t = jnp.asarray(soft(r, (6, 3)))
     p = jnp.asarray(probs(r, (6, 3)))
-    g = jgrad(lambda z: jaxloss.sigmoid_focal_loss(z, t, alpha=0.3, gamma=gamma, reduction="sum"))(x)
+    g = jgrad(lambda z: jaxloss.sigmoid_focal_loss(z, t, alpha=0.3, gamma=gamma, reduction="sum"))(
+        x
+    )
     assert_close(g, jgrad(_naive_sigmoid_focal)(x, t, 0.3, gamma))
     g = jgrad(lambda z: jaxloss.binary_focal_loss(z, t, alpha=0.3, gamma=gamma, reduction="sum"))(p)
     assert_close(g, jgrad(_naive_binary_focal)(p, t, 0.3, gamma))
     # gradient with respect to the traced hyperparameters too
-    ga = jgrad(lambda a, c: jaxloss.sigmoid_focal_loss(x, t, alpha=a, gamma=c, reduction="sum"), argnums=(0, 1))(0.3, gamma)
-    assert_close(ga, jgrad(lambda a, c: _naive_sigmoid_focal(x, t, a, c), argnums=(0, 1))(0.3, gamma))
+    ga = jgrad(
+        lambda a, c: jaxloss.sigmoid_focal_loss(x, t, alpha=a, gamma=c, reduction="sum"),
+        argnums=(0, 1),
+    )(0.3, gamma)
+    assert_close(
+        ga, jgrad(lambda a, c: _naive_sigmoid_focal(x, t, a, c), argnums=(0, 1))(0.3, gamma)
+    )
 
 
 def test_finite_difference_grads_order2():
@@ -243,13 +307,15 @@ def test_finite_difference_grads_order2():
 
     def smooth_losses(z, u, q):
         # one order-2 check of every twice-differentiable loss (one check per loss costs ~3x the time)
-        return (jaxloss.sigmoid_binary_cross_entropy(z, u, pos_weight=pw, label_smoothing=0.1)
-                + 2 * jaxloss.binary_cross_entropy(q, u, label_smoothing=0.2)
-                + 3 * jaxloss.sigmoid_focal_loss(z, u, gamma=1.5)
-                + 5 * jaxloss.binary_focal_loss(q, u, alpha=0.4)
-                + 7 * jaxloss.squared_hinge_loss(z, y)
-                + 11 * jaxloss.soft_margin_loss(z, y)
-                + 13 * jaxloss.multilabel_soft_margin_loss(z, u, class_weights=pw))
+        return (
+            jaxloss.sigmoid_binary_cross_entropy(z, u, pos_weight=pw, label_smoothing=0.1)
+            + 2 * jaxloss.binary_cross_entropy(q, u, label_smoothing=0.2)
+            + 3 * jaxloss.sigmoid_focal_loss(z, u, gamma=1.5)
+            + 5 * jaxloss.binary_focal_loss(q, u, alpha=0.4)
+            + 7 * jaxloss.squared_hinge_loss(z, y)
+            + 11 * jaxloss.soft_margin_loss(z, y)
+            + 13 * jaxloss.multilabel_soft_margin_loss(z, u, class_weights=pw)
+        )
 
     grads_f64(smooth_losses, (x, t, p))
     grads_f64(lambda z: jaxloss.hinge_loss(z, y), (x,), order=1)
@@ -258,6 +324,7 @@ def test_finite_difference_grads_order2():
 # ----------------------------------------------------------------------------------------------
 # PyTorch oracle: values and gradients
 # ----------------------------------------------------------------------------------------------
+
 
 def _torch_value_grad(torch, f, x, *args):
     xt = to_torch(x, torch).requires_grad_(True)
@@ -279,15 +346,24 @@ def test_torch_binary_cross_entropy():
     jv, jg = _jax_value_grad(lambda z: jaxloss.get("BCELoss")(z, jnp.asarray(t)), p)
     assert_close(jv, tv)
     assert_close(jg, tg)
-    tv, tg = _torch_value_grad(torch, lambda a, b, c: F.binary_cross_entropy(a, b, weight=c, reduction="sum"), p, t, w)
-    jv, jg = _jax_value_grad(lambda z: jaxloss.binary_cross_entropy(z, jnp.asarray(t), weights=jnp.asarray(w), reduction="sum"), p)
+    tv, tg = _torch_value_grad(
+        torch, lambda a, b, c: F.binary_cross_entropy(a, b, weight=c, reduction="sum"), p, t, w
+    )
+    jv, jg = _jax_value_grad(
+        lambda z: jaxloss.binary_cross_entropy(
+            z, jnp.asarray(t), weights=jnp.asarray(w), reduction="sum"
+        ),
+        p,
+    )
     assert_close(jv, tv)
     assert_close(jg, tg)
     # probabilities exactly 0 and 1: the same clamped values (-100 per log)
     pe = np.array([0.0, 1.0, 0.0, 1.0, 0.5])
     te = np.array([1.0, 0.0, 0.0, 1.0, 0.3])
     tv = F.binary_cross_entropy(to_torch(pe, torch), to_torch(te, torch), reduction="none").numpy()
-    assert_close(jaxloss.binary_cross_entropy(jnp.asarray(pe), jnp.asarray(te), reduction="none"), tv)
+    assert_close(
+        jaxloss.binary_cross_entropy(jnp.asarray(pe), jnp.asarray(te), reduction="none"), tv
+    )
 
 
 def test_torch_bce_with_logits_pos_weight_and_weights():
@@ -296,20 +372,42 @@ def test_torch_bce_with_logits_pos_weight_and_weights():
     r = rng(10)
     x, t = 3 * r.normal(size=(6, 4)), soft(r, (6, 4))
     pw, w = r.uniform(0.5, 4.0, size=(4,)), r.uniform(0.5, 2.0, size=(6, 1))
-    tv, tg = _torch_value_grad(torch, lambda a, b, c: F.binary_cross_entropy_with_logits(a, b, pos_weight=c), x, t, pw)
-    jv, jg = _jax_value_grad(lambda z: jaxloss.get("BCEWithLogitsLoss")(z, jnp.asarray(t), pos_weight=jnp.asarray(pw)), x)
+    tv, tg = _torch_value_grad(
+        torch, lambda a, b, c: F.binary_cross_entropy_with_logits(a, b, pos_weight=c), x, t, pw
+    )
+    jv, jg = _jax_value_grad(
+        lambda z: jaxloss.get("BCEWithLogitsLoss")(z, jnp.asarray(t), pos_weight=jnp.asarray(pw)), x
+    )
     assert_close(jv, tv)
     assert_close(jg, tg)
     # PyTorch's weight= with "sum" (its "mean" divides by the element count; ours by Σw)
-    tv, tg = _torch_value_grad(torch, lambda a, b, c, d: F.binary_cross_entropy_with_logits(a, b, weight=c, pos_weight=d, reduction="sum"), x, t, w, pw)
-    jv, jg = _jax_value_grad(lambda z: jaxloss.sigmoid_binary_cross_entropy(z, jnp.asarray(t), pos_weight=jnp.asarray(pw), weights=jnp.asarray(w), reduction="sum"), x)
+    tv, tg = _torch_value_grad(
+        torch,
+        lambda a, b, c, d: F.binary_cross_entropy_with_logits(
+            a, b, weight=c, pos_weight=d, reduction="sum"
+        ),
+        x,
+        t,
+        w,
+        pw,
+    )
+    jv, jg = _jax_value_grad(
+        lambda z: jaxloss.sigmoid_binary_cross_entropy(
+            z, jnp.asarray(t), pos_weight=jnp.asarray(pw), weights=jnp.asarray(w), reduction="sum"
+        ),
+        x,
+    )
     assert_close(jv, tv)
     assert_close(jg, tg)
     # extreme finite logits
     xe = np.array([1e4, -1e4, 30.0, -30.0, 0.0])
     te = np.array([0.0, 1.0, 1.0, 0.0, 1.0])
-    tv = F.binary_cross_entropy_with_logits(to_torch(xe, torch), to_torch(te, torch), reduction="none").numpy()
-    assert_close(jaxloss.sigmoid_binary_cross_entropy(jnp.asarray(xe), jnp.asarray(te), reduction="none"), tv)
+    tv = F.binary_cross_entropy_with_logits(
+        to_torch(xe, torch), to_torch(te, torch), reduction="none"
+    ).numpy()
+    assert_close(
+        jaxloss.sigmoid_binary_cross_entropy(jnp.asarray(xe), jnp.asarray(te), reduction="none"), tv
+    )
 
 
 def test_torch_soft_margin_and_multilabel():
@@ -322,22 +420,40 @@ def test_torch_soft_margin_and_multilabel():
     assert_close(jv, tv)
     assert_close(jg, tg)
     t, cw = bits(r, (5, 3)), r.uniform(0.2, 2.0, size=(3,))
-    tv, tg = _torch_value_grad(torch, lambda a, b, c: F.multilabel_soft_margin_loss(a, b, weight=c), x, t, cw)
-    jv, jg = _jax_value_grad(lambda z: jaxloss.get("MultiLabelSoftMarginLoss")(z, jnp.asarray(t), class_weights=jnp.asarray(cw)), x)
+    tv, tg = _torch_value_grad(
+        torch, lambda a, b, c: F.multilabel_soft_margin_loss(a, b, weight=c), x, t, cw
+    )
+    jv, jg = _jax_value_grad(
+        lambda z: jaxloss.get("MultiLabelSoftMarginLoss")(
+            z, jnp.asarray(t), class_weights=jnp.asarray(cw)
+        ),
+        x,
+    )
     assert_close(jv, tv)
     assert_close(jg, tg)
-    tv = F.multilabel_soft_margin_loss(to_torch(x, torch), to_torch(t, torch), reduction="none").numpy()
-    assert_close(jaxloss.multilabel_soft_margin_loss(jnp.asarray(x), jnp.asarray(t), reduction="none"), tv)
+    tv = F.multilabel_soft_margin_loss(
+        to_torch(x, torch), to_torch(t, torch), reduction="none"
+    ).numpy()
+    assert_close(
+        jaxloss.multilabel_soft_margin_loss(jnp.asarray(x), jnp.asarray(t), reduction="none"), tv
+    )
 
 
 def test_multilabel_axis_not_last():
     r = rng(12)
     x, t = 3 * r.normal(size=(2, 5, 3)), bits(r, (2, 5, 3))
     cw = r.uniform(0.2, 2.0, size=(5,))
-    got = jaxloss.multilabel_soft_margin_loss(jnp.asarray(x), jnp.asarray(t), class_weights=jnp.asarray(cw), axis=1, reduction="none")
+    got = jaxloss.multilabel_soft_margin_loss(
+        jnp.asarray(x), jnp.asarray(t), class_weights=jnp.asarray(cw), axis=1, reduction="none"
+    )
     assert got.shape == (2, 3)
     assert_close(got, ref_multilabel(x, t, cw, axis=1))
-    moved = jaxloss.multilabel_soft_margin_loss(jnp.moveaxis(jnp.asarray(x), 1, -1), jnp.moveaxis(jnp.asarray(t), 1, -1), class_weights=jnp.asarray(cw), reduction="none")
+    moved = jaxloss.multilabel_soft_margin_loss(
+        jnp.moveaxis(jnp.asarray(x), 1, -1),
+        jnp.moveaxis(jnp.asarray(t), 1, -1),
+        class_weights=jnp.asarray(cw),
+        reduction="none",
+    )
     assert_close(got, moved)
 
 
@@ -345,18 +461,26 @@ def test_multilabel_axis_not_last():
 # optax on ordinary inputs
 # ----------------------------------------------------------------------------------------------
 
+
 def test_matches_optax():
     optax = pytest.importorskip("optax")
     r = rng(13)
     x, t, b, y = 3 * r.normal(size=(4, 5)), soft(r, (4, 5)), bits(r, (4, 5)), signs(r, (4, 5))
     X, T, B, Y = map(jnp.asarray, (x, t, b, y))
-    assert_close(jaxloss.sigmoid_binary_cross_entropy(X, T, reduction="none"), optax.losses.sigmoid_binary_cross_entropy(X, T))
+    assert_close(
+        jaxloss.sigmoid_binary_cross_entropy(X, T, reduction="none"),
+        optax.losses.sigmoid_binary_cross_entropy(X, T),
+    )
     for alpha in (0.25, None):
         for tt in (T, B):
-            assert_close(jaxloss.sigmoid_focal_loss(X, tt, alpha=alpha, gamma=2.0, reduction="none"),
-                         optax.losses.sigmoid_focal_loss(X, tt, alpha=alpha, gamma=2.0))
-    assert_close(jaxloss.sigmoid_focal_loss(X, B, alpha=None, gamma=0.5, reduction="none"),
-                 optax.losses.sigmoid_focal_loss(X, B, gamma=0.5))
+            assert_close(
+                jaxloss.sigmoid_focal_loss(X, tt, alpha=alpha, gamma=2.0, reduction="none"),
+                optax.losses.sigmoid_focal_loss(X, tt, alpha=alpha, gamma=2.0),
+            )
+    assert_close(
+        jaxloss.sigmoid_focal_loss(X, B, alpha=None, gamma=0.5, reduction="none"),
+        optax.losses.sigmoid_focal_loss(X, B, gamma=0.5),
+    )
     assert_close(jaxloss.hinge_loss(X, Y, reduction="none"), optax.losses.hinge_loss(X, Y))
 
 
@@ -373,20 +497,36 @@ def test_sigmoid_bce_exact_limits_and_grad_at_inf():
     val = np.asarray(f(jnp.asarray(XE)))
     np.testing.assert_array_equal(val[:6], [0.0, 0.0, INF, INF, INF, INF])
     assert val[6] == 0.0 and val[7] == 1e4 and val[8] == np.log(2.0)
-    g = jgrad(lambda z: jnp.sum(jaxloss.sigmoid_binary_cross_entropy(z, jnp.asarray(TE), reduction="none")))(jnp.asarray(XE))
+    g = jgrad(
+        lambda z: jnp.sum(
+            jaxloss.sigmoid_binary_cross_entropy(z, jnp.asarray(TE), reduction="none")
+        )
+    )(jnp.asarray(XE))
     np.testing.assert_array_equal(np.asarray(g), np_sigmoid(XE) - TE)
     # grad = σ(x) − t̃ also with label smoothing; pos_weight scales the positive part
-    g = jgrad(lambda z: jaxloss.sigmoid_binary_cross_entropy(z, jnp.asarray(TE), label_smoothing=0.2, reduction="sum"))(jnp.asarray(XE))
+    g = jgrad(
+        lambda z: jaxloss.sigmoid_binary_cross_entropy(
+            z, jnp.asarray(TE), label_smoothing=0.2, reduction="sum"
+        )
+    )(jnp.asarray(XE))
     assert_close(g, np_sigmoid(XE) - (TE * 0.8 + 0.1))
-    g = jgrad(lambda z: jaxloss.sigmoid_binary_cross_entropy(z, jnp.asarray(TE), pos_weight=2.0, reduction="sum"))(jnp.asarray(XE))
+    g = jgrad(
+        lambda z: jaxloss.sigmoid_binary_cross_entropy(
+            z, jnp.asarray(TE), pos_weight=2.0, reduction="sum"
+        )
+    )(jnp.asarray(XE))
     assert_close(g, 2.0 * TE * (np_sigmoid(XE) - 1) + (1 - TE) * np_sigmoid(XE))
     # multilabel and soft margin share the exact core
-    gm = jgrad(lambda z: jaxloss.multilabel_soft_margin_loss(z, jnp.asarray(TE), reduction="sum"))(jnp.asarray(XE))
+    gm = jgrad(lambda z: jaxloss.multilabel_soft_margin_loss(z, jnp.asarray(TE), reduction="sum"))(
+        jnp.asarray(XE)
+    )
     np.testing.assert_array_equal(np.asarray(gm), (np_sigmoid(XE) - TE) / XE.size)
     ys = 2 * np.round(TE) - 1
     vs = jaxloss.soft_margin_loss(jnp.asarray(XE[:4]), jnp.asarray(ys[:4]), reduction="none")
     np.testing.assert_array_equal(np.asarray(vs), [0.0, 0.0, INF, INF])
-    gs = jgrad(lambda z: jaxloss.soft_margin_loss(z, jnp.asarray(ys), reduction="sum"))(jnp.asarray(XE))
+    gs = jgrad(lambda z: jaxloss.soft_margin_loss(z, jnp.asarray(ys), reduction="sum"))(
+        jnp.asarray(XE)
+    )
     np.testing.assert_array_equal(np.asarray(gs), -ys * np_sigmoid(-ys * XE))
 
 
@@ -419,18 +559,28 @@ def test_sigmoid_focal_edges(gamma):
     assert_finite(jhessian(lambda z: f(z, gamma))(x))
     # alpha at its ends: α_t = 0 on a wrong infinite logit gives exactly 0, not 0·inf
     for alpha in (0.0, 1.0):
-        va = np.asarray(jaxloss.sigmoid_focal_loss(x, t, alpha=alpha, gamma=gamma, reduction="none"))
+        va = np.asarray(
+            jaxloss.sigmoid_focal_loss(x, t, alpha=alpha, gamma=gamma, reduction="none")
+        )
         a_t = alpha * TE + (1 - alpha) * (1 - TE)
         np.testing.assert_array_equal(va[2:6] == 0.0, a_t[2:6] == 0.0)
-        assert_finite(jgrad(lambda z: jaxloss.sigmoid_focal_loss(z, t, alpha=alpha, gamma=gamma))(x))
+        assert_finite(
+            jgrad(lambda z: jaxloss.sigmoid_focal_loss(z, t, alpha=alpha, gamma=gamma))(x)
+        )
     # traced gamma: finite gradients also with respect to gamma on the finite entries
     fin = jnp.asarray(XE[6:])
-    gg = jgrad(lambda c: jaxloss.sigmoid_focal_loss(fin, t[6:], gamma=c, reduction="sum"))(jnp.float64(gamma))
+    gg = jgrad(lambda c: jaxloss.sigmoid_focal_loss(fin, t[6:], gamma=c, reduction="sum"))(
+        jnp.float64(gamma)
+    )
     assert_finite(gg)
     # p_t = 1 with γ < 1: large finite logits on the right side
     xr = jnp.asarray([40.0, -40.0, 800.0, -800.0])
     tr = jnp.asarray([1.0, 0.0, 1.0, 0.0])
-    assert_finite(jgrad(lambda z: jaxloss.sigmoid_focal_loss(z, tr, gamma=jnp.float64(gamma), reduction="sum"))(xr))
+    assert_finite(
+        jgrad(
+            lambda z: jaxloss.sigmoid_focal_loss(z, tr, gamma=jnp.float64(gamma), reduction="sum")
+        )(xr)
+    )
 
 
 def test_focal_gamma_zero_equals_bce():
@@ -440,13 +590,20 @@ def test_focal_gamma_zero_equals_bce():
     X, T = jnp.asarray(x), jnp.asarray(t)
     bce = jaxloss.sigmoid_binary_cross_entropy(X, T, reduction="none")
     for g in (0.0, jnp.float64(0.0)):  # concrete and traced-like array
-        np.testing.assert_array_equal(jaxloss.sigmoid_focal_loss(X, T, alpha=None, gamma=g, reduction="none"), bce)
-    gamma0 = jax.jit(lambda c: jaxloss.sigmoid_focal_loss(X, T, alpha=None, gamma=c, reduction="none"))(0.0)
+        np.testing.assert_array_equal(
+            jaxloss.sigmoid_focal_loss(X, T, alpha=None, gamma=g, reduction="none"), bce
+        )
+    gamma0 = jax.jit(
+        lambda c: jaxloss.sigmoid_focal_loss(X, T, alpha=None, gamma=c, reduction="none")
+    )(0.0)
     np.testing.assert_array_equal(gamma0, bce)
     p = np.concatenate([probs(r, 6), [0.0, 1.0, 0.0, 1.0]])
     tp = np.concatenate([soft(r, 6), [0.0, 1.0, 1.0, 0.0]])
     bce_p = jaxloss.binary_cross_entropy(jnp.asarray(p), jnp.asarray(tp), reduction="none")
-    np.testing.assert_array_equal(jaxloss.binary_focal_loss(jnp.asarray(p), jnp.asarray(tp), gamma=0.0, reduction="none"), bce_p)
+    np.testing.assert_array_equal(
+        jaxloss.binary_focal_loss(jnp.asarray(p), jnp.asarray(tp), gamma=0.0, reduction="none"),
+        bce_p,
+    )
 
 
 @pytest.mark.parametrize("gamma", [2.0, 0.5, 0.0])
@@ -471,7 +628,11 @@ def test_edge_cases_under_debug_nans():
     p = jnp.asarray([0.0, 1.0, 0.5, 1.0, 0.0])
     tp = jnp.asarray([1.0, 0.0, 0.5, 1.0, 0.0])
     with debug_nans():
-        jax.grad(lambda z: jaxloss.sigmoid_binary_cross_entropy(z, t, pos_weight=2.0, label_smoothing=0.1))(x)
+        jax.grad(
+            lambda z: jaxloss.sigmoid_binary_cross_entropy(
+                z, t, pos_weight=2.0, label_smoothing=0.1
+            )
+        )(x)
         jax.grad(lambda z: jaxloss.sigmoid_focal_loss(z, t, gamma=jnp.float64(0.5)))(x)
         jax.grad(lambda z: jaxloss.sigmoid_focal_loss(z, t))(x)
         jax.grad(lambda z: jaxloss.multilabel_soft_margin_loss(z, t, class_weights=jnp.zeros(9)))(x)
@@ -483,6 +644,7 @@ def test_edge_cases_under_debug_nans():
 # ----------------------------------------------------------------------------------------------
 # jit, vmap over the batch and over every hyperparameter
 # ----------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_jit_and_vmap_over_batch(name):
@@ -522,7 +684,9 @@ def test_class_weights_and_pos_weight_traced():
     x, t = jnp.asarray(3 * r.normal(size=(4, 3))), jnp.asarray(bits(r, (4, 3)))
     cws = jnp.asarray(r.uniform(0.1, 2.0, size=(2, 3)))
     got = jax.vmap(lambda c: jaxloss.multilabel_soft_margin_loss(x, t, class_weights=c))(cws)
-    assert_close(got, [ref_multilabel(np.asarray(x), np.asarray(t), np.asarray(c)).mean() for c in cws])
+    assert_close(
+        got, [ref_multilabel(np.asarray(x), np.asarray(t), np.asarray(c)).mean() for c in cws]
+    )
     pws = jnp.asarray(r.uniform(0.1, 2.0, size=(2, 3)))
     got = jax.vmap(lambda c: jaxloss.sigmoid_binary_cross_entropy(x, t, pos_weight=c))(pws)
     assert_close(got, [ref_sbce(np.asarray(x), np.asarray(t), np.asarray(c)).mean() for c in pws])
@@ -531,6 +695,7 @@ def test_class_weights_and_pos_weight_traced():
 # ----------------------------------------------------------------------------------------------
 # Dtypes
 # ----------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
 @pytest.mark.parametrize("name", list(CASES))
@@ -551,28 +716,41 @@ def test_half_precision_inputs(name, dtype):
 def test_float32_edges_finite():
     x = jnp.asarray(XE, jnp.float32)
     t = jnp.asarray(TE, jnp.float32)
-    for f in (lambda z: jaxloss.sigmoid_binary_cross_entropy(z, t, reduction="sum"),
-              lambda z: jaxloss.sigmoid_focal_loss(z, t, gamma=jnp.float32(0.3), reduction="sum"),
-              lambda z: jaxloss.sigmoid_focal_loss(z, t, reduction="sum")):
+    for f in (
+        lambda z: jaxloss.sigmoid_binary_cross_entropy(z, t, reduction="sum"),
+        lambda z: jaxloss.sigmoid_focal_loss(z, t, gamma=jnp.float32(0.3), reduction="sum"),
+        lambda z: jaxloss.sigmoid_focal_loss(z, t, reduction="sum"),
+    ):
         assert_finite(jgrad(f)(x))
     g = jgrad(lambda z: jaxloss.sigmoid_binary_cross_entropy(z, t, reduction="sum"))(x)
     np.testing.assert_array_equal(np.asarray(g), (np_sigmoid(XE) - TE).astype(np.float32))
     xr = jnp.asarray([30.0, 90.0, 104.0, -104.0], jnp.float32)
     tr = jnp.asarray([1.0, 1.0, 1.0, 0.0], jnp.float32)
-    assert_finite(jgrad(lambda z: jaxloss.sigmoid_focal_loss(z, tr, gamma=jnp.float32(0.1), reduction="sum"))(xr))
+    assert_finite(
+        jgrad(lambda z: jaxloss.sigmoid_focal_loss(z, tr, gamma=jnp.float32(0.1), reduction="sum"))(
+            xr
+        )
+    )
     pr = jnp.asarray([1e-40, 1e-30, 1 - 1e-7, 0.0], jnp.float32)
     tq = jnp.asarray([0.0, 0.0, 1.0, 0.0], jnp.float32)
-    assert_finite(jgrad(lambda z: jaxloss.binary_focal_loss(z, tq, gamma=jnp.float32(0.1), reduction="sum"))(pr))
+    assert_finite(
+        jgrad(lambda z: jaxloss.binary_focal_loss(z, tq, gamma=jnp.float32(0.1), reduction="sum"))(
+            pr
+        )
+    )
 
 
 # ----------------------------------------------------------------------------------------------
 # Trace-time errors
 # ----------------------------------------------------------------------------------------------
 
+
 def test_trace_time_errors():
     x, t = jnp.zeros((3, 4)), jnp.zeros((3, 4))
     for name in CASES:
-        with pytest.raises(ValueError, match=f"{name}: '(logits|probabilities|scores)' and 'targets'"):
+        with pytest.raises(
+            ValueError, match=f"{name}: '(logits|probabilities|scores)' and 'targets'"
+        ):
             CASES[name][0](x, jnp.zeros((3, 5)))
         with pytest.raises(ValueError, match=f"{name}: 'reduction'"):
             CASES[name][0](x, t, reduction="avg")
@@ -605,15 +783,19 @@ def test_trace_time_errors():
 # ----------------------------------------------------------------------------------------------
 
 ALIAS_NAMES = {
-    "BCELoss": "binary_cross_entropy", "binary_crossentropy": "binary_cross_entropy",
+    "BCELoss": "binary_cross_entropy",
+    "binary_crossentropy": "binary_cross_entropy",
     "binarycrossentropy": "binary_cross_entropy",
     "binary_cross_entropy_with_logits": "sigmoid_binary_cross_entropy",
     "BCEWithLogitsLoss": "sigmoid_binary_cross_entropy",
     "logitbinarycrossentropy": "sigmoid_binary_cross_entropy",
     "sigmoid_focal_crossentropy": "sigmoid_focal_loss",
-    "binary_focal_crossentropy": "binary_focal_loss", "binary_focal_loss": "binary_focal_loss",
-    "hinge": "hinge_loss", "squared_hinge": "squared_hinge_loss",
-    "SoftMarginLoss": "soft_margin_loss", "MultiLabelSoftMarginLoss": "multilabel_soft_margin_loss",
+    "binary_focal_crossentropy": "binary_focal_loss",
+    "binary_focal_loss": "binary_focal_loss",
+    "hinge": "hinge_loss",
+    "squared_hinge": "squared_hinge_loss",
+    "SoftMarginLoss": "soft_margin_loss",
+    "MultiLabelSoftMarginLoss": "multilabel_soft_margin_loss",
 }
 
 
@@ -627,7 +809,10 @@ def test_alias_resolves(alias):
     x, t = inputs(name, (3, 4), seed=19)
     if alias in ("hinge", "squared_hinge"):
         t = (t + 1) / 2  # Keras {0, 1} labels
-    assert_close(fn(jnp.asarray(x), jnp.asarray(t)), CASES[name][3](x, 2 * t - 1 if alias in ("hinge", "squared_hinge") else t).mean())
+    assert_close(
+        fn(jnp.asarray(x), jnp.asarray(t)),
+        CASES[name][3](x, 2 * t - 1 if alias in ("hinge", "squared_hinge") else t).mean(),
+    )
 
 
 def test_keras_aliases():
@@ -642,20 +827,28 @@ def test_keras_aliases():
     y = signs(r, (4, 3))
     assert_close(hinge(jnp.asarray(s), jnp.asarray(y)), ref_hinge(s, y).mean())
     assert_close(jaxloss.hinge_loss(jnp.asarray(s), jnp.asarray(y01)), ref_hinge(s, y01).mean())
-    assert_close(jaxloss.get("squared_hinge")(jnp.asarray(s), jnp.asarray(y01), margin=0.5),
-                 ref_squared_hinge(s, 2 * y01 - 1, 0.5).mean())
+    assert_close(
+        jaxloss.get("squared_hinge")(jnp.asarray(s), jnp.asarray(y01), margin=0.5),
+        ref_squared_hinge(s, 2 * y01 - 1, 0.5).mean(),
+    )
     assert_close(jax.jit(hinge)(jnp.asarray(s), jnp.asarray(y01)), ref_hinge(s, 2 * y01 - 1).mean())
     # Keras binary_focal_crossentropy: probabilities, apply_class_balancing=False, gamma=2
     p, t = probs(r, (4, 3)), soft(r, (4, 3))
     bfc = jaxloss.get("binary_focal_crossentropy")
     assert bfc.bound_options == {"alpha": None, "gamma": 2.0}
-    assert_close(bfc(jnp.asarray(p), jnp.asarray(t)), ref_binary_focal(p, t, alpha=None, gamma=2.0).mean())
+    assert_close(
+        bfc(jnp.asarray(p), jnp.asarray(t)), ref_binary_focal(p, t, alpha=None, gamma=2.0).mean()
+    )
     # Keras' apply_class_balancing=True, alpha=0.25 is alpha=0.25 here
-    assert_close(bfc(jnp.asarray(p), jnp.asarray(t), alpha=0.25), ref_binary_focal(p, t, alpha=0.25).mean())
+    assert_close(
+        bfc(jnp.asarray(p), jnp.asarray(t), alpha=0.25), ref_binary_focal(p, t, alpha=0.25).mean()
+    )
     # TF-Addons' name stays on logits
     x = 3 * r.normal(size=(4, 3))
-    assert_close(jaxloss.get("sigmoid_focal_crossentropy")(jnp.asarray(x), jnp.asarray(y01)),
-                 ref_sigmoid_focal(x, y01).mean())
+    assert_close(
+        jaxloss.get("sigmoid_focal_crossentropy")(jnp.asarray(x), jnp.asarray(y01)),
+        ref_sigmoid_focal(x, y01).mean(),
+    )
 
 
 def test_sigmoid_bce_select_form_derivatives():
@@ -669,10 +862,17 @@ def test_sigmoid_bce_select_form_derivatives():
     for pw in (None, 2.5):
         f = lambda z: jaxloss.sigmoid_binary_cross_entropy(z, t, pos_weight=pw, reduction="sum")
         w = 1.0 if pw is None else pw
-        assert_close(jax.grad(f)(x), w * np.asarray(t) * (sig - 1) + (1 - np.asarray(t)) * sig,
-                     dtype=jnp.float64)
-        ref = lambda z: jnp.sum(w * t[2:8] * jnp.logaddexp(0.0, -z) + (1 - t[2:8]) * jnp.logaddexp(0.0, z))
-        g = lambda z: jaxloss.sigmoid_binary_cross_entropy(z, t[2:8], pos_weight=pw, reduction="sum")
+        assert_close(
+            jax.grad(f)(x),
+            w * np.asarray(t) * (sig - 1) + (1 - np.asarray(t)) * sig,
+            dtype=jnp.float64,
+        )
+        ref = lambda z: jnp.sum(
+            w * t[2:8] * jnp.logaddexp(0.0, -z) + (1 - t[2:8]) * jnp.logaddexp(0.0, z)
+        )
+        g = lambda z: jaxloss.sigmoid_binary_cross_entropy(
+            z, t[2:8], pos_weight=pw, reduction="sum"
+        )
         assert_close(jax.hessian(g)(x[2:8]), jax.hessian(ref)(x[2:8]), dtype=jnp.float64)
         grads_f64(g, (jnp.asarray([-3.0, -0.5, -0.1, 0.7, 0.2, 4.0]),), order=2)
     one = lambda z, y: jaxloss.sigmoid_binary_cross_entropy(z, y)

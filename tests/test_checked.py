@@ -34,18 +34,41 @@ CASES = [
     ("softmax_cross_entropy", (x23, p23), (x23, p23.at[0, 1].set(1.2)), "targets", "1.2"),
     ("sparse_softmax_cross_entropy", (x23, lab), (x23, jnp.asarray([2, 1000])), "labels", "1000"),
     ("sparse_categorical_cross_entropy", (p23, lab), (p23, jnp.asarray([-1, 0])), "labels", "-1"),
-    ("categorical_cross_entropy", (p23, p23), (p23.at[0, 0].set(1.01), p23), "probabilities", "1.01"),
+    (
+        "categorical_cross_entropy",
+        (p23, p23),
+        (p23.at[0, 0].set(1.01), p23),
+        "probabilities",
+        "1.01",
+    ),
     ("nll_loss", (jnp.log(p23), lab), (jnp.log(p23), jnp.asarray([0, 3])), "labels", "3"),
     ("softmax_focal_loss", (x23, lab), (x23, jnp.asarray([5, 0])), "labels", "5"),
     ("poly1_cross_entropy", (x23, lab), (x23, jnp.asarray([0, 9])), "labels", "9"),
     ("multiclass_hinge_loss", (x23, lab), (x23, jnp.asarray([0, -3])), "labels", "-3"),
     ("multi_margin_loss", (x23, lab), (x23, jnp.asarray([3, 0])), "labels", "3"),
     ("categorical_focal_loss", (p23, p23), (p23, p23.at[1, 2].set(7.0)), "targets", "7.0"),
-    ("kl_divergence", (jnp.log(p23), p23), (jnp.log(p23), p23.at[0, 0].set(jnp.nan)), "targets", "nan"),
-    ("kl_divergence_from_probabilities", (p23, p23), (p23.at[0, 2].set(2.0), p23), "predictions", "2.0"),
+    (
+        "kl_divergence",
+        (jnp.log(p23), p23),
+        (jnp.log(p23), p23.at[0, 0].set(jnp.nan)),
+        "targets",
+        "nan",
+    ),
+    (
+        "kl_divergence_from_probabilities",
+        (p23, p23),
+        (p23.at[0, 2].set(2.0), p23),
+        "predictions",
+        "2.0",
+    ),
     ("dice_loss", (p23, p23), (p23, p23.at[0, 1].set(-2.0)), "targets", "-2.0"),
-    ("cosine_embedding_loss", (x23, x23, jnp.asarray([1.0, -1.0], F)),
-     (x23, x23, jnp.asarray([1.0, 0.0], F)), "targets", "0.0"),
+    (
+        "cosine_embedding_loss",
+        (x23, x23, jnp.asarray([1.0, -1.0], F)),
+        (x23, x23, jnp.asarray([1.0, 0.0], F)),
+        "targets",
+        "0.0",
+    ),
     ("margin_ranking_loss", (x23, x23, pm), (x23, x23, pm.at[0, 0].set(3.0)), "targets", "3.0"),
     ("hinge_embedding_loss", (x23, pm), (x23, pm.at[1, 2].set(0.0)), "targets", "0.0"),
     ("contrastive_loss", (jnp.abs(x23), (pm > 0).astype(F)), (jnp.abs(x23), pm), "targets", "-1.0"),
@@ -69,14 +92,20 @@ def test_checked_raises_naming_loss_argument_value(name, good, bad, arg, value):
 def test_ctc_label_longer_than_logits():
     loss = jaxloss.checked(jaxloss.ctc_loss)
     logits = jnp.zeros((1, 2, 4), F)
-    with pytest.raises(jaxloss.LossInputError, match="ctc_loss: 'labels' needs more frames .* got 3"):
+    with pytest.raises(
+        jaxloss.LossInputError, match="ctc_loss: 'labels' needs more frames .* got 3"
+    ):
         loss(logits, jnp.zeros((1, 2), F), jnp.asarray([[1, 2, 3]]), jnp.zeros((1, 3), F))
     # a repeated label needs a blank between its copies: [1, 1] needs 3 frames, 2 are too few
     with pytest.raises(jaxloss.LossInputError, match="needs more frames"):
         loss(logits, jnp.zeros((1, 2), F), jnp.asarray([[1, 1]]), jnp.zeros((1, 2), F))
     # padding (any non-zero value) is not counted
-    ok = loss(jnp.zeros((1, 3, 4), F), jnp.asarray([[0.0, 0.0, 0.0]], F), jnp.asarray([[1, 1, 3]]),
-              jnp.asarray([[0.0, 0.0, 1.0]], F))
+    ok = loss(
+        jnp.zeros((1, 3, 4), F),
+        jnp.asarray([[0.0, 0.0, 0.0]], F),
+        jnp.asarray([[1, 1, 3]]),
+        jnp.asarray([[0.0, 0.0, 1.0]], F),
+    )
     assert np.isfinite(ok)
 
 
@@ -97,7 +126,9 @@ def test_masked_and_ignored_entries_are_not_checked():
 def test_aliases_and_registry_names_carry_their_bound_options():
     ce = jaxloss.checked("CrossEntropyLoss")  # PyTorch's ignore_index=-100 is bound
     assert np.isfinite(ce(x23, jnp.asarray([1, -100])))
-    with pytest.raises(jaxloss.LossInputError, match="CrossEntropyLoss|sparse_softmax_cross_entropy"):
+    with pytest.raises(
+        jaxloss.LossInputError, match="CrossEntropyLoss|sparse_softmax_cross_entropy"
+    ):
         ce(x23, jnp.asarray([1, -7]))
 
 
@@ -115,7 +146,10 @@ def test_checks_inside_a_users_jitted_train_step():
     checked_step = jaxloss.checkify(step)
     v2, _ = checked_step(*good)
     np.testing.assert_allclose(v2, v)
-    with pytest.raises(jaxloss.LossInputError, match=r"binary_cross_entropy: 'probabilities' must be in \[0, 1\]; got 1.5"):
+    with pytest.raises(
+        jaxloss.LossInputError,
+        match=r"binary_cross_entropy: 'probabilities' must be in \[0, 1\]; got 1.5",
+    ):
         checked_step(p23.at[0, 0].set(1.5), p23)
 
 
@@ -135,12 +169,15 @@ def test_every_catalog_loss_has_a_spec():
 
 
 def test_unknown_function_is_rejected():
-    with pytest.raises(ValueError, match="jaxloss.checked: no runtime checks are defined for 'one_hot'"):
+    with pytest.raises(
+        ValueError, match="jaxloss.checked: no runtime checks are defined for 'one_hot'"
+    ):
         jaxloss.checked(jaxloss.one_hot)
 
 
 def test_every_registry_name_can_be_checked():
     from jaxloss import _registry
+
     for name, fn in _registry._table().values():
         jaxloss.checked(fn)  # raises if no spec covers the name
 
@@ -149,7 +186,10 @@ def test_keras_hinge_alias_accepts_binary_targets_but_not_mixtures():
     hinge = jaxloss.checked("hinge")
     t01 = jnp.asarray([[0.0, 1.0, 1.0], [1.0, 0.0, 0.0]], F)
     np.testing.assert_allclose(hinge(x23, t01), jaxloss.get("hinge")(x23, t01), rtol=1e-6)
-    with pytest.raises(jaxloss.LossInputError, match="hinge: 'targets' must be -1 or \\+1 \\(or all targets 0 or 1\\); got 0"):
+    with pytest.raises(
+        jaxloss.LossInputError,
+        match="hinge: 'targets' must be -1 or \\+1 \\(or all targets 0 or 1\\); got 0",
+    ):
         hinge(x23, pm.at[0, 0].set(0.0))
     ch = jaxloss.checked("categorical_hinge")
     assert np.isfinite(ch(x23, p23))

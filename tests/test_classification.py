@@ -4,7 +4,6 @@ References are plain float64 NumPy written from the formulas (never calling jaxl
 (`F.multi_margin_loss`, `F.cross_entropy`) and optax are oracles where they have the loss.
 """
 
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -12,8 +11,16 @@ import pytest
 
 import jaxloss
 
-from .helpers import (assert_close, assert_finite, debug_nans, grads_f64, reduce_ref, rng,
-                      to_torch, torch_or_skip)
+from .helpers import (
+    assert_close,
+    assert_finite,
+    debug_nans,
+    grads_f64,
+    reduce_ref,
+    rng,
+    to_torch,
+    torch_or_skip,
+)
 
 # ----------------------------------------------------------------------------------------------
 # float64 NumPy references (per example; class axis moved last)
@@ -105,7 +112,9 @@ def rand_probs(seed, shape, axis, soft=False, scale=1.5):
         t = r.uniform(size=shape)
         t = t / t.sum(axis, keepdims=True)
     else:
-        y = r.integers(0, shape[axis], size=tuple(d for i, d in enumerate(shape) if i != axis % len(shape)))
+        y = r.integers(
+            0, shape[axis], size=tuple(d for i, d in enumerate(shape) if i != axis % len(shape))
+        )
         t = np.moveaxis(np.eye(shape[axis])[y], -1, axis)
     return p, t
 
@@ -115,14 +124,26 @@ SHAPES = [((6, 5), -1), ((3, 4, 2), 1)]
 # sparse losses: (fn, reference(x_last, y, **opts), options)
 SPARSE = {
     "focal": (jaxloss.softmax_focal_loss, ref_softmax_focal, dict(gamma=2.0)),
-    "focal_g05_alpha_vec": (jaxloss.softmax_focal_loss, ref_softmax_focal, dict(gamma=0.5, alpha="vec")),
-    "focal_alpha_scalar": (jaxloss.softmax_focal_loss, ref_softmax_focal, dict(gamma=1.5, alpha=0.25)),
+    "focal_g05_alpha_vec": (
+        jaxloss.softmax_focal_loss,
+        ref_softmax_focal,
+        dict(gamma=0.5, alpha="vec"),
+    ),
+    "focal_alpha_scalar": (
+        jaxloss.softmax_focal_loss,
+        ref_softmax_focal,
+        dict(gamma=1.5, alpha=0.25),
+    ),
     "poly1": (jaxloss.poly1_cross_entropy, ref_poly1, dict(epsilon=1.0)),
     "poly1_neg": (jaxloss.poly1_cross_entropy, ref_poly1, dict(epsilon=-0.7)),
     "cs_hinge": (jaxloss.multiclass_hinge_loss, ref_cs_hinge, dict(margin=1.0)),
     "cs_hinge_m2": (jaxloss.multiclass_hinge_loss, ref_cs_hinge, dict(margin=2.5)),
     "multi_margin_p1": (jaxloss.multi_margin_loss, ref_multi_margin, dict(p=1, margin=1.0)),
-    "multi_margin_p2_w": (jaxloss.multi_margin_loss, ref_multi_margin, dict(p=2, margin=0.7, class_weights="vec")),
+    "multi_margin_p2_w": (
+        jaxloss.multi_margin_loss,
+        ref_multi_margin,
+        dict(p=2, margin=0.7, class_weights="vec"),
+    ),
 }
 
 
@@ -151,8 +172,15 @@ def test_sparse_values_match_numpy(case, shape, axis):
     w = r.uniform(0.5, 2.0, size=y.shape)
     m = r.uniform(size=y.shape) > 0.3
     for red in ("mean", "sum"):
-        got = fn(jnp.asarray(x), jnp.asarray(y), axis=axis, weights=jnp.asarray(w), where=jnp.asarray(m),
-                 reduction=red, **jopts)
+        got = fn(
+            jnp.asarray(x),
+            jnp.asarray(y),
+            axis=axis,
+            weights=jnp.asarray(w),
+            where=jnp.asarray(m),
+            reduction=red,
+            **jopts,
+        )
         assert_close(got, reduce_ref(want, w, m, red))
 
 
@@ -163,9 +191,14 @@ def test_categorical_focal_matches_numpy(shape, axis, soft, gamma, alpha):
     p, t = rand_probs(11, shape, axis, soft)
     jopts, ropts = _opts(dict(gamma=gamma, alpha=alpha), shape[axis])
     want = ref_categorical_focal(moved(p, axis), moved(t, axis), **ropts)
-    got = jaxloss.categorical_focal_loss(jnp.asarray(p), jnp.asarray(t), axis=axis, reduction="none", **jopts)
+    got = jaxloss.categorical_focal_loss(
+        jnp.asarray(p), jnp.asarray(t), axis=axis, reduction="none", **jopts
+    )
     assert_close(got, want)
-    assert_close(jaxloss.categorical_focal_loss(jnp.asarray(p), jnp.asarray(t), axis=axis, **jopts), want.mean())
+    assert_close(
+        jaxloss.categorical_focal_loss(jnp.asarray(p), jnp.asarray(t), axis=axis, **jopts),
+        want.mean(),
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -173,7 +206,9 @@ def test_categorical_focal_matches_numpy(shape, axis, soft, gamma, alpha):
 # ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("p,margin,weighted", [(1, 1.0, False), (2, 1.0, False), (1, 0.3, True), (2, 2.0, True)])
+@pytest.mark.parametrize(
+    "p,margin,weighted", [(1, 1.0, False), (2, 1.0, False), (1, 0.3, True), (2, 2.0, True)]
+)
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_multi_margin_matches_torch(p, margin, weighted, reduction):
     torch = torch_or_skip()
@@ -181,13 +216,25 @@ def test_multi_margin_matches_torch(p, margin, weighted, reduction):
     x, y = rand_case(5, (6, 5), -1, n_cls_scale=0.7)
     w = rng(9).uniform(0.2, 3.0, size=5) if weighted else None
     xt = to_torch(x, torch).requires_grad_(True)
-    out_t = F.multi_margin_loss(xt, to_torch(y, torch), p=p, margin=margin,
-                                weight=None if w is None else to_torch(w, torch), reduction=reduction)
+    out_t = F.multi_margin_loss(
+        xt,
+        to_torch(y, torch),
+        p=p,
+        margin=margin,
+        weight=None if w is None else to_torch(w, torch),
+        reduction=reduction,
+    )
     (out_t.sum()).backward()
 
     def f(z):
-        return jaxloss.multi_margin_loss(z, jnp.asarray(y), p=p, margin=margin,
-                                         class_weights=None if w is None else jnp.asarray(w), reduction=reduction)
+        return jaxloss.multi_margin_loss(
+            z,
+            jnp.asarray(y),
+            p=p,
+            margin=margin,
+            class_weights=None if w is None else jnp.asarray(w),
+            reduction=reduction,
+        )
 
     assert_close(f(jnp.asarray(x)), out_t.detach().numpy())
     assert_close(jax.grad(lambda z: jnp.sum(f(z)))(jnp.asarray(x)), xt.grad.numpy())
@@ -202,7 +249,9 @@ def test_multi_margin_weighted_mean_divides_by_n_like_torch():
     got = jaxloss.multi_margin_loss(jnp.asarray(x), jnp.asarray(y), class_weights=jnp.asarray(w))
     per = ref_multi_margin(x, y, w=w)
     assert_close(got, per.sum() / 6)  # not / Σ w[y]
-    want = torch.nn.functional.multi_margin_loss(to_torch(x, torch), to_torch(y, torch), weight=to_torch(w, torch))
+    want = torch.nn.functional.multi_margin_loss(
+        to_torch(x, torch), to_torch(y, torch), weight=to_torch(w, torch)
+    )
     assert_close(got, want.numpy())
 
 
@@ -215,7 +264,10 @@ def test_gamma0_and_epsilon0_equal_torch_cross_entropy(ignore_index):
     kw = {} if ignore_index is None else dict(ignore_index=ignore_index)
     ce_t = F.cross_entropy(xt, to_torch(y, torch), **kw)
     ce_t.backward()
-    for fn, opt in ((jaxloss.softmax_focal_loss, dict(gamma=0.0)), (jaxloss.poly1_cross_entropy, dict(epsilon=0.0))):
+    for fn, opt in (
+        (jaxloss.softmax_focal_loss, dict(gamma=0.0)),
+        (jaxloss.poly1_cross_entropy, dict(epsilon=0.0)),
+    ):
         f = lambda z: fn(z, jnp.asarray(y), axis=1, ignore_index=ignore_index, **opt)  # noqa: E731
         assert_close(f(jnp.asarray(x)), ce_t.detach().numpy())
         assert_close(jax.grad(f)(jnp.asarray(x)), xt.grad.numpy())
@@ -225,25 +277,36 @@ def test_focal_alpha_vector_gamma0_is_torch_weighted_ce_per_example():
     torch = torch_or_skip()
     x, y = rand_case(13, (6, 5), -1)
     a = np.array([0.5, 2.0, 1.0, 0.25, 1.5])
-    want = torch.nn.functional.cross_entropy(to_torch(x, torch), to_torch(y, torch), weight=to_torch(a, torch),
-                                             reduction="none").numpy()
-    got = jaxloss.softmax_focal_loss(jnp.asarray(x), jnp.asarray(y), gamma=0.0, alpha=jnp.asarray(a), reduction="none")
+    want = torch.nn.functional.cross_entropy(
+        to_torch(x, torch), to_torch(y, torch), weight=to_torch(a, torch), reduction="none"
+    ).numpy()
+    got = jaxloss.softmax_focal_loss(
+        jnp.asarray(x), jnp.asarray(y), gamma=0.0, alpha=jnp.asarray(a), reduction="none"
+    )
     assert_close(got, want)
     # alpha is a factor, not a weight of the mean: "mean" divides by N (documented)
-    got_mean = jaxloss.softmax_focal_loss(jnp.asarray(x), jnp.asarray(y), gamma=0.0, alpha=jnp.asarray(a))
+    got_mean = jaxloss.softmax_focal_loss(
+        jnp.asarray(x), jnp.asarray(y), gamma=0.0, alpha=jnp.asarray(a)
+    )
     assert_close(got_mean, want.mean())
 
 
 def test_poly1_matches_optax_and_focal_gamma0_matches_optax_ce():
     import optax
+
     x, y = rand_case(14, (6, 5), -1)
     onehot = jnp.asarray(np.eye(5)[y])
     for eps in (1.0, 2.0, -0.5):
         want = optax.losses.poly_loss_cross_entropy(jnp.asarray(x), onehot, epsilon=eps)
-        got = jaxloss.poly1_cross_entropy(jnp.asarray(x), jnp.asarray(y), epsilon=eps, reduction="none")
+        got = jaxloss.poly1_cross_entropy(
+            jnp.asarray(x), jnp.asarray(y), epsilon=eps, reduction="none"
+        )
         assert_close(got, want)
     want = optax.losses.softmax_cross_entropy(jnp.asarray(x), onehot)
-    assert_close(jaxloss.softmax_focal_loss(jnp.asarray(x), jnp.asarray(y), gamma=0.0, reduction="none"), want)
+    assert_close(
+        jaxloss.softmax_focal_loss(jnp.asarray(x), jnp.asarray(y), gamma=0.0, reduction="none"),
+        want,
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -272,17 +335,23 @@ def test_focal_grad_matches_naive_and_finite_differences(gamma):
     assert_close(gx, nx_)
     assert_close(gg, ng_)
     if gamma == 0.5:  # the hard case (γ < 1); γ = 0 would step below 0 in a finite difference
-        grads_f64(jax.jit(lambda z, g: jaxloss.softmax_focal_loss(z, yj, gamma=g)), (x, gamma), order=2)
+        grads_f64(
+            jax.jit(lambda z, g: jaxloss.softmax_focal_loss(z, yj, gamma=g)), (x, gamma), order=2
+        )
 
 
 def test_poly1_and_categorical_focal_grads():
     x, y = rand_case(22, (6, 5), -1)
     xj, yj = jnp.asarray(x), jnp.asarray(y)
-    g = jax.grad(lambda z, e: jaxloss.poly1_cross_entropy(z, yj, epsilon=e), argnums=(0, 1))(xj, jnp.asarray(0.8))
+    g = jax.grad(lambda z, e: jaxloss.poly1_cross_entropy(z, yj, epsilon=e), argnums=(0, 1))(
+        xj, jnp.asarray(0.8)
+    )
     n = jax.grad(_naive_poly, argnums=(0, 2))(xj, yj, jnp.asarray(0.8))
     assert_close(g[0], n[0])
     assert_close(g[1], n[1])
-    grads_f64(jax.jit(lambda z, e: jaxloss.poly1_cross_entropy(z, yj, epsilon=e)), (x, 0.8), order=2)
+    grads_f64(
+        jax.jit(lambda z, e: jaxloss.poly1_cross_entropy(z, yj, epsilon=e)), (x, 0.8), order=2
+    )
 
     p, t = rand_probs(23, (6, 5), -1, soft=True)
     a = jnp.asarray([0.5, 1.0, 2.0, 0.3, 1.2])
@@ -290,15 +359,20 @@ def test_poly1_and_categorical_focal_grads():
     def naive(q, gm):
         return jnp.mean(-jnp.sum(a[None, :] * t * (1 - q) ** gm * jnp.log(q), -1))
 
-    g = jax.grad(lambda q, gm: jaxloss.categorical_focal_loss(q, jnp.asarray(t), gamma=gm, alpha=a), argnums=(0, 1))(
-        jnp.asarray(p), jnp.asarray(1.5))
+    g = jax.grad(
+        lambda q, gm: jaxloss.categorical_focal_loss(q, jnp.asarray(t), gamma=gm, alpha=a),
+        argnums=(0, 1),
+    )(jnp.asarray(p), jnp.asarray(1.5))
     n = jax.grad(naive, argnums=(0, 1))(jnp.asarray(p), jnp.asarray(1.5))
     assert_close(g[0], n[0])
     assert_close(g[1], n[1])
     # finite differences of log p need p away from 0 (third derivative ~ 1/p³)
     p_fd, _ = rand_probs(24, (6, 5), -1, scale=0.3)
-    grads_f64(jax.jit(lambda q, gm: jaxloss.categorical_focal_loss(q, jnp.asarray(t), gamma=gm, alpha=a)),
-              (p_fd, 1.5), order=2)
+    grads_f64(
+        jax.jit(lambda q, gm: jaxloss.categorical_focal_loss(q, jnp.asarray(t), gamma=gm, alpha=a)),
+        (p_fd, 1.5),
+        order=2,
+    )
 
 
 def test_hinge_family_grads_match_finite_differences():
@@ -306,9 +380,19 @@ def test_hinge_family_grads_match_finite_differences():
     x, y = rand_case(24, (6, 5), -1)
     yj = jnp.asarray(y)
     w = jnp.asarray([1.0, 0.5, 2.0, 1.5, 0.7])
-    grads_f64(jax.jit(lambda z, m: jaxloss.multiclass_hinge_loss(z, yj, margin=m)), (x, 1.3), order=1)
-    grads_f64(jax.jit(lambda z, m: jaxloss.multi_margin_loss(z, yj, margin=m, p=1, class_weights=w)), (x, 1.3), order=1)
-    grads_f64(jax.jit(lambda z, m: jaxloss.multi_margin_loss(z, yj, margin=m, p=2, class_weights=w)), (x, 1.3), order=2)
+    grads_f64(
+        jax.jit(lambda z, m: jaxloss.multiclass_hinge_loss(z, yj, margin=m)), (x, 1.3), order=1
+    )
+    grads_f64(
+        jax.jit(lambda z, m: jaxloss.multi_margin_loss(z, yj, margin=m, p=1, class_weights=w)),
+        (x, 1.3),
+        order=1,
+    )
+    grads_f64(
+        jax.jit(lambda z, m: jaxloss.multi_margin_loss(z, yj, margin=m, p=2, class_weights=w)),
+        (x, 1.3),
+        order=2,
+    )
     t = jnp.asarray(np.eye(5)[y])
     grads_f64(jax.jit(lambda z: jaxloss.get("categorical_hinge")(z, t)), (x,), order=1)
 
@@ -321,17 +405,26 @@ def test_hinge_family_grads_match_finite_differences():
 def test_jit_and_vmap_over_batch_equal_python_loop():
     x, y = rand_case(31, (6, 5), -1)
     xj, yj = jnp.asarray(x), jnp.asarray(y)
-    for fn in (jaxloss.softmax_focal_loss, jaxloss.poly1_cross_entropy, jaxloss.multiclass_hinge_loss,
-               jaxloss.multi_margin_loss):
+    for fn in (
+        jaxloss.softmax_focal_loss,
+        jaxloss.poly1_cross_entropy,
+        jaxloss.multiclass_hinge_loss,
+        jaxloss.multi_margin_loss,
+    ):
         loop = jnp.stack([fn(xj[i], yj[i]) for i in range(6)])
         assert_close(jax.vmap(fn)(xj, yj), loop)
         assert_close(jax.jit(fn)(xj, yj), fn(xj, yj))
     p, t = rand_probs(32, (6, 5), -1)
-    for fn, z in ((jaxloss.categorical_focal_loss, p), (jaxloss.get("categorical_focal_crossentropy"), p),
-                  (jaxloss.get("categorical_hinge"), x)):
+    for fn, z in (
+        (jaxloss.categorical_focal_loss, p),
+        (jaxloss.get("categorical_focal_crossentropy"), p),
+        (jaxloss.get("categorical_hinge"), x),
+    ):
         loop = jnp.stack([fn(jnp.asarray(z[i]), jnp.asarray(t[i])) for i in range(6)])
         assert_close(jax.vmap(fn)(jnp.asarray(z), jnp.asarray(t)), loop)
-        assert_close(jax.jit(fn)(jnp.asarray(z), jnp.asarray(t)), fn(jnp.asarray(z), jnp.asarray(t)))
+        assert_close(
+            jax.jit(fn)(jnp.asarray(z), jnp.asarray(t)), fn(jnp.asarray(z), jnp.asarray(t))
+        )
 
 
 def test_vmap_over_hyperparameters_equals_loop():
@@ -342,15 +435,31 @@ def test_vmap_over_hyperparameters_equals_loop():
     sweeps = {
         "focal gamma": (lambda g: jaxloss.softmax_focal_loss(xj, yj, gamma=g), [0.0, 0.5, 2.0]),
         "focal alpha": (lambda a: jaxloss.softmax_focal_loss(xj, yj, alpha=a), [0.25, 1.0, 3.0]),
-        "focal alpha vec": (lambda a: jaxloss.softmax_focal_loss(xj, yj, alpha=a),
-                            [[1.0, 2.0, 0.5, 0.1, 1.0], [0.3, 0.3, 0.3, 3.0, 0.1]]),
-        "cat focal gamma": (lambda g: jaxloss.categorical_focal_loss(pj, tj, gamma=g), [0.0, 0.5, 2.0]),
-        "cat focal alpha": (lambda a: jaxloss.categorical_focal_loss(pj, tj, alpha=a), [[1.0, 2.0, 0.5, 0.1, 1.0], [2.0, 1.0, 1.0, 1.0, 0.0]]),
-        "poly epsilon": (lambda e: jaxloss.poly1_cross_entropy(xj, yj, epsilon=e), [-1.0, 0.0, 2.0]),
-        "hinge margin": (lambda m: jaxloss.multiclass_hinge_loss(xj, yj, margin=m), [0.0, 1.0, 3.0]),
+        "focal alpha vec": (
+            lambda a: jaxloss.softmax_focal_loss(xj, yj, alpha=a),
+            [[1.0, 2.0, 0.5, 0.1, 1.0], [0.3, 0.3, 0.3, 3.0, 0.1]],
+        ),
+        "cat focal gamma": (
+            lambda g: jaxloss.categorical_focal_loss(pj, tj, gamma=g),
+            [0.0, 0.5, 2.0],
+        ),
+        "cat focal alpha": (
+            lambda a: jaxloss.categorical_focal_loss(pj, tj, alpha=a),
+            [[1.0, 2.0, 0.5, 0.1, 1.0], [2.0, 1.0, 1.0, 1.0, 0.0]],
+        ),
+        "poly epsilon": (
+            lambda e: jaxloss.poly1_cross_entropy(xj, yj, epsilon=e),
+            [-1.0, 0.0, 2.0],
+        ),
+        "hinge margin": (
+            lambda m: jaxloss.multiclass_hinge_loss(xj, yj, margin=m),
+            [0.0, 1.0, 3.0],
+        ),
         "mm margin": (lambda m: jaxloss.multi_margin_loss(xj, yj, margin=m, p=2), [0.0, 1.0, 3.0]),
-        "mm class_weights": (lambda w: jaxloss.multi_margin_loss(xj, yj, class_weights=w),
-                             [[1.0, 2.0, 0.5, 0.1, 1.0], [0.3, 0.3, 0.3, 3.0, 0.1]]),
+        "mm class_weights": (
+            lambda w: jaxloss.multi_margin_loss(xj, yj, class_weights=w),
+            [[1.0, 2.0, 0.5, 0.1, 1.0], [0.3, 0.3, 0.3, 3.0, 0.1]],
+        ),
     }
     for name, (f, vals) in sweeps.items():
         vals = jnp.asarray(vals, jnp.float64)
@@ -361,8 +470,12 @@ def test_vmap_over_hyperparameters_equals_loop():
 # reductions, masking, ignore_index, invalid labels
 # ----------------------------------------------------------------------------------------------
 
-SPARSE_FNS = [jaxloss.softmax_focal_loss, jaxloss.poly1_cross_entropy, jaxloss.multiclass_hinge_loss,
-              jaxloss.multi_margin_loss]
+SPARSE_FNS = [
+    jaxloss.softmax_focal_loss,
+    jaxloss.poly1_cross_entropy,
+    jaxloss.multiclass_hinge_loss,
+    jaxloss.multi_margin_loss,
+]
 
 
 @pytest.mark.parametrize("fn", SPARSE_FNS, ids=lambda f: f.__name__)
@@ -372,8 +485,12 @@ def test_all_masked_is_exact_zero_with_zero_grad(fn):
     f = lambda z: fn(z, jnp.asarray(y), where=m)  # noqa: E731
     assert float(f(jnp.asarray(x))) == 0.0
     assert np.all(np.asarray(jax.grad(f)(jnp.asarray(x))) == 0.0)
-    none = fn(jnp.asarray(x), jnp.asarray(y), where=jnp.asarray([True, False, True, True, True, True]),
-              reduction="none")
+    none = fn(
+        jnp.asarray(x),
+        jnp.asarray(y),
+        where=jnp.asarray([True, False, True, True, True, True]),
+        reduction="none",
+    )
     assert float(none[1]) == 0.0 and float(none[0]) != 0.0
 
 
@@ -385,7 +502,10 @@ def test_categorical_focal_all_masked_and_none_zeros():
     assert np.all(np.asarray(jax.grad(f)(jnp.asarray(p))) == 0.0)
 
 
-@pytest.mark.parametrize("fn,ref", [(jaxloss.softmax_focal_loss, ref_softmax_focal), (jaxloss.poly1_cross_entropy, ref_poly1)])
+@pytest.mark.parametrize(
+    "fn,ref",
+    [(jaxloss.softmax_focal_loss, ref_softmax_focal), (jaxloss.poly1_cross_entropy, ref_poly1)],
+)
 def test_ignore_index_drops_examples_from_value_grad_and_normaliser(fn, ref):
     x, y = rand_case(43, (6, 5), -1)
     y = y.copy()
@@ -398,7 +518,10 @@ def test_ignore_index_drops_examples_from_value_grad_and_normaliser(fn, ref):
     assert np.all(np.asarray(none)[~keep] == 0.0)
     assert_close(np.asarray(none)[keep], want)
     w = rng(1).uniform(0.5, 2.0, size=6)
-    assert_close(fn(xj, yj, ignore_index=-100, weights=jnp.asarray(w)), (w[keep] * want).sum() / w[keep].sum())
+    assert_close(
+        fn(xj, yj, ignore_index=-100, weights=jnp.asarray(w)),
+        (w[keep] * want).sum() / w[keep].sum(),
+    )
     g = jax.grad(lambda z: fn(z, yj, ignore_index=-100))(xj)
     assert_finite(g)
     assert np.all(np.asarray(g)[~keep] == 0.0)
@@ -432,16 +555,28 @@ def test_out_of_range_labels_give_nan_value_but_finite_masked_grad(fn):
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
 def test_focal_finite_gradients_as_p_y_goes_to_one(dtype):
     # p_y exactly 1 (1e4 gap, or a single finite class), p_y = 1 − tiny, and a hopeless row (p_y = 0)
-    x = jnp.asarray([[1e4, -1e4, 0.0], [0.0, -jnp.inf, -jnp.inf], [50.0, 0.0, 0.0], [100.0, 0.0, -jnp.inf],
-                     [-1e4, 1e4, 0.0], [9.0, 0.0, -2.0]], dtype)
+    x = jnp.asarray(
+        [
+            [1e4, -1e4, 0.0],
+            [0.0, -jnp.inf, -jnp.inf],
+            [50.0, 0.0, 0.0],
+            [100.0, 0.0, -jnp.inf],
+            [-1e4, 1e4, 0.0],
+            [9.0, 0.0, -2.0],
+        ],
+        dtype,
+    )
     y = jnp.asarray([0, 0, 0, 0, 0, 0])
     f = lambda z, g: jaxloss.softmax_focal_loss(z, y, gamma=g, reduction="none")  # noqa: E731
 
     @jax.jit
     def all_derivatives(z, g):
         total = lambda z_, g_: jnp.sum(f(z_, g_))  # noqa: E731
-        return (f(z, g), jax.grad(total, argnums=(0, 1))(z, g),
-                jax.jvp(total, (z, g), (jnp.ones_like(z), jnp.ones_like(g)))[1])
+        return (
+            f(z, g),
+            jax.grad(total, argnums=(0, 1))(z, g),
+            jax.jvp(total, (z, g), (jnp.ones_like(z), jnp.ones_like(g)))[1],
+        )
 
     for gamma in (0.0, 0.3, 1.0, 2.0):
         val, (gx, gg), tangent = all_derivatives(x, jnp.asarray(gamma, dtype))
@@ -457,35 +592,59 @@ def test_focal_finite_gradients_as_p_y_goes_to_one(dtype):
 
 
 def test_focal_and_poly_masked_vocabulary_value_grad_jvp_hessian_finite():
-    x = jnp.asarray([[0.5, -jnp.inf, 2.0, 1e4], [1e4, -1e4, -jnp.inf, 0.0], [-jnp.inf, 0.3, 0.1, -jnp.inf]])
+    x = jnp.asarray(
+        [[0.5, -jnp.inf, 2.0, 1e4], [1e4, -1e4, -jnp.inf, 0.0], [-jnp.inf, 0.3, 0.1, -jnp.inf]]
+    )
     y = jnp.asarray([2, 0, 1])
-    for f in (lambda z: jaxloss.softmax_focal_loss(z, y, gamma=2.0),
-              lambda z: jaxloss.softmax_focal_loss(z, y, gamma=0.0, alpha=0.5),
-              lambda z: jaxloss.poly1_cross_entropy(z, y, epsilon=-1.0),
-              lambda z: jaxloss.multiclass_hinge_loss(z, y),
-              lambda z: jaxloss.multi_margin_loss(z, y, p=2)):
-        assert_finite(jax.jit(lambda z: (f(z), jax.grad(f)(z), jax.jvp(f, (z,), (jnp.ones_like(z),)),
-                                         jax.hessian(f)(z)))(x))
+    for f in (
+        lambda z: jaxloss.softmax_focal_loss(z, y, gamma=2.0),
+        lambda z: jaxloss.softmax_focal_loss(z, y, gamma=0.0, alpha=0.5),
+        lambda z: jaxloss.poly1_cross_entropy(z, y, epsilon=-1.0),
+        lambda z: jaxloss.multiclass_hinge_loss(z, y),
+        lambda z: jaxloss.multi_margin_loss(z, y, p=2),
+    ):
+        assert_finite(
+            jax.jit(
+                lambda z: (
+                    f(z),
+                    jax.grad(f)(z),
+                    jax.jvp(f, (z,), (jnp.ones_like(z),)),
+                    jax.hessian(f)(z),
+                )
+            )(x)
+        )
     # -inf logits are exact: they equal dropping the class
     xs = np.array([[0.5, 2.0, 1.3]])
     xm = jnp.asarray([[0.5, -jnp.inf, 2.0, 1.3]])
-    assert_close(jaxloss.softmax_focal_loss(xm, jnp.asarray([2])), ref_softmax_focal(xs, np.array([1])).mean())
-    assert_close(jaxloss.poly1_cross_entropy(xm, jnp.asarray([2])), ref_poly1(xs, np.array([1])).mean())
-    assert_close(jaxloss.multiclass_hinge_loss(xm, jnp.asarray([2])), ref_cs_hinge(xs, np.array([1])).mean())
+    assert_close(
+        jaxloss.softmax_focal_loss(xm, jnp.asarray([2])),
+        ref_softmax_focal(xs, np.array([1])).mean(),
+    )
+    assert_close(
+        jaxloss.poly1_cross_entropy(xm, jnp.asarray([2])), ref_poly1(xs, np.array([1])).mean()
+    )
+    assert_close(
+        jaxloss.multiclass_hinge_loss(xm, jnp.asarray([2])), ref_cs_hinge(xs, np.array([1])).mean()
+    )
 
 
 def test_categorical_focal_probabilities_exactly_zero_and_one():
     p = jnp.asarray([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.5, 0.5, 0.0]])
     t = jnp.asarray([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.3, 0.3, 0.4]])
     f = lambda q, g: jaxloss.categorical_focal_loss(q, t, gamma=g, reduction="sum")  # noqa: E731
-    derivs = jax.jit(lambda q, g: (f(q, g), jax.grad(f, argnums=(0, 1))(q, g),
-                                   jax.jvp(f, (q, g), (jnp.ones_like(q), jnp.ones_like(g)))[1]))
+    derivs = jax.jit(
+        lambda q, g: (
+            f(q, g),
+            jax.grad(f, argnums=(0, 1))(q, g),
+            jax.jvp(f, (q, g), (jnp.ones_like(q), jnp.ones_like(g)))[1],
+        )
+    )
     hess = jax.jit(jax.hessian(f))
     for gamma in (0.0, 0.5, 2.0):
         val, (g, g_gamma), tangent = derivs(p, jnp.asarray(gamma))
         assert_finite((val, g, g_gamma, tangent))
         # row 0: 0; row 1: −log 0 → 100; row 2: −Σ t (1−p)^γ log p with log 0 → −100
-        row2 = -(0.3 * 0.5 ** gamma * np.log(0.5)) * 2 + 0.4 * 100.0
+        row2 = -(0.3 * 0.5**gamma * np.log(0.5)) * 2 + 0.4 * 100.0
         assert_close(val, 100.0 + row2)
         # at p = 1 the derivative is −t for γ = 0 and 0 for γ > 0 (the limit of −(1−p)^γ log p)
         assert float(g[0, 0]) == (-1.0 if gamma == 0.0 else 0.0)
@@ -502,8 +661,12 @@ def test_edge_cases_under_debug_nans():
         p = jnp.asarray([[1.0, 0.0, 0.0]])
         t = jnp.asarray([[0.0, 1.0, 0.0]])
         jax.grad(lambda q: jaxloss.categorical_focal_loss(q, t, gamma=0.5))(p).block_until_ready()
-        jax.grad(lambda q: jaxloss.get("categorical_focal_crossentropy")(q, t))(p).block_until_ready()
-        jax.grad(lambda z: jaxloss.softmax_focal_loss(z, y, where=jnp.zeros(2, bool)))(x).block_until_ready()
+        jax.grad(lambda q: jaxloss.get("categorical_focal_crossentropy")(q, t))(
+            p
+        ).block_until_ready()
+        jax.grad(lambda z: jaxloss.softmax_focal_loss(z, y, where=jnp.zeros(2, bool)))(
+            x
+        ).block_until_ready()
 
 
 @pytest.mark.parametrize("half", [jnp.bfloat16, jnp.float16])
@@ -530,7 +693,9 @@ def test_half_precision_inputs_compute_in_float32(half):
     ph = jnp.asarray(p, half)
     out = jaxloss.categorical_focal_loss(ph, jnp.asarray(t))
     assert out.dtype == jnp.float32
-    assert_close(out, ref_categorical_focal(np.asarray(ph.astype(jnp.float64)), t).mean(), dtype=np.float32)
+    assert_close(
+        out, ref_categorical_focal(np.asarray(ph.astype(jnp.float64)), t).mean(), dtype=np.float32
+    )
     assert jax.grad(lambda q: jaxloss.categorical_focal_loss(q, jnp.asarray(t)))(ph).dtype == half
 
 
@@ -600,10 +765,21 @@ def test_hyperparameter_errors():
 
 
 def test_aliases_resolve():
-    for alias in ("softmax_focal_loss", "sparse_focal_loss", "categorical_focal_loss",
-                  "categorical_focal_crossentropy", "focal_loss", "poly1_cross_entropy", "poly_loss",
-                  "multiclass_hinge_loss", "categorical_hinge", "multi_margin_loss", "MultiMarginLoss",
-                  "multimarginloss", "POLY_LOSS"):
+    for alias in (
+        "softmax_focal_loss",
+        "sparse_focal_loss",
+        "categorical_focal_loss",
+        "categorical_focal_crossentropy",
+        "focal_loss",
+        "poly1_cross_entropy",
+        "poly_loss",
+        "multiclass_hinge_loss",
+        "categorical_hinge",
+        "multi_margin_loss",
+        "MultiMarginLoss",
+        "multimarginloss",
+        "POLY_LOSS",
+    ):
         assert callable(jaxloss.get(alias))
     assert jaxloss.get("sparse_focal_loss") is jaxloss.softmax_focal_loss
     assert jaxloss.get("poly_loss") is jaxloss.poly1_cross_entropy
@@ -615,14 +791,18 @@ def test_keras_categorical_focal_crossentropy():
     # Keras' own docstring example (keras.losses.categorical_focal_crossentropy)
     y_true = jnp.asarray([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
     y_pred = jnp.asarray([[0.05, 0.9, 0.05], [0.1, 0.85, 0.05]])
-    assert_close(f(y_pred, y_true, reduction="none"), [2.63401289e-04, 6.75912094e-01], rtol=1e-6, atol=0)
+    assert_close(
+        f(y_pred, y_true, reduction="none"), [2.63401289e-04, 6.75912094e-01], rtol=1e-6, atol=0
+    )
     # unnormalised probabilities, exact 0 and 1, soft targets, axis 0
     p = np.array([[0.2, 0.6, 0.0], [1.0, 0.3, 0.5], [0.0, 0.1, 0.5]])  # columns are examples
     t = np.array([[0.0, 0.5, 0.0], [1.0, 0.5, 0.0], [0.0, 0.0, 1.0]])
     want = ref_keras_cfc(p.T, t.T)
     assert_close(f(jnp.asarray(p), jnp.asarray(t), axis=0, reduction="none"), want)
-    assert_close(f(jnp.asarray(p), jnp.asarray(t), axis=0, alpha=1.0, gamma=0.5, reduction="none"),
-                 ref_keras_cfc(p.T, t.T, alpha=1.0, gamma=0.5))
+    assert_close(
+        f(jnp.asarray(p), jnp.asarray(t), axis=0, alpha=1.0, gamma=0.5, reduction="none"),
+        ref_keras_cfc(p.T, t.T, alpha=1.0, gamma=0.5),
+    )
     assert_finite(jax.grad(lambda q: f(q, jnp.asarray(t), axis=0))(jnp.asarray(p)))
 
 
@@ -638,16 +818,26 @@ def test_keras_categorical_hinge_differs_from_crammer_singer():
     kh = jaxloss.get("categorical_hinge")
     x, y = rand_case(62, (6, 5), -1)
     x = x.copy()
-    x[0] = [0.5, -1.0, -2.0, -0.3, -0.8]  # every other score negative: Keras' max picks the zeroed true class
+    x[0] = [
+        0.5,
+        -1.0,
+        -2.0,
+        -0.3,
+        -0.8,
+    ]  # every other score negative: Keras' max picks the zeroed true class
     y[0] = 0
     t = np.eye(5)[y]
     got = kh(jnp.asarray(x), jnp.asarray(t), reduction="none")
     assert_close(got, ref_keras_hinge(x, t))
     assert_close(got[0], 0.5)
-    assert_close(jaxloss.multiclass_hinge_loss(jnp.asarray(x), jnp.asarray(y), reduction="none")[0], 0.2)
+    assert_close(
+        jaxloss.multiclass_hinge_loss(jnp.asarray(x), jnp.asarray(y), reduction="none")[0], 0.2
+    )
     # where some other score is positive, the two agree
     pos_other = np.array([np.delete(x[i], y[i]).max() > 0 for i in range(6)])
     cs = jaxloss.multiclass_hinge_loss(jnp.asarray(x), jnp.asarray(y), reduction="none")
     assert_close(np.asarray(got)[pos_other], np.asarray(cs)[pos_other])
     # axis != -1
-    assert_close(kh(jnp.asarray(x.T), jnp.asarray(t.T), axis=0, reduction="none"), ref_keras_hinge(x, t))
+    assert_close(
+        kh(jnp.asarray(x.T), jnp.asarray(t.T), axis=0, reduction="none"), ref_keras_hinge(x, t)
+    )

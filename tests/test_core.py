@@ -20,7 +20,9 @@ def test_logsumexp_matches_numpy_and_handles_masks():
     assert_close(nx.logsumexp(jnp.asarray(xm)), np.log(np.exp(x[:, 3:]).sum(-1)))
     allmasked = jnp.full((2, 3), -jnp.inf)
     assert np.all(np.isneginf(nx.logsumexp(allmasked)))
-    g = jax.grad(lambda z: jnp.sum(jnp.where(jnp.isfinite(nx.logsumexp(z)), nx.logsumexp(z), 0.0)))(allmasked)
+    g = jax.grad(lambda z: jnp.sum(jnp.where(jnp.isfinite(nx.logsumexp(z)), nx.logsumexp(z), 0.0)))(
+        allmasked
+    )
     assert_finite(g)
 
 
@@ -53,7 +55,9 @@ def test_reduce_loss_matches_reference(reduction):
     v = r.normal(size=(5, 3))
     w = r.uniform(size=(5, 1))
     m = r.uniform(size=(5, 3)) > 0.3
-    got = jaxloss.reduce_loss(jnp.asarray(v), weights=jnp.asarray(w), where=jnp.asarray(m), reduction=reduction)
+    got = jaxloss.reduce_loss(
+        jnp.asarray(v), weights=jnp.asarray(w), where=jnp.asarray(m), reduction=reduction
+    )
     assert_close(got, reduce_ref(v, w, m, reduction))
 
 

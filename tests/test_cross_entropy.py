@@ -1,7 +1,5 @@
 """Tests of the cross-entropy family (jaxloss/_cross_entropy.py)."""
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,8 +7,16 @@ import pytest
 
 import jaxloss
 
-from .helpers import (assert_close, assert_finite, debug_nans, grads_f64, reduce_ref, rng,
-                      to_torch, torch_or_skip)
+from .helpers import (
+    assert_close,
+    assert_finite,
+    debug_nans,
+    grads_f64,
+    reduce_ref,
+    rng,
+    to_torch,
+    torch_or_skip,
+)
 
 sparse_ce = jaxloss.sparse_softmax_cross_entropy
 soft_ce = jaxloss.softmax_cross_entropy
@@ -19,6 +25,7 @@ soft_ce = jaxloss.softmax_cross_entropy
 # ------------------------------------------------------------------------------------------------
 # Independent float64 NumPy references (written plainly, one row at a time)
 # ------------------------------------------------------------------------------------------------
+
 
 def _rows(x, axis):
     x = np.moveaxis(np.asarray(x, np.float64), axis, -1)
@@ -31,15 +38,23 @@ def _lse(row):
     return mx + np.log(np.sum(np.exp(f - mx)))
 
 
-def ref_sparse(logits, labels, axis=-1, ignore_index=None, label_smoothing=0.0, class_weights=None,
-               z_loss=0.0, logit_softcap=None):
+def ref_sparse(
+    logits,
+    labels,
+    axis=-1,
+    ignore_index=None,
+    label_smoothing=0.0,
+    class_weights=None,
+    z_loss=0.0,
+    logit_softcap=None,
+):
     """Per-example loss and per-example normaliser term (w_y, 0 when ignored)."""
     x, shape = _rows(logits, axis)
     y = np.asarray(labels).reshape(-1)
     c = x.shape[-1]
     w = np.ones(c) if class_weights is None else np.asarray(class_weights, np.float64)
     losses, norms = [], []
-    for row, lab in zip(x, y):
+    for row, lab in zip(x, y, strict=False):
         if ignore_index is not None and lab == ignore_index:
             losses.append(0.0)
             norms.append(0.0)
@@ -51,8 +66,9 @@ def ref_sparse(logits, labels, axis=-1, ignore_index=None, label_smoothing=0.0, 
         k = fin.sum()
         nll = lse - row[lab]
         smooth = sum(w[j] * (lse - row[j]) for j in range(c) if fin[j])
-        losses.append(w[lab] * ((1 - label_smoothing) * nll + z_loss * lse ** 2)
-                      + label_smoothing / k * smooth)
+        losses.append(
+            w[lab] * ((1 - label_smoothing) * nll + z_loss * lse**2) + label_smoothing / k * smooth
+        )
         norms.append(w[lab])
     return np.array(losses).reshape(shape), np.array(norms).reshape(shape)
 
@@ -63,7 +79,7 @@ def ref_soft(logits, targets, axis=-1, label_smoothing=0.0, class_weights=None, 
     c = x.shape[-1]
     w = np.ones(c) if class_weights is None else np.asarray(class_weights, np.float64)
     out = []
-    for row, trow in zip(x, t):
+    for row, trow in zip(x, t, strict=False):
         lse = _lse(row)
         fin = np.isfinite(row)
         k = fin.sum()
@@ -72,7 +88,7 @@ def ref_soft(logits, targets, axis=-1, label_smoothing=0.0, class_weights=None, 
             tj = (1 - label_smoothing) * trow[j] + (label_smoothing / k if fin[j] else 0.0)
             if fin[j]:
                 total += w[j] * tj * (lse - row[j])
-        out.append(total + z_loss * lse ** 2)
+        out.append(total + z_loss * lse**2)
     return np.array(out).reshape(shape)
 
 
@@ -88,7 +104,7 @@ def ref_categorical(p, t, axis=-1, label_smoothing=0.0):
 def ref_pick(values, labels, axis=-1):
     v, shape = _rows(values, axis)
     y = np.asarray(labels).reshape(-1)
-    return np.array([row[lab] for row, lab in zip(v, y)]).reshape(shape)
+    return np.array([row[lab] for row, lab in zip(v, y, strict=False)]).reshape(shape)
 
 
 def ref_z(logits, axis=-1):
@@ -124,8 +140,13 @@ SPARSE_OPTIONS = [
     {"class_weights": "w"},
     {"ignore_index": 1},
     {"z_loss": 0.01, "logit_softcap": 3.0},
-    {"label_smoothing": 0.2, "class_weights": "w", "ignore_index": 0, "z_loss": 1e-3,
-     "logit_softcap": 5.0},
+    {
+        "label_smoothing": 0.2,
+        "class_weights": "w",
+        "ignore_index": 0,
+        "z_loss": 1e-3,
+        "logit_softcap": 5.0,
+    },
 ]
 
 
@@ -148,13 +169,23 @@ def test_sparse_softmax_ce_matches_numpy(shape, axis, opts):
     # per-example weights scale numerator and denominator; `where` drops examples
     wts = rng(4).uniform(0.5, 1.5, size=lab_shape)
     msk = rng(5).uniform(size=lab_shape) > 0.3
-    got = sparse_ce(jnp.asarray(x), jnp.asarray(y), axis=axis, weights=jnp.asarray(wts),
-                    where=jnp.asarray(msk), **jopts)
+    got = sparse_ce(
+        jnp.asarray(x),
+        jnp.asarray(y),
+        axis=axis,
+        weights=jnp.asarray(wts),
+        where=jnp.asarray(msk),
+        **jopts,
+    )
     assert_close(got, reduce_ref(loss, wts, msk, "mean", normalizer=norm * wts))
 
 
-SOFT_OPTIONS = [{}, {"label_smoothing": 0.15}, {"class_weights": "w"},
-                {"z_loss": 0.01, "label_smoothing": 0.05, "class_weights": "w"}]
+SOFT_OPTIONS = [
+    {},
+    {"label_smoothing": 0.15},
+    {"class_weights": "w"},
+    {"z_loss": 0.01, "label_smoothing": 0.05, "class_weights": "w"},
+]
 
 
 @pytest.mark.parametrize("shape,axis", SHAPES)
@@ -182,11 +213,13 @@ def test_probability_and_log_probability_losses_match_numpy(shape, axis):
     lab_shape = tuple(d for i, d in enumerate(shape) if i != axis % len(shape))
     y = _labels(lab_shape, c)
     for eps in (0.0, 0.1):
-        got = jaxloss.categorical_cross_entropy(jnp.asarray(p), jnp.asarray(t), axis=axis,
-                                                label_smoothing=eps, reduction="none")
+        got = jaxloss.categorical_cross_entropy(
+            jnp.asarray(p), jnp.asarray(t), axis=axis, label_smoothing=eps, reduction="none"
+        )
         assert_close(got, ref_categorical(p, t, axis, eps))
-    got = jaxloss.sparse_categorical_cross_entropy(jnp.asarray(p), jnp.asarray(y), axis=axis,
-                                                   reduction="none")
+    got = jaxloss.sparse_categorical_cross_entropy(
+        jnp.asarray(p), jnp.asarray(y), axis=axis, reduction="none"
+    )
     assert_close(got, -np.log(ref_pick(p, y, axis)))
     lp = np.log(p)
     w = r.uniform(0.5, 2.0, size=c)
@@ -209,13 +242,16 @@ def test_categorical_is_not_renormalised_and_is_finite_at_0_and_1():
     _assert_all_derivatives_finite(f, p)
     g = jax.grad(lambda q: jaxloss.sparse_categorical_cross_entropy(q, jnp.asarray([0, 0])))(p)
     assert_finite(g)
-    assert_close(jaxloss.sparse_categorical_cross_entropy(p, jnp.asarray([0, 0]), reduction="none"),
-                 [100.0, 0.0])
+    assert_close(
+        jaxloss.sparse_categorical_cross_entropy(p, jnp.asarray([0, 0]), reduction="none"),
+        [100.0, 0.0],
+    )
 
 
 # ------------------------------------------------------------------------------------------------
 # PyTorch, optax and the seed document
 # ------------------------------------------------------------------------------------------------
+
 
 def _torch_ce(torch, x, target, **kw):
     xt = to_torch(x, torch).requires_grad_(True)
@@ -243,9 +279,15 @@ def test_sparse_ce_matches_torch(layout, use_weight, use_ignore, eps):
         if w is not None:
             kw["weight"] = w
         want, want_g = _torch_ce(torch, x, y, **kw)
-        f = lambda z: sparse_ce(z, jnp.asarray(y), axis=axis, label_smoothing=eps,
-                                class_weights=None if w is None else jnp.asarray(w),
-                                ignore_index=-100 if use_ignore else None, reduction=reduction)
+        f = lambda z: sparse_ce(
+            z,
+            jnp.asarray(y),
+            axis=axis,
+            label_smoothing=eps,
+            class_weights=None if w is None else jnp.asarray(w),
+            ignore_index=-100 if use_ignore else None,
+            reduction=reduction,
+        )
         assert_close(f(jnp.asarray(x)), want, err_msg=reduction)
         assert_close(jax.grad(lambda z: jnp.sum(f(z)))(jnp.asarray(x)), want_g, err_msg=reduction)
 
@@ -264,9 +306,14 @@ def test_soft_ce_matches_torch_probability_targets(layout, use_weight, eps):
         if w is not None:
             kw["weight"] = w
         want, want_g = _torch_ce(torch, x, t, **kw)
-        f = lambda z: soft_ce(z, jnp.asarray(t), axis=axis, label_smoothing=eps,
-                              class_weights=None if w is None else jnp.asarray(w),
-                              reduction=reduction)
+        f = lambda z: soft_ce(
+            z,
+            jnp.asarray(t),
+            axis=axis,
+            label_smoothing=eps,
+            class_weights=None if w is None else jnp.asarray(w),
+            reduction=reduction,
+        )
         assert_close(f(jnp.asarray(x)), want, err_msg=reduction)
         assert_close(jax.grad(lambda z: jnp.sum(f(z)))(jnp.asarray(x)), want_g, err_msg=reduction)
 
@@ -282,24 +329,35 @@ def test_nll_loss_matches_torch(layout, use_weight):
     w = rng(3).uniform(0.2, 2.0, size=shape[axis]) if use_weight else None
     for reduction in ("mean", "sum", "none"):
         lpt = to_torch(lp, torch).requires_grad_(True)
-        out = torch.nn.functional.nll_loss(lpt, to_torch(y, torch), reduction=reduction,
-                                           weight=None if w is None else to_torch(w, torch))
+        out = torch.nn.functional.nll_loss(
+            lpt,
+            to_torch(y, torch),
+            reduction=reduction,
+            weight=None if w is None else to_torch(w, torch),
+        )
         out.sum().backward()
         nll = jaxloss.get("NLLLoss")  # binds ignore_index=-100, as PyTorch
-        f = lambda z: nll(z, jnp.asarray(y), axis=axis, reduction=reduction,
-                          class_weights=None if w is None else jnp.asarray(w))
+        f = lambda z: nll(
+            z,
+            jnp.asarray(y),
+            axis=axis,
+            reduction=reduction,
+            class_weights=None if w is None else jnp.asarray(w),
+        )
         assert_close(f(jnp.asarray(lp)), out.detach().numpy(), err_msg=reduction)
         assert_close(jax.grad(lambda z: jnp.sum(f(z)))(jnp.asarray(lp)), lpt.grad.numpy())
 
 
 def test_matches_optax_on_ordinary_inputs():
     import optax
+
     x = jnp.asarray(_logits((4, 5)))
     y = jnp.asarray(_labels((4,), 5))
     t = jnp.asarray(_dist((4, 5), -1))
     assert_close(soft_ce(x, t, reduction="none"), optax.softmax_cross_entropy(x, t))
-    assert_close(sparse_ce(x, y, reduction="none"),
-                 optax.softmax_cross_entropy_with_integer_labels(x, y))
+    assert_close(
+        sparse_ce(x, y, reduction="none"), optax.softmax_cross_entropy_with_integer_labels(x, y)
+    )
     alias = jaxloss.get("softmax_cross_entropy_with_integer_labels")  # optax: unreduced
     assert_close(alias(x, y), optax.softmax_cross_entropy_with_integer_labels(x, y))
     g = jax.grad(lambda z: jnp.mean(optax.softmax_cross_entropy_with_integer_labels(z, y)))(x)
@@ -307,8 +365,10 @@ def test_matches_optax_on_ordinary_inputs():
     # optax with the class axis elsewhere
     x3 = jnp.asarray(_logits((2, 5, 3)))
     y3 = jnp.asarray(_labels((2, 3), 5))
-    assert_close(sparse_ce(x3, y3, axis=1, reduction="none"),
-                 optax.softmax_cross_entropy_with_integer_labels(x3, y3, axis=1))
+    assert_close(
+        sparse_ce(x3, y3, axis=1, reduction="none"),
+        optax.softmax_cross_entropy_with_integer_labels(x3, y3, axis=1),
+    )
 
 
 def test_seed_document_worked_example_0_288():
@@ -319,7 +379,10 @@ def test_seed_document_worked_example_0_288():
     ce = jaxloss.get("CrossEntropyLoss")
     assert f"{float(ce(logits, indices)):.3f}" == "0.288"
     assert f"{float(soft_ce(logits, target)):.3f}" == "0.288"
-    assert f"{float(jaxloss.get('NLLLoss')(jax.nn.log_softmax(logits, axis=1), indices)):.3f}" == "0.288"
+    assert (
+        f"{float(jaxloss.get('NLLLoss')(jax.nn.log_softmax(logits, axis=1), indices)):.3f}"
+        == "0.288"
+    )
     # "... which is -log 0.75"
     assert abs(float(ce(logits, indices)) + np.log(0.75)) < 1e-3
 
@@ -327,6 +390,7 @@ def test_seed_document_worked_example_0_288():
 # ------------------------------------------------------------------------------------------------
 # Derivatives
 # ------------------------------------------------------------------------------------------------
+
 
 def test_second_order_finite_differences():
     x = _logits((4, 5), scale=1.0)
@@ -337,14 +401,21 @@ def test_second_order_finite_differences():
     p = rng(11).uniform(1.0, 2.0, size=(4, 5))
     p = p / p.sum(-1, keepdims=True)
     cases = [
-        (lambda z: sparse_ce(z, y, label_smoothing=0.1, class_weights=w, z_loss=0.05,
-                             logit_softcap=2.5), (x,)),
+        (
+            lambda z: sparse_ce(
+                z, y, label_smoothing=0.1, class_weights=w, z_loss=0.05, logit_softcap=2.5
+            ),
+            (x,),
+        ),
         (lambda z, s: soft_ce(z, s, label_smoothing=0.1, class_weights=w, z_loss=0.05), (x, t)),
     ]
     for f, args in cases:
         grads_f64(jax.jit(f), args)  # jit: compiled once instead of op-by-op dispatch
-    grads_f64(jax.jit(lambda q, s: jaxloss.categorical_cross_entropy(q, s, label_smoothing=0.1)),
-              (p, t), modes=("fwd",))
+    grads_f64(
+        jax.jit(lambda q, s: jaxloss.categorical_cross_entropy(q, s, label_smoothing=0.1)),
+        (p, t),
+        modes=("fwd",),
+    )
     # z-loss's second order is also covered by the hessian tests; nll is linear in its input
     grads_f64(jax.jit(lambda z: jaxloss.z_loss(z, axis=0)), (x,), order=1)
     grads_f64(jax.jit(lambda q: jaxloss.sparse_categorical_cross_entropy(q, y)), (p,), order=1)
@@ -358,8 +429,9 @@ def _plain_sparse(z, y, eps, w, zl, cap):
     lse = jax.nn.logsumexp(z, axis=-1)
     onehot = jax.nn.one_hot(y, z.shape[-1], dtype=z.dtype)
     wy = w[y]
-    per = wy * (-(1 - eps) * jnp.sum(onehot * lp, -1) + zl * lse ** 2) \
-        - eps / z.shape[-1] * jnp.sum(w[None, :] * lp, -1)
+    per = wy * (-(1 - eps) * jnp.sum(onehot * lp, -1) + zl * lse**2) - eps / z.shape[-1] * jnp.sum(
+        w[None, :] * lp, -1
+    )
     return jnp.sum(per) / jnp.sum(wy)
 
 
@@ -386,6 +458,7 @@ def test_gradient_matches_independent_reimplementation_and_closed_form():
 # jit / vmap
 # ------------------------------------------------------------------------------------------------
 
+
 def test_jit_and_vmap_equal_python_loop():
     x = jnp.asarray(_logits((3, 4, 5)))
     y = jnp.asarray(_labels((3, 4), 5))
@@ -400,14 +473,21 @@ def test_jit_and_vmap_equal_python_loop():
 
     # vmap over every hyperparameter at once (each one batched), against a loop
     xs, ys, ts = x[0], y[0], t[0]
-    hyper = (jnp.asarray([0.0, 0.1, 0.5]), jnp.asarray([0.0, 1e-2, 1.0]),
-             jnp.asarray([1.0, 3.0, 30.0]), jnp.asarray(rng(4).uniform(0.5, 2.0, size=(3, 5))))
-    h = lambda e, z, c, w: sparse_ce(xs, ys, ignore_index=1, label_smoothing=e, z_loss=z,
-                                     logit_softcap=c, class_weights=w)
+    hyper = (
+        jnp.asarray([0.0, 0.1, 0.5]),
+        jnp.asarray([0.0, 1e-2, 1.0]),
+        jnp.asarray([1.0, 3.0, 30.0]),
+        jnp.asarray(rng(4).uniform(0.5, 2.0, size=(3, 5))),
+    )
+    h = lambda e, z, c, w: sparse_ce(
+        xs, ys, ignore_index=1, label_smoothing=e, z_loss=z, logit_softcap=c, class_weights=w
+    )
     assert_close(jax.vmap(h)(*hyper), [h(*(v[i] for v in hyper)) for i in range(3)])
     k = lambda e, z, w: soft_ce(xs, ts, label_smoothing=e, z_loss=z, class_weights=w)
-    assert_close(jax.vmap(k)(hyper[0], hyper[1], hyper[3]),
-                 [k(hyper[0][i], hyper[1][i], hyper[3][i]) for i in range(3)])
+    assert_close(
+        jax.vmap(k)(hyper[0], hyper[1], hyper[3]),
+        [k(hyper[0][i], hyper[1][i], hyper[3][i]) for i in range(3)],
+    )
     c = lambda e: jaxloss.categorical_cross_entropy(jax.nn.softmax(xs), ts, label_smoothing=e)
     assert_close(jax.vmap(c)(hyper[0]), [c(e) for e in hyper[0]])
 
@@ -415,6 +495,7 @@ def test_jit_and_vmap_equal_python_loop():
 # ------------------------------------------------------------------------------------------------
 # Reductions and masking
 # ------------------------------------------------------------------------------------------------
+
 
 def test_all_masked_and_all_ignored_are_exact_zero_with_zero_gradient():
     x = jnp.asarray(_logits((4, 5)))
@@ -431,10 +512,13 @@ def test_all_masked_and_all_ignored_are_exact_zero_with_zero_gradient():
     yv = jnp.asarray(_labels((4,), 5))
     t = jnp.asarray(_dist((4, 5), -1))
     p = jax.nn.softmax(x)
-    for f in (lambda z: sparse_ce(z, yv, where=none), lambda z: soft_ce(z, t, where=none),
-              lambda z: jaxloss.categorical_cross_entropy(jax.nn.softmax(z), t, where=none),
-              lambda z: jaxloss.sparse_categorical_cross_entropy(jax.nn.softmax(z), yv, where=none),
-              lambda z: jaxloss.z_loss(z, where=none)):
+    for f in (
+        lambda z: sparse_ce(z, yv, where=none),
+        lambda z: soft_ce(z, t, where=none),
+        lambda z: jaxloss.categorical_cross_entropy(jax.nn.softmax(z), t, where=none),
+        lambda z: jaxloss.sparse_categorical_cross_entropy(jax.nn.softmax(z), yv, where=none),
+        lambda z: jaxloss.z_loss(z, where=none),
+    ):
         v, g = jax.value_and_grad(f)(x)
         assert float(v) == 0.0 and np.all(np.asarray(g) == 0.0)
     # "none": exact zeros at masked and ignored positions
@@ -458,8 +542,9 @@ def test_out_of_range_labels_give_documented_nan():
     assert np.isnan(float(sparse_ce(x, y, class_weights=jnp.ones(5))))
     lp = jax.nn.log_softmax(x)
     assert np.isnan(np.asarray(jaxloss.nll_loss(lp, y, reduction="none"))[1:3]).all()
-    assert np.isnan(np.asarray(jaxloss.sparse_categorical_cross_entropy(
-        jnp.exp(lp), y, reduction="none"))[1:3]).all()
+    assert np.isnan(
+        np.asarray(jaxloss.sparse_categorical_cross_entropy(jnp.exp(lp), y, reduction="none"))[1:3]
+    ).all()
     # the ignore_index itself is not out of range
     assert np.isfinite(float(sparse_ce(x, y, ignore_index=-1, reduction="none")[2]))
 
@@ -468,10 +553,14 @@ def test_out_of_range_labels_give_documented_nan():
 # Edge cases: masked vocabulary, huge logits, half precision
 # ------------------------------------------------------------------------------------------------
 
-MASKED = np.array([[1.0, -np.inf, 0.5, -np.inf, 2.0],
-                   [-np.inf, 3.0, -1.0, 0.0, -np.inf],
-                   [0.3, 0.2, -np.inf, 1.0, 0.0],
-                   [0.1, -0.4, 0.7, 1.3, -2.0]])
+MASKED = np.array(
+    [
+        [1.0, -np.inf, 0.5, -np.inf, 2.0],
+        [-np.inf, 3.0, -1.0, 0.0, -np.inf],
+        [0.3, 0.2, -np.inf, 1.0, 0.0],
+        [0.1, -0.4, 0.7, 1.3, -2.0],
+    ]
+)
 MASKED_LABELS = np.array([4, 1, 3, 2])
 
 
@@ -481,7 +570,7 @@ def _assert_all_derivatives_finite(f, x):
     def all_derivatives(z):
         return f(z), jax.grad(f)(z), jax.jvp(f, (z,), (jnp.ones_like(z),)), jax.hessian(f)(z)
 
-    for what, value in zip(("value", "grad", "jvp", "hessian"), all_derivatives(x)):
+    for what, value in zip(("value", "grad", "jvp", "hessian"), all_derivatives(x), strict=False):
         assert_finite(value, what)
 
 
@@ -491,10 +580,13 @@ def test_masked_vocabulary_finite_and_smoothing_over_finite_classes(eps):
     y = jnp.asarray(MASKED_LABELS)
     t = jnp.asarray(np.eye(5)[MASKED_LABELS])
     w = jnp.asarray([1.0, 0.5, 2.0, 1.5, 0.7])
-    fs = [lambda z: sparse_ce(z, y, label_smoothing=eps),
-          lambda z: sparse_ce(z, y, label_smoothing=eps, class_weights=w, z_loss=0.01,
-                              logit_softcap=2.0),
-          lambda z: soft_ce(z, t, label_smoothing=eps, class_weights=w, z_loss=0.01)]
+    fs = [
+        lambda z: sparse_ce(z, y, label_smoothing=eps),
+        lambda z: sparse_ce(
+            z, y, label_smoothing=eps, class_weights=w, z_loss=0.01, logit_softcap=2.0
+        ),
+        lambda z: soft_ce(z, t, label_smoothing=eps, class_weights=w, z_loss=0.01),
+    ]
     if eps == 0:
         fs.append(lambda z: jaxloss.z_loss(z))
     for f in fs:
@@ -504,10 +596,12 @@ def test_masked_vocabulary_finite_and_smoothing_over_finite_classes(eps):
         keep = np.isfinite(MASKED[i])
         row, lab = MASKED[i][keep][None], np.searchsorted(np.flatnonzero(keep), MASKED_LABELS[i])
         want = ref_sparse(row, np.array([lab]), label_smoothing=eps)[0][0]
-        assert_close(sparse_ce(x[i:i + 1], y[i:i + 1], label_smoothing=eps), want)
-        assert_close(soft_ce(x[i:i + 1], t[i:i + 1], label_smoothing=eps), want)
-    assert_close(sparse_ce(x, y, label_smoothing=eps, reduction="none"),
-                 ref_sparse(MASKED, MASKED_LABELS, label_smoothing=eps)[0])
+        assert_close(sparse_ce(x[i : i + 1], y[i : i + 1], label_smoothing=eps), want)
+        assert_close(soft_ce(x[i : i + 1], t[i : i + 1], label_smoothing=eps), want)
+    assert_close(
+        sparse_ce(x, y, label_smoothing=eps, reduction="none"),
+        ref_sparse(MASKED, MASKED_LABELS, label_smoothing=eps)[0],
+    )
     # gradients on masked classes are exactly 0
     g = jax.grad(lambda z: sparse_ce(z, y, label_smoothing=eps))(x)
     assert np.all(np.asarray(g)[~np.isfinite(MASKED)] == 0.0)
@@ -517,12 +611,19 @@ def test_traced_zero_label_smoothing_with_masked_logits_is_exact():
     x = jnp.asarray(MASKED)
     y = jnp.asarray(MASKED_LABELS)
     t = jnp.asarray(np.eye(5)[MASKED_LABELS])
-    for f, plain in ((lambda z, e: sparse_ce(z, y, label_smoothing=e), sparse_ce(x, y)),
-                     (lambda z, e: soft_ce(z, t, label_smoothing=e), soft_ce(x, t))):
+    for f, plain in (
+        (lambda z, e: sparse_ce(z, y, label_smoothing=e), sparse_ce(x, y)),
+        (lambda z, e: soft_ce(z, t, label_smoothing=e), soft_ce(x, t)),
+    ):
+
         @jax.jit
         def everything(z, e):
-            return (f(z, e), jax.grad(f, argnums=(0, 1))(z, e), jax.hessian(f)(z, e),
-                    jax.jvp(lambda u: f(u, e), (z,), (jnp.ones_like(z),)))
+            return (
+                f(z, e),
+                jax.grad(f, argnums=(0, 1))(z, e),
+                jax.hessian(f)(z, e),
+                jax.jvp(lambda u: f(u, e), (z,), (jnp.ones_like(z),)),
+            )
 
         v, *derivatives = everything(x, jnp.asarray(0.0))
         assert float(v) == float(plain)  # exact, not merely close
@@ -536,8 +637,14 @@ def test_mass_on_masked_class_is_documented_inf():
 
 
 def test_huge_logits():
-    x = np.array([[1e4, -1e4, 0.0, 5e3, 1.0], [-1e4, -1e4, 1e4, 1e4 - 1.0, -1e4],
-                  [1e4, 1e4, 1e4, 1e4, 1e4], [-1e4, -1e4, -1e4, -1e4, 0.0]])
+    x = np.array(
+        [
+            [1e4, -1e4, 0.0, 5e3, 1.0],
+            [-1e4, -1e4, 1e4, 1e4 - 1.0, -1e4],
+            [1e4, 1e4, 1e4, 1e4, 1e4],
+            [-1e4, -1e4, -1e4, -1e4, 0.0],
+        ]
+    )
     y = np.array([3, 2, 0, 1])
     t = np.eye(5)[y] * 0.75 + 0.05
     for dtype in (jnp.float32, jnp.float64):
@@ -546,8 +653,11 @@ def test_huge_logits():
         for eps in (0.0, 0.1):
             got = sparse_ce(xd, jnp.asarray(y), label_smoothing=eps, z_loss=1e-4, reduction="none")
             assert_close(got, ref_sparse(xr, y, label_smoothing=eps, z_loss=1e-4)[0], dtype)
-            assert_close(soft_ce(xd, jnp.asarray(t, dtype), label_smoothing=eps, reduction="none"),
-                         ref_soft(xr, t, label_smoothing=eps), dtype)
+            assert_close(
+                soft_ce(xd, jnp.asarray(t, dtype), label_smoothing=eps, reduction="none"),
+                ref_soft(xr, t, label_smoothing=eps),
+                dtype,
+            )
         g = jax.grad(lambda z: sparse_ce(z, jnp.asarray(y)))(xd)
         sm = np.exp(xr - xr.max(-1, keepdims=True))
         sm /= sm.sum(-1, keepdims=True)
@@ -566,12 +676,18 @@ def test_half_precision_computes_in_float32(dtype):
     p = jax.nn.softmax(x.astype(jnp.float32)).astype(dtype)
     pr = np.asarray(p.astype(jnp.float64))
     cases = [
-        (lambda z: sparse_ce(z, y, label_smoothing=0.1), x,
-         ref_sparse(xr, np.asarray(y), label_smoothing=0.1)[0].mean()),
+        (
+            lambda z: sparse_ce(z, y, label_smoothing=0.1),
+            x,
+            ref_sparse(xr, np.asarray(y), label_smoothing=0.1)[0].mean(),
+        ),
         (lambda z: soft_ce(z, t), x, ref_soft(xr, tr).mean()),
         (lambda q: jaxloss.categorical_cross_entropy(q, t), p, ref_categorical(pr, tr).mean()),
-        (lambda q: jaxloss.sparse_categorical_cross_entropy(q, y), p,
-         -np.log(ref_pick(pr, np.asarray(y))).mean()),
+        (
+            lambda q: jaxloss.sparse_categorical_cross_entropy(q, y),
+            p,
+            -np.log(ref_pick(pr, np.asarray(y))).mean(),
+        ),
         (lambda q: jaxloss.nll_loss(q, y), x, -ref_pick(xr, np.asarray(y)).mean()),
         (lambda z: jaxloss.z_loss(z), x, ref_z(xr).mean()),
     ]
@@ -587,11 +703,16 @@ def test_edge_cases_under_debug_nans():
     y = jnp.asarray(MASKED_LABELS)
     t = jnp.asarray(np.eye(5)[MASKED_LABELS])
     with debug_nans():
-        jax.grad(lambda z: sparse_ce(z, y, label_smoothing=0.1, class_weights=jnp.ones(5),
-                                     z_loss=0.1, logit_softcap=3.0))(x)
+        jax.grad(
+            lambda z: sparse_ce(
+                z, y, label_smoothing=0.1, class_weights=jnp.ones(5), z_loss=0.1, logit_softcap=3.0
+            )
+        )(x)
         jax.hessian(lambda z: soft_ce(z, t, label_smoothing=0.1))(x)
         jax.grad(lambda z: jaxloss.get("cross_entropy")(z, jnp.full((4,), -100)))(x)
-        jax.grad(lambda q: jaxloss.categorical_cross_entropy(q, t))(jnp.asarray(np.eye(5)[[0, 1, 2, 2]]))
+        jax.grad(lambda q: jaxloss.categorical_cross_entropy(q, t))(
+            jnp.asarray(np.eye(5)[[0, 1, 2, 2]])
+        )
         jax.grad(lambda z: jaxloss.z_loss(z))(x)
         # float32, eagerly, with ignored labels (PyTorch's -100) and masked classes
         x32 = x.astype(jnp.float32)
@@ -600,18 +721,25 @@ def test_edge_cases_under_debug_nans():
         x32 = x32.at[1, 0].set(-jnp.inf)
         w0 = jnp.asarray([0.0, 1.0, 1.0, 2.0, 1.0])
         for alias in ("CrossEntropyLoss", "NLLLoss"):
-            v, g = jax.value_and_grad(lambda z: jaxloss.get(alias)(z, ignored, class_weights=w0))(x32)
+            v, g = jax.value_and_grad(lambda z: jaxloss.get(alias)(z, ignored, class_weights=w0))(
+                x32
+            )
             assert_finite((v, g))
-            v = jaxloss.get(alias)(x32, ignored, class_weights=w0, label_smoothing=0.1) \
-                if alias == "CrossEntropyLoss" else v
+            v = (
+                jaxloss.get(alias)(x32, ignored, class_weights=w0, label_smoothing=0.1)
+                if alias == "CrossEntropyLoss"
+                else v
+            )
             assert_finite(v)
-        jax.value_and_grad(lambda q: jaxloss.sparse_categorical_cross_entropy(
-            q, ignored, ignore_index=-100))(jax.nn.softmax(x32))
+        jax.value_and_grad(
+            lambda q: jaxloss.sparse_categorical_cross_entropy(q, ignored, ignore_index=-100)
+        )(jax.nn.softmax(x32))
 
 
 # ------------------------------------------------------------------------------------------------
 # Trace-time errors and the registry
 # ------------------------------------------------------------------------------------------------
+
 
 def test_trace_time_errors_name_the_loss_and_argument():
     x = jnp.zeros((3, 4))
@@ -690,4 +818,5 @@ def test_aliases_resolve_and_bind_their_library_defaults():
     # the canonical name has no ignore_index: -100 is an out-of-range label there
     assert np.isnan(float(sparse_ce(jnp.asarray(x), jnp.asarray(y))))
     assert jaxloss.get("softmax_cross_entropy_with_integer_labels")(
-        jnp.asarray(x), jnp.asarray([0, 1, 3, 2])).shape == (4,)
+        jnp.asarray(x), jnp.asarray([0, 1, 3, 2])
+    ).shape == (4,)

@@ -7,8 +7,16 @@ import pytest
 
 import jaxloss
 
-from .helpers import (assert_close, assert_finite, debug_nans, grads_f64, reduce_ref, rng,
-                      to_torch, torch_or_skip)
+from .helpers import (
+    assert_close,
+    assert_finite,
+    debug_nans,
+    grads_f64,
+    reduce_ref,
+    rng,
+    to_torch,
+    torch_or_skip,
+)
 
 # ---------------------------------------------------------------------------------------------
 # float64 NumPy references, written plainly (never calling jaxloss)
@@ -82,16 +90,21 @@ def test_values_match_numpy(shape, axis):
     assert_close(got, kl_ref(log_p, t, axis))
     with np.errstate(divide="ignore"):
         log_t = np.log(t)
-    got = jaxloss.kl_divergence(jnp.asarray(log_p), jnp.asarray(log_t), axis=axis, log_targets=True,
-                                reduction="none")
+    got = jaxloss.kl_divergence(
+        jnp.asarray(log_p), jnp.asarray(log_t), axis=axis, log_targets=True, reduction="none"
+    )
     assert_close(got, kl_ref(log_p, log_t, axis, log_targets=True))
-    got = jaxloss.kl_divergence_from_probabilities(jnp.asarray(p), jnp.asarray(t), axis=axis, reduction="none")
+    got = jaxloss.kl_divergence_from_probabilities(
+        jnp.asarray(p), jnp.asarray(t), axis=axis, reduction="none"
+    )
     assert_close(got, kl_prob_ref(p, t, axis))
     got = jaxloss.js_divergence(jnp.asarray(log_p), jnp.asarray(t), axis=axis, reduction="none")
     assert_close(got, js_ref(p, t, axis))
     # the default reduction is the mean over the remaining positions
-    assert_close(jaxloss.kl_divergence(jnp.asarray(log_p), jnp.asarray(t), axis=axis),
-                 kl_ref(log_p, t, axis).mean())
+    assert_close(
+        jaxloss.kl_divergence(jnp.asarray(log_p), jnp.asarray(t), axis=axis),
+        kl_ref(log_p, t, axis).mean(),
+    )
 
 
 def test_values_float32():
@@ -103,7 +116,12 @@ def test_values_float32():
     assert_close(got, ref, np.float32, atol=1e-6)
     got = jaxloss.js_divergence(f32(log_p), f32(t), reduction="none")
     assert got.dtype == jnp.float32
-    assert_close(got, js_ref(np.exp(np.float32(log_p).astype(np.float64)), np.float32(t)), np.float32, atol=1e-6)
+    assert_close(
+        got,
+        js_ref(np.exp(np.float32(log_p).astype(np.float64)), np.float32(t)),
+        np.float32,
+        atol=1e-6,
+    )
 
 
 def test_js_against_scipy_and_properties():
@@ -157,8 +175,12 @@ def test_kl_against_torch_values_and_grads(log_targets):
             assert_close(jy, gy)
     # PyTorch's own "mean" divides by the element count (documented): sum / size reproduces it
     tl = torch.nn.functional.kl_div(x, y, reduction="mean", log_target=log_targets)
-    got = jaxloss.kl_divergence(jnp.asarray(log_p), jnp.asarray(tt), log_targets=log_targets,
-                                reduction="sum") / log_p.size
+    got = (
+        jaxloss.kl_divergence(
+            jnp.asarray(log_p), jnp.asarray(tt), log_targets=log_targets, reduction="sum"
+        )
+        / log_p.size
+    )
     assert_close(got, float(tl))
 
 
@@ -171,7 +193,10 @@ def test_zero_target_on_neg_inf_is_exact_zero_where_torch_gives_nan():
     assert float(jaxloss.kl_divergence(jnp.asarray(log_p), jnp.asarray(t))) == 0.0
     with np.errstate(divide="ignore"):
         log_t = np.log(t)
-    assert float(jaxloss.kl_divergence(jnp.asarray(log_p), jnp.asarray(log_t), log_targets=True)) == 0.0
+    assert (
+        float(jaxloss.kl_divergence(jnp.asarray(log_p), jnp.asarray(log_t), log_targets=True))
+        == 0.0
+    )
 
 
 def test_kldivloss_alias_is_batchmean():
@@ -205,11 +230,16 @@ def test_grads_closed_form():
     # ∂/∂log p Σ t (log t − log p) = −t
     assert_close(jax.grad(lambda a: jaxloss.kl_divergence(a, t_j, reduction="sum"))(lp_j), -t)
     # ∂/∂p Σ t (log t − log p) = −t / p
-    assert_close(jax.grad(lambda a: jaxloss.kl_divergence_from_probabilities(a, t_j, reduction="sum"))(p_j), -t / p)
+    assert_close(
+        jax.grad(lambda a: jaxloss.kl_divergence_from_probabilities(a, t_j, reduction="sum"))(p_j),
+        -t / p,
+    )
     # ∂/∂log p JS = ½ p (log p − log m), m = (p + t)/2
     m = 0.5 * (p + t)
-    assert_close(jax.grad(lambda a: jaxloss.js_divergence(a, t_j, reduction="sum"))(lp_j),
-                 0.5 * p * (log_p - np.log(m)))
+    assert_close(
+        jax.grad(lambda a: jaxloss.js_divergence(a, t_j, reduction="sum"))(lp_j),
+        0.5 * p * (log_p - np.log(m)),
+    )
     # ∂/∂t JS = ½ (log t − log m) where t > 0; at t = 0 the −inf of d(t log t)/dt is dropped
     # (documented), leaving the finite part −½ p / (p + t) = −½
     with np.errstate(divide="ignore"):
@@ -239,8 +269,10 @@ def test_keras_alias_matches_keras_formula():
     tc, pc = np.clip(t, 1e-7, 1), np.clip(p, 1e-7, 1)
     assert_close(g, np.where((p > 1e-7) & (p < 1), -tc / pc, 0.0))
     # the canonical form uses the exact 0·log 0 and the −100 log clamp instead
-    assert_close(jaxloss.get("kldivergence")(jnp.asarray(p), jnp.asarray(t), reduction="none"),
-                 kl_prob_ref(p, t))
+    assert_close(
+        jaxloss.get("kldivergence")(jnp.asarray(p), jnp.asarray(t), reduction="none"),
+        kl_prob_ref(p, t),
+    )
 
 
 def test_vmap_over_epsilon_and_jit():
@@ -257,7 +289,9 @@ def test_vmap_over_epsilon_and_jit():
 # jit / vmap against a Python loop
 
 
-@pytest.mark.parametrize("fn", ["kl_divergence", "kl_divergence_from_probabilities", "js_divergence"])
+@pytest.mark.parametrize(
+    "fn", ["kl_divergence", "kl_divergence_from_probabilities", "js_divergence"]
+)
 def test_jit_and_vmap_match_loop(fn):
     log_p, p, t = random_dists(9, (3, 2, 4), -1, zeros=True)
     x = p if fn == "kl_divergence_from_probabilities" else log_p
@@ -265,8 +299,10 @@ def test_jit_and_vmap_match_loop(fn):
     f = lambda a, b: loss(a, b, reduction="sum")
     loop = np.array([float(f(jnp.asarray(x[i]), jnp.asarray(t[i]))) for i in range(3)])
     assert_close(jax.vmap(f)(jnp.asarray(x), jnp.asarray(t)), loop)
-    assert_close(jax.jit(lambda a, b: loss(a, b, reduction="none"))(jnp.asarray(x), jnp.asarray(t)),
-                 loss(jnp.asarray(x), jnp.asarray(t), reduction="none"))
+    assert_close(
+        jax.jit(lambda a, b: loss(a, b, reduction="none"))(jnp.asarray(x), jnp.asarray(t)),
+        loss(jnp.asarray(x), jnp.asarray(t), reduction="none"),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,11 +315,18 @@ def test_reductions_weights_where(reduction):
     r = rng(11)
     w = r.uniform(size=(4, 1))
     m = r.uniform(size=(4, 3)) > 0.3
-    for fn, x, ref in ((jaxloss.kl_divergence, log_p, kl_ref(log_p, t)),
-                       (jaxloss.js_divergence, log_p, js_ref(p, t)),
-                       (jaxloss.kl_divergence_from_probabilities, p, kl_prob_ref(p, t))):
-        got = fn(jnp.asarray(x), jnp.asarray(t), weights=jnp.asarray(w), where=jnp.asarray(m),
-                 reduction=reduction)
+    for fn, x, ref in (
+        (jaxloss.kl_divergence, log_p, kl_ref(log_p, t)),
+        (jaxloss.js_divergence, log_p, js_ref(p, t)),
+        (jaxloss.kl_divergence_from_probabilities, p, kl_prob_ref(p, t)),
+    ):
+        got = fn(
+            jnp.asarray(x),
+            jnp.asarray(t),
+            weights=jnp.asarray(w),
+            where=jnp.asarray(m),
+            reduction=reduction,
+        )
         assert_close(got, reduce_ref(ref, w, m, reduction))
         if reduction == "none":
             assert np.all(np.asarray(got)[~m] == 0.0)
@@ -292,8 +335,11 @@ def test_reductions_weights_where(reduction):
 def test_all_masked_is_exact_zero_with_zero_grad():
     log_p, p, t = random_dists(12, (3, 4), -1)
     m = jnp.zeros((3,), bool)
-    for fn, x in ((jaxloss.kl_divergence, log_p), (jaxloss.js_divergence, log_p),
-                  (jaxloss.kl_divergence_from_probabilities, p)):
+    for fn, x in (
+        (jaxloss.kl_divergence, log_p),
+        (jaxloss.js_divergence, log_p),
+        (jaxloss.kl_divergence_from_probabilities, p),
+    ):
         f = lambda a: fn(a, jnp.asarray(t), where=m)
         assert float(f(jnp.asarray(x))) == 0.0
         assert np.all(np.asarray(jax.grad(f)(jnp.asarray(x))) == 0.0)
@@ -318,15 +364,21 @@ def test_neg_inf_log_predictions_on_zero_targets():
     assert_close(jaxloss.js_divergence(log_p, t, reduction="none"), ref_js)
     log_t = jnp.log(t)
     assert_close(jaxloss.kl_divergence(log_p, log_t, log_targets=True, reduction="none"), ref_kl)
-    for f in (lambda z: jaxloss.kl_divergence(jax.nn.log_softmax(z), t),
-              lambda z: jaxloss.kl_divergence(jax.nn.log_softmax(z), log_t, log_targets=True),
-              lambda z: jaxloss.js_divergence(jax.nn.log_softmax(z), t)):
+    for f in (
+        lambda z: jaxloss.kl_divergence(jax.nn.log_softmax(z), t),
+        lambda z: jaxloss.kl_divergence(jax.nn.log_softmax(z), log_t, log_targets=True),
+        lambda z: jaxloss.js_divergence(jax.nn.log_softmax(z), t),
+    ):
         assert_finite(f(logits))
         assert_finite(jax.grad(f)(logits))
         assert_finite(jax.jvp(f, (logits,), (jnp.ones_like(logits),)))
         assert_finite(jax.hessian(f)(logits))
     # gradients with respect to targets are finite too (0 at t = 0 for log_targets=False)
-    assert_finite(jax.grad(lambda b: jaxloss.kl_divergence(log_p, b), )(t))
+    assert_finite(
+        jax.grad(
+            lambda b: jaxloss.kl_divergence(log_p, b),
+        )(t)
+    )
     assert_finite(jax.grad(lambda b: jaxloss.js_divergence(log_p, b))(t))
     assert_finite(jax.grad(lambda b: jaxloss.kl_divergence(log_p, b, log_targets=True))(log_t))
 
@@ -368,9 +420,11 @@ def test_half_precision(dtype):
     log_p, p, t = random_dists(13, (3, 4), -1, zeros=True)
     lp_h, p_h, t_h = (jnp.asarray(a, dtype) for a in (log_p, p, t))
     lp64, p64, t64 = (np.asarray(a.astype(jnp.float64)) for a in (lp_h, p_h, t_h))
-    for fn, x, x64, ref in ((jaxloss.kl_divergence, lp_h, lp64, kl_ref(lp64, t64)),
-                            (jaxloss.js_divergence, lp_h, lp64, js_ref(np.exp(lp64), t64)),
-                            (jaxloss.kl_divergence_from_probabilities, p_h, p64, kl_prob_ref(p64, t64))):
+    for fn, x, x64, ref in (
+        (jaxloss.kl_divergence, lp_h, lp64, kl_ref(lp64, t64)),
+        (jaxloss.js_divergence, lp_h, lp64, js_ref(np.exp(lp64), t64)),
+        (jaxloss.kl_divergence_from_probabilities, p_h, p64, kl_prob_ref(p64, t64)),
+    ):
         got = fn(x, t_h, reduction="none")
         assert got.dtype == jnp.float32
         assert_close(got, ref, np.float32, rtol=1e-5, atol=1e-6)
@@ -385,8 +439,11 @@ def test_half_precision(dtype):
 
 def test_errors():
     a, b = jnp.zeros((2, 3)), jnp.zeros((2, 4))
-    for fn, arg in ((jaxloss.kl_divergence, "log_predictions"), (jaxloss.js_divergence, "log_predictions"),
-                    (jaxloss.kl_divergence_from_probabilities, "predictions")):
+    for fn, arg in (
+        (jaxloss.kl_divergence, "log_predictions"),
+        (jaxloss.js_divergence, "log_predictions"),
+        (jaxloss.kl_divergence_from_probabilities, "predictions"),
+    ):
         name = fn.__name__
         with pytest.raises(ValueError, match=f"{name}: '{arg}' and 'targets'"):
             fn(a, b)
@@ -405,6 +462,9 @@ def test_aliases_resolve():
     assert jaxloss.get("kldivloss") is jaxloss.kl_divergence
     assert jaxloss.get("kldivergence") is jaxloss.kl_divergence_from_probabilities
     assert jaxloss.get("jensen_shannon") is jaxloss.js_divergence
-    assert jaxloss.get("kullback_leibler_divergence").canonical is jaxloss.kl_divergence_from_probabilities
+    assert (
+        jaxloss.get("kullback_leibler_divergence").canonical
+        is jaxloss.kl_divergence_from_probabilities
+    )
     for name in ("kl_divergence", "kl_divergence_from_probabilities", "js_divergence"):
         assert name in jaxloss.list_losses()

@@ -24,20 +24,49 @@ def test_seed_experiments_quick_one_per_family(tmp_path, capsys):
     """2 seeds x 3 epochs of one experiment per task family, as one vmapped program each."""
     mod = _load("seed_experiments")
     out = tmp_path / "rows.json"
-    assert mod.main(["--seeds", "2", "--epochs", "3", "--only", "mse,hinge,scce",
-                     "--json", os.fspath(out), "--out", os.fspath(tmp_path / "png")]) == 0
+    assert (
+        mod.main(
+            [
+                "--seeds",
+                "2",
+                "--epochs",
+                "3",
+                "--only",
+                "mse,hinge,scce",
+                "--json",
+                os.fspath(out),
+                "--out",
+                os.fspath(tmp_path / "png"),
+            ]
+        )
+        == 0
+    )
     rows = json.loads(out.read_text())
     assert [r["experiment"] for r in rows] == ["mse", "hinge", "scce"]
-    keys = {"experiment", "loss", "metric", "train_mean", "train_std", "test_mean", "test_std",
-            "published_train", "published_test"}
+    keys = {
+        "experiment",
+        "loss",
+        "metric",
+        "train_mean",
+        "train_std",
+        "test_mean",
+        "test_std",
+        "published_train",
+        "published_test",
+    }
     for r in rows:
         assert keys <= set(r)
         assert np.isfinite([r[k] for k in keys - {"experiment", "loss", "metric"}]).all()
         assert r["skipped_batches"] == 0
-    assert [r["loss"] for r in rows] == ["mean_squared_error", "hinge_loss",
-                                        "sparse_categorical_cross_entropy"]
+    assert [r["loss"] for r in rows] == [
+        "mean_squared_error",
+        "hinge_loss",
+        "sparse_categorical_cross_entropy",
+    ]
     hinge = rows[1]
-    assert 0.0 <= hinge["test_mean"] <= hinge["decision_test_mean"] <= 1.0  # |out| > 0.5 is stricter
+    assert (
+        0.0 <= hinge["test_mean"] <= hinge["decision_test_mean"] <= 1.0
+    )  # |out| > 0.5 is stricter
     assert rows[0]["train_std"] > 0.0  # the two seeds really differ
     for name in ("mse", "hinge", "scce"):
         assert os.path.getsize(tmp_path / "png" / f"{name}.png") > 1000
@@ -82,7 +111,9 @@ def test_tour_runs(tmp_path, capsys):
     assert os.path.getsize(tmp_path / "tour_regression.png") > 1000
     r, data = mod.curves()
     i = int(np.argmin(np.abs(r - 2.0)))
-    np.testing.assert_allclose([data[n][1][i] for n in ("mse", "mae", "huber")], [4.0, 1.0, 1.0], rtol=1e-5)
+    np.testing.assert_allclose(
+        [data[n][1][i] for n in ("mse", "mae", "huber")], [4.0, 1.0, 1.0], rtol=1e-5
+    )
 
 
 def test_cli_list(capsys):

@@ -39,12 +39,14 @@ from tests import fuzz_strategies as fs
 
 LOSSES = sorted(jaxloss.list_losses())
 
+
 # FUZZ_LOG names a file that gets one line per example run, to count examples per loss. (An
 # earlier wall-time budget that skipped examples once spent made hypothesis replay a different
 # test than it shrank — "inconsistent data generation" — and was removed: bound a run with
 # --hypothesis-profile instead.)
 def _logged(key_fn):
     """Decorator: logs one line per example to FUZZ_LOG, when set."""
+
     def deco(fn):
         @functools.wraps(fn)
         def wrapper(*a, **k):
@@ -52,7 +54,9 @@ def _logged(key_fn):
                 with open(os.environ["FUZZ_LOG"], "a") as fh:
                     fh.write(key_fn(*a, **k) + "\n")
             fn(*a, **k)
+
         return wrapper
+
     return deco
 
 
@@ -87,7 +91,7 @@ def _run(args, hyper, w, m, *, name, static, diff):
 
     def g(*xs):
         a = list(args)
-        for i, x in zip(diff, xs):
+        for i, x in zip(diff, xs, strict=False):
             a[i] = x
         return f(*a, **kw, reduction="mean")
 
@@ -105,8 +109,16 @@ def _draw_weights_where(d, case, dt):
     shape = case.lshape
     w = None
     if d.draw(st.booleans()):
-        w = jnp.asarray(d.draw(hnp.arrays(np.float64, shape, elements=st.one_of(
-            st.sampled_from([0.0, 1.0, 2.0]), st.floats(0, 3)))), fs.cdt(dt))
+        w = jnp.asarray(
+            d.draw(
+                hnp.arrays(
+                    np.float64,
+                    shape,
+                    elements=st.one_of(st.sampled_from([0.0, 1.0, 2.0]), st.floats(0, 3)),
+                )
+            ),
+            fs.cdt(dt),
+        )
     m = d.draw(st.sampled_from([None, "random", "none_valid"]))
     if m == "random":
         m = jnp.asarray(d.draw(hnp.arrays(np.bool_, shape, elements=st.booleans())))
@@ -160,14 +172,14 @@ def test_fuzz_properties(name, d):
         args32 = [a.astype(jnp.float32) if a.dtype == jnp.float16 else a for a in case.args]
         grads32 = _jitted(name, static, case.diff)(args32, case.hyper, w, m)[3]
         _finite(grads32, "float32 gradient")
-        for g16, g32 in zip(grads, grads32):
+        for g16, g32 in zip(grads, grads32, strict=False):
             bad = ~np.isfinite(_np(g16))
             assert np.all(np.abs(_np(g32)[bad]) >= 65504.0), (_np(g16), _np(g32))
     else:
         _finite(grads, "gradient")
     assert none.shape == case.lshape and mean.shape == () and total.shape == ()
     assert none.dtype == mean.dtype == cd
-    for i, g in zip(case.diff, grads):
+    for i, g in zip(case.diff, grads, strict=False):
         assert g.dtype == case.args[i].dtype and g.shape == case.args[i].shape
 
     # masked entries of "none" are exact zeros
@@ -200,8 +212,9 @@ def test_fuzz_properties(name, d):
         wsub = None if w is None else w[keep]
         for red in ("sum", "mean"):
             dropped = f(*sub, **_kw(case, wsub, None), reduction=red)
-            np.testing.assert_allclose(_np(dropped), _np(mean if red == "mean" else total),
-                                       rtol=tol, atol=tol * scale)
+            np.testing.assert_allclose(
+                _np(dropped), _np(mean if red == "mean" else total), rtol=tol, atol=tol * scale
+            )
 
 
 # ------------------------------------------------------------------ integer labels = one-hot targets
@@ -234,9 +247,12 @@ def test_fuzz_sparse_equals_dense_softmax(d):
     b = jaxloss.softmax_cross_entropy(X, jnp.asarray(_onehot(y, C), dt), **kw, reduction="none")
     _close(a, b, dt, np.abs(_np(b)).sum())
     if cw is None:
-        _close(jaxloss.sparse_softmax_cross_entropy(X, jnp.asarray(y), **kw),
-               jaxloss.softmax_cross_entropy(X, jnp.asarray(_onehot(y, C), dt), **kw), dt,
-               np.abs(_np(b)).sum())
+        _close(
+            jaxloss.sparse_softmax_cross_entropy(X, jnp.asarray(y), **kw),
+            jaxloss.softmax_cross_entropy(X, jnp.asarray(_onehot(y, C), dt), **kw),
+            dt,
+            np.abs(_np(b)).sum(),
+        )
 
 
 @pytest.mark.fuzz
@@ -258,8 +274,9 @@ def test_fuzz_sparse_equals_dense_probabilities(d):
     sm = sm / sm.sum(-1, keepdims=True)
     g = fs.pick(d, 0.0, 0.5, 2.0)
     a = jaxloss.softmax_focal_loss(jnp.asarray(x), jnp.asarray(y), gamma=g, reduction="none")
-    b = jaxloss.categorical_focal_loss(jnp.asarray(sm), jnp.asarray(_onehot(y, C)), gamma=g,
-                                       reduction="none")
+    b = jaxloss.categorical_focal_loss(
+        jnp.asarray(sm), jnp.asarray(_onehot(y, C)), gamma=g, reduction="none"
+    )
     _close(a, b, jnp.float64, np.abs(_np(b)).sum())
 
 
@@ -290,10 +307,19 @@ def test_fuzz_nll_and_linear_equal_sparse_softmax(d):
     ls = fs.pick(d, 0.0, 0.1)
     logits = jnp.asarray(h, dt) @ jnp.asarray(W, dt) + jnp.asarray(bias, dt)[None, :]
     for red in ("none", "sum", "mean"):
-        ref = jaxloss.sparse_softmax_cross_entropy(logits, Y, **kw, label_smoothing=ls, reduction=red)
-        got = jaxloss.linear_cross_entropy(jnp.asarray(h, dt), jnp.asarray(W, dt), Y,
-                                           bias=jnp.asarray(bias, dt), **kw, label_smoothing=ls,
-                                           chunk_size=2, reduction=red)
+        ref = jaxloss.sparse_softmax_cross_entropy(
+            logits, Y, **kw, label_smoothing=ls, reduction=red
+        )
+        got = jaxloss.linear_cross_entropy(
+            jnp.asarray(h, dt),
+            jnp.asarray(W, dt),
+            Y,
+            bias=jnp.asarray(bias, dt),
+            **kw,
+            label_smoothing=ls,
+            chunk_size=2,
+            reduction=red,
+        )
         _close(got, ref, dt, np.abs(_np(ref)).sum())
 
 
@@ -333,20 +359,38 @@ def _perfect(d, dt, name):
     big = np.where(oh > 0, 1e4, fs.pick(d, 0.0, -1e4, -np.inf))
     v = fs.arr(d, (B, C), -10, 10, (0.0,))
     eps32 = 4 * float(jnp.finfo(fs.cdt(dt)).eps)
-    if name in ("mean_squared_error", "mean_absolute_error", "root_mean_squared_error", "log_cosh",
-                "huber_loss", "smooth_l1_loss", "quantile_loss", "mean_squared_logarithmic_error",
-                "mean_absolute_percentage_error"):
+    if name in (
+        "mean_squared_error",
+        "mean_absolute_error",
+        "root_mean_squared_error",
+        "log_cosh",
+        "huber_loss",
+        "smooth_l1_loss",
+        "quantile_loss",
+        "mean_squared_logarithmic_error",
+        "mean_absolute_percentage_error",
+    ):
         return [J(v, dt), J(v, dt)], {}, 0.0, 0.0
     if name in ("hinge_loss", "squared_hinge_loss"):
         margin = fs.pick(d, 0.0, 1.0)
         return [J(pm * (margin + np.abs(v[:, 0])), dt), J(pm, dt)], {"margin": margin}, 0.0, 0.0
     if name == "soft_margin_loss":
         return [J(pm * 1e4, dt), J(pm, dt)], {}, 0.0, 0.0
-    if name in ("sigmoid_binary_cross_entropy", "sigmoid_focal_loss", "multilabel_soft_margin_loss"):
+    if name in (
+        "sigmoid_binary_cross_entropy",
+        "sigmoid_focal_loss",
+        "multilabel_soft_margin_loss",
+    ):
         hard = fs.probs01(d, (B, C), hard=True)
         s = fs.pick(d, 1e4, np.inf) if name != "multilabel_soft_margin_loss" else 1e4
         return [J(np.where(hard > 0, s, -s), dt), J(hard, dt)], {}, 0.0, 0.0
-    if name in ("binary_cross_entropy", "binary_focal_loss", "dice_loss", "jaccard_loss", "tversky_loss"):
+    if name in (
+        "binary_cross_entropy",
+        "binary_focal_loss",
+        "dice_loss",
+        "jaccard_loss",
+        "tversky_loss",
+    ):
         hard = fs.probs01(d, (B, C), hard=True)
         return [J(hard, dt), J(hard, dt)], {}, 0.0, 0.0
     if name == "softmax_cross_entropy":
@@ -357,7 +401,11 @@ def _perfect(d, dt, name):
         return [J(np.where(oh > 0, 5.0, np.minimum(v, 3.0)), dt), jnp.asarray(y)], {}, 0.0, 0.0
     if name == "nll_loss":
         return [J(np.where(oh > 0, 0.0, -np.inf), dt), jnp.asarray(y)], {}, 0.0, 0.0
-    if name in ("categorical_cross_entropy", "categorical_focal_loss", "kl_divergence_from_probabilities"):
+    if name in (
+        "categorical_cross_entropy",
+        "categorical_focal_loss",
+        "kl_divergence_from_probabilities",
+    ):
         return [J(oh, dt), J(oh, dt)], {}, 0.0, 0.0
     if name == "sparse_categorical_cross_entropy":
         return [J(oh, dt), jnp.asarray(y)], {}, 0.0, 0.0
@@ -400,7 +448,17 @@ def _perfect(d, dt, name):
     if name == "ctc_loss":
         x = np.full((B, 1, 3), -1e4)
         x[:, 0, 1] = 1e4
-        return [J(x, dt), J(np.zeros((B, 1)), dt), jnp.ones((B, 1), jnp.int32), J(np.zeros((B, 1)), dt)], {}, 0.0, 0.0
+        return (
+            [
+                J(x, dt),
+                J(np.zeros((B, 1)), dt),
+                jnp.ones((B, 1), jnp.int32),
+                J(np.zeros((B, 1)), dt),
+            ],
+            {},
+            0.0,
+            0.0,
+        )
     return None
 
 
@@ -461,9 +519,17 @@ def test_regression_target_gradient_at_infinite_logit(name, dt):
     f = jaxloss.get(name)
     x = jnp.array([jnp.inf, -jnp.inf, 2.0], dt)
     t = jnp.array([1.0, 0.0, 1.0], dt)
-    opts = [{}, {"pos_weight": 3.0}] if name.startswith("sigmoid_b") else [{}, {"alpha": None, "gamma": 0.5}]
+    opts = (
+        [{}, {"pos_weight": 3.0}]
+        if name.startswith("sigmoid_b")
+        else [{}, {"alpha": None, "gamma": 0.5}]
+    )
     for kw in opts:
-        for red_kw in ({}, {"where": jnp.array([False, True, True])}, {"weights": jnp.array([0.0, 0.0, 1.0], dt)}):
+        for red_kw in (
+            {},
+            {"where": jnp.array([False, True, True])},
+            {"weights": jnp.array([0.0, 0.0, 1.0], dt)},
+        ):
             loss = lambda a, b: f(a, b, **kw, **red_kw, reduction="sum")
             assert np.all(_np(f(x, t, **kw, reduction="none"))[:2] == 0.0)
             gx, gt = jax.grad(loss, argnums=(0, 1))(x, t)
@@ -484,16 +550,22 @@ def test_regression_label_weight_vanishing_with_smoothing():
     x = jnp.zeros((1, 3))
     for wy in (1.0, 1e-3, 1e-30):
         w = jnp.array([1.0, wy, 1.0])
-        got = jaxloss.sparse_softmax_cross_entropy(x, jnp.array([1]), class_weights=w,
-                                                   label_smoothing=0.1)
+        got = jaxloss.sparse_softmax_cross_entropy(
+            x, jnp.array([1]), class_weights=w, label_smoothing=0.1
+        )
         want = (wy * 0.9 + 0.1 / 3 * (2.0 + wy)) * np.log(3.0) / wy
         np.testing.assert_allclose(float(got), want, rtol=1e-12)
     x16 = jnp.zeros((1, 3), jnp.float16)
     w = jnp.array([1.0, 2.2250738585e-313, 1.0])
-    out = jaxloss.sparse_softmax_cross_entropy(x16, jnp.array([1]), class_weights=w, label_smoothing=0.1)
+    out = jaxloss.sparse_softmax_cross_entropy(
+        x16, jnp.array([1]), class_weights=w, label_smoothing=0.1
+    )
     assert out.dtype == jnp.float32 and float(out) == 0.0
-    g = jax.grad(lambda a: jaxloss.sparse_softmax_cross_entropy(a, jnp.array([1]), class_weights=w,
-                                                                 label_smoothing=0.1))(x16)
+    g = jax.grad(
+        lambda a: jaxloss.sparse_softmax_cross_entropy(
+            a, jnp.array([1]), class_weights=w, label_smoothing=0.1
+        )
+    )(x16)
     assert np.all(_np(g) == 0.0)
 
 
@@ -511,8 +583,17 @@ def test_regression_linear_ce_fully_masked_vocabulary_without_valid_tokens(metho
         y = jnp.zeros((B,), jnp.int32)
 
         def f(h, w, bias, ls, zl):
-            return jaxloss.linear_cross_entropy(h, w, y, bias=bias, where=where, label_smoothing=ls,
-                                                z_loss=zl, chunk_size=2, method=method)
+            return jaxloss.linear_cross_entropy(
+                h,
+                w,
+                y,
+                bias=bias,
+                where=where,
+                label_smoothing=ls,
+                z_loss=zl,
+                chunk_size=2,
+                method=method,
+            )
 
         args = (h, w, bias, jnp.float32(0.0), jnp.float32(1e-4))
         assert float(jax.jit(f)(*args)) == 0.0
@@ -528,8 +609,15 @@ def test_regression_linear_ce_one_class_smoothing_is_exactly_zero(method):
     relative to the row max, which makes a one-class row exactly 0."""
     h = jnp.array([[100.0, 0.0]], jnp.float16)
     w = jnp.array([[-1.0], [0.0]], jnp.float16)
-    out = jaxloss.linear_cross_entropy(h, w, jnp.array([0]), class_weights=jnp.array([0.07]),
-                                       label_smoothing=0.1, method=method, reduction="none")
+    out = jaxloss.linear_cross_entropy(
+        h,
+        w,
+        jnp.array([0]),
+        class_weights=jnp.array([0.07]),
+        label_smoothing=0.1,
+        method=method,
+        reduction="none",
+    )
     assert float(out[0]) == 0.0
 
 
@@ -565,8 +653,9 @@ def test_regression_cosine_perfect_prediction_references():
     np.testing.assert_allclose(_np(out), [1e-12 / (1.0 + 1e-12)], rtol=1e-3)
     torch = pytest.importorskip("torch")  # the same value in PyTorch, where installed
     tx = torch.tensor([[1.0]], dtype=torch.float64)
-    want = torch.nn.functional.cosine_embedding_loss(tx, tx, torch.tensor([1.0], dtype=torch.float64),
-                                                     reduction="none")
+    want = torch.nn.functional.cosine_embedding_loss(
+        tx, tx, torch.tensor([1.0], dtype=torch.float64), reduction="none"
+    )
     np.testing.assert_allclose(_np(out), want.numpy(), rtol=1e-3)
 
 

@@ -10,8 +10,15 @@ import pytest
 
 import jaxloss
 
-from .helpers import (assert_close, assert_finite, debug_nans, reduce_ref, rng,
-                      to_torch, torch_or_skip)
+from .helpers import (
+    assert_close,
+    assert_finite,
+    debug_nans,
+    reduce_ref,
+    rng,
+    to_torch,
+    torch_or_skip,
+)
 
 # ------------------------------------------------------------------------------------------------
 # Plain references, written with an array module `xp` (NumPy for values in float64, jax.numpy to
@@ -36,7 +43,8 @@ def cosine_similarity_ref(xp, a, b, axis=-1, eps=1e-8):
 def cosine_embedding_ref(xp, a, b, t, margin=0.0, axis=-1):
     eps = float(np.float32(1e-12))  # PyTorch's `constexpr float EPSILON = 1e-12`
     cos = xp.sum(a * b, axis=axis) / xp.sqrt(
-        (xp.sum(a * a, axis=axis) + eps) * (xp.sum(b * b, axis=axis) + eps))
+        (xp.sum(a * a, axis=axis) + eps) * (xp.sum(b * b, axis=axis) + eps)
+    )
     return xp.where(t == 1, 1.0 - cos, 0.0) + xp.where(t == -1, xp.maximum(cos - margin, 0.0), 0.0)
 
 
@@ -61,7 +69,7 @@ def hinge_embedding_ref(xp, d, t, margin=1.0):
 
 
 def contrastive_ref(xp, d, t, margin=1.0):
-    return t * d ** 2 + (1.0 - t) * xp.maximum(margin - d, 0.0) ** 2
+    return t * d**2 + (1.0 - t) * xp.maximum(margin - d, 0.0) ** 2
 
 
 def ntxent_pairs_ref(e, labels, temperature):
@@ -134,11 +142,39 @@ def make_inputs(name, r, shape, axis=-1):
 #          number of leading float inputs that are differentiated)
 CASES = {
     "cosine_distance": (jaxloss.cosine_distance, cosine_distance_ref, "epsilon", 0.1, True, 2),
-    "cosine_similarity_loss": (jaxloss.cosine_similarity_loss, cosine_similarity_ref, "epsilon", 0.1, True, 2),
-    "cosine_embedding_loss": (jaxloss.cosine_embedding_loss, cosine_embedding_ref, "margin", 0.2, True, 2),
+    "cosine_similarity_loss": (
+        jaxloss.cosine_similarity_loss,
+        cosine_similarity_ref,
+        "epsilon",
+        0.1,
+        True,
+        2,
+    ),
+    "cosine_embedding_loss": (
+        jaxloss.cosine_embedding_loss,
+        cosine_embedding_ref,
+        "margin",
+        0.2,
+        True,
+        2,
+    ),
     "triplet_margin_loss": (jaxloss.triplet_margin_loss, triplet_ref, "margin", 0.5, True, 3),
-    "margin_ranking_loss": (jaxloss.margin_ranking_loss, margin_ranking_ref, "margin", 0.3, False, 2),
-    "hinge_embedding_loss": (jaxloss.hinge_embedding_loss, hinge_embedding_ref, "margin", 1.5, False, 1),
+    "margin_ranking_loss": (
+        jaxloss.margin_ranking_loss,
+        margin_ranking_ref,
+        "margin",
+        0.3,
+        False,
+        2,
+    ),
+    "hinge_embedding_loss": (
+        jaxloss.hinge_embedding_loss,
+        hinge_embedding_ref,
+        "margin",
+        1.5,
+        False,
+        1,
+    ),
     "contrastive_loss": (jaxloss.contrastive_loss, contrastive_ref, "margin", 1.2, False, 1),
 }
 
@@ -178,11 +214,13 @@ def test_value_against_numpy_reference(name, shape, axis):
         plain = (fn(*xs, **kwh, reduction="none"), fn(*xs, **kwh))
         return plain, [fn(*xs, **kwh, weights=w, where=m, reduction=red) for red in reductions]
 
-    (got_none, got_mean), got = all_reductions([jnp.asarray(a) for a in args], hyper, jnp.asarray(w), jnp.asarray(m))
+    (got_none, got_mean), got = all_reductions(
+        [jnp.asarray(a) for a in args], hyper, jnp.asarray(w), jnp.asarray(m)
+    )
     assert got_none.shape == want.shape and got_none.dtype == jnp.float64
     assert_close(got_none, want)
     assert_close(got_mean, want.mean())
-    for red, g in zip(reductions, got):
+    for red, g in zip(reductions, got, strict=False):
         assert_close(g, reduce_ref(want, w, m, red), err_msg=red)
     assert np.all(np.asarray(got[2])[~m] == 0.0)
 
@@ -195,9 +233,12 @@ def test_grad_against_reference(name):
     fixed = tuple(jnp.asarray(a) for a in args[n_float:])
     argnums = tuple(range(n_float))
     got = jax.jit(jax.grad(lambda *x: fn(*x, *fixed, **{hname: hyper}), argnums=argnums))(*xs)
-    want = jax.jit(jax.grad(lambda *x: jnp.mean(ref(jnp, *x, *fixed, **_ref_kw(name, hyper, -1))),
-                            argnums=argnums))(*xs)
-    for g, w in zip(got, want):
+    want = jax.jit(
+        jax.grad(
+            lambda *x: jnp.mean(ref(jnp, *x, *fixed, **_ref_kw(name, hyper, -1))), argnums=argnums
+        )
+    )(*xs)
+    for g, w in zip(got, want, strict=False):
         assert_close(g, w)
 
 
@@ -217,12 +258,14 @@ def fd_check_order2(f, args, seed=0, eps=1e-4, rtol=1e-6, atol=1e-8):
     grad_j = jax.jit(jax.grad(f, argnums=argnums))
     # Hessian-vector product, forward over reverse (what jax.hessian does)
     hvp_fwd = jax.jit(lambda x, t: jax.jvp(lambda *y: jax.grad(f, argnums=argnums)(*y), x, t)[1])
-    plus = tuple(a + eps * d for a, d in zip(args, v))
-    minus = tuple(a - eps * d for a, d in zip(args, v))
-    dot = lambda xs, ys: sum(float(jnp.vdot(x, y)) for x, y in zip(xs, ys))
+    plus = tuple(a + eps * d for a, d in zip(args, v, strict=False))
+    minus = tuple(a - eps * d for a, d in zip(args, v, strict=False))
+    dot = lambda xs, ys: sum(float(jnp.vdot(x, y)) for x, y in zip(xs, ys, strict=False))
     g = grad_j(*args)
-    assert_close(dot(g, v), (float(f_j(*plus)) - float(f_j(*minus))) / (2 * eps), rtol=rtol, atol=atol)
-    fd_hv = [(gp - gm) / (2 * eps) for gp, gm in zip(grad_j(*plus), grad_j(*minus))]
+    assert_close(
+        dot(g, v), (float(f_j(*plus)) - float(f_j(*minus))) / (2 * eps), rtol=rtol, atol=atol
+    )
+    fd_hv = [(gp - gm) / (2 * eps) for gp, gm in zip(grad_j(*plus), grad_j(*minus), strict=False)]
     assert_close(dot(fd_hv, u), dot(hvp_fwd(args, v), u), rtol=rtol, atol=atol)
 
 
@@ -239,15 +282,17 @@ def test_second_order_finite_differences():
     labels = jnp.asarray([0, 1, 0])
 
     def total(a, b, c, d):
-        return (jaxloss.cosine_distance(a, b, epsilon=0.1)
-                + jaxloss.cosine_similarity_loss(b, c)
-                + jaxloss.cosine_embedding_loss(a, c, y_row, margin=0.1)
-                + jaxloss.triplet_margin_loss(a, b, c, margin=0.5)
-                + jaxloss.triplet_margin_loss(a, b, c, p=3.0, swap=True)
-                + jaxloss.margin_ranking_loss(a, b, y_el, margin=0.2)
-                + jaxloss.hinge_embedding_loss(d, y_el, margin=1.1)
-                + jaxloss.contrastive_loss(d, t01, margin=1.3)
-                + jaxloss.ntxent_loss(a, labels, temperature=0.5))
+        return (
+            jaxloss.cosine_distance(a, b, epsilon=0.1)
+            + jaxloss.cosine_similarity_loss(b, c)
+            + jaxloss.cosine_embedding_loss(a, c, y_row, margin=0.1)
+            + jaxloss.triplet_margin_loss(a, b, c, margin=0.5)
+            + jaxloss.triplet_margin_loss(a, b, c, p=3.0, swap=True)
+            + jaxloss.margin_ranking_loss(a, b, y_el, margin=0.2)
+            + jaxloss.hinge_embedding_loss(d, y_el, margin=1.1)
+            + jaxloss.contrastive_loss(d, t01, margin=1.3)
+            + jaxloss.ntxent_loss(a, labels, temperature=0.5)
+        )
 
     fd_check_order2(total, (a, b, c, d))
 
@@ -270,13 +315,18 @@ def _torch_value_and_grads(torch, fn, arrays, n_grad):
 def _value_and_grads_fn(fn, n_grad):
     """jit of (output, gradient of its sum w.r.t. the first ``n_grad`` inputs); hyperparameters
     traced, so one compilation serves every margin / p of a test."""
+
     @jax.jit
     def vg(xs, hyper):
         def f(*g):
             out = fn(*g, *xs[n_grad:], **hyper)
             return jnp.sum(out), out
-        (_, out), grads = jax.value_and_grad(f, argnums=tuple(range(n_grad)), has_aux=True)(*xs[:n_grad])
+
+        (_, out), grads = jax.value_and_grad(f, argnums=tuple(range(n_grad)), has_aux=True)(
+            *xs[:n_grad]
+        )
         return out, grads
+
     return vg
 
 
@@ -286,7 +336,7 @@ def _jax_value_and_grads(fn, arrays, n_grad, **hyper):
 
 def _compare(torch_out, jax_out):
     assert_close(jax_out[0], torch_out[0])
-    for gj, gt in zip(jax_out[1], torch_out[1]):
+    for gj, gt in zip(jax_out[1], torch_out[1], strict=False):
         assert_close(gj, gt)
 
 
@@ -302,7 +352,11 @@ def test_cosine_embedding_loss_against_torch(reduction):
     fn = functools.partial(jaxloss.cosine_embedding_loss, reduction=reduction)
     for margin in (0.0, 0.3, -0.2):
         tout = _torch_value_and_grads(
-            torch, lambda a, b, t: F.cosine_embedding_loss(a, b, t, margin=margin, reduction=reduction), (x1, x2, y), 2)
+            torch,
+            lambda a, b, t: F.cosine_embedding_loss(a, b, t, margin=margin, reduction=reduction),
+            (x1, x2, y),
+            2,
+        )
         _compare(tout, _jax_value_and_grads(fn, (x1, x2, y), 2, margin=margin))
 
 
@@ -318,8 +372,13 @@ def test_triplet_margin_loss_against_torch(swap, reduction):
     for p in (1.0, 2.0, 3.0):
         for margin in (1.0, 0.3):
             tout = _torch_value_and_grads(
-                torch, lambda x, y, z: F.triplet_margin_loss(x, y, z, margin=margin, p=p, swap=swap, reduction=reduction),
-                (a, pos, neg), 3)
+                torch,
+                lambda x, y, z: F.triplet_margin_loss(
+                    x, y, z, margin=margin, p=p, swap=swap, reduction=reduction
+                ),
+                (a, pos, neg),
+                3,
+            )
             _compare(tout, _jax_value_and_grads(fn, (a, pos, neg), 3, margin=margin, p=p))
 
 
@@ -339,11 +398,19 @@ def test_ranking_and_hinge_embedding_against_torch(reduction):
     he = functools.partial(jaxloss.hinge_embedding_loss, reduction=reduction)
     for margin in (0.0, 0.5):
         tout = _torch_value_and_grads(
-            torch, lambda a, b, t: F.margin_ranking_loss(a, b, t, margin=margin, reduction=reduction), (x1, x2, y), 2)
+            torch,
+            lambda a, b, t: F.margin_ranking_loss(a, b, t, margin=margin, reduction=reduction),
+            (x1, x2, y),
+            2,
+        )
         _compare(tout, _jax_value_and_grads(mr, (x1, x2, y), 2, margin=margin))
     for margin in (1.0, 0.5):
         tout = _torch_value_and_grads(
-            torch, lambda x, t: F.hinge_embedding_loss(x, t, margin=margin, reduction=reduction), (d, yh), 1)
+            torch,
+            lambda x, t: F.hinge_embedding_loss(x, t, margin=margin, reduction=reduction),
+            (d, yh),
+            1,
+        )
         _compare(tout, _jax_value_and_grads(he, (d, yh), 1, margin=margin))
 
 
@@ -360,11 +427,13 @@ def test_cosine_losses_against_torch_cosine_similarity():
         return jnp.stack([sim, 1.0 - dist])
 
     for eps in (1e-8, 0.5):
-        tout = _torch_value_and_grads(torch, lambda x, y: F.cosine_similarity(x, y, dim=1, eps=eps), (a, b), 2)
+        tout = _torch_value_and_grads(
+            torch, lambda x, y: F.cosine_similarity(x, y, dim=1, eps=eps), (a, b), 2
+        )
         val, grads = _jax_value_and_grads(ours, (a, b), 2, epsilon=eps)
         for k in range(2):
             assert_close(val[k], tout[0])
-        for gj, gt in zip(grads, tout[1]):
+        for gj, gt in zip(grads, tout[1], strict=False):
             assert_close(gj, 2.0 * gt)  # both rows carry the same gradient
 
 
@@ -392,7 +461,10 @@ def test_ntxent_against_numpy_and_optax(labels):
 
     @jax.jit
     def ours(e, t):
-        return [jaxloss.ntxent_loss(e, lab, temperature=t, reduction=red) for red in ("none", "mean", "sum")]
+        return [
+            jaxloss.ntxent_loss(e, lab, temperature=t, reduction=red)
+            for red in ("none", "mean", "sum")
+        ]
 
     with jax.numpy_dtype_promotion("standard"):  # optax.ntxent mixes bool and int
         theirs = jax.jit(optax.ntxent)
@@ -422,15 +494,25 @@ def test_ntxent_weights_where_and_grads():
     keep = np.ones(7, bool)
     keep[[1, 4]] = False
     sub_sums, sub_counts = ntxent_pairs_ref(e[keep], labels[keep], 0.3)
-    got_none = f(jnp.asarray(e), jnp.asarray(labels), temperature=0.3, where=jnp.asarray(keep), reduction="none")
+    got_none = f(
+        jnp.asarray(e),
+        jnp.asarray(labels),
+        temperature=0.3,
+        where=jnp.asarray(keep),
+        reduction="none",
+    )
     assert_close(np.asarray(got_none)[keep], sub_sums)
     assert np.all(np.asarray(got_none)[~keep] == 0.0)
     got = f(jnp.asarray(e), jnp.asarray(labels), temperature=0.3, where=jnp.asarray(keep))
     assert_close(got, sub_sums.sum() / sub_counts.sum())
     # gradients (embeddings and temperature) against a plain jnp re-implementation
     lab = jnp.asarray(labels)
-    g = jax.jit(jax.grad(lambda x, t: jaxloss.ntxent_loss(x, lab, temperature=t), argnums=(0, 1)))(jnp.asarray(e), 0.3)
-    g_ref = jax.jit(jax.grad(lambda x, t: ntxent_jnp_ref(x, lab, t), argnums=(0, 1)))(jnp.asarray(e), 0.3)
+    g = jax.jit(jax.grad(lambda x, t: jaxloss.ntxent_loss(x, lab, temperature=t), argnums=(0, 1)))(
+        jnp.asarray(e), 0.3
+    )
+    g_ref = jax.jit(jax.grad(lambda x, t: ntxent_jnp_ref(x, lab, t), argnums=(0, 1)))(
+        jnp.asarray(e), 0.3
+    )
     assert_close(g[0], g_ref[0])
     assert_close(g[1], g_ref[1])
 
@@ -442,7 +524,9 @@ def test_ntxent_edge_cases():
 
     @jax.jit
     def run(x, labels, where):
-        v, g = jax.value_and_grad(lambda z: jaxloss.ntxent_loss(z, labels, temperature=0.05, where=where))(x)
+        v, g = jax.value_and_grad(
+            lambda z: jaxloss.ntxent_loss(z, labels, temperature=0.05, where=where)
+        )(x)
         return v, g
 
     with debug_nans():
@@ -468,7 +552,9 @@ def test_ntxent_vmap_over_temperature_and_batch():
     temps = jnp.asarray([0.07, 0.2, 1.0])
     f = J(jaxloss.ntxent_loss)
     loop = np.asarray([f(e[0], labels, temperature=t) for t in temps])
-    assert_close(jax.jit(jax.vmap(lambda t: jaxloss.ntxent_loss(e[0], labels, temperature=t)))(temps), loop)
+    assert_close(
+        jax.jit(jax.vmap(lambda t: jaxloss.ntxent_loss(e[0], labels, temperature=t)))(temps), loop
+    )
     loop = np.asarray([f(e[i], labels, temperature=0.07) for i in range(3)])
     assert_close(jax.jit(jax.vmap(lambda x: jaxloss.ntxent_loss(x, labels)))(e), loop)
 
@@ -503,9 +589,16 @@ def test_triplet_vmap_over_p_and_epsilon():
     eps = jnp.asarray([0.0, 1e-6, 1e-2])
     f = J(jaxloss.triplet_margin_loss)
     got = jax.jit(jax.vmap(lambda p, e: f(a, pos, neg, p=p, epsilon=e)))(ps, eps)
-    assert_close(got, [f(a, pos, neg, p=p, epsilon=e) for p, e in zip(ps, eps)])
-    assert_close(got, [triplet_ref(np, np.asarray(a), np.asarray(pos), np.asarray(neg), p=float(p), eps=float(e))
-                       .mean() for p, e in zip(ps, eps)])
+    assert_close(got, [f(a, pos, neg, p=p, epsilon=e) for p, e in zip(ps, eps, strict=False)])
+    assert_close(
+        got,
+        [
+            triplet_ref(
+                np, np.asarray(a), np.asarray(pos), np.asarray(neg), p=float(p), eps=float(e)
+            ).mean()
+            for p, e in zip(ps, eps, strict=False)
+        ],
+    )
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -537,22 +630,28 @@ def test_zero_vectors_and_coincident_points_are_finite():
             out.append(jax.grad(lambda a, b: fn(a, b, epsilon=eps), argnums=(0, 1))(z, x))
             out.append(jax.hessian(lambda a: fn(a, x + 1.0, epsilon=eps))(x))
         out.append(jaxloss.cosine_embedding_loss(z, x, y, reduction="none"))
-        out.append(jax.grad(lambda a, b: jaxloss.cosine_embedding_loss(a, b, y), argnums=(0, 1))(z, x))
+        out.append(
+            jax.grad(lambda a, b: jaxloss.cosine_embedding_loss(a, b, y), argnums=(0, 1))(z, x)
+        )
         return out
 
     @jax.jit
     def triplet_cases(x, p, eps):
         f = lambda a, q: jaxloss.triplet_margin_loss(a, q, x + 1.0, p=p, epsilon=eps, margin=10.0)
-        return (f(x, x), jax.grad(f, argnums=(0, 1))(x, x), jax.jvp(lambda a: f(a, x), (x,), (jnp.ones_like(x),)),
-                jax.hessian(lambda a: f(a, x))(x))
+        return (
+            f(x, x),
+            jax.grad(f, argnums=(0, 1))(x, x),
+            jax.jvp(lambda a: f(a, x), (x,), (jnp.ones_like(x),)),
+            jax.hessian(lambda a: f(a, x))(x),
+        )
 
     with debug_nans():
         for eps in (1e-8, 0.0):
             out = cosine_cases(z, x, eps)
             assert_finite(out)
-            assert_close(out[0], [1.0, 1.0])   # cosine distance of a zero vector
-            assert_close(out[3], [0.0, 0.0])   # cosine similarity loss of a zero vector (Keras)
-            assert_close(out[6], [1.0, 0.0])   # cosine embedding: 1 − 0 and max(0, 0 − 0)
+            assert_close(out[0], [1.0, 1.0])  # cosine distance of a zero vector
+            assert_close(out[3], [0.0, 0.0])  # cosine similarity loss of a zero vector (Keras)
+            assert_close(out[6], [1.0, 0.0])  # cosine embedding: 1 − 0 and max(0, 0 − 0)
         for eps in (1e-6, 0.0):  # anchor == positive, with and without PyTorch's eps shift
             for p in (1.0, 2.0, 0.5):
                 assert_finite(triplet_cases(x, p, eps))
@@ -594,13 +693,16 @@ def test_half_precision_inputs(dtype):
     arrays["labels"] = jnp.asarray([0, 0, 1, 1])
     got = _half_values_and_grads(arrays)
     # float64 on the same rounded values
-    want = _half_values_and_grads({k: jnp.asarray(x, jnp.float64) if x.dtype == dtype else x
-                                   for k, x in arrays.items()})
+    want = _half_values_and_grads(
+        {k: jnp.asarray(x, jnp.float64) if x.dtype == dtype else x for k, x in arrays.items()}
+    )
     for name, _, _ in HALF_CASES:
         (v, g), (w, gw) = got[name], want[name]
         assert v.dtype == jnp.float32, name
         assert g.dtype == dtype, name
-        assert_close(v, w, dtype=np.float32, rtol=1e-4 if name == "ntxent_loss" else None, err_msg=name)
+        assert_close(
+            v, w, dtype=np.float32, rtol=1e-4 if name == "ntxent_loss" else None, err_msg=name
+        )
         # the gradient is the float32 gradient rounded to the input's dtype
         assert_close(g, gw, rtol=1e-2, atol=1e-2 * float(jnp.max(jnp.abs(gw))), err_msg=name)
 
@@ -661,18 +763,21 @@ def test_trace_time_errors():
         jaxloss.ntxent_loss(a, jnp.ones(3, jnp.int32), where=jnp.ones(3))
 
 
-@pytest.mark.parametrize("alias,canonical", [
-    ("cosine_distance", "cosine_distance"),
-    ("cosine_similarity", "cosine_similarity_loss"),
-    ("CosineEmbeddingLoss", "cosine_embedding_loss"),
-    ("TripletMarginLoss", "triplet_margin_loss"),
-    ("MarginRankingLoss", "margin_ranking_loss"),
-    ("HingeEmbeddingLoss", "hinge_embedding_loss"),
-    ("siamese_contrastive_loss", "contrastive_loss"),
-    ("ntxent", "ntxent_loss"),
-    ("info_nce", "ntxent_loss"),
-    ("INFO_NCE", "ntxent_loss"),
-])
+@pytest.mark.parametrize(
+    "alias,canonical",
+    [
+        ("cosine_distance", "cosine_distance"),
+        ("cosine_similarity", "cosine_similarity_loss"),
+        ("CosineEmbeddingLoss", "cosine_embedding_loss"),
+        ("TripletMarginLoss", "triplet_margin_loss"),
+        ("MarginRankingLoss", "margin_ranking_loss"),
+        ("HingeEmbeddingLoss", "hinge_embedding_loss"),
+        ("siamese_contrastive_loss", "contrastive_loss"),
+        ("ntxent", "ntxent_loss"),
+        ("info_nce", "ntxent_loss"),
+        ("INFO_NCE", "ntxent_loss"),
+    ],
+)
 def test_aliases_resolve(alias, canonical):
     assert jaxloss.get(alias) is getattr(jaxloss, canonical)
     assert canonical in jaxloss.list_losses()
@@ -686,7 +791,12 @@ def test_edge_cases_eagerly_under_debug_nans():
     with debug_nans(), jax.disable_jit():
         for fn, args in (
             (lambda a, b: jaxloss.cosine_distance(a, b, epsilon=0.0), (x, x[::-1])),
-            (lambda a, b: jaxloss.triplet_margin_loss(a, b, x + 1.0, epsilon=0.0, p=0.5, margin=10.0), (x, x)),
+            (
+                lambda a, b: jaxloss.triplet_margin_loss(
+                    a, b, x + 1.0, epsilon=0.0, p=0.5, margin=10.0
+                ),
+                (x, x),
+            ),
             (lambda a, b: jaxloss.ntxent_loss(a, labels) + jaxloss.ntxent_loss(b, labels), (x, x)),
         ):
             value, grads = jax.value_and_grad(fn, argnums=(0, 1))(*args)

@@ -9,8 +9,16 @@ import pytest
 
 import jaxloss
 
-from .helpers import (assert_close, assert_finite, debug_nans, grads_f64, reduce_ref, rng,
-                      to_torch, torch_or_skip)
+from .helpers import (
+    assert_close,
+    assert_finite,
+    debug_nans,
+    grads_f64,
+    reduce_ref,
+    rng,
+    to_torch,
+    torch_or_skip,
+)
 
 SHAPES = [(7,), (3, 4, 2)]
 
@@ -18,6 +26,7 @@ SHAPES = [(7,), (3, 4, 2)]
 # ----------------------------------------------------------------------------------------------
 # Plain float64 NumPy references: element-wise values and their derivative w.r.t. predictions.
 # ----------------------------------------------------------------------------------------------
+
 
 def ref_mse(p, t):
     return (p - t) ** 2, 2 * (p - t)
@@ -30,7 +39,7 @@ def ref_mae(p, t):
 def ref_msle(p, t):
     fp, ft = np.maximum(p, 1e-7), np.maximum(t, 1e-7)
     d = np.log(1.0 + fp) - np.log(1.0 + ft)
-    return d ** 2, np.where(p > 1e-7, 2 * d / (1.0 + fp), 0.0)
+    return d**2, np.where(p > 1e-7, 2 * d / (1.0 + fp), 0.0)
 
 
 def ref_mape(p, t, epsilon=1e-7):
@@ -41,7 +50,7 @@ def ref_mape(p, t, epsilon=1e-7):
 def ref_huber(p, t, delta=1.0):
     r = p - t
     a = np.abs(r)
-    return np.where(a <= delta, 0.5 * r ** 2, delta * (a - 0.5 * delta)), np.clip(r, -delta, delta)
+    return np.where(a <= delta, 0.5 * r**2, delta * (a - 0.5 * delta)), np.clip(r, -delta, delta)
 
 
 def ref_smooth_l1(p, t, beta=1.0):
@@ -49,7 +58,7 @@ def ref_smooth_l1(p, t, beta=1.0):
     a = np.abs(r)
     if beta == 0:
         return a, np.sign(r)
-    return np.where(a < beta, 0.5 * r ** 2 / beta, a - 0.5 * beta), np.clip(r / beta, -1, 1)
+    return np.where(a < beta, 0.5 * r**2 / beta, a - 0.5 * beta), np.clip(r / beta, -1, 1)
 
 
 def ref_log_cosh(p, t):
@@ -77,8 +86,8 @@ def ref_gaussian(mu, t, var, full=False, epsilon=1e-6):
     """Values and gradients w.r.t. mean and variance (variance already broadcast)."""
     v = np.maximum(var, epsilon)
     r = mu - t
-    val = 0.5 * (np.log(v) + r ** 2 / v) + (0.5 * np.log(2 * np.pi) if full else 0.0)
-    return val, r / v, 0.5 * (1 / v - r ** 2 / v ** 2)
+    val = 0.5 * (np.log(v) + r**2 / v) + (0.5 * np.log(2 * np.pi) if full else 0.0)
+    return val, r / v, 0.5 * (1 / v - r**2 / v**2)
 
 
 def gen_normal(shape, r):
@@ -114,8 +123,13 @@ CASES = [
     ("log_cosh", jaxloss.log_cosh, ref_log_cosh, gen_normal, {}),
     ("quantile", jaxloss.quantile_loss, ref_quantile, gen_normal, {"quantile": 0.8}),
     ("poisson_log", jaxloss.poisson_nll_loss, ref_poisson, gen_poisson_log, {"full": True}),
-    ("poisson_rate", jaxloss.poisson_nll_loss, ref_poisson, gen_poisson_rate,
-     {"log_input": False, "full": True, "epsilon": 1e-3}),
+    (
+        "poisson_rate",
+        jaxloss.poisson_nll_loss,
+        ref_poisson,
+        gen_poisson_rate,
+        {"log_input": False, "full": True, "epsilon": 1e-3},
+    ),
 ]
 CASE_IDS = [c[0] for c in CASES]
 
@@ -130,8 +144,12 @@ def test_values_and_grad_match_numpy_reference(case, shape):
 
     @jax.jit
     def run(x, y):
-        return (fn(x, y, reduction="none", **opts), fn(x, y, **opts), fn(x, y, reduction="sum", **opts),
-                jax.grad(lambda z: fn(z, y, **opts))(x))
+        return (
+            fn(x, y, reduction="none", **opts),
+            fn(x, y, **opts),
+            fn(x, y, reduction="sum", **opts),
+            jax.grad(lambda z: fn(z, y, **opts))(x),
+        )
 
     got, mean, total, grad = run(jnp.asarray(p), jnp.asarray(t))
     assert got.shape == shape and got.dtype == jnp.float64
@@ -153,7 +171,10 @@ def test_weights_and_where(case):
 
     @jax.jit
     def run(x):
-        out = {red: fn(x, T, weights=W, where=M, reduction=red, **opts) for red in ("mean", "sum", "none")}
+        out = {
+            red: fn(x, T, weights=W, where=M, reduction=red, **opts)
+            for red in ("mean", "sum", "none")
+        }
         return out, jax.grad(lambda z: fn(z, T, weights=W, where=M, **opts))(x)
 
     out, grad = run(P)
@@ -164,15 +185,23 @@ def test_weights_and_where(case):
     assert_close(grad, np.where(m, wb * g, 0.0) / np.where(m, wb, 0.0).sum())
 
 
-@pytest.mark.parametrize("case", CASES + [("rmse", jaxloss.root_mean_squared_error, None, gen_normal, {})],
-                         ids=CASE_IDS + ["rmse"])
+@pytest.mark.parametrize(
+    "case",
+    CASES + [("rmse", jaxloss.root_mean_squared_error, None, gen_normal, {})],
+    ids=CASE_IDS + ["rmse"],
+)
 def test_all_masked_is_exact_zero_with_zero_grad(case):
     _, fn, _, gen, opts = case
     p, t = gen((3, 2), rng(4))
     P, T = jnp.asarray(p), jnp.asarray(t)
     m = jnp.zeros((3, 2), bool)
-    run = jax.jit(lambda x: (fn(x, T, where=m, **opts), jax.grad(lambda z: fn(z, T, where=m, **opts))(x),
-                             fn(x, T, where=m, reduction="none", **opts)))
+    run = jax.jit(
+        lambda x: (
+            fn(x, T, where=m, **opts),
+            jax.grad(lambda z: fn(z, T, where=m, **opts))(x),
+            fn(x, T, where=m, reduction="none", **opts),
+        )
+    )
     value, g, none = run(P)
     assert float(value) == 0.0
     assert np.all(np.asarray(g) == 0.0)
@@ -200,8 +229,10 @@ def test_finite_difference_grads():
     xs += [r.normal(size=(4,)), r.normal(size=(4,)), r.uniform(0.2, 2.0, size=(4,))]
 
     def f(*args):
-        out = [fn(x, t, **opts) for (_, fn, _, _, opts), x, t in zip(SMOOTH, args, ts)]
-        rmse_x, mu, var = args[len(SMOOTH):]
+        out = [
+            fn(x, t, **opts) for (_, fn, _, _, opts), x, t in zip(SMOOTH, args, ts, strict=False)
+        ]
+        rmse_x, mu, var = args[len(SMOOTH) :]
         out.append(jaxloss.root_mean_squared_error(rmse_x, y))
         out.append(jaxloss.gaussian_nll_loss(mu, y, var, full=True))
         return jnp.stack(out)
@@ -214,9 +245,15 @@ def test_finite_difference_grads_first_order_kinked_losses_and_hyperparameters()
     T = jnp.asarray(t)
 
     def f(x, d, b, q):
-        return jnp.stack([jaxloss.mean_absolute_error(x, T), jaxloss.quantile_loss(x, T, quantile=q),
-                          jaxloss.smooth_l1_loss(x, T, beta=0.0), jaxloss.huber_loss(x, T, delta=d),
-                          jaxloss.smooth_l1_loss(x, T, beta=b)])
+        return jnp.stack(
+            [
+                jaxloss.mean_absolute_error(x, T),
+                jaxloss.quantile_loss(x, T, quantile=q),
+                jaxloss.smooth_l1_loss(x, T, beta=0.0),
+                jaxloss.huber_loss(x, T, delta=d),
+                jaxloss.smooth_l1_loss(x, T, beta=b),
+            ]
+        )
 
     grads_f64(jax.jit(f), (p, 0.5, 0.7, 0.3), order=1)
 
@@ -224,6 +261,7 @@ def test_finite_difference_grads_first_order_kinked_losses_and_hyperparameters()
 # ----------------------------------------------------------------------------------------------
 # root_mean_squared_error
 # ----------------------------------------------------------------------------------------------
+
 
 def test_rmse_is_sqrt_after_reduction():
     r = rng(7)
@@ -235,10 +273,24 @@ def test_rmse_is_sqrt_after_reduction():
 
     @jax.jit
     def run(x):
-        rm = {red: jaxloss.root_mean_squared_error(x, T, weights=W, where=M, reduction=red) for red in ("mean", "sum", "none")}
-        ms = {red: jaxloss.mean_squared_error(x, T, weights=W, where=M, reduction=red) for red in ("mean", "sum", "none")}
-        plain = (jaxloss.root_mean_squared_error(x, T), jaxloss.root_mean_squared_error(x, T, reduction="none"))
-        return rm, ms, plain, jax.grad(lambda z: jaxloss.root_mean_squared_error(z, T, weights=W, where=M))(x)
+        rm = {
+            red: jaxloss.root_mean_squared_error(x, T, weights=W, where=M, reduction=red)
+            for red in ("mean", "sum", "none")
+        }
+        ms = {
+            red: jaxloss.mean_squared_error(x, T, weights=W, where=M, reduction=red)
+            for red in ("mean", "sum", "none")
+        }
+        plain = (
+            jaxloss.root_mean_squared_error(x, T),
+            jaxloss.root_mean_squared_error(x, T, reduction="none"),
+        )
+        return (
+            rm,
+            ms,
+            plain,
+            jax.grad(lambda z: jaxloss.root_mean_squared_error(z, T, weights=W, where=M))(x),
+        )
 
     rm, ms, (mean, none), g = run(P)
     assert_close(mean, np.sqrt(sq.mean()))
@@ -261,7 +313,9 @@ def test_rmse_zero_error_has_finite_zero_gradient():
         out = []
         for reduction in ("mean", "sum"):
             f = lambda a: jaxloss.root_mean_squared_error(a, x, reduction=reduction)
-            out.append((f(z), jax.grad(f)(z), jax.hessian(f)(z), jax.jvp(f, (z,), (jnp.ones_like(z),))[1]))
+            out.append(
+                (f(z), jax.grad(f)(z), jax.hessian(f)(z), jax.jvp(f, (z,), (jnp.ones_like(z),))[1])
+            )
         g = jax.grad(lambda a: jnp.sum(jaxloss.root_mean_squared_error(a, x, reduction="none")))(z)
         return out, g
 
@@ -289,8 +343,12 @@ TORCH_CASES = [
     ("PoissonNLLLoss", {}, jaxloss.poisson_nll_loss, {}),
     ("PoissonNLLLoss", {"full": True}, jaxloss.poisson_nll_loss, {"full": True}),
     ("PoissonNLLLoss", {"log_input": False}, jaxloss.poisson_nll_loss, {"log_input": False}),
-    ("PoissonNLLLoss", {"log_input": False, "full": True, "eps": 1e-2},
-     jaxloss.poisson_nll_loss, {"log_input": False, "full": True, "epsilon": 1e-2}),
+    (
+        "PoissonNLLLoss",
+        {"log_input": False, "full": True, "eps": 1e-2},
+        jaxloss.poisson_nll_loss,
+        {"log_input": False, "full": True, "epsilon": 1e-2},
+    ),
 ]
 
 
@@ -300,7 +358,11 @@ def test_against_pytorch(case):
     tname, topts, fn, opts = case
     r = rng(8)
     if tname == "PoissonNLLLoss":
-        p = r.uniform(0.05, 3.0, size=(3, 5)) if not topts.get("log_input", True) else r.normal(size=(3, 5))
+        p = (
+            r.uniform(0.05, 3.0, size=(3, 5))
+            if not topts.get("log_input", True)
+            else r.normal(size=(3, 5))
+        )
         t = r.poisson(2.0, size=(3, 5)).astype(np.float64)
     else:
         p, t = r.normal(size=(3, 5)), r.normal(size=(3, 5))
@@ -310,12 +372,19 @@ def test_against_pytorch(case):
         out = getattr(torch.nn, tname)(reduction=reduction, **topts)(tp, to_torch(t, torch))
         out.sum().backward()
         f = lambda x: jnp.sum(fn(x, jnp.asarray(t), reduction=reduction, **opts))
-        assert_close(fn(jnp.asarray(p), jnp.asarray(t), reduction=reduction, **opts),
-                     out.detach().numpy(), err_msg=f"{tname} {reduction}")
-        assert_close(jax.grad(f)(jnp.asarray(p)), tp.grad.numpy(), err_msg=f"{tname} {reduction} grad")
+        assert_close(
+            fn(jnp.asarray(p), jnp.asarray(t), reduction=reduction, **opts),
+            out.detach().numpy(),
+            err_msg=f"{tname} {reduction}",
+        )
+        assert_close(
+            jax.grad(f)(jnp.asarray(p)), tp.grad.numpy(), err_msg=f"{tname} {reduction} grad"
+        )
 
 
-@pytest.mark.parametrize("var_shape", [(3, 4), (3,), (3, 1)], ids=["same", "one-fewer", "trailing-1"])
+@pytest.mark.parametrize(
+    "var_shape", [(3, 4), (3,), (3, 1)], ids=["same", "one-fewer", "trailing-1"]
+)
 @pytest.mark.parametrize("full", [False, True])
 def test_gaussian_nll_against_pytorch(var_shape, full):
     torch = torch_or_skip()
@@ -327,12 +396,23 @@ def test_gaussian_nll_against_pytorch(var_shape, full):
     for reduction in ("mean", "sum", "none"):
         tm = to_torch(mu, torch).requires_grad_(True)
         tv = to_torch(var, torch).requires_grad_(True)
-        out = torch.nn.GaussianNLLLoss(full=full, eps=eps, reduction=reduction)(tm, to_torch(t, torch), tv)
+        out = torch.nn.GaussianNLLLoss(full=full, eps=eps, reduction=reduction)(
+            tm, to_torch(t, torch), tv
+        )
         out.sum().backward()
-        f = lambda m, v: jnp.sum(jaxloss.gaussian_nll_loss(m, jnp.asarray(t), v, full=full, epsilon=eps,
-                                                           reduction=reduction))
-        got = jaxloss.gaussian_nll_loss(jnp.asarray(mu), jnp.asarray(t), jnp.asarray(var), full=full,
-                                        epsilon=eps, reduction=reduction)
+        f = lambda m, v: jnp.sum(
+            jaxloss.gaussian_nll_loss(
+                m, jnp.asarray(t), v, full=full, epsilon=eps, reduction=reduction
+            )
+        )
+        got = jaxloss.gaussian_nll_loss(
+            jnp.asarray(mu),
+            jnp.asarray(t),
+            jnp.asarray(var),
+            full=full,
+            epsilon=eps,
+            reduction=reduction,
+        )
         assert got.shape == tuple(out.shape)
         assert_close(got, out.detach().numpy())
         gm, gv = jax.grad(f, argnums=(0, 1))(jnp.asarray(mu), jnp.asarray(var))
@@ -342,14 +422,21 @@ def test_gaussian_nll_against_pytorch(var_shape, full):
 
 def test_gaussian_nll_matches_numpy_reference():
     r = rng(10)
-    for shape, vshape, axis_bcast in [((6,), (6,), None), ((2, 3, 4), (2, 1, 4), 1), ((2, 3, 4), (2, 3), -1)]:
+    for shape, vshape, axis_bcast in [
+        ((6,), (6,), None),
+        ((2, 3, 4), (2, 1, 4), 1),
+        ((2, 3, 4), (2, 3), -1),
+    ]:
         mu, t = r.normal(size=shape), r.normal(size=shape)
         var = r.uniform(0.1, 2.0, size=vshape)
         vb = np.broadcast_to(var[..., None] if len(vshape) < len(shape) else var, shape)
         val, gm, gv = ref_gaussian(mu, t, vb, full=True, epsilon=1e-6)
-        run = jax.jit(lambda m, y, v: (
-            jaxloss.gaussian_nll_loss(m, y, v, full=True, reduction="none"),
-            jax.grad(lambda a, b: jaxloss.gaussian_nll_loss(a, y, b), argnums=(0, 1))(m, v)))
+        run = jax.jit(
+            lambda m, y, v: (
+                jaxloss.gaussian_nll_loss(m, y, v, full=True, reduction="none"),
+                jax.grad(lambda a, b: jaxloss.gaussian_nll_loss(a, y, b), argnums=(0, 1))(m, v),
+            )
+        )
         got, (gmu, gvar) = run(jnp.asarray(mu), jnp.asarray(t), jnp.asarray(var))
         assert got.shape == shape
         assert_close(got, val)
@@ -374,7 +461,10 @@ def test_gaussian_nll_weights_where_and_all_masked():
 
     @jax.jit
     def run(a, v):
-        out = {red: jaxloss.gaussian_nll_loss(a, T, v, weights=W, where=K, reduction=red) for red in ("mean", "sum", "none")}
+        out = {
+            red: jaxloss.gaussian_nll_loss(a, T, v, weights=W, where=K, reduction=red)
+            for red in ("mean", "sum", "none")
+        }
         f = lambda x, y: jaxloss.gaussian_nll_loss(x, T, y, where=none_mask)
         return out, f(a, v), jax.grad(f, argnums=(0, 1))(a, v)
 
@@ -405,13 +495,17 @@ def test_jit_and_vmap_over_batch_equal_loop(name, fn, opts):
     assert_close(jax.jit(jax.vmap(f))(P, T), loop)
 
 
-@pytest.mark.parametrize("fn,hp,values,gen", [
-    (jaxloss.huber_loss, "delta", [0.0, 0.3, 1.0], gen_normal),
-    (jaxloss.smooth_l1_loss, "beta", [0.0, 0.3, 1.0], gen_normal),
-    (jaxloss.quantile_loss, "quantile", [0.0, 0.3, 1.0], gen_normal),
-    (jaxloss.mean_absolute_percentage_error, "epsilon", [1e-7, 0.5, 2.0], gen_mape),
-    (jaxloss.poisson_nll_loss, "epsilon", [0.0, 1e-3, 0.5], gen_poisson_rate),
-], ids=["huber-delta", "smooth_l1-beta", "quantile", "mape-epsilon", "poisson-epsilon"])
+@pytest.mark.parametrize(
+    "fn,hp,values,gen",
+    [
+        (jaxloss.huber_loss, "delta", [0.0, 0.3, 1.0], gen_normal),
+        (jaxloss.smooth_l1_loss, "beta", [0.0, 0.3, 1.0], gen_normal),
+        (jaxloss.quantile_loss, "quantile", [0.0, 0.3, 1.0], gen_normal),
+        (jaxloss.mean_absolute_percentage_error, "epsilon", [1e-7, 0.5, 2.0], gen_mape),
+        (jaxloss.poisson_nll_loss, "epsilon", [0.0, 1e-3, 0.5], gen_poisson_rate),
+    ],
+    ids=["huber-delta", "smooth_l1-beta", "quantile", "mape-epsilon", "poisson-epsilon"],
+)
 def test_vmap_over_hyperparameter_equals_loop(fn, hp, values, gen):
     p, t = gen((2, 3), rng(12))
     P, T = jnp.asarray(p), jnp.asarray(t)
@@ -419,7 +513,9 @@ def test_vmap_over_hyperparameter_equals_loop(fn, hp, values, gen):
     f = lambda v: fn(P, T, **{hp: v}, **extra)
     loop = np.stack([np.asarray(f(v)) for v in values])
     assert_close(jax.vmap(f)(jnp.asarray(values)), loop)
-    g = jax.vmap(jax.grad(lambda x, v: fn(x, T, **{hp: v}, **extra)), in_axes=(None, 0))(P, jnp.asarray(values))
+    g = jax.vmap(jax.grad(lambda x, v: fn(x, T, **{hp: v}, **extra)), in_axes=(None, 0))(
+        P, jnp.asarray(values)
+    )
     assert_finite(g)
 
 
@@ -431,12 +527,15 @@ def test_vmap_over_gaussian_epsilon_and_batch():
     f = lambda e: jaxloss.gaussian_nll_loss(M, T, V, epsilon=e)
     assert_close(jax.vmap(f)(eps), np.stack([np.asarray(f(e)) for e in eps]))
     fb = lambda m, y, v: jaxloss.gaussian_nll_loss(m, y, v)
-    assert_close(jax.vmap(fb)(M, T, V), np.stack([np.asarray(fb(M[i], T[i], V[i])) for i in range(3)]))
+    assert_close(
+        jax.vmap(fb)(M, T, V), np.stack([np.asarray(fb(M[i], T[i], V[i])) for i in range(3)])
+    )
 
 
 # ----------------------------------------------------------------------------------------------
 # Edge cases
 # ----------------------------------------------------------------------------------------------
+
 
 def test_huber_delta_zero_and_smooth_l1_beta_zero():
     p, t = gen_normal((6,), rng(14))
@@ -448,7 +547,8 @@ def test_huber_delta_zero_and_smooth_l1_beta_zero():
     @jax.jit
     def run(x, b):  # b is a traced 0
         return dict(
-            huber=hub(x, T, b), huber_grad=jax.grad(hub)(x, T, b),
+            huber=hub(x, T, b),
+            huber_grad=jax.grad(hub)(x, T, b),
             l1=jaxloss.mean_absolute_error(x, T, reduction="none"),
             sl1=jaxloss.smooth_l1_loss(x, T, beta=b, reduction="none"),
             sl1_grad=jax.grad(lambda a: jaxloss.smooth_l1_loss(a, T, beta=b, reduction="sum"))(x),
@@ -463,23 +563,30 @@ def test_huber_delta_zero_and_smooth_l1_beta_zero():
     assert np.all(np.asarray(out["huber_grad"]) == 0.0)
     # β = 0 is exactly L1, also with a traced β, and with the L1 gradient sign(r)
     assert np.array_equal(np.asarray(out["sl1"]), np.asarray(out["l1"]))
-    assert np.array_equal(np.asarray(jaxloss.smooth_l1_loss(P, T, beta=0.0, reduction="none")), np.asarray(out["l1"]))
+    assert np.array_equal(
+        np.asarray(jaxloss.smooth_l1_loss(P, T, beta=0.0, reduction="none")), np.asarray(out["l1"])
+    )
     assert_close(out["sl1_grad"], np.sign(p - t))
     assert_finite((out["at_zero"], out["d_threshold"]))
 
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
 def test_log_cosh_no_overflow_and_exact_near_zero(dtype):
-    r = jnp.asarray([-1e4, -100.0, -3.0, -1.0, -1e-3, 0.0, 1e-6, 0.999, 1.0, 5.0, 800.0, 1e4], dtype)
+    r = jnp.asarray(
+        [-1e4, -100.0, -3.0, -1.0, -1e-3, 0.0, 1e-6, 0.999, 1.0, 5.0, 800.0, 1e4], dtype
+    )
     z = jnp.zeros_like(r)
     got = jaxloss.log_cosh(r, z, reduction="none")
     assert got.dtype == dtype
     x = np.asarray(r, np.float64)
     # reference with np.logaddexp: log cosh x = logaddexp(x, −x) − log 2 (fine for any x in float64),
     # and the Taylor series x²/2 − x⁴/12 + x⁶/45 near 0 where that form cancels (next term 17x⁸/2520)
-    ref = np.where(np.abs(x) < 1e-2, x ** 2 / 2 - x ** 4 / 12 + x ** 6 / 45, np.logaddexp(x, -x) - np.log(2.0))
-    np.testing.assert_allclose(np.asarray(got, np.float64), ref,
-                               rtol=1e-6 if dtype == jnp.float32 else 1e-14, atol=0)
+    ref = np.where(
+        np.abs(x) < 1e-2, x**2 / 2 - x**4 / 12 + x**6 / 45, np.logaddexp(x, -x) - np.log(2.0)
+    )
+    np.testing.assert_allclose(
+        np.asarray(got, np.float64), ref, rtol=1e-6 if dtype == jnp.float32 else 1e-14, atol=0
+    )
     g = jax.jit(jax.grad(lambda a: jaxloss.log_cosh(a, z, reduction="sum")))(r)
     assert_close(g, np.tanh(x), dtype=dtype)
     h = jax.jit(jax.vmap(jax.hessian(lambda a: jaxloss.log_cosh(a, jnp.zeros((), dtype)))))(r)
@@ -493,12 +600,16 @@ def test_poisson_edges_and_stirling_only_above_one():
     y = jnp.asarray([0.0, 0.0])
     t = jnp.asarray([0.0, 0.5, 1.0, 1.5, 4.0])
     p = jnp.zeros(5)
-    rate = lambda a, b, red="mean": jaxloss.poisson_nll_loss(a, b, log_input=False, epsilon=0.0, reduction=red)
+    rate = lambda a, b, red="mean": jaxloss.poisson_nll_loss(
+        a, b, log_input=False, epsilon=0.0, reduction=red
+    )
 
     @jax.jit
     def run(x, y, p, t):
         return dict(
-            v=rate(x, y, "none"), g=jax.grad(rate)(x, y), h=jax.hessian(rate)(x, y),
+            v=rate(x, y, "none"),
+            g=jax.grad(rate)(x, y),
+            h=jax.hessian(rate)(x, y),
             # zero rate, positive count: the true NLL, +inf
             inf=rate(jnp.zeros(1), jnp.ones(1)),
             stirling=jaxloss.poisson_nll_loss(p, t, full=True, reduction="none")
@@ -514,7 +625,9 @@ def test_poisson_edges_and_stirling_only_above_one():
     # Stirling term: added only where y > 1
     tt = np.asarray(t)
     ts = np.maximum(tt, 1)
-    assert_close(out["stirling"], np.where(tt > 1, ts * np.log(ts) - ts + 0.5 * np.log(2 * np.pi * ts), 0.0))
+    assert_close(
+        out["stirling"], np.where(tt > 1, ts * np.log(ts) - ts + 0.5 * np.log(2 * np.pi * ts), 0.0)
+    )
     assert_finite(out["dt"])
 
 
@@ -522,12 +635,17 @@ def test_gaussian_nll_zero_variance_finite_and_pass_through():
     mu, t = jnp.asarray([0.0, 1.0, 2.0]), jnp.asarray([0.5, 1.0, -1.0])
     var = jnp.asarray([0.0, 0.0, 1.0])
     f = lambda m, v: jaxloss.gaussian_nll_loss(m, t, v, epsilon=1e-2)
-    value, (gm, gv), hess = jax.jit(lambda m, v: (f(m, v), jax.grad(f, argnums=(0, 1))(m, v),
-                                                  jax.hessian(f, argnums=(0, 1))(m, v)))(mu, var)
+    value, (gm, gv), hess = jax.jit(
+        lambda m, v: (
+            f(m, v),
+            jax.grad(f, argnums=(0, 1))(m, v),
+            jax.hessian(f, argnums=(0, 1))(m, v),
+        )
+    )(mu, var)
     assert_finite((value, gm, gv, hess))
     vc = np.maximum(np.asarray(var), 1e-2)
     r = np.asarray(mu - t)
-    assert_close(gv, 0.5 * (1 / vc - r ** 2 / vc ** 2) / 3)  # straight-through at the clamp
+    assert_close(gv, 0.5 * (1 / vc - r**2 / vc**2) / 3)  # straight-through at the clamp
 
 
 def test_msle_mape_edges():
@@ -535,9 +653,14 @@ def test_msle_mape_edges():
     t = jnp.asarray([0.0, -1.0, 0.0, 3.0])
     msle = jaxloss.mean_squared_logarithmic_error
     mape = jaxloss.mean_absolute_percentage_error
-    v, g, z, gz = jax.jit(lambda a, b: (
-        msle(a, b, reduction="none"), jax.grad(msle)(a, b),
-        mape(jnp.asarray([0.5, 0.0]), jnp.zeros(2), reduction="none"), jax.grad(mape)(jnp.zeros(2), jnp.zeros(2))))(p, t)
+    v, g, z, gz = jax.jit(
+        lambda a, b: (
+            msle(a, b, reduction="none"),
+            jax.grad(msle)(a, b),
+            mape(jnp.asarray([0.5, 0.0]), jnp.zeros(2), reduction="none"),
+            jax.grad(mape)(jnp.zeros(2), jnp.zeros(2)),
+        )
+    )(p, t)
     ref, _ = ref_msle(np.asarray(p), np.asarray(t))
     assert_close(v, ref)
     assert_finite(g)
@@ -547,8 +670,11 @@ def test_msle_mape_edges():
 
 
 @pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
-@pytest.mark.parametrize("case", [c for c in CASES if c[0] in ("mse", "huber", "log_cosh", "poisson_log", "msle")],
-                         ids=["mse", "msle", "huber", "log_cosh", "poisson_log"])
+@pytest.mark.parametrize(
+    "case",
+    [c for c in CASES if c[0] in ("mse", "huber", "log_cosh", "poisson_log", "msle")],
+    ids=["mse", "msle", "huber", "log_cosh", "poisson_log"],
+)
 def test_half_precision_inputs(dtype, case):
     _, fn, ref, gen, opts = case
     p, t = gen((4, 3), rng(15))
@@ -564,7 +690,10 @@ def test_half_precision_inputs(dtype, case):
 
 def test_half_precision_gaussian():
     r = rng(16)
-    mu, t, var = (jnp.asarray(a, jnp.bfloat16) for a in (r.normal(size=6), r.normal(size=6), r.uniform(0.2, 2, size=6)))
+    mu, t, var = (
+        jnp.asarray(a, jnp.bfloat16)
+        for a in (r.normal(size=6), r.normal(size=6), r.uniform(0.2, 2, size=6))
+    )
     got = jaxloss.gaussian_nll_loss(mu, t, var)
     assert got.dtype == jnp.float32
     val, _, _ = ref_gaussian(*(np.asarray(a, np.float64) for a in (mu, t, var)))
@@ -594,6 +723,7 @@ def test_edge_cases_under_debug_nans():
 # ----------------------------------------------------------------------------------------------
 # Trace-time errors
 # ----------------------------------------------------------------------------------------------
+
 
 def test_trace_time_errors():
     a, b = jnp.ones(3), jnp.ones(4)
@@ -630,18 +760,28 @@ def test_trace_time_errors():
 # Aliases
 # ----------------------------------------------------------------------------------------------
 
+
 def test_every_alias_resolves():
     for name in jaxloss._regression.ALIASES:
         assert jaxloss.get(name) is jaxloss._regression.ALIASES[name]
         assert jaxloss.get(name.upper()) is jaxloss._regression.ALIASES[name]
     for name in ("mse", "MSELoss", "mse_loss"):
         assert jaxloss.get(name) is jaxloss.mean_squared_error
-    for name, canon in [("mae", "mean_absolute_error"), ("L1Loss", "mean_absolute_error"),
-                        ("l1_loss", "mean_absolute_error"), ("rmse", "root_mean_squared_error"),
-                        ("msle", "mean_squared_logarithmic_error"), ("mape", "mean_absolute_percentage_error"),
-                        ("huber", "huber_loss"), ("HuberLoss", "huber_loss"), ("SmoothL1Loss", "smooth_l1_loss"),
-                        ("logcosh", "log_cosh"), ("pinball_loss", "quantile_loss"),
-                        ("PoissonNLLLoss", "poisson_nll_loss"), ("GaussianNLLLoss", "gaussian_nll_loss")]:
+    for name, canon in [
+        ("mae", "mean_absolute_error"),
+        ("L1Loss", "mean_absolute_error"),
+        ("l1_loss", "mean_absolute_error"),
+        ("rmse", "root_mean_squared_error"),
+        ("msle", "mean_squared_logarithmic_error"),
+        ("mape", "mean_absolute_percentage_error"),
+        ("huber", "huber_loss"),
+        ("HuberLoss", "huber_loss"),
+        ("SmoothL1Loss", "smooth_l1_loss"),
+        ("logcosh", "log_cosh"),
+        ("pinball_loss", "quantile_loss"),
+        ("PoissonNLLLoss", "poisson_nll_loss"),
+        ("GaussianNLLLoss", "gaussian_nll_loss"),
+    ]:
         assert jaxloss.get(name) is getattr(jaxloss, canon)
 
 
@@ -659,12 +799,18 @@ def test_bound_aliases_behave_as_their_source_library():
     # optax.squared_error: unreduced (p − t)²
     optax = pytest.importorskip("optax")
     q, y = r.normal(size=(2, 3)), r.normal(size=(2, 3))
-    assert_close(jaxloss.get("squared_error")(jnp.asarray(q), jnp.asarray(y)),
-                 optax.squared_error(jnp.asarray(q), jnp.asarray(y)))
-    assert_close(jaxloss.get("huber")(jnp.asarray(q), jnp.asarray(y), delta=0.5, reduction="none"),
-                 optax.huber_loss(jnp.asarray(q), jnp.asarray(y), delta=0.5))
-    assert_close(jaxloss.get("log_cosh")(jnp.asarray(q), jnp.asarray(y), reduction="none"),
-                 optax.log_cosh(jnp.asarray(q), jnp.asarray(y)))
+    assert_close(
+        jaxloss.get("squared_error")(jnp.asarray(q), jnp.asarray(y)),
+        optax.squared_error(jnp.asarray(q), jnp.asarray(y)),
+    )
+    assert_close(
+        jaxloss.get("huber")(jnp.asarray(q), jnp.asarray(y), delta=0.5, reduction="none"),
+        optax.huber_loss(jnp.asarray(q), jnp.asarray(y), delta=0.5),
+    )
+    assert_close(
+        jaxloss.get("log_cosh")(jnp.asarray(q), jnp.asarray(y), reduction="none"),
+        optax.log_cosh(jnp.asarray(q), jnp.asarray(y)),
+    )
 
 
 def test_poisson_alias_against_pytorch():
@@ -708,5 +854,8 @@ def test_huber_select_form_gradients():
         one = lambda x: jaxloss.huber_loss(x, jnp.zeros((), x.dtype), delta=d)
         _, tan = jax.jvp(jax.vmap(one), (r,), (jnp.ones_like(r),))
         assert_finite((tan, jax.vmap(jax.hessian(one))(r)))
-    grads_f64(lambda x: jaxloss.huber_loss(x, jnp.zeros_like(x), delta=0.7),
-              (jnp.asarray([-2.0, -0.3, 0.25, 1.5]),), order=2)
+    grads_f64(
+        lambda x: jaxloss.huber_loss(x, jnp.zeros_like(x), delta=0.7),
+        (jnp.asarray([-2.0, -0.3, 0.25, 1.5]),),
+        order=2,
+    )

@@ -68,14 +68,18 @@ def ref_gdl(p, t, epsilon=1e-6, class_axis=-1):
         n = 2 * (w * i[b]).sum() + epsilon * wmax
         d = (w * (ps[b] + ts[b])).sum() + epsilon * wmax
         out.append(1 - n / d)
-        g = -(2 * w * t[b] * d - n * w) / d ** 2  # broadcast over the class axis
+        g = -(2 * w * t[b] * d - n * w) / d**2  # broadcast over the class axis
         grads.append(g)
     return np.asarray(out), np.moveaxis(np.asarray(grads), -1, class_axis)
 
 
 def gen(shape, r, binary_targets=True):
     p = r.uniform(size=shape)
-    t = (r.uniform(size=shape) > 0.6).astype(np.float64) if binary_targets else r.uniform(size=shape)
+    t = (
+        (r.uniform(size=shape) > 0.6).astype(np.float64)
+        if binary_targets
+        else r.uniform(size=shape)
+    )
     return p, t
 
 
@@ -83,7 +87,9 @@ def gen_onehot(shape, r, class_axis=-1):
     """Softmax probabilities and one-hot targets with classes on ``class_axis``."""
     logits = r.normal(size=shape)
     p = np.exp(logits) / np.exp(logits).sum(class_axis, keepdims=True)
-    labels = r.integers(0, shape[class_axis], size=np.delete(np.asarray(shape), class_axis % len(shape)))
+    labels = r.integers(
+        0, shape[class_axis], size=np.delete(np.asarray(shape), class_axis % len(shape))
+    )
     t = np.moveaxis(np.eye(shape[class_axis])[labels], -1, class_axis)
     return p, t
 
@@ -97,8 +103,13 @@ CASES = [
 CASE_IDS = [c[0] for c in CASES]
 
 # (shape, axis, unreduced shape)
-LAYOUTS = [((3, 5), None, (3,)), ((2, 4, 3, 2), None, (2,)), ((2, 4, 3, 2), (1, 2), (2, 2)),
-           ((3, 4, 2), 1, (3, 2)), ((2, 4, 3), (-1, 0), (4,))]
+LAYOUTS = [
+    ((3, 5), None, (3,)),
+    ((2, 4, 3, 2), None, (2,)),
+    ((2, 4, 3, 2), (1, 2), (2, 2)),
+    ((3, 4, 2), 1, (3, 2)),
+    ((2, 4, 3), (-1, 0), (4,)),
+]
 
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
@@ -106,14 +117,19 @@ LAYOUTS = [((3, 5), None, (3,)), ((2, 4, 3, 2), None, (2,)), ((2, 4, 3, 2), (1, 
 def test_values_and_grad_match_numpy_reference(case, layout):
     _, fn, ref, opts = case
     shape, axis, out_shape = layout
-    p, t = gen(shape, rng(len(shape) * 7 + (0 if axis is None else 1)), binary_targets=len(shape) != 3)
+    p, t = gen(
+        shape, rng(len(shape) * 7 + (0 if axis is None else 1)), binary_targets=len(shape) != 3
+    )
     val, g = ref(p, t, axis=axis, **opts)
 
     @jax.jit
     def run(x, y):
-        return (fn(x, y, axis=axis, reduction="none", **opts), fn(x, y, axis=axis, **opts),
-                fn(x, y, axis=axis, reduction="sum", **opts),
-                jax.grad(lambda z: fn(z, y, axis=axis, reduction="sum", **opts))(x))
+        return (
+            fn(x, y, axis=axis, reduction="none", **opts),
+            fn(x, y, axis=axis, **opts),
+            fn(x, y, axis=axis, reduction="sum", **opts),
+            jax.grad(lambda z: fn(z, y, axis=axis, reduction="sum", **opts))(x),
+        )
 
     none, mean, total, grad = run(jnp.asarray(p), jnp.asarray(t))
     assert none.shape == out_shape and none.dtype == jnp.float64
@@ -140,7 +156,9 @@ def test_generalized_dice_matches_numpy_reference(shape, class_axis):
 
         @jax.jit
         def run(x, y):
-            f = lambda z, red: jaxloss.generalized_dice_loss(z, y, class_axis=class_axis, epsilon=eps, reduction=red)
+            f = lambda z, red: jaxloss.generalized_dice_loss(
+                z, y, class_axis=class_axis, epsilon=eps, reduction=red
+            )
             return f(x, "none"), f(x, "mean"), jax.grad(lambda z: f(z, "sum"))(x)
 
         none, mean, grad = run(jnp.asarray(p), jnp.asarray(tt))
@@ -162,7 +180,9 @@ def test_generalized_dice_weights_are_inverse_squared_volume():
     t3 = jnp.concatenate([t, jnp.zeros((1, 4, 1))], axis=-1)
     p3 = jnp.concatenate([t, jnp.asarray([[[0.0], [0.0], [0.0], [0.5]]])], axis=-1)
     # weights (1, 1/9, 1): 1 − 2(1 + 3/9) / ((1 + 1) + 6/9 + 0.5)
-    assert_close(jaxloss.generalized_dice_loss(p3, t3, epsilon=0.0), 1 - 2 * (1 + 3 / 9) / (2 + 6 / 9 + 0.5))
+    assert_close(
+        jaxloss.generalized_dice_loss(p3, t3, epsilon=0.0), 1 - 2 * (1 + 3 / 9) / (2 + 6 / 9 + 0.5)
+    )
 
 
 def test_tversky_alpha_weights_false_positives_beta_false_negatives():
@@ -179,10 +199,14 @@ def test_tversky_alpha_weights_false_positives_beta_false_negatives():
     assert f(fn_only, 1.0, 0.0) == 0.0
     # special cases: (½, ½) is Dice with twice the smoothing, (1, 1) is Jaccard
     p, tt = (jnp.asarray(a) for a in gen((3, 6), rng(22)))
-    assert_close(jaxloss.tversky_loss(p, tt, smooth=0.5, reduction="none"),
-                 jaxloss.dice_loss(p, tt, smooth=1.0, reduction="none"))
-    assert_close(jaxloss.tversky_loss(p, tt, alpha=1.0, beta=1.0, reduction="none"),
-                 jaxloss.jaccard_loss(p, tt, reduction="none"))
+    assert_close(
+        jaxloss.tversky_loss(p, tt, smooth=0.5, reduction="none"),
+        jaxloss.dice_loss(p, tt, smooth=1.0, reduction="none"),
+    )
+    assert_close(
+        jaxloss.tversky_loss(p, tt, alpha=1.0, beta=1.0, reduction="none"),
+        jaxloss.jaccard_loss(p, tt, reduction="none"),
+    )
 
 
 def test_finite_difference_grads():
@@ -196,9 +220,12 @@ def test_finite_difference_grads():
 
     def f(x, xg, s, a, b, e):
         out = [fn(x, T, **opts) for _, fn, _, opts in CASES]
-        out += [jaxloss.generalized_dice_loss(xg, TG), jaxloss.dice_loss(x, T, smooth=s),
-                jaxloss.tversky_loss(x, T, alpha=a, beta=b, smooth=s),
-                jaxloss.generalized_dice_loss(xg, TG, epsilon=e)]
+        out += [
+            jaxloss.generalized_dice_loss(xg, TG),
+            jaxloss.dice_loss(x, T, smooth=s),
+            jaxloss.tversky_loss(x, T, alpha=a, beta=b, smooth=s),
+            jaxloss.generalized_dice_loss(xg, TG, epsilon=e),
+        ]
         return jnp.stack(out)
 
     grads_f64(jax.jit(f), (p, pg, 0.7, 0.3, 0.6, 0.2), order=2)
@@ -224,8 +251,10 @@ def test_weights_where_and_all_masked(case):
 
     @jax.jit
     def run(x):
-        out = {red: fn(x, T, weights=jnp.asarray(w), where=jnp.asarray(m), reduction=red, **opts)
-               for red in ("mean", "sum", "none")}
+        out = {
+            red: fn(x, T, weights=jnp.asarray(w), where=jnp.asarray(m), reduction=red, **opts)
+            for red in ("mean", "sum", "none")
+        }
         masked = fn(x, T, where=none_mask, **opts)
         masked_grad = jax.grad(lambda z: fn(z, T, where=none_mask, **opts))(x)
         return out, fn(x, T, reduction="none", **opts), masked, masked_grad
@@ -248,14 +277,25 @@ def test_jit_and_vmap_over_batch_equal_loop(case):
     assert_close(jax.jit(jax.vmap(f))(P, T), loop)
 
 
-@pytest.mark.parametrize("fn,hp,values", [
-    (jaxloss.dice_loss, "smooth", [0.0, 0.5, 2.0]),
-    (jaxloss.jaccard_loss, "smooth", [0.0, 0.5, 2.0]),
-    (jaxloss.tversky_loss, "smooth", [0.0, 0.5, 2.0]),
-    (jaxloss.tversky_loss, "alpha", [0.0, 0.3, 1.0]),
-    (jaxloss.tversky_loss, "beta", [0.0, 0.3, 1.0]),
-    (jaxloss.generalized_dice_loss, "epsilon", [0.0, 1e-6, 1.0]),
-], ids=["dice-smooth", "jaccard-smooth", "tversky-smooth", "tversky-alpha", "tversky-beta", "gdl-epsilon"])
+@pytest.mark.parametrize(
+    "fn,hp,values",
+    [
+        (jaxloss.dice_loss, "smooth", [0.0, 0.5, 2.0]),
+        (jaxloss.jaccard_loss, "smooth", [0.0, 0.5, 2.0]),
+        (jaxloss.tversky_loss, "smooth", [0.0, 0.5, 2.0]),
+        (jaxloss.tversky_loss, "alpha", [0.0, 0.3, 1.0]),
+        (jaxloss.tversky_loss, "beta", [0.0, 0.3, 1.0]),
+        (jaxloss.generalized_dice_loss, "epsilon", [0.0, 1e-6, 1.0]),
+    ],
+    ids=[
+        "dice-smooth",
+        "jaccard-smooth",
+        "tversky-smooth",
+        "tversky-alpha",
+        "tversky-beta",
+        "gdl-epsilon",
+    ],
+)
 def test_vmap_over_hyperparameter_equals_loop(fn, hp, values):
     p, t = gen_onehot((3, 4, 2), rng(27))
     P, T = jnp.asarray(p), jnp.asarray(t)
@@ -268,11 +308,15 @@ def test_vmap_over_hyperparameter_equals_loop(fn, hp, values):
 # Edge cases
 # ----------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("case", ALL, ids=ALL_IDS)
 def test_empty_rows_and_exact_probabilities(case):
     _, fn, _, opts = case
     z = jnp.zeros((2, 3, 2))
-    for s_opts in ({}, {"smooth": 0.0} if "smooth" in opts or case[0] in ("dice", "jaccard") else {"epsilon": 0.0}):
+    for s_opts in (
+        {},
+        {"smooth": 0.0} if "smooth" in opts or case[0] in ("dice", "jaccard") else {"epsilon": 0.0},
+    ):
         kw = {**opts, **s_opts}
 
         @jax.jit
@@ -289,7 +333,9 @@ def test_empty_rows_and_exact_probabilities(case):
     t = jnp.asarray([[[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]], [[0.0, 1.0], [0.0, 1.0], [0.0, 1.0]]])
     assert np.all(np.asarray(fn(t, t, reduction="none", **opts)) < 1e-6)
     wrong = 1.0 - t
-    v, g = jax.jit(lambda x: (fn(x, t, reduction="none", **opts), jax.grad(lambda a: fn(a, t, **opts))(x)))(wrong)
+    v, g = jax.jit(
+        lambda x: (fn(x, t, reduction="none", **opts), jax.grad(lambda a: fn(a, t, **opts))(x))
+    )(wrong)
     assert_finite((v, g))
     assert np.all(np.asarray(v) > 0.5)
 
@@ -297,11 +343,18 @@ def test_empty_rows_and_exact_probabilities(case):
 def test_dice_smooth_one_on_empty_masks_and_integer_targets():
     z = jnp.zeros((2, 4))
     assert float(jaxloss.dice_loss(z, z)) == 0.0
-    assert np.all(np.asarray(jax.grad(lambda a: jaxloss.dice_loss(a, z))(z)) > 0)  # predicting mass is penalised
+    assert np.all(
+        np.asarray(jax.grad(lambda a: jaxloss.dice_loss(a, z))(z)) > 0
+    )  # predicting mass is penalised
     p, t = gen((3, 5), rng(28))
     ti = jnp.asarray(t, jnp.int32)
     tb = jnp.asarray(t > 0.5)
-    for fn in (jaxloss.dice_loss, jaxloss.jaccard_loss, jaxloss.tversky_loss, jaxloss.generalized_dice_loss):
+    for fn in (
+        jaxloss.dice_loss,
+        jaxloss.jaccard_loss,
+        jaxloss.tversky_loss,
+        jaxloss.generalized_dice_loss,
+    ):
         ref = fn(jnp.asarray(p), jnp.asarray(t), reduction="none")
         assert_close(fn(jnp.asarray(p), ti, reduction="none"), ref)
         assert_close(fn(jnp.asarray(p), tb, reduction="none"), ref)
@@ -315,8 +368,12 @@ def test_half_precision_inputs(dtype, case):
     P, T = jnp.asarray(p, dtype), jnp.asarray(t, dtype)
     pr, tr = np.asarray(P, np.float64), np.asarray(T, np.float64)
     val, g = ref(pr, tr, **opts) if ref is not None else ref_gdl(pr, tr)
-    got, grad = jax.jit(lambda x: (fn(x, T, reduction="none", **opts),
-                                   jax.grad(lambda a: fn(a, T, reduction="sum", **opts))(x)))(P)
+    got, grad = jax.jit(
+        lambda x: (
+            fn(x, T, reduction="none", **opts),
+            jax.grad(lambda a: fn(a, T, reduction="sum", **opts))(x),
+        )
+    )(P)
     assert got.dtype == jnp.float32
     assert_close(got, val, dtype=np.float32)
     assert grad.dtype == dtype
@@ -343,6 +400,7 @@ def test_edge_cases_under_debug_nans():
 # Trace-time errors and aliases
 # ----------------------------------------------------------------------------------------------
 
+
 def test_trace_time_errors():
     a = jnp.ones((2, 3))
     with pytest.raises(ValueError, match="dice_loss: 'probabilities' and 'targets'"):
@@ -360,7 +418,9 @@ def test_trace_time_errors():
         jaxloss.dice_loss(a, a, axis=2)
     with pytest.raises(ValueError, match="jaccard_loss: 'axis'"):
         jaxloss.jaccard_loss(a, a, axis=(1, -1))
-    with pytest.raises(ValueError, match="dice_loss: 'probabilities' must have a leading batch axis"):
+    with pytest.raises(
+        ValueError, match="dice_loss: 'probabilities' must have a leading batch axis"
+    ):
         jaxloss.dice_loss(jnp.ones(3), jnp.ones(3))
     with pytest.raises(ValueError, match="generalized_dice_loss: 'class_axis'"):
         jaxloss.generalized_dice_loss(a, a, class_axis=0)
@@ -378,6 +438,7 @@ def test_trace_time_errors():
 
 def test_every_alias_resolves():
     from jaxloss import _segmentation
+
     for name, fn in _segmentation.ALIASES.items():
         assert jaxloss.get(name) is fn
         assert jaxloss.get(name.upper()) is fn

@@ -14,8 +14,16 @@ import pytest
 
 import jaxloss
 
-from .helpers import (assert_close, assert_finite, debug_nans, grads_f64, reduce_ref, rng,
-                      to_torch, torch_or_skip)
+from .helpers import (
+    assert_close,
+    assert_finite,
+    debug_nans,
+    grads_f64,
+    reduce_ref,
+    rng,
+    to_torch,
+    torch_or_skip,
+)
 
 # ---------------------------------------------------------------------------------------------
 # float64 references, written plainly (never calling jaxloss)
@@ -71,8 +79,12 @@ def ctc_brute_force(log_probs, label, blank):
 
 def ref_losses(logits, input_lengths, labels, label_lengths, blank=0, ref=ctc_forward_ref):
     lp = np_log_softmax(logits)
-    return np.array([ref(lp[b, :input_lengths[b]], list(labels[b, :label_lengths[b]]), blank)
-                     for b in range(len(logits))])
+    return np.array(
+        [
+            ref(lp[b, : input_lengths[b]], list(labels[b, : label_lengths[b]]), blank)
+            for b in range(len(logits))
+        ]
+    )
 
 
 def paddings(lengths, size):
@@ -98,8 +110,8 @@ def main_case(seed=1, blank=0):
     logits = r.normal(size=(5, 10, 5)) * 2
     non_blank = [k for k in range(5) if k != blank]
     labels = np.array(non_blank)[r.integers(0, 4, size=(5, 4))]
-    labels[0, :3] = [non_blank[0], non_blank[0], non_blank[1]]   # repeat: needs a blank between
-    labels[1] = [non_blank[2]] * 4                                # 4 repeats: needs 7 frames
+    labels[0, :3] = [non_blank[0], non_blank[0], non_blank[1]]  # repeat: needs a blank between
+    labels[1] = [non_blank[2]] * 4  # 4 repeats: needs 7 frames
     label_lengths = np.array([3, 4, 0, 4, 2])
     input_lengths = np.array([10, 7, 6, 10, 3])
     labels = np.where(np.arange(4)[None] < label_lengths[:, None], labels, -1)  # padding id −1
@@ -108,24 +120,64 @@ def main_case(seed=1, blank=0):
 
 def jl(logits, input_lengths, labels, label_lengths):
     """The case as jaxloss arguments."""
-    return (jnp.asarray(logits), jnp.asarray(paddings(input_lengths, logits.shape[1])),
-            jnp.asarray(labels), jnp.asarray(paddings(label_lengths, labels.shape[1])))
+    return (
+        jnp.asarray(logits),
+        jnp.asarray(paddings(input_lengths, logits.shape[1])),
+        jnp.asarray(labels),
+        jnp.asarray(paddings(label_lengths, labels.shape[1])),
+    )
 
 
-def ctc(logits, logit_paddings, labels, label_paddings, weights=None, where=None, *, blank_id=0,
-        reduction="none", zero_infinity=False):
+def ctc(
+    logits,
+    logit_paddings,
+    labels,
+    label_paddings,
+    weights=None,
+    where=None,
+    *,
+    blank_id=0,
+    reduction="none",
+    zero_infinity=False,
+):
     # eager on purpose: jaxloss jits the CTC scan internally (once per shape), and eager calls and
     # eager gradients reuse that compilation, whereas a jit around each variant would recompile it
-    return jaxloss.ctc_loss(logits, logit_paddings, labels, label_paddings, blank_id=blank_id,
-                            weights=weights, where=where, reduction=reduction,
-                            zero_infinity=zero_infinity)
+    return jaxloss.ctc_loss(
+        logits,
+        logit_paddings,
+        labels,
+        label_paddings,
+        blank_id=blank_id,
+        weights=weights,
+        where=where,
+        reduction=reduction,
+        zero_infinity=zero_infinity,
+    )
 
 
-def ctc_value_and_grad(logits, logit_paddings, labels, label_paddings, weights=None, where=None, *,
-                       blank_id=0, reduction="sum", zero_infinity=False):
-    f = lambda x: jaxloss.ctc_loss(x, logit_paddings, labels, label_paddings, blank_id=blank_id,
-                                   weights=weights, where=where, reduction=reduction,
-                                   zero_infinity=zero_infinity)
+def ctc_value_and_grad(
+    logits,
+    logit_paddings,
+    labels,
+    label_paddings,
+    weights=None,
+    where=None,
+    *,
+    blank_id=0,
+    reduction="sum",
+    zero_infinity=False,
+):
+    f = lambda x: jaxloss.ctc_loss(
+        x,
+        logit_paddings,
+        labels,
+        label_paddings,
+        blank_id=blank_id,
+        weights=weights,
+        where=where,
+        reduction=reduction,
+        zero_infinity=zero_infinity,
+    )
     return jax.value_and_grad(f)(logits)
 
 
@@ -186,14 +238,30 @@ def test_against_optax_values_and_grads():
     assert_close(grad, want_grad, rtol=1e-7, atol=1e-9)
 
 
-def _torch_ctc(torch, logits, input_lengths, labels, label_lengths, blank=0, reduction="none",
-               zero_infinity=False):
+def _torch_ctc(
+    torch,
+    logits,
+    input_lengths,
+    labels,
+    label_lengths,
+    blank=0,
+    reduction="none",
+    zero_infinity=False,
+):
     x = to_torch(logits, torch).requires_grad_(True)
     log_probs = torch.log_softmax(x, dim=-1).transpose(0, 1)  # [T, B, C]
-    targets = to_torch(np.where(labels < 0, 1 if blank == 0 else 0, labels), torch)  # padding: ignored by length
-    loss = torch.nn.functional.ctc_loss(log_probs, targets, to_torch(input_lengths, torch),
-                                        to_torch(label_lengths, torch), blank=blank,
-                                        reduction=reduction, zero_infinity=zero_infinity)
+    targets = to_torch(
+        np.where(labels < 0, 1 if blank == 0 else 0, labels), torch
+    )  # padding: ignored by length
+    loss = torch.nn.functional.ctc_loss(
+        log_probs,
+        targets,
+        to_torch(input_lengths, torch),
+        to_torch(label_lengths, torch),
+        blank=blank,
+        reduction=reduction,
+        zero_infinity=zero_infinity,
+    )
     (grad,) = torch.autograd.grad(loss.sum(), x)
     return loss.detach().numpy(), grad.numpy()
 
@@ -229,8 +297,12 @@ def test_torch_impossible_alignment_and_zero_infinity():
     assert float(value) == np.inf
     g = np.asarray(grad)
     assert_finite(g)
-    assert np.all(g[1] == 0.0) and np.all(g[4] == 0.0)  # impossible sequences: exactly zero gradient
-    want, want_grad = _torch_ctc(torch, logits, il, labels, ll, reduction="mean", zero_infinity=True)
+    assert np.all(g[1] == 0.0) and np.all(
+        g[4] == 0.0
+    )  # impossible sequences: exactly zero gradient
+    want, want_grad = _torch_ctc(
+        torch, logits, il, labels, ll, reduction="mean", zero_infinity=True
+    )
     value, grad = ctc_value_and_grad(*args, reduction="mean_per_label", zero_infinity=True)
     assert_close(value, want)
     assert_close(grad, want_grad, rtol=1e-8, atol=1e-10)
@@ -269,7 +341,9 @@ def test_grad_against_reference_gradient():
         up, dn = logits.copy(), logits.copy()
         up[idx] += eps
         dn[idx] -= eps
-        num[idx] = (ref_losses(up, il, labels, ll).sum() - ref_losses(dn, il, labels, ll).sum()) / (2 * eps)
+        num[idx] = (ref_losses(up, il, labels, ll).sum() - ref_losses(dn, il, labels, ll).sum()) / (
+            2 * eps
+        )
     assert_close(grad, num, rtol=1e-6, atol=1e-8)
 
 
@@ -283,7 +357,7 @@ def test_jit_and_vmap_match_loop():
     eager = jaxloss.ctc_loss(*args, reduction="none")
     assert_close(jax.jit(lambda *a: jaxloss.ctc_loss(*a, reduction="none"))(*args), eager)
     # vmap over an outer batch axis equals a loop over it
-    stacked = [jnp.stack(parts) for parts in zip(*cases)]
+    stacked = [jnp.stack(parts) for parts in zip(*cases, strict=False)]
     vm = jax.vmap(lambda *a: jaxloss.ctc_loss(*a, reduction="none"))(*stacked)
     loop = np.stack([np.asarray(ctc(*[s[i] for s in stacked])) for i in range(2)])
     assert_close(vm, loop)
@@ -361,7 +435,9 @@ def test_neg_inf_logits_masked_classes():
     assert_finite(value)
     assert_finite(grad)
     # the masked class is exactly as if it were absent from the vocabulary
-    assert_close(want, ref_losses(np.delete(logits, 3, axis=-1), il, np.where(labels == 4, 3, labels), ll))
+    assert_close(
+        want, ref_losses(np.delete(logits, 3, axis=-1), il, np.where(labels == 4, 3, labels), ll)
+    )
     with debug_nans():
         ctc_value_and_grad(*args, reduction="sum")
 
@@ -388,12 +464,19 @@ def test_large_logits_and_never_negative():
     assert_finite(grad)
     got = np.asarray(ctc(*args))
     assert np.all(got >= 0.0)
-    assert_close(got[np.isfinite(got)], ref_losses(big, il, labels, ll)[np.isfinite(got)], rtol=1e-9)
+    assert_close(
+        got[np.isfinite(got)], ref_losses(big, il, labels, ll)[np.isfinite(got)], rtol=1e-9
+    )
     # a certain path: log P = 0 exactly, the loss is exactly 0 (never −0.0 or below)
     sure = np.full((1, 4, 3), -1e4)
     sure[0, [0, 1, 2, 3], [1, 0, 2, 0]] = 1e4
-    loss = jaxloss.ctc_loss(jnp.asarray(sure), jnp.zeros((1, 4)), jnp.asarray([[1, 2]]),
-                            jnp.zeros((1, 2)), reduction="none")
+    loss = jaxloss.ctc_loss(
+        jnp.asarray(sure),
+        jnp.zeros((1, 4)),
+        jnp.asarray([[1, 2]]),
+        jnp.zeros((1, 2)),
+        reduction="none",
+    )
     assert float(loss[0]) == 0.0 and not np.signbit(float(loss[0]))
 
 

@@ -66,9 +66,11 @@ def test_nonfinite_batch_is_skipped_and_counted(bad):
     xb[3, 1] = bad
     logs = step(model, opt, (xb, y))
     assert int(logs["skipped"]) == 1
-    for a, b in zip(params, _leaves(nnx.state(model, nnx.Param))):
+    for a, b in zip(params, _leaves(nnx.state(model, nnx.Param)), strict=False):
         np.testing.assert_array_equal(a, b)
-    for a, b in zip(opt_state, _leaves(nnx.state(opt))):  # momentum and step count untouched
+    for a, b in zip(
+        opt_state, _leaves(nnx.state(opt)), strict=False
+    ):  # momentum and step count untouched
         np.testing.assert_array_equal(a, b)
     assert int(step(model, opt, (x, y))["skipped"]) == 0
 
@@ -81,7 +83,7 @@ def test_finite_loss_with_nonfinite_gradient_is_skipped():
     before = _leaves(nnx.state(model, nnx.Param))
     logs = train.make_train_step(loss)(model, opt, (x, y))
     assert np.isfinite(float(logs["loss"])) and int(logs["skipped"]) == 1
-    for a, b in zip(before, _leaves(nnx.state(model, nnx.Param))):
+    for a, b in zip(before, _leaves(nnx.state(model, nnx.Param)), strict=False):
         np.testing.assert_array_equal(a, b)
 
 
@@ -89,8 +91,17 @@ def test_fit_history_counts_skipped_batches():
     x, y = _data(70)
     x[40, 0] = np.nan  # batch 2 of 3 (unshuffled: 32, 32, 6)
     model, opt = _make()
-    h = train.fit(model, opt, (x, y), loss=_sq, epochs=3, shuffle=False, progress=False,
-                  metrics=["mae"], validation_data=_data(20, seed=1))
+    h = train.fit(
+        model,
+        opt,
+        (x, y),
+        loss=_sq,
+        epochs=3,
+        shuffle=False,
+        progress=False,
+        metrics=["mae"],
+        validation_data=_data(20, seed=1),
+    )
     assert h["skipped"] == [1, 1, 1] and h.skipped_batches == 3
     assert set(h.history) == {"loss", "mae", "skipped", "val_loss", "val_mae"}
     assert h.epoch == [0, 1, 2]
@@ -103,7 +114,9 @@ def test_fit_batch_mean_is_keras_running_average():
     x, y = _data(70)
     model, opt = _make(lr=0.0)
     out = np.asarray(model(jnp.asarray(x)))
-    h = train.fit(model, opt, (x, y), loss=_sq, epochs=1, batch_size=32, shuffle=False, progress=False)
+    h = train.fit(
+        model, opt, (x, y), loss=_sq, epochs=1, batch_size=32, shuffle=False, progress=False
+    )
     sq = (out.astype(np.float64) - y) ** 2
     np.testing.assert_allclose(h["loss"][0], sq.mean(), rtol=1e-5)
 
@@ -117,7 +130,7 @@ def test_checkpoint_resume_equals_uninterrupted(tmp_path):
     train.fit(m1, o1, (x, y), loss=_sq, epochs=2, progress=False, seed=3, checkpoint_dir=d)
     m2, o2 = _make()  # a fresh process would start from a fresh model
     h_res = train.fit(m2, o2, (x, y), loss=_sq, epochs=4, progress=False, seed=3, checkpoint_dir=d)
-    for a, b in zip(_leaves(nnx.state((model, opt))), _leaves(nnx.state((m2, o2)))):
+    for a, b in zip(_leaves(nnx.state((model, opt))), _leaves(nnx.state((m2, o2))), strict=False):
         np.testing.assert_array_equal(a, b)
     assert h_res.epoch == [0, 1, 2, 3]
     np.testing.assert_array_equal(h_full["loss"], h_res["loss"])
@@ -131,7 +144,10 @@ def test_metrics_follow_keras():
     assert float(train.sign_accuracy(out, t)) == 0.75
     probs = jnp.asarray([[0.2, 0.7, 0.1], [0.5, 0.3, 0.2]], jnp.float32)
     assert float(train.keras_accuracy(probs, jnp.asarray([1, 1], jnp.int32))) == 0.5
-    assert float(train.keras_accuracy(probs, jnp.asarray([[0, 1.0, 0], [1.0, 0, 0]], jnp.float32))) == 1.0
+    assert (
+        float(train.keras_accuracy(probs, jnp.asarray([[0, 1.0, 0], [1.0, 0, 0]], jnp.float32)))
+        == 1.0
+    )
     with pytest.raises(ValueError, match="unique"):
         train.resolve_metrics(["mse", "mse"])
 
@@ -139,8 +155,16 @@ def test_metrics_follow_keras():
 def test_evaluate_and_plot_history(tmp_path):
     x, y = _data(40)
     model, opt = _make()
-    h = train.fit(model, opt, (x, y), loss="mse", epochs=2, metrics=["mae"],
-                  validation_data=(x, y), progress=False)
+    h = train.fit(
+        model,
+        opt,
+        (x, y),
+        loss="mse",
+        epochs=2,
+        metrics=["mae"],
+        validation_data=(x, y),
+        progress=False,
+    )
     ev = train.evaluate(model, (x, y), loss="mse", metrics=["mae"])
     np.testing.assert_allclose(ev["loss"], h["val_loss"][-1], rtol=1e-6)
     path = train.plot_history(h, tmp_path / "h.png")
@@ -151,6 +175,7 @@ def test_evaluate_and_plot_history(tmp_path):
 
 def test_checked_train_step_raises_and_leaves_the_model_untouched():
     import jaxloss
+
     model = nnx.Linear(3, 4, rngs=nnx.Rngs(0))
     opt = nnx.Optimizer(model, optax.sgd(0.1), wrt=nnx.Param)
     step = train.make_train_step("sparse_softmax_cross_entropy", check=True, label_smoothing=0.1)
@@ -160,8 +185,10 @@ def test_checked_train_step_raises_and_leaves_the_model_untouched():
     second = float(step(model, opt, (x, good))["loss"])
     assert second < first
     before = jax.tree_util.tree_map(np.asarray, nnx.state(model, nnx.Param))
-    with pytest.raises(jaxloss.LossInputError,
-                       match=r"sparse_softmax_cross_entropy: 'labels' must be a class id in \[0, 4\); got 9 at index \[2\]"):
+    with pytest.raises(
+        jaxloss.LossInputError,
+        match=r"sparse_softmax_cross_entropy: 'labels' must be a class id in \[0, 4\); got 9 at index \[2\]",
+    ):
         step(model, opt, (x, jnp.asarray([0, 1, 9, 3, 0])))
     after = jax.tree_util.tree_map(np.asarray, nnx.state(model, nnx.Param))
     jax.tree_util.tree_map(np.testing.assert_array_equal, before, after)

@@ -38,18 +38,18 @@ F = jnp.float64
 NAN, INF = float("nan"), float("inf")
 
 # Small valid inputs (float64: the root conftest enables x64 with strict dtype promotion).
-X = np.array([[0.3, -0.4, 2.0], [1.0, 0.5, -1.0]])          # scores / logits / predictions
-Y = np.array([[0.1, 0.2, 1.5], [0.0, 0.5, 2.0]])            # regression targets
-P = np.array([[0.2, 0.3, 0.5], [0.1, 0.8, 0.1]])            # probabilities (rows sum to 1)
-Q = np.array([[0.6, 0.3, 0.1], [0.3, 0.3, 0.4]])            # soft targets (rows sum to 1)
-PM = np.array([[1.0, -1.0, 1.0], [-1.0, 1.0, 1.0]])         # {-1, +1} targets
-B01 = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])          # {0, 1} targets / masks
-LAB = np.array([2, 0])                                      # labels; row 0's label is class 2
-T2 = np.array([1.0, -1.0])                                  # one ±1 target per row
-W_LCE = np.array([[0.1, 0.2, 0.3], [0.4, -0.5, 0.6]])       # linear_cross_entropy weight [D=2, V=3]
-E_NTX = np.concatenate([X, Y])                              # ntxent embeddings [4, 3]
+X = np.array([[0.3, -0.4, 2.0], [1.0, 0.5, -1.0]])  # scores / logits / predictions
+Y = np.array([[0.1, 0.2, 1.5], [0.0, 0.5, 2.0]])  # regression targets
+P = np.array([[0.2, 0.3, 0.5], [0.1, 0.8, 0.1]])  # probabilities (rows sum to 1)
+Q = np.array([[0.6, 0.3, 0.1], [0.3, 0.3, 0.4]])  # soft targets (rows sum to 1)
+PM = np.array([[1.0, -1.0, 1.0], [-1.0, 1.0, 1.0]])  # {-1, +1} targets
+B01 = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])  # {0, 1} targets / masks
+LAB = np.array([2, 0])  # labels; row 0's label is class 2
+T2 = np.array([1.0, -1.0])  # one ±1 target per row
+W_LCE = np.array([[0.1, 0.2, 0.3], [0.4, -0.5, 0.6]])  # linear_cross_entropy weight [D=2, V=3]
+E_NTX = np.concatenate([X, Y])  # ntxent embeddings [4, 3]
 L_NTX = np.array([0, 1, 0, 1])
-CTC_LOGITS = np.zeros((2, 4, 3)) + np.arange(3.0) / 3       # [B, T, K], blank 0
+CTC_LOGITS = np.zeros((2, 4, 3)) + np.arange(3.0) / 3  # [B, T, K], blank 0
 CTC_LABELS = np.array([[1, 2], [2, 1]])
 
 
@@ -60,9 +60,18 @@ def _a(v):
 
 # Valid arguments of every checked loss, by parameter name.
 GOOD = {
-    **{n: dict(predictions=X, targets=Y) for n in (
-        "mean_squared_error", "mean_absolute_error", "root_mean_squared_error", "huber_loss",
-        "smooth_l1_loss", "log_cosh", "quantile_loss")},
+    **{
+        n: dict(predictions=X, targets=Y)
+        for n in (
+            "mean_squared_error",
+            "mean_absolute_error",
+            "root_mean_squared_error",
+            "huber_loss",
+            "smooth_l1_loss",
+            "log_cosh",
+            "quantile_loss",
+        )
+    },
     "mean_squared_logarithmic_error": dict(predictions=np.abs(X), targets=np.abs(Y)),
     "mean_absolute_percentage_error": dict(predictions=X, targets=Y + 0.5),
     "poisson_nll_loss": dict(predictions=X, targets=np.abs(Y)),
@@ -89,8 +98,10 @@ GOOD = {
     "kl_divergence": dict(log_predictions=np.log(P), targets=Q),
     "kl_divergence_from_probabilities": dict(predictions=P, targets=Q),
     "js_divergence": dict(log_predictions=np.log(P), targets=Q),
-    **{n: dict(probabilities=P, targets=B01) for n in (
-        "dice_loss", "tversky_loss", "jaccard_loss", "generalized_dice_loss")},
+    **{
+        n: dict(probabilities=P, targets=B01)
+        for n in ("dice_loss", "tversky_loss", "jaccard_loss", "generalized_dice_loss")
+    },
     "cosine_distance": dict(predictions=X, targets=Y),
     "cosine_similarity_loss": dict(predictions=X, targets=Y),
     "cosine_embedding_loss": dict(x1=X, x2=Y, targets=T2),
@@ -99,8 +110,12 @@ GOOD = {
     "hinge_embedding_loss": dict(distances=np.abs(X), targets=PM),
     "contrastive_loss": dict(distances=np.abs(X), targets=B01),
     "ntxent_loss": dict(embeddings=E_NTX, labels=L_NTX),
-    "ctc_loss": dict(logits=CTC_LOGITS, logit_paddings=np.zeros((2, 4)), labels=CTC_LABELS,
-                     label_paddings=np.zeros((2, 2))),
+    "ctc_loss": dict(
+        logits=CTC_LOGITS,
+        logit_paddings=np.zeros((2, 4)),
+        labels=CTC_LABELS,
+        label_paddings=np.zeros((2, 2)),
+    ),
     "linear_cross_entropy": dict(hidden=X[:, :2], weight=W_LCE, labels=LAB, bias=np.zeros(3)),
     # Keras compat wrappers with checks of their own
     "hinge": dict(scores=X, targets=PM),
@@ -147,9 +162,10 @@ def _assert_only(out, base, index, expected):
     mask[index] = True
     # rtol 1e-9, not 1e-12: e.g. gaussian_nll_loss clamps by var + (max(var, eps) - var), which
     # differs from eps by a rounding of var (relative 3e-11 at var = -0.5)
-    np.testing.assert_allclose(out[mask], np.broadcast_to(expected, out[mask].shape), rtol=1e-9,
-                               atol=0, equal_nan=True)
-    np.testing.assert_array_equal(out[~mask], base[~mask])   # the other examples: bit-identical
+    np.testing.assert_allclose(
+        out[mask], np.broadcast_to(expected, out[mask].shape), rtol=1e-9, atol=0, equal_nan=True
+    )
+    np.testing.assert_array_equal(out[~mask], base[~mask])  # the other examples: bit-identical
     if not np.any(np.isnan(expected)):
         assert not np.any(np.isnan(out)), out
 
@@ -172,7 +188,9 @@ def _describe(check):
     if owner == "finite":
         return "finite", cv["arg"], cv["allow_inf"]
     if owner == "_value_check":
-        kind = {"must be in [0, 1]": "unit", "must be -1 or +1": "pm1", "must be 0 or 1": "01"}[cv["what"]]
+        kind = {"must be in [0, 1]": "unit", "must be -1 or +1": "pm1", "must be 0 or 1": "01"}[
+            cv["what"]
+        ]
         return kind, cv["arg"], None
     if owner == "nonnegative":
         return "nonnegative", cv["arg"], None
@@ -186,6 +204,7 @@ def _describe(check):
 # ---------------------------------------------------------------------------------------------
 # NaN in an input: NaN for its example, the others unchanged
 # ---------------------------------------------------------------------------------------------
+
 
 def _float_args_checked_for_nan(name):
     """Arguments whose NaN ``checked`` rejects: finite / [0, 1] / ±1 / {0, 1} checks."""
@@ -213,9 +232,9 @@ NAN_XFAIL: dict = {}  # every finding so far is fixed; an entry here marks a new
 
 # Where a NaN at the first entry of ``arg`` lands: the affected examples of the "none" output.
 NAN_WHERE = {
-    ("linear_cross_entropy", "weight"): np.s_[:],   # the shared weight couples every token
+    ("linear_cross_entropy", "weight"): np.s_[:],  # the shared weight couples every token
     ("linear_cross_entropy", "bias"): np.s_[:],
-    ("ntxent_loss", "embeddings"): np.s_[:],         # embedding 0 is in every row's denominator
+    ("ntxent_loss", "embeddings"): np.s_[:],  # embedding 0 is in every row's denominator
 }
 
 
@@ -240,7 +259,9 @@ def test_nan_input_gives_nan_for_its_example(name, arg):
     out = _run(name, _with(name, arg, (0,) * np.ndim(good[arg]), NAN))
     where = NAN_WHERE.get((name, arg))
     if where is None:
-        where = (0,) * base.ndim   # element (0, 0) for element-wise losses, row / sequence 0 otherwise
+        where = (
+            0,
+        ) * base.ndim  # element (0, 0) for element-wise losses, row / sequence 0 otherwise
     expected = NAN_OTHER.get((name, arg), NAN)
     if expected == "unread":
         np.testing.assert_array_equal(out, base)
@@ -248,10 +269,13 @@ def test_nan_input_gives_nan_for_its_example(name, arg):
         _assert_only(out, base, where, expected)
 
 
-@pytest.mark.parametrize("name,arg", [
-    ("nll_loss", "log_probabilities"),
-    ("sparse_categorical_cross_entropy", "probabilities"),
-])
+@pytest.mark.parametrize(
+    "name,arg",
+    [
+        ("nll_loss", "log_probabilities"),
+        ("sparse_categorical_cross_entropy", "probabilities"),
+    ],
+)
 def test_nan_at_the_label_entry_gives_nan(name, arg):
     # nll_loss / sparse_categorical_cross_entropy read only the label's entry (row 0: class 2)
     out = _run(name, _with(name, arg, (0, 2), NAN))
@@ -272,42 +296,42 @@ INF_CASES = [
     # -inf is floored at 1e-7 like every input below it: (log1p(1e-7) - log1p(0.1))²
     ("mean_squared_logarithmic_error", "targets", -INF, (math.log1p(0.3) - math.log1p(1e-7)) ** 2),
     ("mean_absolute_percentage_error", "predictions", INF, INF),
-    ("mean_absolute_percentage_error", "targets", INF, NAN),       # 100·inf / inf
+    ("mean_absolute_percentage_error", "targets", INF, NAN),  # 100·inf / inf
     ("huber_loss", "predictions", INF, INF),
     ("smooth_l1_loss", "targets", -INF, INF),
     ("log_cosh", "predictions", -INF, INF),
     ("quantile_loss", "predictions", INF, INF),
-    ("poisson_nll_loss", "predictions", INF, NAN),                 # exp(inf) - y·inf
-    ("poisson_nll_loss", "predictions", -INF, INF),                # 0 - y·(-inf), y = 0.1 > 0
+    ("poisson_nll_loss", "predictions", INF, NAN),  # exp(inf) - y·inf
+    ("poisson_nll_loss", "predictions", -INF, INF),  # 0 - y·(-inf), y = 0.1 > 0
     ("gaussian_nll_loss", "mean", INF, INF),
     ("gaussian_nll_loss", "variance", INF, NAN),
     ("gaussian_nll_loss", "variance", -INF, NAN),
     ("gaussian_nll_loss", "targets", -INF, INF),
-    ("hinge_loss", "scores", INF, 0.0),                            # max(0, 1 - (+1)·inf)
+    ("hinge_loss", "scores", INF, 0.0),  # max(0, 1 - (+1)·inf)
     ("hinge_loss", "scores", -INF, INF),
     ("squared_hinge_loss", "scores", -INF, INF),
     ("hinge", "scores", -INF, INF),
     ("squared_hinge", "scores", INF, 0.0),
-    ("categorical_hinge", "scores", INF, NAN),                     # neg - pos = inf - inf
-    ("softmax_cross_entropy", "logits", INF, INF),                 # all target mass off class 0 is at -inf
+    ("categorical_hinge", "scores", INF, NAN),  # neg - pos = inf - inf
+    ("softmax_cross_entropy", "logits", INF, INF),  # all target mass off class 0 is at -inf
     ("z_loss", "logits", INF, INF),
-    ("sparse_softmax_cross_entropy", "logits", INF, INF),        # +inf off the label
-    ("softmax_focal_loss", "logits", INF, INF),                    # p_label -> 0
+    ("sparse_softmax_cross_entropy", "logits", INF, INF),  # +inf off the label
+    ("softmax_focal_loss", "logits", INF, INF),  # p_label -> 0
     ("poly1_cross_entropy", "logits", INF, INF),
     ("multiclass_hinge_loss", "scores", INF, INF),
     ("multi_margin_loss", "scores", INF, INF),
-    ("nll_loss", "log_probabilities", INF, "unread"),              # not the label's entry
-    ("kl_divergence", "log_predictions", INF, -INF),               # t·(log t - inf)
+    ("nll_loss", "log_probabilities", INF, "unread"),  # not the label's entry
+    ("kl_divergence", "log_predictions", INF, -INF),  # t·(log t - inf)
     ("kl_divergence", "targets", INF, INF),
-    ("js_divergence", "log_predictions", INF, NAN),                # p·(log p - log m) = inf·(inf - inf)
-    ("cosine_distance", "predictions", INF, NAN),                  # inf / inf
+    ("js_divergence", "log_predictions", INF, NAN),  # p·(log p - log m) = inf·(inf - inf)
+    ("cosine_distance", "predictions", INF, NAN),  # inf / inf
     ("cosine_similarity_loss", "targets", -INF, NAN),
     ("cosine_embedding_loss", "x1", INF, NAN),
-    ("triplet_margin_loss", "positive", INF, INF),                 # d(a, p) = inf
-    ("margin_ranking_loss", "x2", INF, INF),                       # max(0, -(+1)·(0.3 - inf))
-    ("hinge_embedding_loss", "distances", INF, INF),               # target +1: the distance
-    ("contrastive_loss", "distances", INF, INF),                   # target 1: d²
-    ("linear_cross_entropy", "hidden", INF, NAN),                  # logits ±inf: inf - inf
+    ("triplet_margin_loss", "positive", INF, INF),  # d(a, p) = inf
+    ("margin_ranking_loss", "x2", INF, INF),  # max(0, -(+1)·(0.3 - inf))
+    ("hinge_embedding_loss", "distances", INF, INF),  # target +1: the distance
+    ("contrastive_loss", "distances", INF, INF),  # target 1: d²
+    ("linear_cross_entropy", "hidden", INF, NAN),  # logits ±inf: inf - inf
 ]
 
 
@@ -315,8 +339,11 @@ def _values(c):
     return c.values if hasattr(c, "values") else c
 
 
-@pytest.mark.parametrize("name,arg,value,expected", INF_CASES,
-                         ids=[f"{_values(c)[0]}-{_values(c)[1]}-{_values(c)[2]}" for c in INF_CASES])
+@pytest.mark.parametrize(
+    "name,arg,value,expected",
+    INF_CASES,
+    ids=[f"{_values(c)[0]}-{_values(c)[1]}-{_values(c)[2]}" for c in INF_CASES],
+)
 def test_infinite_input(name, arg, value, expected):
     base = _base(name)
     out = _run(name, _with(name, arg, (0,) * np.ndim(GOOD[name][arg]), value))
@@ -342,6 +369,7 @@ def test_ctc_infinite_logit():
 # Out-of-range values: [0, 1], {-1, +1}, {0, 1}, non-negative, class ids, CTC labels
 # ---------------------------------------------------------------------------------------------
 
+
 def clog(p):
     """log p clamped at -100 (p <= 0 gives -100), the PyTorch convention."""
     p = np.asarray(p, np.float64)
@@ -354,7 +382,7 @@ def softplus(z):
 
 
 def sigmoid_bce(x, t):
-    return softplus(x) - x * t          # max(x, 0) - x·t + log1p(exp(-|x|)), linear in t
+    return softplus(x) - x * t  # max(x, 0) - x·t + log1p(exp(-|x|)), linear in t
 
 
 def log_softmax(x):
@@ -400,69 +428,175 @@ def _value_cases():
     sq = lambda v: v * v
     cases = [
         # gaussian_nll_loss: a negative variance is clamped to epsilon = 1e-6 like a small one
-        ("gaussian_nll_loss", "variance", (0, 0), -0.5,
-         0.5 * (math.log(1e-6) + sq(X[0, 0] - Y[0, 0]) / 1e-6)),
+        (
+            "gaussian_nll_loss",
+            "variance",
+            (0, 0),
+            -0.5,
+            0.5 * (math.log(1e-6) + sq(X[0, 0] - Y[0, 0]) / 1e-6),
+        ),
         # BCE on probabilities: each log clamped at -100 (log of a negative number -> -100)
-        ("binary_cross_entropy", "probabilities", (0, 0), 1.5,
-         -(q0 * math.log(1.5) + (1 - q0) * -100.0)),
-        ("binary_cross_entropy", "targets", (0, 0), 1.5,          # used as given
-         -(1.5 * math.log(p0) + (1 - 1.5) * math.log(1 - p0))),
+        (
+            "binary_cross_entropy",
+            "probabilities",
+            (0, 0),
+            1.5,
+            -(q0 * math.log(1.5) + (1 - q0) * -100.0),
+        ),
+        (
+            "binary_cross_entropy",
+            "targets",
+            (0, 0),
+            1.5,  # used as given
+            -(1.5 * math.log(p0) + (1 - 1.5) * math.log(1 - p0)),
+        ),
         # binary focal: (1 - p_t)^γ · BCE with 1 - p_t = t(1 - p) + (1 - t)p, clamped logs
-        ("binary_focal_loss", "probabilities", (0, 0), 1.5,
-         sq(q0 * (1 - 1.5) + (1 - q0) * 1.5) * -(q0 * math.log(1.5) + (1 - q0) * -100.0)),
-        ("binary_focal_loss", "targets", (0, 0), -0.5,
-         sq(-0.5 * (1 - p0) + 1.5 * p0) * -(-0.5 * math.log(p0) + 1.5 * math.log(1 - p0))),
+        (
+            "binary_focal_loss",
+            "probabilities",
+            (0, 0),
+            1.5,
+            sq(q0 * (1 - 1.5) + (1 - q0) * 1.5) * -(q0 * math.log(1.5) + (1 - q0) * -100.0),
+        ),
+        (
+            "binary_focal_loss",
+            "targets",
+            (0, 0),
+            -0.5,
+            sq(-0.5 * (1 - p0) + 1.5 * p0) * -(-0.5 * math.log(p0) + 1.5 * math.log(1 - p0)),
+        ),
         # logit losses: the formula is linear in t, used as given
         ("sigmoid_binary_cross_entropy", "targets", (0, 0), 2.0, sigmoid_bce(x0, 2.0)),
-        ("sigmoid_focal_loss", "targets", (0, 0), 2.0,             # α_t = αt + (1-α)(1-t) < 0 here
-         (0.25 * 2 + 0.75 * (1 - 2)) * sq(1 - (2 * (1 / (1 + math.exp(-x0))) + (1 - 2) * (1 - 1 / (1 + math.exp(-x0)))))
-         * sigmoid_bce(x0, 2.0)),
-        ("multilabel_soft_margin_loss", "targets", (0, 0), 2.0,
-         np.mean(sigmoid_bce(X[0], np.array([2.0, 0.0, 1.0])))),
+        (
+            "sigmoid_focal_loss",
+            "targets",
+            (0, 0),
+            2.0,  # α_t = αt + (1-α)(1-t) < 0 here
+            (0.25 * 2 + 0.75 * (1 - 2))
+            * sq(1 - (2 * (1 / (1 + math.exp(-x0))) + (1 - 2) * (1 - 1 / (1 + math.exp(-x0)))))
+            * sigmoid_bce(x0, 2.0),
+        ),
+        (
+            "multilabel_soft_margin_loss",
+            "targets",
+            (0, 0),
+            2.0,
+            np.mean(sigmoid_bce(X[0], np.array([2.0, 0.0, 1.0]))),
+        ),
         # hinge family: a target of 0 gives margin (margin² squared), soft margin log 2
         ("hinge_loss", "targets", (0, 0), 0.0, 1.0),
         ("hinge_loss", "targets", (0, 0), 2.0, max(0.0, 1 - 2 * x0)),
         ("squared_hinge_loss", "targets", (0, 0), 0.0, 1.0),
         ("soft_margin_loss", "targets", (0, 0), 0.0, math.log(2.0)),
-        ("hinge", "targets", (0, 0), 0.0, 1.0),                    # mixed {0, ±1}: no conversion
+        ("hinge", "targets", (0, 0), 0.0, 1.0),  # mixed {0, ±1}: no conversion
         ("squared_hinge", "targets", (0, 0), 0.0, 1.0),
         # Keras' categorical hinge: max(0, max((1 - t)·s) - Σ t·s + 1), t used as given
-        ("categorical_hinge", "targets", (0, 0), 2.0,
-         max(0.0, np.max((1 - np.array([2.0, 0.3, 0.1])) * X[0]) - np.sum(np.array([2.0, 0.3, 0.1]) * X[0]) + 1)),
+        (
+            "categorical_hinge",
+            "targets",
+            (0, 0),
+            2.0,
+            max(
+                0.0,
+                np.max((1 - np.array([2.0, 0.3, 0.1])) * X[0])
+                - np.sum(np.array([2.0, 0.3, 0.1]) * X[0])
+                + 1,
+            ),
+        ),
         # soft-target cross-entropy: -Σ t·log_softmax(x), t used as given
-        ("softmax_cross_entropy", "targets", (0, 0), 1.2,
-         -np.sum(np.array([1.2, 0.3, 0.1]) * log_softmax(X[0]))),
+        (
+            "softmax_cross_entropy",
+            "targets",
+            (0, 0),
+            1.2,
+            -np.sum(np.array([1.2, 0.3, 0.1]) * log_softmax(X[0])),
+        ),
         # probabilities used as given (not renormalised), logs clamped at -100
-        ("categorical_cross_entropy", "probabilities", (0, 0), 1.5,
-         -np.sum(Q[0] * clog(np.array([1.5, 0.3, 0.5])))),
-        ("categorical_cross_entropy", "probabilities", (0, 0), -0.5,
-         -np.sum(Q[0] * clog(np.array([-0.5, 0.3, 0.5])))),
-        ("categorical_cross_entropy", "targets", (0, 0), 1.5, -np.sum(np.array([1.5, 0.3, 0.1]) * np.log(P[0]))),
+        (
+            "categorical_cross_entropy",
+            "probabilities",
+            (0, 0),
+            1.5,
+            -np.sum(Q[0] * clog(np.array([1.5, 0.3, 0.5]))),
+        ),
+        (
+            "categorical_cross_entropy",
+            "probabilities",
+            (0, 0),
+            -0.5,
+            -np.sum(Q[0] * clog(np.array([-0.5, 0.3, 0.5]))),
+        ),
+        (
+            "categorical_cross_entropy",
+            "targets",
+            (0, 0),
+            1.5,
+            -np.sum(np.array([1.5, 0.3, 0.1]) * np.log(P[0])),
+        ),
         ("sparse_categorical_cross_entropy", "probabilities", (0, 2), 1.5, -math.log(1.5)),
         ("sparse_categorical_cross_entropy", "probabilities", (0, 2), -0.5, 100.0),
         # categorical focal: p > 1 uses the factor (1 - p)^γ -> 0 for γ > 0 (documented)
-        ("categorical_focal_loss", "probabilities", (0, 0), 1.5,
-         -np.sum(Q[0, 1:] * (1 - P[0, 1:]) ** 2 * np.log(P[0, 1:]))),
-        ("categorical_focal_loss", "targets", (0, 0), 1.5,
-         -np.sum(np.array([1.5, 0.3, 0.1]) * (1 - P[0]) ** 2 * np.log(P[0]))),
+        (
+            "categorical_focal_loss",
+            "probabilities",
+            (0, 0),
+            1.5,
+            -np.sum(Q[0, 1:] * (1 - P[0, 1:]) ** 2 * np.log(P[0, 1:])),
+        ),
+        (
+            "categorical_focal_loss",
+            "targets",
+            (0, 0),
+            1.5,
+            -np.sum(np.array([1.5, 0.3, 0.1]) * (1 - P[0]) ** 2 * np.log(P[0])),
+        ),
         # Keras: renormalise, clip to [1e-7, 1 - 1e-7], alpha 0.25
-        ("categorical_focal_crossentropy", "probabilities", (0, 0), 1.5,
-         -0.25 * np.sum(Q[0] * (1 - np.array([1.5, 0.3, 0.5]) / 2.3) ** 2 * np.log(np.array([1.5, 0.3, 0.5]) / 2.3))),
-        ("categorical_focal_crossentropy", "targets", (0, 0), 1.5,
-         -0.25 * np.sum(np.array([1.5, 0.3, 0.1]) * (1 - P[0]) ** 2 * np.log(P[0]))),
+        (
+            "categorical_focal_crossentropy",
+            "probabilities",
+            (0, 0),
+            1.5,
+            -0.25
+            * np.sum(
+                Q[0]
+                * (1 - np.array([1.5, 0.3, 0.5]) / 2.3) ** 2
+                * np.log(np.array([1.5, 0.3, 0.5]) / 2.3)
+            ),
+        ),
+        (
+            "categorical_focal_crossentropy",
+            "targets",
+            (0, 0),
+            1.5,
+            -0.25 * np.sum(np.array([1.5, 0.3, 0.1]) * (1 - P[0]) ** 2 * np.log(P[0])),
+        ),
         # divergences: negative targets give NaN; other values are used as given
         ("kl_divergence_from_probabilities", "targets", (0, 0), -0.5, NAN),
-        ("kl_divergence_from_probabilities", "predictions", (0, 0), 1.5,
-         np.sum(Q[0] * (np.log(Q[0]) - np.log(np.array([1.5, 0.3, 0.5]))))),
+        (
+            "kl_divergence_from_probabilities",
+            "predictions",
+            (0, 0),
+            1.5,
+            np.sum(Q[0] * (np.log(Q[0]) - np.log(np.array([1.5, 0.3, 0.5])))),
+        ),
         ("js_divergence", "targets", (0, 0), -0.5, NAN),
-        ("js_divergence", "targets", (0, 0), 1.5,
-         0.5 * np.sum(np.array([1.5, 0.3, 0.1]) * np.log(np.array([1.5, 0.3, 0.1]) / ((P[0] + [1.5, 0.3, 0.1]) / 2))
-                      + P[0] * np.log(P[0] / ((P[0] + [1.5, 0.3, 0.1]) / 2)))),
+        (
+            "js_divergence",
+            "targets",
+            (0, 0),
+            1.5,
+            0.5
+            * np.sum(
+                np.array([1.5, 0.3, 0.1])
+                * np.log(np.array([1.5, 0.3, 0.1]) / ((P[0] + [1.5, 0.3, 0.1]) / 2))
+                + P[0] * np.log(P[0] / ((P[0] + [1.5, 0.3, 0.1]) / 2))
+            ),
+        ),
         # metric learning
-        ("cosine_embedding_loss", "targets", (0,), 0.0, 0.0),       # neither ±1: contributes 0
+        ("cosine_embedding_loss", "targets", (0,), 0.0, 0.0),  # neither ±1: contributes 0
         ("margin_ranking_loss", "targets", (0, 0), 3.0, max(0.0, -3.0 * (X[0, 0] - Y[0, 0]))),
         ("hinge_embedding_loss", "targets", (0, 0), 0.0, 0.3 + max(0.0, 1.0 - 0.3)),
-        ("contrastive_loss", "distances", (0, 0), -0.5, 0.25),      # target 1: d² as given
+        ("contrastive_loss", "distances", (0, 0), -0.5, 0.25),  # target 1: d² as given
         ("contrastive_loss", "distances", (0, 1), -0.5, sq(1.0 - -0.5)),  # target 0: max(0, 1 - d)²
         ("contrastive_loss", "targets", (0, 0), 0.5, 0.5 * 0.09 + 0.5 * sq(1 - 0.3)),
     ]
@@ -476,8 +610,9 @@ def _value_cases():
 VALUE_CASES = _value_cases()
 
 
-@pytest.mark.parametrize("name,arg,index,value,expected", VALUE_CASES,
-                         ids=[f"{c[0]}-{c[1]}={c[3]}" for c in VALUE_CASES])
+@pytest.mark.parametrize(
+    "name,arg,index,value,expected", VALUE_CASES, ids=[f"{c[0]}-{c[1]}={c[3]}" for c in VALUE_CASES]
+)
 def test_out_of_range_value(name, arg, index, value, expected):
     base = _base(name)
     out = _run(name, _with(name, arg, index, value))
@@ -486,9 +621,15 @@ def test_out_of_range_value(name, arg, index, value, expected):
 
 
 # class labels: a label outside [0, C) that is not ignore_index gives NaN for that example
-LABEL_LOSSES = ["sparse_softmax_cross_entropy", "sparse_categorical_cross_entropy", "nll_loss",
-                "softmax_focal_loss", "poly1_cross_entropy", "multiclass_hinge_loss",
-                "multi_margin_loss"]
+LABEL_LOSSES = [
+    "sparse_softmax_cross_entropy",
+    "sparse_categorical_cross_entropy",
+    "nll_loss",
+    "softmax_focal_loss",
+    "poly1_cross_entropy",
+    "multiclass_hinge_loss",
+    "multi_margin_loss",
+]
 
 
 @pytest.mark.parametrize("bad", [3, -1, 1000])
@@ -524,7 +665,9 @@ def test_ctc_blank_label_is_an_ordinary_symbol():
     expected = _ctc_forward(CTC_LOGITS[0], [1, 0])
     _assert_only(_run("ctc_loss", args), _base("ctc_loss"), (0,), expected)
     # and the reference reproduces a valid sequence's value
-    np.testing.assert_allclose(_base("ctc_loss")[0], _ctc_forward(CTC_LOGITS[0], [1, 2]), rtol=1e-12)
+    np.testing.assert_allclose(
+        _base("ctc_loss")[0], _ctc_forward(CTC_LOGITS[0], [1, 2]), rtol=1e-12
+    )
 
 
 def test_ctc_labels_longer_than_the_logits_give_inf():
@@ -538,6 +681,7 @@ def test_ctc_labels_longer_than_the_logits_give_inf():
 # Every check of SPECS has a case in the tables above
 # ---------------------------------------------------------------------------------------------
 
+
 def _covered():
     keys = set()
     for p in NAN_PARAMS:
@@ -546,7 +690,7 @@ def _covered():
     for c in INF_CASES:
         keys.add((_values(c)[0], "inf", None))
     keys.add(("ctc_loss", "inf", None))
-    keys.add(("ntxent_loss", "inf", None))       # test_ntxent_infinite_embedding
+    keys.add(("ntxent_loss", "inf", None))  # test_ntxent_infinite_embedding
     for name, arg, _, _, _ in VALUE_CASES:
         for kind in ("unit", "pm1", "01", "nonnegative", "keras_pm1"):
             keys.add((name, kind, arg))

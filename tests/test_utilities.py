@@ -18,20 +18,23 @@ def _params(r):
     return {
         "dense": {"w": jnp.asarray(r.normal(size=(3, 2))), "b": jnp.asarray(r.normal(size=(2,)))},
         "blocks": [jnp.asarray(r.normal(size=(4,)), jnp.float32), (jnp.asarray(r.normal()),)],
-        "step": jnp.asarray(7),            # integer leaves are skipped
+        "step": jnp.asarray(7),  # integer leaves are skipped
         "flag": jnp.asarray(True),
     }
 
 
 def _float_leaves_np(params):
-    return [np.asarray(x, np.float64) for x in jax.tree_util.tree_leaves(params)
-            if jnp.issubdtype(jnp.result_type(x), jnp.floating)]
+    return [
+        np.asarray(x, np.float64)
+        for x in jax.tree_util.tree_leaves(params)
+        if jnp.issubdtype(jnp.result_type(x), jnp.floating)
+    ]
 
 
 def test_penalties_values_against_numpy():
     params = _params(rng(0))
     leaves = _float_leaves_np(params)
-    sq = sum((x ** 2).sum() for x in leaves)
+    sq = sum((x**2).sum() for x in leaves)
     l2 = jax.jit(jaxloss.l2_penalty, static_argnames="squared")
     assert_close(l2(params), sq)
     assert_close(l2(params, squared=False), np.sqrt(sq))
@@ -47,17 +50,22 @@ def test_penalties_values_against_numpy():
 def test_penalties_gradients():
     params = _params(rng(1))
     float_only = {"dense": params["dense"], "blocks": params["blocks"]}
-    norm = float(np.sqrt(sum((x ** 2).sum() for x in _float_leaves_np(float_only))))
+    norm = float(np.sqrt(sum((x**2).sum() for x in _float_leaves_np(float_only))))
     g2 = jax.grad(jaxloss.l2_penalty)(float_only)
     gn = jax.grad(lambda p: jaxloss.l2_penalty(p, squared=False))(float_only)
     g1 = jax.grad(jaxloss.l1_penalty)(float_only)
-    for w, a, b, c in zip(jax.tree_util.tree_leaves(float_only), jax.tree_util.tree_leaves(g2),
-                          jax.tree_util.tree_leaves(gn), jax.tree_util.tree_leaves(g1)):
+    for w, a, b, c in zip(
+        jax.tree_util.tree_leaves(float_only),
+        jax.tree_util.tree_leaves(g2),
+        jax.tree_util.tree_leaves(gn),
+        jax.tree_util.tree_leaves(g1),
+        strict=False,
+    ):
         w = np.asarray(w, np.float64)
-        assert_close(a, 2.0 * w, dtype=a.dtype)      # no ½ factor: d/dw Σw² = 2w
+        assert_close(a, 2.0 * w, dtype=a.dtype)  # no ½ factor: d/dw Σw² = 2w
         assert_close(b, w / norm, dtype=b.dtype)
         assert_close(c, np.sign(w), dtype=c.dtype)
-        assert a.dtype == b.dtype == c.dtype        # gradients keep each leaf's dtype
+        assert a.dtype == b.dtype == c.dtype  # gradients keep each leaf's dtype
 
 
 def test_penalties_edge_cases():
@@ -79,7 +87,10 @@ def test_penalties_on_a_flax_nnx_model():
     nnx = pytest.importorskip("flax.nnx")
     model = nnx.Linear(3, 2, rngs=nnx.Rngs(0))
     state = nnx.state(model, nnx.Param)
-    want = float(np.sum(np.asarray(model.kernel[...], np.float64) ** 2) + np.sum(np.asarray(model.bias[...], np.float64) ** 2))
+    want = float(
+        np.sum(np.asarray(model.kernel[...], np.float64) ** 2)
+        + np.sum(np.asarray(model.bias[...], np.float64) ** 2)
+    )
     assert_close(jaxloss.l2_penalty(state), want, dtype=np.float32)
 
 
@@ -90,10 +101,12 @@ def test_penalties_on_a_flax_nnx_model():
 
 def test_one_hot_against_numpy():
     labels = rng(2).integers(0, 4, size=(3, 5))
-    want = np.eye(4)[labels]                                   # [3, 5, 4]
+    want = np.eye(4)[labels]  # [3, 5, 4]
     assert_close(jaxloss.one_hot(jnp.asarray(labels), 4), want)
     assert jaxloss.one_hot(jnp.asarray(labels), 4).dtype == jnp.float32
-    assert_close(jaxloss.one_hot(jnp.asarray(labels), 4, axis=0), np.moveaxis(want, -1, 0))  # Flux layout
+    assert_close(
+        jaxloss.one_hot(jnp.asarray(labels), 4, axis=0), np.moveaxis(want, -1, 0)
+    )  # Flux layout
     assert_close(jaxloss.one_hot(jnp.asarray(labels), 4, axis=1), np.moveaxis(want, -1, 1))
     got = jaxloss.one_hot(jnp.asarray(labels), 4, dtype=jnp.int32)
     assert got.dtype == jnp.int32
@@ -126,7 +139,7 @@ def test_smooth_labels_against_formula_and_optax():
         assert_close(got.sum(-1), np.ones(4))
         assert_close(got, optax.smooth_labels(jnp.asarray(t), ls))
     # class axis first (Flux layout), soft targets
-    soft = r.dirichlet(np.ones(3), size=6).T                   # [3, 6]
+    soft = r.dirichlet(np.ones(3), size=6).T  # [3, 6]
     assert_close(jaxloss.smooth_labels(jnp.asarray(soft), 0.3, axis=0), 0.7 * soft + 0.1)
     # integer one-hot targets compute in float32
     got = jaxloss.smooth_labels(jnp.asarray([[0, 1]]), 0.5)
@@ -172,8 +185,14 @@ def test_accuracy_against_numpy(shape, axis):
     w = r.uniform(0.5, 2.0, size=red_shape)
     m = r.uniform(size=red_shape) > 0.3
     for reduction in ("mean", "sum", "none"):
-        got = ACC(jnp.asarray(logits), jnp.asarray(labels), axis=axis, weights=jnp.asarray(w),
-                  where=jnp.asarray(m), reduction=reduction)
+        got = ACC(
+            jnp.asarray(logits),
+            jnp.asarray(labels),
+            axis=axis,
+            weights=jnp.asarray(w),
+            where=jnp.asarray(m),
+            reduction=reduction,
+        )
         assert_close(got, reduce_ref(correct, w, m, reduction))
     assert_close(ACC(jnp.asarray(logits), jnp.asarray(labels), axis=axis), correct.mean())
     # one-hot targets (same shape as the logits) give the same answer
@@ -185,7 +204,7 @@ def test_accuracy_against_numpy(shape, axis):
 
 
 def test_accuracy_details():
-    logits = jnp.asarray([[1.0, 1.0, 0.0], [0.0, 2.0, 2.0]])   # ties: the first maximal class wins
+    logits = jnp.asarray([[1.0, 1.0, 0.0], [0.0, 2.0, 2.0]])  # ties: the first maximal class wins
     assert_close(ACC(logits, jnp.asarray([0, 1]), reduction="none"), [1.0, 1.0])
     assert_close(ACC(logits, jnp.asarray([1, 2]), reduction="none"), [0.0, 0.0])
     # out-of-range labels never match; all-masked is exactly 0
@@ -223,7 +242,13 @@ def test_binary_accuracy_against_numpy():
     w = r.uniform(0.5, 2.0, size=(5, 1))
     m = r.uniform(size=(5, 4)) > 0.2
     for reduction in ("mean", "sum", "none"):
-        got = BACC(jnp.asarray(p), jnp.asarray(y), weights=jnp.asarray(w), where=jnp.asarray(m), reduction=reduction)
+        got = BACC(
+            jnp.asarray(p),
+            jnp.asarray(y),
+            weights=jnp.asarray(w),
+            where=jnp.asarray(m),
+            reduction=reduction,
+        )
         assert_close(got, reduce_ref(correct, w, m, reduction))
     assert_close(BACC(jnp.asarray(p), jnp.asarray(y)), correct.mean())
     # bool and integer targets; logits with threshold 0
@@ -248,7 +273,14 @@ def test_binary_accuracy_details():
 
 
 def test_utilities_are_exported_but_not_registered():
-    for name in ("l2_penalty", "l1_penalty", "one_hot", "smooth_labels", "accuracy", "binary_accuracy"):
+    for name in (
+        "l2_penalty",
+        "l1_penalty",
+        "one_hot",
+        "smooth_labels",
+        "accuracy",
+        "binary_accuracy",
+    ):
         assert callable(getattr(jaxloss, name))
         assert name not in jaxloss.list_losses(aliases=True)
         with pytest.raises(ValueError):
