@@ -125,3 +125,28 @@ def check_class_weights(name: str, class_weights: ArrayLike | None, num_classes:
             f"{name}: 'class_weights' must have shape ({num_classes},) (one weight per class), "
             f"got {shape}"
         )
+
+
+def check_ignore_index(name: str, ignore_index) -> None:
+    """``ignore_index`` is an int (not a bool, not a float) or None."""
+    if ignore_index is not None and (
+        isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer))
+    ):
+        raise TypeError(f"{name}: 'ignore_index' must be an int or None, got {ignore_index!r}")
+
+
+def check_where(name: str, where: ArrayLike | None, shape: tuple[int, ...]) -> None:
+    """``where`` is None or a boolean mask broadcastable to the loss shape ``shape``."""
+    if where is None:
+        return
+    check_broadcastable(name, "where", where, shape)
+    if jnp.result_type(where) != jnp.bool_:
+        raise TypeError(
+            f"{name}: 'where' must be a boolean mask, got dtype {jnp.result_type(where)}"
+        )
+
+
+def check_scalar(name: str, arg: str, value: ArrayLike) -> None:
+    """A hyperparameter that must be a scalar (sweep it with ``jax.vmap`` instead)."""
+    if jnp.ndim(value) != 0:
+        raise ValueError(f"{name}: '{arg}' must be a scalar, got shape {jnp.shape(value)}")

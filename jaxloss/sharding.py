@@ -41,11 +41,16 @@ from jax.typing import ArrayLike
 
 from ._numerics import as_hyper, compute_dtype
 from ._validation import (
+    check_broadcastable,
     check_floating,
+    check_ignore_index,
     check_integer,
     check_label_smoothing,
     check_nonnegative,
+    check_rank,
     check_reduction,
+    check_scalar,
+    check_where,
     concrete_or_none,
 )
 
@@ -72,17 +77,23 @@ def _local_label(labels, vocab_local, axis_name):
 def _row_stats(x, local_idx, owned, axis_name, smooth):
     """Global per-row statistics of logits ``x`` [R, V/n] (float32 or float64).
 
-    Returns ``lse`` (logsumexp over the whole vocabulary; ``-inf`` on rows with no finite logit),
-    the target logit, and — only when ``smooth`` (label smoothing may be non-zero) — the mean of
-    the finite logits and their count K (else zeros, never computed).
+    Returns ``lse`` (logsumexp over the whole vocabulary), the target logit, and — only when
+    ``smooth`` (label smoothing may be non-zero) — the mean of the finite logits and their count K
+    (else zeros, never computed). Non-finite rows follow the single-device loss exactly: ``lse`` is
+    0 on a row with no finite logit (all ``-inf``; its loss is then ``+inf`` through the target
+    logit), ``+inf`` on a row with a ``+inf`` logit, and NaN on a row with a NaN logit.
 
     No select touches an [R, V/n] array on the way into a reduction (XLA's CPU reduction fusion
     does not absorb selects, and would write the selected array out): ``exp(−inf − m) = 0`` masks
-    itself, and the max is shifted by ``max(m, lowest)`` instead of ``where(isfinite(m), m, 0)``.
+    itself, and the max is clipped to the finite floats instead of selected.
     """
-    m = lax.pmax(jnp.max(x, axis=-1), axis_name)
-    # equal to m on every row with a finite logit; finite (so exp(−inf − m) = 0) on all-masked rows
-    m = lax.stop_gradient(jnp.maximum(m, jnp.finfo(x.dtype).min))
+    m = lax.stop_gradient(lax.pmax(jnp.max(x, axis=-1), axis_name))
+    finfo = jnp.finfo(x.dtype)
+    # the shift: m clipped to the finite floats. Equal to m on every row whose max is finite; on
+    # an all-(−inf) row finite (so exp(−inf − m) = 0 and Σ = 0); on a row with a +inf logit the
+    # largest float (exp(inf − max) = inf, so lse = +inf, not inf − inf); NaN stays NaN (max and
+    # min propagate it, and a NaN logit makes its shard's Σ NaN whatever the shift)
+    m = jnp.minimum(jnp.maximum(m, finfo.min), finfo.max)
     sumexp = jnp.sum(jnp.exp(x - m[:, None]), axis=-1)
     picked = jnp.take_along_axis(x, local_idx[:, None], axis=-1)[:, 0]
     target = jnp.where(owned, picked, 0.0)
@@ -96,42 +107,57 @@ def _row_stats(x, local_idx, owned, axis_name, smooth):
     else:
         sumexp, target = lax.psum((sumexp, target), axis_name)
         sum_finite = n_finite = jnp.zeros_like(sumexp)
-    has_mass = sumexp > 0
-    # logsumexp(x) = m + log Σ exp(x − m); rows without any finite logit get −inf (and loss 0)
-    lse = jnp.where(has_mass, m + jnp.log(jnp.where(has_mass, sumexp, 1.0)), -jnp.inf)
+    # lse = m + log Σ exp(x − m); 0 on rows without any finite logit (Σ = 0, as single-device).
+    # "Σ == 0", not "Σ > 0": a NaN Σ must stay NaN. log(0) = −inf in the unused branch is harmless
+    # (no autodiff runs through this: both callers are custom VJPs)
+    lse = jnp.where(sumexp == 0, 0.0, m + jnp.log(sumexp))
     mean_finite = sum_finite / jnp.maximum(n_finite, 1.0)
     return lse, target, mean_finite, n_finite
 
 
-def _row_loss(lse, target, mean_finite, eps, z):
-    """(1 − ε)(lse − x_y) + ε(lse − mean_finite x) + z·lse²; 0 on rows with no finite logit."""
-    ok = jnp.isfinite(lse)
-    lse0 = jnp.where(ok, lse, 0.0)
-    ce = lse0 - target
-    smooth = lse0 - mean_finite
-    loss = (1.0 - eps) * ce + eps * smooth + z * lse0 * lse0
-    return jnp.where(ok, loss, 0.0), ce, smooth, lse0
+def _row_loss(lse, target, mean_finite, eps, z, smooth, use_z):
+    """(1 − ε)(lse − x_y) + ε(lse − mean_finite x) + z·lse², and its ∂/∂ε and ∂/∂z.
+
+    The ε terms are there only when ``smooth`` and the z term only when ``use_z`` (each False only
+    when its coefficient is a concrete 0), as in the single-device loss: a ``+inf`` row stays
+    ``+inf`` rather than ``0 · inf``. Non-finite rows are not masked: ``+inf`` / NaN propagate.
+    """
+    ce = lse - target
+    loss = ce
+    d_eps = jnp.zeros_like(ce)
+    if smooth:
+        smoothed = lse - mean_finite
+        loss = (1.0 - eps) * ce + eps * smoothed
+        d_eps = smoothed - ce
+    d_z = lse * lse
+    if use_z:
+        loss = loss + z * d_z
+    return loss, d_eps, d_z
 
 
-def _dlogits(x, lse, local_idx, owned, n_finite, eps, z, g, smooth):
+def _dlogits(x, lse, local_idx, owned, n_finite, eps, z, g, smooth, use_z):
     """g·∂ℓ/∂x for the local slice: g·(softmax·(1 + 2z·lse) − (1 − ε)·onehot − ε/K·[finite]).
 
     One fused pass over ``x``: ``exp(x − lse)`` is 0 on masked (−inf) logits by itself, and the
-    one-hot is an iota comparison, never an array.
+    one-hot is an iota comparison, never an array. Non-finite rows give the single-device
+    gradient: NaN rows NaN; a ``+inf`` logit NaN at that logit (``exp(inf − inf)``); an all-``-inf``
+    row ``−g(1 − ε)`` at the label.
     """
-    ok = jnp.isfinite(lse)
-    lse0 = jnp.where(ok, lse, 0.0)
-    scale = jnp.where(ok, g, 0.0)
-    p = jnp.exp(x - lse0[:, None])
+    p = jnp.exp(x - lse[:, None])
+    coef = g * (1.0 + 2.0 * z * lse) if use_z else g
+    hot_scale = g * (1.0 - eps) if smooth else g
     hot = (jnp.arange(x.shape[-1])[None, :] == local_idx[:, None]) & owned[:, None]
-    grad = p * (scale * (1.0 + 2.0 * z * lse0))[:, None] - jnp.where(
-        hot, (scale * (1.0 - eps))[:, None], 0.0
-    )
+    grad = p * coef[:, None] - jnp.where(hot, hot_scale[:, None], 0.0)
     if smooth:
         grad = grad - jnp.where(
-            jnp.isfinite(x), (scale * eps / jnp.maximum(n_finite, 1.0))[:, None], 0.0
+            jnp.isfinite(x), (g * eps / jnp.maximum(n_finite, 1.0))[:, None], 0.0
         )
     return grad
+
+
+def _row_cotangent(g, d):
+    """``g · d`` per row, exactly 0 where ``g == 0`` (an ignored row's ∞ adds no 0 · ∞ = NaN)."""
+    return jnp.where(g == 0, 0.0, g * d)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,36 +165,53 @@ def _dlogits(x, lse, local_idx, owned, n_finite, eps, z, g, smooth):
 # ---------------------------------------------------------------------------------------------
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5))
-def _vp_rows(logits, labels, eps, z, axis_name, smooth):
-    loss, _ = _vp_rows_fwd(logits, labels, eps, z, axis_name, smooth)
+@functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5, 6))
+def _vp_rows(logits, labels, eps, z, axis_name, smooth, use_z):
+    loss, _ = _vp_rows_fwd(logits, labels, eps, z, axis_name, smooth, use_z)
     return loss
 
 
-def _vp_rows_fwd(logits, labels, eps, z, axis_name, smooth):
+def _vp_rows_fwd(logits, labels, eps, z, axis_name, smooth, use_z):
     x = logits.astype(eps.dtype)
     local_idx, owned = _local_label(labels, x.shape[-1], axis_name)
     lse, target, mean_finite, n_finite = _row_stats(x, local_idx, owned, axis_name, smooth)
-    loss, ce, smoothed, lse0 = _row_loss(lse, target, mean_finite, eps, z)
-    return loss, (logits, labels, lse, n_finite, eps, z, smoothed - ce, lse0 * lse0)
+    loss, d_eps, d_z = _row_loss(lse, target, mean_finite, eps, z, smooth, use_z)
+    return loss, (logits, labels, lse, n_finite, eps, z, d_eps, d_z)
 
 
-def _vp_rows_bwd(axis_name, smooth, res, g):
+def _vp_rows_bwd(axis_name, smooth, use_z, res, g):
     logits, labels, lse, n_finite, eps, z, d_eps, d_z = res
     x = logits.astype(eps.dtype)
     local_idx, owned = _local_label(labels, x.shape[-1], axis_name)
-    dx = _dlogits(x, lse, local_idx, owned, n_finite, eps, z, g, smooth).astype(logits.dtype)
-    ok = jnp.isfinite(lse)
+    dx = _dlogits(x, lse, local_idx, owned, n_finite, eps, z, g, smooth, use_z)
     # ∂ℓ/∂ε = smooth − ce, ∂ℓ/∂z = lse²; only the rows' own g (no collective needed)
-    g_eps = _sum_to_vma(jnp.where(ok, g * d_eps, 0.0), eps)
-    g_z = _sum_to_vma(jnp.where(ok, g * d_z, 0.0), z)
-    return _sum_to_vma(dx, logits), None, g_eps, g_z
+    g_eps = _row_cotangent(g, d_eps) if smooth else jnp.zeros_like(eps)
+    g_z = _row_cotangent(g, d_z) if use_z else jnp.zeros_like(z)
+    return (
+        _sum_to_vma(dx.astype(logits.dtype), logits),
+        None,
+        _sum_to_vma(g_eps, eps),
+        _sum_to_vma(g_z, z),
+    )
 
 
 _vp_rows.defvjp(_vp_rows_fwd, _vp_rows_bwd)
 
 
-def _reduce(name, rows, valid, weights, reduction, batch_axis_name):
+def _nan_out_of_range(rows, labels, valid, vocab):
+    """Rows whose label is outside ``[0, vocab)`` and that count (``valid``) become NaN.
+
+    The single-device rule: such a row's loss is NaN *and* so is its gradient. Multiplying by
+    ``1 + (inf − inf)`` makes the row's cotangent NaN too, so the custom VJPs return a NaN logit
+    row (and NaN ε / z contributions); on every other row the factor is exactly 1, and the NaN is
+    created only on bad rows (valid input never makes one, even under ``jax_debug_nans``).
+    """
+    bad = valid & ((labels < 0) | (labels >= vocab))
+    inf_or_zero = jnp.where(bad, jnp.asarray(jnp.inf, rows.dtype), jnp.zeros((), rows.dtype))
+    return rows * (1.0 + (inf_or_zero - inf_or_zero))
+
+
+def _reduce(rows, valid, weights, reduction, batch_axis_name):
     """Masked, weighted reduction of per-row losses; global over ``batch_axis_name`` if given."""
     w = valid.astype(rows.dtype)
     if weights is not None:
@@ -188,17 +231,9 @@ def _reduce(name, rows, valid, weights, reduction, batch_axis_name):
     return jnp.where(nonzero, total / jnp.where(nonzero, count, 1.0), 0.0)
 
 
-def _hypers(name, dtype, label_smoothing, z_loss, rows_shape):
-    check_label_smoothing(name, label_smoothing)
-    check_nonnegative(name, "z_loss", z_loss)
-    eps = jnp.broadcast_to(as_hyper(label_smoothing, dtype), rows_shape)
-    z = jnp.broadcast_to(as_hyper(z_loss, dtype), rows_shape)
-    return eps, z
-
-
-def _may_smooth(label_smoothing) -> bool:
-    """False only when label smoothing is known to be exactly 0 at trace time (skips its sums)."""
-    v = concrete_or_none(label_smoothing)
+def _maybe_nonzero(value) -> bool:
+    """False only when ``value`` is known to be exactly 0 at trace time (its term is skipped)."""
+    v = concrete_or_none(value)
     return v is None or bool(np.any(v != 0))
 
 
@@ -209,6 +244,63 @@ def _valid_rows(labels, ignore_index, where, shape):
     if where is not None:
         valid = valid & jnp.broadcast_to(jnp.asarray(where, bool), shape)
     return valid
+
+
+def _wide_labels(labels):
+    """Integer labels of at least 32 bits, so that global class ids and offsets never overflow."""
+    labels = jnp.asarray(labels)
+    return labels if jnp.iinfo(labels.dtype).bits >= 32 else labels.astype(jnp.int32)
+
+
+def _check_options(name, rows_shape, ignore_index, label_smoothing, z_loss, weights, where):
+    """The single-device checks of the shared options, against the loss shape ``rows_shape``."""
+    check_ignore_index(name, ignore_index)
+    check_scalar(name, "label_smoothing", label_smoothing)
+    check_label_smoothing(name, label_smoothing)
+    check_scalar(name, "z_loss", z_loss)
+    check_nonnegative(name, "z_loss", z_loss)
+    if weights is not None:
+        check_broadcastable(name, "weights", weights, rows_shape)
+    check_where(name, where, rows_shape)
+
+
+def _check_logits_labels(name, logits, labels):
+    """``logits`` floating ``[..., V]``, ``labels`` integer with the logits' shape minus V."""
+    check_floating(name, "logits", logits)
+    check_rank(name, "logits", logits, 1)
+    check_integer(name, "labels", labels)
+    shape = jnp.shape(logits)
+    expected = tuple(shape[:-1])
+    if jnp.shape(labels) != expected:
+        raise ValueError(
+            f"{name}: 'labels' must have the shape of 'logits' without the class axis "
+            f"(axis={len(shape) - 1}), i.e. {expected}, got {jnp.shape(labels)}"
+        )
+
+
+def _vp_cross_entropy(
+    logits, labels, *, axis_name, batch_axis_name, ignore_index, label_smoothing, z_loss,
+    weights, where, reduction,
+):  # fmt: skip
+    """:func:`vocab_parallel_cross_entropy` after validation (inside ``shard_map``)."""
+    logits = jnp.asarray(logits)
+    labels = _wide_labels(labels)
+    dtype = compute_dtype(logits)
+    rows_shape = labels.shape
+    smooth, use_z = _maybe_nonzero(label_smoothing), _maybe_nonzero(z_loss)
+    eps = jnp.broadcast_to(as_hyper(label_smoothing, dtype), rows_shape)
+    z = jnp.broadcast_to(as_hyper(z_loss, dtype), rows_shape)
+
+    def flat(a):
+        return a.reshape((-1,) + a.shape[len(rows_shape) :])
+
+    rows = _vp_rows(
+        flat(logits), flat(labels), flat(eps), flat(z), axis_name, smooth, use_z
+    ).reshape(rows_shape)
+    valid = _valid_rows(labels, ignore_index, where, rows_shape)
+    vocab = logits.shape[-1] * lax.axis_size(axis_name)
+    rows = _nan_out_of_range(rows, labels, valid, vocab)
+    return _reduce(rows, valid, weights, reduction, batch_axis_name)
 
 
 def vocab_parallel_cross_entropy(
@@ -258,8 +350,22 @@ def vocab_parallel_cross_entropy(
     ``axis_name`` in the forward pass; with ``batch_axis_name``, one ``psum`` of 2 floats over it.
     The backward pass needs no collective.
 
-    Labels outside ``[0, V)`` that are not ``ignore_index`` match no shard: their target logit is
-    taken as 0 (unchecked behaviour; :func:`jaxloss.checked` reports them for the single-device loss).
+    Invalid input gives exactly the single-device values
+    (:func:`jaxloss.sparse_softmax_cross_entropy` on the gathered logits), never a plausible
+    number, in every reduction: a NaN logit makes its row's loss and gradient NaN; a ``+inf``
+    logit gives ``+inf`` (NaN if it is the label's logit), its gradient NaN at that logit; a row
+    whose logits are all ``-inf`` gives ``+inf`` (gradient ``-(1 − ε)`` at the label). A label outside ``[0, V)`` (global ``V``) that is not
+    ``ignore_index``, on a row that counts (``where`` True), gives a NaN loss *and* a NaN gradient
+    for its row, whatever its weight; ``where=False`` rows give 0 and an exactly-zero gradient.
+    ``jaxloss.checked(vocab_parallel_cross_entropy)`` reports such labels and NaN / ``+inf`` logits
+    (inside ``shard_map``; wrap the program with :func:`jaxloss.checkify`).
+
+    Raises:
+      TypeError / ValueError: as the single-device loss, naming this function, for non-float
+        logits, non-integer labels, a labels shape other than the logits' (this device's slice)
+        without the class axis, a non-int ``ignore_index``, a non-boolean or non-broadcastable
+        ``where``, non-broadcastable ``weights``, a non-scalar or out-of-range ``label_smoothing``
+        / ``z_loss`` or an unknown ``reduction``.
 
     Examples:
       >>> import jax, jax.numpy as jnp
@@ -274,24 +380,20 @@ def vocab_parallel_cross_entropy(
     """
     name = "vocab_parallel_cross_entropy"
     check_reduction(name, reduction)
-    check_floating(name, "logits", logits)
-    check_integer(name, "labels", labels)
-    logits = jnp.asarray(logits)
-    labels = jnp.asarray(labels)
-    if logits.shape[:-1] != labels.shape:
-        raise ValueError(
-            f"{name}: 'labels' must have the logits' shape without the class axis, "
-            f"got logits {logits.shape} and labels {labels.shape}"
-        )
-    dtype = compute_dtype(logits)
-    rows_shape = labels.shape
-    eps, z = _hypers(name, dtype, label_smoothing, z_loss, rows_shape)
-    flat = lambda a: a.reshape((-1,) + a.shape[len(rows_shape) :])
-    rows = _vp_rows(
-        flat(logits), flat(labels), flat(eps), flat(z), axis_name, _may_smooth(label_smoothing)
-    ).reshape(rows_shape)
-    valid = _valid_rows(labels, ignore_index, where, rows_shape)
-    return _reduce(name, rows, valid, weights, reduction, batch_axis_name)
+    _check_logits_labels(name, logits, labels)
+    _check_options(name, jnp.shape(labels), ignore_index, label_smoothing, z_loss, weights, where)
+    return _vp_cross_entropy(
+        logits,
+        labels,
+        axis_name=axis_name,
+        batch_axis_name=batch_axis_name,
+        ignore_index=ignore_index,
+        label_smoothing=label_smoothing,
+        z_loss=z_loss,
+        weights=weights,
+        where=where,
+        reduction=reduction,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -335,12 +437,12 @@ def _matmul(h, w, dtype):
     return jnp.matmul(h, w, preferred_element_type=dtype)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(5, 6, 7))
-def _vp_linear_rows(hidden, weight, labels, eps, z, axis_name, chunk, smooth):
-    return _vp_linear_fwd(hidden, weight, labels, eps, z, axis_name, chunk, smooth)[0]
+@functools.partial(jax.custom_vjp, nondiff_argnums=(5, 6, 7, 8))
+def _vp_linear_rows(hidden, weight, labels, eps, z, axis_name, chunk, smooth, use_z):
+    return _vp_linear_fwd(hidden, weight, labels, eps, z, axis_name, chunk, smooth, use_z)[0]
 
 
-def _vp_linear_fwd(hidden, weight, labels, eps, z, axis_name, chunk, smooth):
+def _vp_linear_fwd(hidden, weight, labels, eps, z, axis_name, chunk, smooth, use_z):
     n = hidden.shape[0]
     n_chunks = -(-n // chunk)
     dtype = eps.dtype
@@ -351,8 +453,8 @@ def _vp_linear_fwd(hidden, weight, labels, eps, z, axis_name, chunk, smooth):
         x = _matmul(h, weight, dtype)  # [chunk, V/n] — the only logits ever held
         local_idx, owned = _local_label(y, vocab_local, axis_name)
         lse, target, mean_finite, n_finite = _row_stats(x, local_idx, owned, axis_name, smooth)
-        loss, ce, smoothed, lse0 = _row_loss(lse, target, mean_finite, e, zz)
-        return None, (loss, lse, n_finite, smoothed - ce, lse0 * lse0)
+        loss, d_eps, d_z = _row_loss(lse, target, mean_finite, e, zz, smooth, use_z)
+        return None, (loss, lse, n_finite, d_eps, d_z)
 
     xs = tuple(_chunks(a, n_chunks, chunk) for a in (hidden, labels, eps, z))
     _, outs = lax.scan(body, None, xs)
@@ -360,7 +462,7 @@ def _vp_linear_fwd(hidden, weight, labels, eps, z, axis_name, chunk, smooth):
     return loss, (hidden, weight, labels, eps, z, lse, n_finite, d_eps, d_z)
 
 
-def _vp_linear_bwd(axis_name, chunk, smooth, res, g):
+def _vp_linear_bwd(axis_name, chunk, smooth, use_z, res, g):
     hidden, weight, labels, eps, z, lse, n_finite, d_eps, d_z = res
     n = hidden.shape[0]
     n_chunks = -(-n // chunk)
@@ -371,7 +473,7 @@ def _vp_linear_bwd(axis_name, chunk, smooth, res, g):
         h, y, e, zz, l, k, gg = xs
         x = _matmul(h, weight, dtype)  # recomputed chunk of logits
         local_idx, owned = _local_label(y, vocab_local, axis_name)
-        dx = _dlogits(x, l, local_idx, owned, k, e, zz, gg, smooth)
+        dx = _dlogits(x, l, local_idx, owned, k, e, zz, gg, smooth, use_z)
         # hidden is replicated along axis_name: its gradient sums every shard's contribution
         dh = lax.psum(_matmul(dx.astype(weight.dtype), weight.T, dtype), axis_name)
         dw = dw + _matmul(h.T, dx.astype(h.dtype), dtype)
@@ -383,13 +485,14 @@ def _vp_linear_bwd(axis_name, chunk, smooth, res, g):
     # padded rows have g = 0, so they add nothing to dw
     dw, dh = lax.scan(body, dw0, xs)
     dh = dh.reshape((-1, hidden.shape[-1]))[:n].astype(hidden.dtype)
-    ok = jnp.isfinite(lse)
+    g_eps = _row_cotangent(g, d_eps) if smooth else jnp.zeros_like(eps)
+    g_z = _row_cotangent(g, d_z) if use_z else jnp.zeros_like(z)
     return (
         _sum_to_vma(dh, hidden),
         _sum_to_vma(dw, weight).astype(weight.dtype),
         None,
-        _sum_to_vma(jnp.where(ok, g * d_eps, 0.0), eps),
-        _sum_to_vma(jnp.where(ok, g * d_z, 0.0), z),
+        _sum_to_vma(g_eps, eps),
+        _sum_to_vma(g_z, z),
     )
 
 
@@ -435,6 +538,13 @@ def vocab_parallel_linear_cross_entropy(
     (5 floats per token); backward, one all-reduce of the hidden gradient (``D`` floats per token)
     over ``axis_name``, as in Megatron-LM's column-parallel output layer.
 
+    Invalid input gives the values of :func:`vocab_parallel_cross_entropy` on the logits
+    ``hidden @ weight`` (see there): a NaN in a row of ``hidden`` makes that row's loss NaN (and,
+    through the shared ``weight``, its gradient); a label outside ``[0, V)`` that is not
+    ``ignore_index`` on a row that counts gives a NaN loss and NaN gradients (hidden row, weight).
+    ``jaxloss.checked`` reports them. The argument checks and messages are
+    :func:`jaxloss.linear_cross_entropy`'s, on this device's arrays.
+
     Examples:
       >>> import jax, jax.numpy as jnp
       >>> from jax.sharding import AxisType, PartitionSpec as P
@@ -448,30 +558,42 @@ def vocab_parallel_linear_cross_entropy(
       1.6094
     """
     name = "vocab_parallel_linear_cross_entropy"
+    # the single-device checks (and messages) of linear_cross_entropy, on this device's arrays
     check_reduction(name, reduction)
     check_floating(name, "hidden", hidden)
     check_floating(name, "weight", weight)
     check_integer(name, "labels", labels)
-    hidden, weight, labels = jnp.asarray(hidden), jnp.asarray(weight), jnp.asarray(labels)
-    io_dtype = jnp.promote_types(hidden.dtype, weight.dtype)
-    hidden, weight = hidden.astype(io_dtype), weight.astype(io_dtype)
+    hidden, weight, labels = jnp.asarray(hidden), jnp.asarray(weight), _wide_labels(labels)
+    if hidden.ndim < 1:
+        raise ValueError(
+            f"{name}: 'hidden' must have rank >= 1 ([..., hidden_dim]), got shape {hidden.shape}"
+        )
     if weight.ndim != 2 or hidden.shape[-1] != weight.shape[0]:
         raise ValueError(
-            f"{name}: 'weight' must be [hidden_dim, vocab/n] with hidden_dim = "
-            f"hidden.shape[-1]; got hidden {hidden.shape} and weight {weight.shape}"
+            f"{name}: 'weight' must have shape ({hidden.shape[-1]}, vocab/n) "
+            f"([hidden_dim, this device's vocabulary slice]), got {weight.shape}"
         )
     if hidden.shape[:-1] != labels.shape:
         raise ValueError(
-            f"{name}: 'labels' must have hidden's shape without the feature axis, "
-            f"got hidden {hidden.shape} and labels {labels.shape}"
+            f"{name}: 'labels' must have shape {hidden.shape[:-1]} (hidden's leading "
+            f"shape), got {labels.shape}"
         )
-    dtype = compute_dtype(hidden)
+    if chunk_size is not None and (
+        isinstance(chunk_size, bool)
+        or not isinstance(chunk_size, (int, np.integer))
+        or chunk_size < 1
+    ):
+        raise ValueError(f"{name}: 'chunk_size' must be a positive int, got {chunk_size!r}")
     rows_shape = labels.shape
+    _check_options(name, rows_shape, ignore_index, label_smoothing, z_loss, weights, where)
+    io_dtype = jnp.promote_types(hidden.dtype, weight.dtype)
+    hidden, weight = hidden.astype(io_dtype), weight.astype(io_dtype)
+    dtype = compute_dtype(hidden)
     n = max(1, labels.size)
-    if chunk_size is not None and int(chunk_size) <= 0:
-        raise ValueError(f"{name}: 'chunk_size' must be positive, got {chunk_size}")
     chunk = min(n, 1024 if chunk_size is None else int(chunk_size))
-    eps, z = _hypers(name, dtype, label_smoothing, z_loss, rows_shape)
+    smooth, use_z = _maybe_nonzero(label_smoothing), _maybe_nonzero(z_loss)
+    eps = jnp.broadcast_to(as_hyper(label_smoothing, dtype), rows_shape)
+    z = jnp.broadcast_to(as_hyper(z_loss, dtype), rows_shape)
     h2 = hidden.reshape((-1, hidden.shape[-1]))
     rows = _vp_linear_rows(
         h2,
@@ -481,10 +603,12 @@ def vocab_parallel_linear_cross_entropy(
         z.reshape(-1),
         axis_name,
         chunk,
-        _may_smooth(label_smoothing),
+        smooth,
+        use_z,
     ).reshape(rows_shape)
     valid = _valid_rows(labels, ignore_index, where, rows_shape)
-    return _reduce(name, rows, valid, weights, reduction, batch_axis_name)
+    rows = _nan_out_of_range(rows, labels, valid, weight.shape[-1] * lax.axis_size(axis_name))
+    return _reduce(rows, valid, weights, reduction, batch_axis_name)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -526,6 +650,16 @@ def sharded_cross_entropy(
     Returns:
       The reduced loss, or ``[B, ...]`` per-token losses for ``"none"`` (sharded like ``labels``).
 
+    Raises:
+      TypeError / ValueError: the single-device checks and messages of
+        :func:`jaxloss.sparse_softmax_cross_entropy` on the global shapes, naming this function;
+        and a ``vocab_axis`` / ``batch_axis`` that is not an axis of ``mesh`` (or both the same
+        axis), or a vocabulary / batch size that does not divide over its mesh axis.
+
+    Invalid input (NaN / ``±inf`` logits, out-of-range labels) gives the single-device values and
+    gradients: see :func:`vocab_parallel_cross_entropy`. ``jaxloss.checked(sharded_cross_entropy)``
+    reports such labels and NaN / ``+inf`` logits, with global indices.
+
     Examples:
       >>> import jax, jax.numpy as jnp
       >>> from jaxloss.sharding import sharded_cross_entropy
@@ -538,63 +672,65 @@ def sharded_cross_entropy(
     """
     name = "sharded_cross_entropy"
     check_reduction(name, reduction)
+    _check_logits_labels(name, logits, labels)
     logits = jnp.asarray(logits)
     labels = jnp.asarray(labels)
     if logits.ndim < 2:
         raise ValueError(f"{name}: 'logits' must be [batch, ..., vocab], got shape {logits.shape}")
+    rows = labels.shape
+    _check_options(name, rows, ignore_index, label_smoothing, z_loss, weights, where)
+    n_vocab = _mesh_axis_size(name, "vocab_axis", mesh, vocab_axis)
+    if batch_axis is not None:
+        n_batch = _mesh_axis_size(name, "batch_axis", mesh, batch_axis)
+        shared = set(_axis_tuple(vocab_axis)) & set(_axis_tuple(batch_axis))
+        if shared:
+            raise ValueError(
+                f"{name}: 'vocab_axis' and 'batch_axis' must be different mesh axes, both use "
+                f"{sorted(shared)!r}"
+            )
+        if logits.shape[0] % n_batch:
+            raise ValueError(
+                f"{name}: batch size {logits.shape[0]} does not divide over "
+                f"{n_batch} devices of mesh axis {batch_axis!r}"
+            )
+    if logits.shape[-1] % n_vocab:
+        raise ValueError(
+            f"{name}: vocabulary size {logits.shape[-1]} does not divide over "
+            f"{n_vocab} devices of mesh axis {vocab_axis!r}"
+        )
     middle = (None,) * (logits.ndim - 2)
     logits_spec = P(batch_axis, *middle, vocab_axis)
     row_spec = P(batch_axis, *middle)
-    if mesh.shape[vocab_axis] and logits.shape[-1] % mesh.shape[vocab_axis]:
-        raise ValueError(
-            f"{name}: vocabulary size {logits.shape[-1]} does not divide over "
-            f"{mesh.shape[vocab_axis]} devices of mesh axis {vocab_axis!r}"
-        )
-    if batch_axis is not None and logits.shape[0] % mesh.shape[batch_axis]:
-        raise ValueError(
-            f"{name}: batch size {logits.shape[0]} does not divide over "
-            f"{mesh.shape[batch_axis]} devices of mesh axis {batch_axis!r}"
-        )
     dtype = compute_dtype(logits)
-    rows = labels.shape
     ones = (
         jnp.ones(rows, dtype)
         if weights is None
         else jnp.broadcast_to(jnp.asarray(weights).astype(dtype), rows)
     )
-    mask = (
-        jnp.ones(rows, bool) if where is None else jnp.broadcast_to(jnp.asarray(where, bool), rows)
-    )
+    mask = jnp.ones(rows, bool) if where is None else jnp.broadcast_to(jnp.asarray(where), rows)
+    smooth, use_z = _maybe_nonzero(label_smoothing), _maybe_nonzero(z_loss)
     eps = jnp.broadcast_to(as_hyper(label_smoothing, dtype), rows)
     zz = jnp.broadcast_to(as_hyper(z_loss, dtype), rows)
 
-    smooth = _may_smooth(label_smoothing)
-
     def local(x, y, w, m, e, z):
-        return vocab_parallel_cross_entropy(
+        # validated above on the global arrays: straight to the computation
+        return _vp_cross_entropy(
             x,
             y,
             axis_name=vocab_axis,
             batch_axis_name=batch_axis,
             ignore_index=ignore_index,
             label_smoothing=e if smooth else 0.0,
-            z_loss=z,
+            z_loss=z if use_z else 0.0,
             weights=w,
             where=m,
             reduction=reduction,
         )
 
     out_spec = row_spec if reduction == "none" else P()
-    fn = jax.shard_map(
-        local,
-        mesh=mesh,
-        in_specs=(logits_spec, row_spec, row_spec, row_spec, row_spec, row_spec),
-        out_specs=out_spec,
-    )
-    check_label_smoothing(name, label_smoothing)
-    check_nonnegative(name, "z_loss", z_loss)
-    args = (logits, labels, ones, mask, eps, zz)
     specs = (logits_spec, row_spec, row_spec, row_spec, row_spec, row_spec)
+    fn = jax.shard_map(local, mesh=mesh, in_specs=specs, out_specs=out_spec)
+    args = (logits, labels, ones, mask, eps, zz)
     explicit = any(t == AxisType.Explicit for t in getattr(mesh, "axis_types", ()))
     if explicit:
         # meshes with Explicit axis types (jax.make_mesh's default) need operands placed as the
@@ -603,3 +739,23 @@ def sharded_cross_entropy(
             jax.reshard(a, NamedSharding(mesh, s)) for a, s in zip(args, specs, strict=False)
         )
     return fn(*args)
+
+
+def _axis_tuple(axis) -> tuple:
+    return tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+
+
+def _mesh_axis_size(name, arg, mesh, axis) -> int:
+    """The device count along mesh axis (or axes) ``axis``; a named error if not in ``mesh``."""
+    names = getattr(mesh, "axis_names", None)
+    if names is None:
+        raise TypeError(f"{name}: 'mesh' must be a jax.sharding.Mesh, got {type(mesh).__name__}")
+    size = 1
+    for a in _axis_tuple(axis):
+        if a not in names:
+            raise ValueError(
+                f"{name}: '{arg}'={axis!r} is not an axis of the mesh, whose axes are "
+                f"{tuple(names)!r}"
+            )
+        size *= mesh.shape[a]
+    return size
