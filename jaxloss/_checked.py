@@ -330,6 +330,34 @@ SPECS: dict[str, tuple[Callable, ...]] = {
 }
 
 
+# Vocabulary-parallel losses (jaxloss.sharding). Labels are global class ids, so C is the global
+# vocabulary: the logits' last axis for sharded_cross_entropy (global arrays); inside shard_map,
+# this device's slice times the size of the mesh axis `axis_name`.
+def _vocab_parallel_classes(arg):
+    def classes(args):
+        return jnp.shape(args[arg])[-1] * jax.lax.axis_size(args["axis_name"])
+
+    return classes
+
+
+# Kept apart from SPECS (whose every entry has a single-device case in tests/test_unchecked.py):
+# these are tested on an 8-device mesh in tests/sharded_robustness_cases.py.
+VOCAB_PARALLEL_SPECS: dict[str, tuple[Callable, ...]] = {
+    "sharded_cross_entropy": (_LOGITS, class_labels()),
+    "vocab_parallel_cross_entropy": (
+        _LOGITS,
+        class_labels(num_classes=_vocab_parallel_classes("logits")),
+    ),
+    "vocab_parallel_linear_cross_entropy": (
+        _F("hidden"),
+        _F("weight"),
+        class_labels(num_classes=_vocab_parallel_classes("weight")),
+    ),
+}
+# the mesh and its axis names select the computation: static arguments
+_STATIC = _STATIC | {"mesh", "vocab_axis", "batch_axis", "axis_name", "batch_axis_name"}
+
+
 def _canonical(loss_fn: Callable) -> tuple[Callable, dict]:
     """The canonical loss behind ``loss_fn`` (an alias made by ``_alias.bind``) and its bound options."""
     bound = {}
@@ -354,7 +382,13 @@ def _has_tracer(tree) -> bool:
 def _raise(err) -> None:
     msg = err.get()
     if msg is not None:
-        raise LossInputError(msg.replace(" (`check` failed)", ""))
+        msg = msg.replace(" (`check` failed)", "")
+        # an error raised before a shard_map is threaded through it and comes back once per
+        # device ("at mapped index k: <the same message>"): report it once
+        lines = {line.split(": ", 1)[-1] for line in msg.splitlines()}
+        if len(lines) == 1 and msg.startswith("at mapped index "):
+            msg = lines.pop()
+        raise LossInputError(msg)
 
 
 def checked(loss_fn: Callable | str) -> Callable:
@@ -386,15 +420,16 @@ def checked(loss_fn: Callable | str) -> Callable:
         from ._registry import get
 
         loss_fn = get(loss_fn)
-    if getattr(loss_fn, "__name__", None) in SPECS:
+    specs = {**SPECS, **VOCAB_PARALLEL_SPECS}
+    if getattr(loss_fn, "__name__", None) in specs:
         # a canonical loss, or a compat wrapper with checks of its own (Keras' hinge, ...)
         fn, bound = loss_fn, {}
     else:
         fn, bound = _canonical(loss_fn)
     name = fn.__name__
-    if name not in SPECS:
+    if name not in specs:
         raise ValueError(f"jaxloss.checked: no runtime checks are defined for {name!r}")
-    checks = SPECS[name]
+    checks = specs[name]
     signature = inspect.signature(fn)
     target = loss_fn
     statics = tuple(p for p in signature.parameters if p in _STATIC)
