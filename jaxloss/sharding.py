@@ -354,11 +354,12 @@ def vocab_parallel_cross_entropy(
     (:func:`jaxloss.sparse_softmax_cross_entropy` on the gathered logits), never a plausible
     number, in every reduction: a NaN logit makes its row's loss and gradient NaN; a ``+inf``
     logit gives ``+inf`` (NaN if it is the label's logit), its gradient NaN at that logit; a row
-    whose logits are all ``-inf`` gives ``+inf`` (gradient ``-(1 − ε)`` at the label). A label outside ``[0, V)`` (global ``V``) that is not
-    ``ignore_index``, on a row that counts (``where`` True), gives a NaN loss *and* a NaN gradient
-    for its row, whatever its weight; ``where=False`` rows give 0 and an exactly-zero gradient.
-    ``jaxloss.checked(vocab_parallel_cross_entropy)`` reports such labels and NaN / ``+inf`` logits
-    (inside ``shard_map``; wrap the program with :func:`jaxloss.checkify`).
+    whose logits are all ``-inf`` gives ``+inf`` (gradient ``-(1 − ε)`` at the label). A label
+    outside ``[0, V)`` (global ``V``) that is not ``ignore_index``, on a row that counts (``where``
+    True), gives a NaN loss *and* a NaN gradient for its row, whatever its weight; ``where=False``
+    rows give 0 and an exactly-zero gradient. ``jaxloss.checked(vocab_parallel_cross_entropy)``
+    reports such labels and NaN / ``+inf`` logits (inside ``shard_map``; wrap the program with
+    :func:`jaxloss.checkify`).
 
     Raises:
       TypeError / ValueError: as the single-device loss, naming this function, for non-float
