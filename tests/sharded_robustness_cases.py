@@ -390,6 +390,31 @@ def test_checked_vocab_parallel_inside_shard_map():
     ):
         checked_step(x, bad)
 
+    lin = jaxloss.checked(vocab_parallel_linear_cross_entropy)
+    lin_step = jaxloss.checkify(
+        jax.jit(
+            jax.shard_map(
+                lambda a, b, c: lin(a, b, c, axis_name="model", batch_axis_name="data"),
+                mesh=mesh,
+                in_specs=(P("data"), P(None, "model"), P("data")),
+                out_specs=P(),
+            )
+        )
+    )
+    h, W = rng(13).normal(size=(B, D)), rng(14).normal(size=(D, V))
+    assert np.isfinite(lin_step(h, W, y))
+    with pytest.raises(
+        jaxloss.LossInputError,
+        match=r"vocab_parallel_linear_cross_entropy: 'labels' must be a class id in \[0, 16\)",
+    ):
+        lin_step(h, W, bad)
+    h[2, 1] = NAN
+    with pytest.raises(
+        jaxloss.LossInputError,
+        match=r"vocab_parallel_linear_cross_entropy: 'hidden' must be finite",
+    ):
+        lin_step(h, W, y)
+
 
 if __name__ == "__main__":  # pragma: no cover
     raise SystemExit(pytest.main([__file__, "-q"]))
