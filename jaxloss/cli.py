@@ -37,8 +37,8 @@ def _run_script(command: str, argv: list[str]) -> int:
     path = os.path.join(_repo_root(), folder, name)
     if not os.path.exists(path):
         print(
-            f"jaxloss {command}: {folder}/{name} is not available here (it ships with the source "
-            f"checkout, not the installed package; looked for {path})",
+            f"jaxloss {command}: needs the source tree ({folder}/{name} is not part of the "
+            f"installed package); run it from a source checkout",
             file=sys.stderr,
         )
         return 2
