@@ -192,7 +192,7 @@ def collect() -> tuple[list[Entry], list[Alias]]:
         )
     others: list[Alias] = []
     for name in jaxloss.list_losses(aliases=True):
-        if name in entries:
+        if name in entries or ":" in name:  # qualified peer names (optax:...) live in compat
             continue
         fn = jaxloss.get(name)
         target = getattr(fn, "canonical", None)
@@ -356,7 +356,9 @@ def api_markdown(entries: list[Entry]) -> str:
         ("jaxloss.train", "Training (`jaxloss.train`)"),
         ("jaxloss.sharding", "Sharding (`jaxloss.sharding`)"),
         ("jaxloss.sweep", "Vectorised sweeps (`jaxloss.sweep`)"),
-        ("jaxloss.compat", "Peer-library namespaces (`jaxloss.compat`)"),
+        ("jaxloss.compat.optax", "optax's loss API (`jaxloss.compat.optax`)"),
+        ("jaxloss.compat.torch", "PyTorch's loss API (`jaxloss.compat.torch`)"),
+        ("jaxloss.compat.keras", "Keras' loss API (`jaxloss.compat.keras`)"),
     ]:
         try:
             module = importlib.import_module(modname)
