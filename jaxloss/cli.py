@@ -42,7 +42,15 @@ def _run_script(command: str, argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    namespace = runpy.run_path(path, run_name="jaxloss_cli")
+    try:
+        namespace = runpy.run_path(path, run_name="jaxloss_cli")
+    except ModuleNotFoundError as e:  # e.g. matplotlib: the examples extra is not installed
+        print(
+            f"jaxloss {command}: {folder}/{name} needs {e.name!r}, which is not installed; "
+            f'install the extras with: pip install -e ".[examples]"',
+            file=sys.stderr,
+        )
+        return 2
     main = namespace.get("main")
     if main is None:
         print(f"jaxloss {command}: {folder}/{name} has no main()", file=sys.stderr)

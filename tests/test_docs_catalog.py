@@ -83,3 +83,14 @@ def test_source_tree_commands_say_so_in_one_line_without_the_source_tree(
         assert captured.out == ""
         lines = captured.err.splitlines()
         assert len(lines) == 1 and "needs the source tree" in lines[0], captured.err
+
+
+def test_a_missing_examples_dependency_is_one_line_not_a_traceback(tmp_path, monkeypatch, capsys):
+    from jaxloss import cli
+
+    (tmp_path / "examples").mkdir()
+    (tmp_path / "examples" / "tour.py").write_text("import jaxloss_no_such_module\n")
+    monkeypatch.setattr(cli, "_repo_root", lambda: str(tmp_path))
+    assert cli.main(["tour"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and "'jaxloss_no_such_module'" in lines[0] and "[examples]" in lines[0]
