@@ -37,12 +37,20 @@ def _run_script(command: str, argv: list[str]) -> int:
     path = os.path.join(_repo_root(), folder, name)
     if not os.path.exists(path):
         print(
-            f"jaxloss {command}: {folder}/{name} is not available here (it ships with the source "
-            f"checkout, not the installed package; looked for {path})",
+            f"jaxloss {command}: needs the source tree ({folder}/{name} is not part of the "
+            f"installed package); run it from a source checkout",
             file=sys.stderr,
         )
         return 2
-    namespace = runpy.run_path(path, run_name="jaxloss_cli")
+    try:
+        namespace = runpy.run_path(path, run_name="jaxloss_cli")
+    except ModuleNotFoundError as e:  # e.g. matplotlib: the examples extra is not installed
+        print(
+            f"jaxloss {command}: {folder}/{name} needs {e.name!r}, which is not installed; "
+            f'install the extras with: pip install -e ".[examples]"',
+            file=sys.stderr,
+        )
+        return 2
     main = namespace.get("main")
     if main is None:
         print(f"jaxloss {command}: {folder}/{name} has no main()", file=sys.stderr)
