@@ -9,8 +9,9 @@ Shared conventions of the sparse (integer-label) losses in this module:
 * ``ignore_index`` (static int or ``None``): matching labels contribute nothing to the loss, the
   gradient or the ``"mean"`` normaliser, and ``"none"`` returns exactly 0 there.
 * Labels outside ``[0, C)`` that are not ``ignore_index`` are invalid input. Unchecked, the loss
-  value at such a position is NaN (so the reduction is NaN unless ``where`` masks it); the gradient
-  with respect to the scores stays finite. ``jaxloss.checked`` reports them.
+  value *and* gradient at such a position are NaN (so the reduction is NaN unless ``where`` masks
+  it; ``weights`` of 0 do not, 0 · NaN), as in the softmax cross-entropies. ``jaxloss.checked``
+  reports them.
 """
 
 from __future__ import annotations
@@ -121,8 +122,13 @@ def _is_label(safe_labels: jax.Array, num_classes: int) -> jax.Array:
 def _finish(
     name: str, values: jax.Array, bad: jax.Array, mask, weights, reduction: str
 ) -> jax.Array:
-    # invalid (out-of-range, not ignored) labels: NaN, a constant, so no gradient flows from it
-    values = jnp.where(bad, jnp.full_like(values, jnp.nan), values)
+    # invalid (out-of-range, not ignored) labels on kept examples: value and gradient NaN (a
+    # product, so the example's cotangent is NaN); dropped examples keep an exact 0. inf − inf
+    # creates the NaN only there, so valid input never produces one (even under jax_debug_nans)
+    if mask is not None:
+        bad = bad & jnp.broadcast_to(jnp.asarray(mask), bad.shape)
+    inf_or_zero = jnp.where(bad, jnp.asarray(jnp.inf, values.dtype), jnp.zeros((), values.dtype))
+    values = values * (1 + (inf_or_zero - inf_or_zero))
     return apply_reduction(name, values, weights, mask, reduction)
 
 

@@ -591,8 +591,9 @@ def sparse_softmax_cross_entropy(
       exactly 0 — including a weight that underflows to 0 in the computation dtype — ``"mean"``
       is 0 by the nothing-valid rule, where PyTorch gives ``nan``. Unchecked invalid input: a
       label outside ``[0, C)`` that is not ``ignore_index`` (including negative labels, which
-      are *not* wrapped) gives a ``nan`` loss for that example; a label whose logit is ``-inf``
-      gives ``+inf``. A NaN logit gives NaN for its example; a ``+inf`` logit gives ``+inf``
+      are *not* wrapped) gives a ``nan`` loss and a ``nan`` gradient (its whole logit row) for
+      that example — ``weights`` of 0 do not hide it (0 · NaN), ``where=False`` drops it (exact
+      0); a label whose logit is ``-inf`` gives ``+inf``. A NaN logit gives NaN for its example; a ``+inf`` logit gives ``+inf``
       (``nan`` if it is the label's logit, ``lse − x_y = inf − inf``; with ``logit_softcap`` it is
       capped like any logit). ``checked`` reports them.
 
@@ -620,16 +621,33 @@ def sparse_softmax_cross_entropy(
     )
 
 
+def _out_of_range_factor(name, labels, num_classes, ignore_index, where, dtype):
+    """Per example: NaN where the label is out of range on a kept example, else exactly 1.
+
+    Multiplying an example's loss (or the entry it reads) by this makes its value *and* its
+    gradient NaN (the cotangent that reaches the example is NaN), never the finite softmax / N of a
+    placeholder class. Kept = not ``ignore_index`` and ``where`` True: a dropped example stays
+    exactly 0 in value and gradient. inf − inf creates the NaN only on those examples, so valid
+    input never produces one (even under ``jax_debug_nans``).
+    """
+    valid, in_range = _label_masks(labels, num_classes, ignore_index)
+    bad = valid & ~in_range
+    if where is not None:
+        # the "none" reduction of a boolean: validates ``where`` (shape, dtype) and applies it
+        bad = apply_reduction(name, bad, None, where, "none")
+    inf_or_zero = jnp.where(bad, jnp.asarray(jnp.inf, dtype), jnp.zeros((), dtype))
+    return 1 + (inf_or_zero - inf_or_zero)
+
+
 def _reduce_sparse(
     name, loss, w_label, labels, num_classes, ignore_index, weights, where, reduction
 ):
     """Masks ignored / out-of-range examples and reduces with PyTorch's normaliser."""
     dtype = loss.dtype
-    valid, in_range = _label_masks(labels, num_classes, ignore_index)
-    # out-of-range labels are invalid input: nan, never a silently plausible number. inf − inf
-    # creates the nan only there, so valid input never produces one (even under jax_debug_nans)
-    inf_or_zero = jnp.where(valid & ~in_range, jnp.asarray(jnp.inf, dtype), jnp.zeros((), dtype))
-    loss = loss + (inf_or_zero - inf_or_zero)
+    valid, _ = _label_masks(labels, num_classes, ignore_index)
+    # out-of-range labels are invalid input: value and gradient NaN, never a plausible number
+    # (a product, not a sum: the example's cotangent becomes NaN, hence its whole gradient)
+    loss = loss * _out_of_range_factor(name, labels, num_classes, ignore_index, where, dtype)
     # select, never multiply: an ignored example contributes exactly 0 to value and gradient
     loss = jnp.where(valid, loss, jnp.zeros_like(loss))
     normalizer = None
@@ -747,7 +765,7 @@ def sparse_categorical_cross_entropy(
     Notes:
       Finite with finite gradients at ``p_y = 0`` (loss 100, gradient 0) and ``p_y = 1``.
       Unchecked invalid input: a label outside ``[0, C)`` that is not ``ignore_index`` gives a
-      ``nan`` loss for that example.
+      ``nan`` loss for that example and a ``nan`` gradient (at the entry it reads, class 0).
       Only the label's probability is read: above 1 it gives ``-log p`` (negative), below 0 it
       gives 100, and the other entries, valid or not, have no effect; ``checked`` reports them.
     """
@@ -755,7 +773,10 @@ def sparse_categorical_cross_entropy(
     _check_ignore_index(name, ignore_index)
     p, ax = _class_last(name, "probabilities", probabilities, axis)
     labels = _check_labels(name, labels, "probabilities", jnp.shape(probabilities), ax)
-    p_label = _take_label(p, labels)
+    # an out-of-range label poisons the entry read before the clamp (whose select would drop a
+    # NaN cotangent where p is below the clamp): value and gradient NaN
+    factor = _out_of_range_factor(name, labels, p.shape[-1], ignore_index, where, p.dtype)
+    p_label = _take_label(p, labels) * factor
     loss = -clamped_log(p_label)
     return _reduce_sparse(
         name, loss, None, labels, p.shape[-1], ignore_index, weights, where, reduction
@@ -808,7 +829,8 @@ def nll_loss(
     Notes:
       ``-inf`` log-probabilities on classes other than the label are fine (value and gradient).
       Unchecked invalid input: a label outside ``[0, C)`` that is not ``ignore_index`` gives a
-      ``nan`` loss for that example; ``-inf`` at the label gives ``+inf``.
+      ``nan`` loss for that example and a ``nan`` gradient (at the entry it reads, class 0);
+      ``-inf`` at the label gives ``+inf``.
       Only the label's entry is read: a NaN there gives NaN for that example; a NaN or ``+inf``
       elsewhere has no effect. ``checked`` reports both.
     """
@@ -818,10 +840,11 @@ def nll_loss(
     labels = _check_labels(name, labels, "log_probabilities", jnp.shape(log_probabilities), ax)
     dtype, num_classes = lp.dtype, lp.shape[-1]
     cw = _class_weight_row(name, class_weights, num_classes, lp.ndim, dtype)
-    valid, in_range = _label_masks(labels, num_classes, ignore_index)
+    valid, _ = _label_masks(labels, num_classes, ignore_index)
     lp_label = _take_label(lp, labels)
-    # ignored rows read a placeholder class whose log-probability may be -inf: never 0 · inf
-    loss = -jnp.where(valid & in_range, lp_label, jnp.zeros_like(lp_label))
+    # ignored rows read a placeholder class whose log-probability may be -inf: never 0 · inf (an
+    # out-of-range row is kept: _reduce_sparse makes its value and gradient NaN)
+    loss = -jnp.where(valid, lp_label, jnp.zeros_like(lp_label))
     w_label = None
     if cw is not None:
         w_label = _take_label(cw, labels)
