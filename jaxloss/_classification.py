@@ -103,7 +103,21 @@ def _sparse_setup(
         bad = ~in_range & kept
         mask = kept if where is None else jnp.broadcast_to(jnp.asarray(where), shape) & kept
     safe_labels = jnp.where(ok, labels, jnp.zeros_like(labels))
+    # a kept example with an invalid label: its scores become NaN (× NaN), so its gradient is NaN
+    # whatever selects the loss applies downstream (the transpose of the product is ct · NaN)
+    x = x * _nan_where(_kept_bad(bad, mask), x.dtype)[..., None]
     return x, safe_labels, ok, bad, mask
+
+
+def _kept_bad(bad: jax.Array, mask) -> jax.Array:
+    return bad if mask is None else bad & jnp.broadcast_to(jnp.asarray(mask), bad.shape)
+
+
+def _nan_where(bad: jax.Array, dtype) -> jax.Array:
+    """NaN where ``bad``, exactly 1 elsewhere; inf − inf creates the NaN only there, so valid
+    input never produces one (even under ``jax_debug_nans``)."""
+    inf_or_zero = jnp.where(bad, jnp.asarray(jnp.inf, dtype), jnp.zeros((), dtype))
+    return 1 + (inf_or_zero - inf_or_zero)
 
 
 def _pick(x: jax.Array, safe_labels: jax.Array) -> jax.Array:
@@ -122,13 +136,9 @@ def _is_label(safe_labels: jax.Array, num_classes: int) -> jax.Array:
 def _finish(
     name: str, values: jax.Array, bad: jax.Array, mask, weights, reduction: str
 ) -> jax.Array:
-    # invalid (out-of-range, not ignored) labels on kept examples: value and gradient NaN (a
-    # product, so the example's cotangent is NaN); dropped examples keep an exact 0. inf − inf
-    # creates the NaN only there, so valid input never produces one (even under jax_debug_nans)
-    if mask is not None:
-        bad = bad & jnp.broadcast_to(jnp.asarray(mask), bad.shape)
-    inf_or_zero = jnp.where(bad, jnp.asarray(jnp.inf, values.dtype), jnp.zeros((), values.dtype))
-    values = values * (1 + (inf_or_zero - inf_or_zero))
+    # invalid (out-of-range, not ignored) labels on kept examples: value NaN (their scores are
+    # NaN too, see _sparse_setup: the gradient is NaN); dropped examples keep an exact 0
+    values = values * _nan_where(_kept_bad(bad, mask), values.dtype)
     return apply_reduction(name, values, weights, mask, reduction)
 
 

@@ -148,6 +148,12 @@ def _softcap(x: jax.Array, cap: jax.Array) -> jax.Array:
     return jnp.where(masked, x, capped)
 
 
+def _sum_scale(num_classes: int, dtype) -> jax.Array:
+    """h = 2^−e with 2^e ≥ 2·C: Σ over C classes of h·(x_c − m) ∈ [−2·max·h, 0] cannot overflow."""
+    e = max(1, int(num_classes)).bit_length() + 1
+    return jnp.asarray(2.0**-e, dtype)
+
+
 def _ce_rows_ref(
     x: jax.Array,
     *,
@@ -208,11 +214,16 @@ def _ce_rows_ref(
 
     finite = None
     if label_smoothing is not None or targets is not None:
-        finite = jnp.isfinite(z)
-        # masked logits become 0 before any product, so 0 · (−inf) never happens
-        z_safe = jnp.where(finite, z, jnp.zeros_like(z))
+        # a class exists where its *logit* is finite (not z = x − m, which overflows to −inf for
+        # a gap above the largest float: logits ±3.4e38 read as masked, the loss was log 2)
+        finite = jnp.isfinite(x)
+        # the class sums use h·(x − m) = h·x − h·m with h = _sum_scale(C) a power of two: exact
+        # (no rounding change) and no overflow, since each term is in [−2·max/(2C), 0] and the
+        # sum of C of them in [−max, 0]; 1/h is folded into the coefficient. Masked logits become
+        # 0 before any product, so 0 · (−inf) never happens
+        h = _sum_scale(x.shape[-1], dtype)
+        z_safe = jnp.where(finite, x * h - m * h, jnp.zeros_like(z))
 
-    smooth = None
     if label_smoothing is not None:
         k = jnp.sum(finite, axis=-1).astype(dtype)
         k = jnp.where(k > 0, k, jnp.ones_like(k))
@@ -233,13 +244,15 @@ def _ce_rows_ref(
             w_label = _take_label(class_weights, labels)
             loss = w_label * loss
         if label_smoothing is not None:
-            # Σ_{c finite} w_c (lse − x_c) = W_f·(lse − m) − Σ w_c (x_c − m), both terms ≥ 0
+            # Σ_{c finite} w_c (lse − x_c) = W_f·(lse − m) − Σ w_c (x_c − m), both terms ≥ 0;
+            # the second is summed scaled by h (z_safe) and multiplied by ε/K · 1/h, so ε/K · Σ is
+            # finite whenever the exact value is (2.27e37 for logits ±3.4e38, ε = 0.1, C = 3)
             if class_weights is None:  # w = 1: W_f = K (saves a multiply per logit)
-                smooth = k * log_s - jnp.sum(z_safe, axis=-1)
+                smooth_lse, smooth_x = k * log_s, jnp.sum(z_safe, axis=-1)
             else:
                 wf = jnp.where(finite, class_weights, jnp.zeros_like(class_weights))
-                smooth = jnp.sum(wf, axis=-1) * log_s - jnp.sum(wf * z_safe, axis=-1)
-            loss = loss + eps_over_k * smooth
+                smooth_lse, smooth_x = jnp.sum(wf, axis=-1) * log_s, jnp.sum(wf * z_safe, axis=-1)
+            loss = loss + eps_over_k * smooth_lse - (eps_over_k / h) * smooth_x
         return (loss, w_label, m, log_s, e, s) if stats else (loss, w_label)
 
     t = targets
@@ -247,8 +260,9 @@ def _ce_rows_ref(
         # t' = (1 − ε) t + ε/K on the K finite classes only
         t = (1 - label_smoothing) * t + eps_over_k[..., None] * finite.astype(dtype)
     a = t if class_weights is None else class_weights * t
-    # Σ_c a_c (lse − x_c) = A·(lse − m) − Σ a_c (x_c − m), with A = Σ a_c; no cancellation
-    loss = jnp.sum(a, axis=-1) * log_s - jnp.sum(a * z_safe, axis=-1)
+    # Σ_c a_c (lse − x_c) = A·(lse − m) − Σ a_c (x_c − m), with A = Σ a_c; no cancellation (the
+    # second sum scaled by h, see above)
+    loss = jnp.sum(a, axis=-1) * log_s - jnp.sum(a * z_safe, axis=-1) / h
     # target mass on a masked (−inf) class: the cross-entropy is +inf (invalid input)
     bad = jnp.any(jnp.logical_and(~finite, a != 0), axis=-1)
     loss = loss + jnp.where(bad, jnp.asarray(jnp.inf, dtype), jnp.asarray(0, dtype))
@@ -349,7 +363,7 @@ def _ce_fast_jvp(primals, tangents):
         lse = m[..., 0] + log_s
         finite = None
         if eps is not None or targets is not None:
-            finite = jnp.isfinite(z)
+            finite = jnp.isfinite(x)  # as in _ce_rows_ref: the logit, not x − m
         if eps is not None:
             k = jnp.sum(finite, axis=-1).astype(dtype)
             eps_over_k = eps / jnp.where(k > 0, k, jnp.ones_like(k))
