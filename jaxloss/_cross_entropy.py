@@ -41,7 +41,7 @@ from jax.typing import ArrayLike
 
 from . import _validation as val
 from ._alias import bind
-from ._numerics import as_hyper, clamped_log, compute_dtype
+from ._numerics import as_hyper, clamped_log, class_sum_scale, compute_dtype
 from ._reduction import apply_reduction
 
 # ----------------------------------------------------------------------------------------------
@@ -148,12 +148,6 @@ def _softcap(x: jax.Array, cap: jax.Array) -> jax.Array:
     return jnp.where(masked, x, capped)
 
 
-def _sum_scale(num_classes: int, dtype) -> jax.Array:
-    """h = 2^−e with 2^e ≥ 2·C: Σ over C classes of h·(x_c − m) ∈ [−2·max·h, 0] cannot overflow."""
-    e = max(1, int(num_classes)).bit_length() + 1
-    return jnp.asarray(2.0**-e, dtype)
-
-
 def _ce_rows_ref(
     x: jax.Array,
     *,
@@ -217,11 +211,11 @@ def _ce_rows_ref(
         # a class exists where its *logit* is finite (not z = x − m, which overflows to −inf for
         # a gap above the largest float: logits ±3.4e38 read as masked, the loss was log 2)
         finite = jnp.isfinite(x)
-        # the class sums use h·(x − m) = h·x − h·m with h = _sum_scale(C) a power of two: exact
+        # the class sums use h·(x − m) = h·x − h·m with h = class_sum_scale(C) a power of two: exact
         # (no rounding change) and no overflow, since each term is in [−2·max/(2C), 0] and the
         # sum of C of them in [−max, 0]; 1/h is folded into the coefficient. Masked logits become
         # 0 before any product, so 0 · (−inf) never happens
-        h = _sum_scale(x.shape[-1], dtype)
+        h = class_sum_scale(x.shape[-1], dtype)
         z_safe = jnp.where(finite, x * h - m * h, jnp.zeros_like(z))
 
     if label_smoothing is not None:

@@ -29,7 +29,7 @@ import numpy as np
 from jax import lax
 from jax.typing import ArrayLike
 
-from ._numerics import as_hyper, compute_dtype
+from ._numerics import as_hyper, class_sum_scale, compute_dtype
 from ._reduction import apply_reduction
 from ._validation import (
     check_broadcastable,
@@ -108,6 +108,8 @@ class _Consts:
         else:
             fin = None
             self.k = jnp.asarray(vocab, cfg.cdt)
+        # sums over classes are taken of h·(z − m) (overflow-free, exact): S is carried as h·S
+        self.h = class_sum_scale(vocab, cfg.cdt)
         if cw is None:
             self.wf = self.k
         else:
@@ -126,17 +128,20 @@ def _row_stats(cfg, z, y, consts):
     sw = None
     if cfg.smooth:
         # Σ over existing (finite-logit) classes only: the masked vocabulary gets no smoothing mass
-        zf = jnp.where(jnp.isfinite(z), z - m[:, None], jnp.zeros_like(z))
+        h = consts.h
+        zf = jnp.where(jnp.isfinite(z), z * h - m[:, None] * h, jnp.zeros_like(z))
         sw = _smoothing_sum(consts, lse_m, zf)
     return lse, zy, sw
 
 
 def _smoothing_sum(consts, lse_m, zf):
-    """S = Σ_c w_c (lse − z_c) = W_f·(lse − m) − Σ_c w_c (z_c − m), from ``zf`` = z − m (0 where masked).
+    """h·S, S = Σ_c w_c (lse − z_c) = W_f·(lse − m) − Σ_c w_c (z_c − m), from ``zf`` = h·(z − m)
+    (0 where masked; h = ``consts.h``, :func:`_numerics.class_sum_scale`: no overflow of z − m).
 
     Both terms are relative to the row max m, so a one-class row gives exactly 0 (not the rounding
     residue of W_f·lse − Σ w_c z_c, which the fuzzer caught slightly below 0)."""
-    return consts.wf * lse_m - (jnp.sum(zf, axis=1) if consts.cwv is None else zf @ consts.cwv)
+    sum_zf = jnp.sum(zf, axis=1) if consts.cwv is None else zf @ consts.cwv
+    return consts.wf * lse_m * consts.h - sum_zf
 
 
 def _nan_where(bad, dtype):
@@ -165,7 +170,8 @@ def _row_loss(cfg, lse, zy, sw, cwy, valid, in_range, eps, zl, consts):
     if cwy is not None:
         main = cwy * main
     if cfg.smooth:
-        main = main + eps / consts.k * sw  # sw = S = Σ_c w_c (lse − z_c)
+        # sw = h·S, S = Σ_c w_c (lse − z_c); ε/K·S is finite whenever the exact value is
+        main = main + eps / (consts.k * consts.h) * sw
     # out-of-range labels are invalid input: nan, as sparse_softmax_cross_entropy; a product, so
     # that under autodiff ("checkpoint") the token's gradient is NaN too
     main = _poison(main, valid, in_range)
@@ -214,7 +220,7 @@ def _hyper_grads(cfg, g, lse, zy, sw, cwy, valid, eps, zl, consts):
 
     if cfg.smooth:
         # d loss_i/dε = −w_y (lse − z_y) + S/K, S = Σ_c w_c (lse − z_c)
-        deps = valid_sum(-gw * (lse - zy) + g * sw / consts.k)
+        deps = valid_sum(-gw * (lse - zy) + g * sw / (consts.k * consts.h))  # sw = h·S
     else:
         deps = jnp.zeros((), cfg.cdt)
     dzl = valid_sum(gw * lse * lse) if cfg.zloss else jnp.zeros((), cfg.cdt)
@@ -461,7 +467,10 @@ def _rows_checkpoint(cfg, h, w, b, y, cwy, valid, in_range, cw, eps, zl, cap):
         zy = jnp.sum(jnp.where(onehot, zf, jnp.zeros_like(zf)), axis=1)
         sw = None
         if cfg.smooth:
-            sw = _smoothing_sum(consts, lse_m, jnp.where(finite, zf - m, jnp.zeros_like(zf)))
+            h = consts.h
+            sw = _smoothing_sum(
+                consts, lse_m, jnp.where(finite, zf * h - m * h, jnp.zeros_like(zf))
+            )
         return _row_loss(cfg, lse, zy, sw, cwy_c, v_c, r_c, eps, zl, consts)
 
     def body(_, xs):

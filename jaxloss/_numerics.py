@@ -32,6 +32,7 @@ __all__ = [
     "scaled_sq_norm",
     "safe_norm",
     "safe_normalize",
+    "class_sum_scale",
     "clamped_log",
     "canonical_axis",
 ]
@@ -213,3 +214,16 @@ def safe_normalize(x: jax.Array, axis: int = -1, min_norm: ArrayLike = 0.0) -> j
     return jnp.where(
         den_zero, jnp.zeros_like(xs), xs / jnp.where(den_zero, jnp.ones_like(den), den)
     )
+
+
+def class_sum_scale(num_classes: int, dtype) -> jax.Array:
+    """h = 2^−e with 2^e ≥ 2·C (``C`` static): Σ over C classes of h·(x_c − m) cannot overflow.
+
+    Each term of a row's ``Σ_c (x_c − m)`` (m = the row max) lies in ``[−2·max, 0]`` and overflows
+    for logits of opposite sign near the float limit; ``h·x_c − h·m`` is exact (a power of two, no
+    rounding change away from the subnormal range) and the C scaled terms sum to ``[−max, 0]``.
+    Callers fold ``1/h`` into a coefficient (``ε/K · 1/h``), so the product is finite whenever the
+    exact value is.
+    """
+    e = max(1, int(num_classes)).bit_length() + 1
+    return jnp.asarray(2.0**-e, dtype)

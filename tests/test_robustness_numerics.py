@@ -538,3 +538,22 @@ def test_item17_focal_target_gradient_at_infinite_logit_non_integer_gamma(dt):
         gx, gt = jax.grad(loss, argnums=(0, 1))(x, t)
         assert np.all(_np(gx)[:2] == 0.0) and np.all(_np(gt)[:2] == 0.0)
         assert np.all(np.isfinite(_np(gx))) and np.all(np.isfinite(_np(gt)))
+
+
+@pytest.mark.parametrize("method", ["forward_grad", "recompute", "checkpoint"])
+def test_item5_linear_ce_label_smoothing_at_the_float32_limit(method):
+    # logits h·W = ±3.4e38: z − m overflowed in the smoothing sum (the loss was +inf)
+    big = np.float32(3.4e38)
+    h = jnp.ones((1, 1), jnp.float32)
+    w = jnp.asarray([[big, -big, big]], jnp.float32)
+    y = jnp.asarray([0])
+    want = _smoothed_ce64(np.array([big, -big, big]), 0, 0.1)
+    got = jaxloss.linear_cross_entropy(h, w, y, label_smoothing=0.1, method=method)
+    np.testing.assert_allclose(float(got), want, rtol=1e-6)
+    # d/dε = −(lse − z_y) + S/K, S = Σ_c (lse − z_c): float64 closed form
+    deps = jax.grad(
+        lambda e: jaxloss.linear_cross_entropy(h, w, y, label_smoothing=e, method=method)
+    )(0.1)
+    lse = float(big) + np.log(2.0)
+    want_deps = -(lse - float(big)) + (3 * lse - float(big)) / 3
+    np.testing.assert_allclose(float(deps), want_deps, rtol=1e-6)
