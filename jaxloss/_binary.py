@@ -28,7 +28,7 @@ from jax.typing import ArrayLike
 
 from . import _validation as val
 from ._alias import bind
-from ._numerics import as_hyper, clamped_log, compute_dtype, softplus
+from ._numerics import as_hyper, clamped_log, compute_dtype, log_sigmoid, softplus
 from ._reduction import apply_reduction
 
 # ---------------------------------------------------------------------------------------------
@@ -113,23 +113,60 @@ def _integer_gamma(gamma: ArrayLike) -> int | None:
     return int(g) if g in (0.0, 1.0, 2.0, 3.0, 4.0) else None
 
 
-def _modulating_factor(name: str, q: jax.Array, gamma: ArrayLike, dtype) -> jax.Array:
+def _modulating_factor(name: str, q: jax.Array, gamma: ArrayLike, dtype, log_q=None) -> jax.Array:
     """q^γ for q = 1 − p_t ∈ [0, 1], with finite derivatives in q and γ everywhere.
 
     ``q**γ`` differentiates to ``γ·q^(γ−1)``, which is inf at q = 0 for γ < 1 and NaN (0·inf) for
     γ = 0; the guarded form treats q below the smallest normal number as 0, where q^γ is 0 (γ > 0)
     or 1 (γ = 0, the convention 0⁰ = 1) with zero derivative. A concrete integer γ (the default
-    2) uses an exact integer power instead.
+    2) uses an exact integer power instead. ``log_q`` (a callable giving log q, computed without
+    forming q) replaces the guard for a non-integer γ: q^γ = exp(γ·log q) has derivatives
+    γ·q^γ·(log q)′, finite wherever log q is, where ``log`` of a q near the smallest normal number
+    overflows the second derivative (1/q² = inf: the Hessian was NaN).
     """
     n = _integer_gamma(gamma)
     if n is not None:
         return jnp.ones_like(q) if n == 0 else lax.integer_pow(q, n)
     g = _hyper(name, "gamma", gamma, dtype, q.shape)
+    at_zero = jnp.where(g == 0, jnp.ones_like(q), jnp.zeros_like(q))
+    if log_q is not None:
+        lq = log_q()
+        # q = 0 exactly (log q = −inf): q^γ is 0, or 1 for γ = 0 (double where: no 0·inf)
+        none = lq == -jnp.inf
+        return jnp.where(none, at_zero, jnp.exp(g * jnp.where(none, jnp.zeros_like(lq), lq)))
     positive = q > jnp.finfo(dtype).tiny
     # q^γ = exp(γ·log q); double where: log never sees 0 and 1/q stays below the largest float
     power = jnp.exp(g * jnp.log(jnp.where(positive, q, jnp.ones_like(q))))
-    at_zero = jnp.where(g == 0, jnp.ones_like(q), jnp.zeros_like(q))
     return jnp.where(positive, power, at_zero)
+
+
+def _log_one_minus_p_t(x: jax.Array, t: jax.Array, q: jax.Array) -> jax.Array:
+    """log(1 − p_t) = log(t·σ(−x) + (1 − t)·σ(x)) from log-sigmoids, exact for any x (±inf too).
+
+    = logaddexp(log t + log σ(−x), log(1 − t) + log σ(x)) for t in [0, 1]; a hard target reads
+    one log-sigmoid, −softplus(±x). Every derivative in x and t is finite (log t and log(1 − t)
+    are −inf constants at t = 0 and 1: double where). Targets outside [0, 1] (invalid, unchecked)
+    use ``log q`` of the given ``q`` (−inf where q ≤ 0, i.e. q^γ = 0 there); NaN propagates.
+    """
+    zero = jnp.zeros_like(t)
+    neg_inf = jnp.full_like(t, -jnp.inf)
+    no_t, no_1mt = t <= 0, t >= 1
+    lt = jnp.where(no_t, neg_inf, jnp.log(jnp.where(no_t, jnp.ones_like(t), t)))
+    l1mt = jnp.where(no_1mt, neg_inf, jnp.log1p(-jnp.where(no_1mt, zero, t)))
+    a = lt + log_sigmoid(-x)
+    b = l1mt + log_sigmoid(x)
+    # logaddexp(a, b) = hi + log1p(exp(lo − hi)) with selects (exact derivatives at a = b); both
+    # −inf (q = 0: t = 1, x = +inf or t = 0, x = −inf) gives −inf with zero derivatives
+    a_hi = a >= b
+    hi = jnp.where(a_hi, a, b)
+    lo = jnp.where(a_hi, b, a)
+    none = hi == -jnp.inf
+    d = jnp.where(none, zero, lo - jnp.where(none, zero, hi))
+    lq = jnp.where(none, neg_inf, hi + jnp.log1p(jnp.exp(d)))
+    outside = (t < 0) | (t > 1)
+    q_le0 = outside & (q <= 0)
+    lq_given = jnp.where(q_le0, neg_inf, jnp.log(jnp.where(outside & ~q_le0, q, jnp.ones_like(q))))
+    return jnp.where(outside, lq_given, lq)
 
 
 def _alpha_t(name: str, alpha: ArrayLike, t: jax.Array, dtype) -> jax.Array:
@@ -349,8 +386,15 @@ def sigmoid_focal_loss(
       * The alias ``sigmoid_focal_crossentropy`` (TensorFlow Addons' name) also takes *logits*;
         TF-Addons' function defaults to ``from_logits=False`` and sums over the last axis — apply
         ``jax.scipy.special.logit`` to probabilities, or use :func:`binary_focal_loss`.
-      * Unchecked input: ``gamma < 0`` (traced) gives ``inf`` for correct predictions; ``alpha``
-        outside ``[0, 1]`` gives negative weights.
+      * A non-integer ``gamma`` computes ``(1 − p_t)^γ = exp(γ·log(1 − p_t))`` with
+        ``log(1 − p_t)`` from log-sigmoids (never ``log`` of a rounded ``1 − p_t``), so the
+        Hessian is finite and exact at confident logits too (``γ = 0.5``, ``|x|`` up to 87 in
+        float32, where ``1/(1 − p_t)²`` overflows).
+      * Unchecked input: a traced ``gamma < 0`` is used as given — ``(1 − p_t)^γ > 1``
+        up-weights correct predictions (``γ = −1``: ``ℓ → α_t`` as ``p_t → 1``, e.g. 0.25 at
+        ``x = 10``, ``t = 1``); where ``(1 − p_t)^γ`` overflows the value is ``inf · 0 = nan``,
+        and an exactly right infinite logit gives 0. ``alpha`` outside ``[0, 1]`` gives negative
+        weights.
       * Unchecked input: targets outside ``[0, 1]`` are used as given (``α_t`` may then be
         negative: a target of 2 with ``alpha=0.25`` gives a negative loss); a NaN in either input
         gives NaN for that element. ``checked`` reports them.
@@ -363,7 +407,7 @@ def sigmoid_focal_loss(
     bce = _bce_with_logits(x, t)
     # 1 − p_t = t·(1 − σ(x)) + (1 − t)·σ(x) = t·σ(−x) + (1 − t)·σ(x)
     q = t * jax.nn.sigmoid(-x) + (1 - t) * jax.nn.sigmoid(x)
-    factor = _modulating_factor(name, q, gamma, dtype)
+    factor = _modulating_factor(name, q, gamma, dtype, log_q=lambda: _log_one_minus_p_t(x, t, q))
     # at x = ±inf the factor's derivative is exactly 0 while BCE may be inf: the double where keeps
     # inf·0 out of both the forward (jvp) and the reverse (grad) derivative
     infinite = jnp.isinf(x)
@@ -432,7 +476,8 @@ def binary_focal_loss(
         Keras clips ``p`` to ``[1e-7, 1 − 1e-7]``, where this function clamps each log at -100.
       * Finite at ``p = 0`` and ``p = 1`` (values and gradients, any ``gamma ≥ 0``; 0⁰ = 1).
       * Unchecked input: ``p`` outside ``[0, 1]`` is not meaningful (clamped logs keep the value
-        finite); traced ``gamma < 0`` gives ``inf`` for correct predictions.
+        finite); a traced ``gamma < 0`` is used as given — ``(1 − p_t)^γ > 1`` up-weights correct
+        predictions (``γ = −1``: ``ℓ → α_t`` as ``p_t → 1``), and ``p_t = 1`` exactly gives 0.
       * Unchecked input: outside ``[0, 1]`` the value is the formula's with clamped logs and
         targets used as given; a NaN in either input gives NaN for that element. ``checked``
         reports them.

@@ -9,8 +9,9 @@ Shared conventions of the sparse (integer-label) losses in this module:
 * ``ignore_index`` (static int or ``None``): matching labels contribute nothing to the loss, the
   gradient or the ``"mean"`` normaliser, and ``"none"`` returns exactly 0 there.
 * Labels outside ``[0, C)`` that are not ``ignore_index`` are invalid input. Unchecked, the loss
-  value at such a position is NaN (so the reduction is NaN unless ``where`` masks it); the gradient
-  with respect to the scores stays finite. ``jaxloss.checked`` reports them.
+  value *and* gradient at such a position are NaN (so the reduction is NaN unless ``where`` masks
+  it; ``weights`` of 0 do not, 0 · NaN), as in the softmax cross-entropies. ``jaxloss.checked``
+  reports them.
 """
 
 from __future__ import annotations
@@ -102,7 +103,21 @@ def _sparse_setup(
         bad = ~in_range & kept
         mask = kept if where is None else jnp.broadcast_to(jnp.asarray(where), shape) & kept
     safe_labels = jnp.where(ok, labels, jnp.zeros_like(labels))
+    # a kept example with an invalid label: its scores become NaN (× NaN), so its gradient is NaN
+    # whatever selects the loss applies downstream (the transpose of the product is ct · NaN)
+    x = x * _nan_where(_kept_bad(bad, mask), x.dtype)[..., None]
     return x, safe_labels, ok, bad, mask
+
+
+def _kept_bad(bad: jax.Array, mask) -> jax.Array:
+    return bad if mask is None else bad & jnp.broadcast_to(jnp.asarray(mask), bad.shape)
+
+
+def _nan_where(bad: jax.Array, dtype) -> jax.Array:
+    """NaN where ``bad``, exactly 1 elsewhere; inf − inf creates the NaN only there, so valid
+    input never produces one (even under ``jax_debug_nans``)."""
+    inf_or_zero = jnp.where(bad, jnp.asarray(jnp.inf, dtype), jnp.zeros((), dtype))
+    return 1 + (inf_or_zero - inf_or_zero)
 
 
 def _pick(x: jax.Array, safe_labels: jax.Array) -> jax.Array:
@@ -121,8 +136,9 @@ def _is_label(safe_labels: jax.Array, num_classes: int) -> jax.Array:
 def _finish(
     name: str, values: jax.Array, bad: jax.Array, mask, weights, reduction: str
 ) -> jax.Array:
-    # invalid (out-of-range, not ignored) labels: NaN, a constant, so no gradient flows from it
-    values = jnp.where(bad, jnp.full_like(values, jnp.nan), values)
+    # invalid (out-of-range, not ignored) labels on kept examples: value NaN (their scores are
+    # NaN too, see _sparse_setup: the gradient is NaN); dropped examples keep an exact 0
+    values = values * _nan_where(_kept_bad(bad, mask), values.dtype)
     return apply_reduction(name, values, weights, mask, reduction)
 
 

@@ -41,7 +41,7 @@ from jax.typing import ArrayLike
 
 from . import _validation as val
 from ._alias import bind
-from ._numerics import as_hyper, clamped_log, compute_dtype
+from ._numerics import as_hyper, clamped_log, class_sum_scale, compute_dtype
 from ._reduction import apply_reduction
 
 # ----------------------------------------------------------------------------------------------
@@ -208,11 +208,16 @@ def _ce_rows_ref(
 
     finite = None
     if label_smoothing is not None or targets is not None:
-        finite = jnp.isfinite(z)
-        # masked logits become 0 before any product, so 0 · (−inf) never happens
-        z_safe = jnp.where(finite, z, jnp.zeros_like(z))
+        # a class exists where its *logit* is finite (not z = x − m, which overflows to −inf for
+        # a gap above the largest float: logits ±3.4e38 read as masked, the loss was log 2)
+        finite = jnp.isfinite(x)
+        # the class sums use h·(x − m) = h·x − h·m with h = class_sum_scale(C) a power of two: exact
+        # (no rounding change) and no overflow, since each term is in [−2·max/(2C), 0] and the
+        # sum of C of them in [−max, 0]; 1/h is folded into the coefficient. Masked logits become
+        # 0 before any product, so 0 · (−inf) never happens
+        h = class_sum_scale(x.shape[-1], dtype)
+        z_safe = jnp.where(finite, x * h - m * h, jnp.zeros_like(z))
 
-    smooth = None
     if label_smoothing is not None:
         k = jnp.sum(finite, axis=-1).astype(dtype)
         k = jnp.where(k > 0, k, jnp.ones_like(k))
@@ -233,13 +238,15 @@ def _ce_rows_ref(
             w_label = _take_label(class_weights, labels)
             loss = w_label * loss
         if label_smoothing is not None:
-            # Σ_{c finite} w_c (lse − x_c) = W_f·(lse − m) − Σ w_c (x_c − m), both terms ≥ 0
+            # Σ_{c finite} w_c (lse − x_c) = W_f·(lse − m) − Σ w_c (x_c − m), both terms ≥ 0;
+            # the second is summed scaled by h (z_safe) and multiplied by ε/K · 1/h, so ε/K · Σ is
+            # finite whenever the exact value is (2.27e37 for logits ±3.4e38, ε = 0.1, C = 3)
             if class_weights is None:  # w = 1: W_f = K (saves a multiply per logit)
-                smooth = k * log_s - jnp.sum(z_safe, axis=-1)
+                smooth_lse, smooth_x = k * log_s, jnp.sum(z_safe, axis=-1)
             else:
                 wf = jnp.where(finite, class_weights, jnp.zeros_like(class_weights))
-                smooth = jnp.sum(wf, axis=-1) * log_s - jnp.sum(wf * z_safe, axis=-1)
-            loss = loss + eps_over_k * smooth
+                smooth_lse, smooth_x = jnp.sum(wf, axis=-1) * log_s, jnp.sum(wf * z_safe, axis=-1)
+            loss = loss + eps_over_k * smooth_lse - (eps_over_k / h) * smooth_x
         return (loss, w_label, m, log_s, e, s) if stats else (loss, w_label)
 
     t = targets
@@ -247,8 +254,9 @@ def _ce_rows_ref(
         # t' = (1 − ε) t + ε/K on the K finite classes only
         t = (1 - label_smoothing) * t + eps_over_k[..., None] * finite.astype(dtype)
     a = t if class_weights is None else class_weights * t
-    # Σ_c a_c (lse − x_c) = A·(lse − m) − Σ a_c (x_c − m), with A = Σ a_c; no cancellation
-    loss = jnp.sum(a, axis=-1) * log_s - jnp.sum(a * z_safe, axis=-1)
+    # Σ_c a_c (lse − x_c) = A·(lse − m) − Σ a_c (x_c − m), with A = Σ a_c; no cancellation (the
+    # second sum scaled by h, see above)
+    loss = jnp.sum(a, axis=-1) * log_s - jnp.sum(a * z_safe, axis=-1) / h
     # target mass on a masked (−inf) class: the cross-entropy is +inf (invalid input)
     bad = jnp.any(jnp.logical_and(~finite, a != 0), axis=-1)
     loss = loss + jnp.where(bad, jnp.asarray(jnp.inf, dtype), jnp.asarray(0, dtype))
@@ -349,7 +357,7 @@ def _ce_fast_jvp(primals, tangents):
         lse = m[..., 0] + log_s
         finite = None
         if eps is not None or targets is not None:
-            finite = jnp.isfinite(z)
+            finite = jnp.isfinite(x)  # as in _ce_rows_ref: the logit, not x − m
         if eps is not None:
             k = jnp.sum(finite, axis=-1).astype(dtype)
             eps_over_k = eps / jnp.where(k > 0, k, jnp.ones_like(k))
@@ -591,8 +599,9 @@ def sparse_softmax_cross_entropy(
       exactly 0 — including a weight that underflows to 0 in the computation dtype — ``"mean"``
       is 0 by the nothing-valid rule, where PyTorch gives ``nan``. Unchecked invalid input: a
       label outside ``[0, C)`` that is not ``ignore_index`` (including negative labels, which
-      are *not* wrapped) gives a ``nan`` loss for that example; a label whose logit is ``-inf``
-      gives ``+inf``. A NaN logit gives NaN for its example; a ``+inf`` logit gives ``+inf``
+      are *not* wrapped) gives a ``nan`` loss and a ``nan`` gradient (its whole logit row) for
+      that example — ``weights`` of 0 do not hide it (0 · NaN), ``where=False`` drops it (exact
+      0); a label whose logit is ``-inf`` gives ``+inf``. A NaN logit gives NaN for its example; a ``+inf`` logit gives ``+inf``
       (``nan`` if it is the label's logit, ``lse − x_y = inf − inf``; with ``logit_softcap`` it is
       capped like any logit). ``checked`` reports them.
 
@@ -620,16 +629,33 @@ def sparse_softmax_cross_entropy(
     )
 
 
+def _out_of_range_factor(name, labels, num_classes, ignore_index, where, dtype):
+    """Per example: NaN where the label is out of range on a kept example, else exactly 1.
+
+    Multiplying an example's loss (or the entry it reads) by this makes its value *and* its
+    gradient NaN (the cotangent that reaches the example is NaN), never the finite softmax / N of a
+    placeholder class. Kept = not ``ignore_index`` and ``where`` True: a dropped example stays
+    exactly 0 in value and gradient. inf − inf creates the NaN only on those examples, so valid
+    input never produces one (even under ``jax_debug_nans``).
+    """
+    valid, in_range = _label_masks(labels, num_classes, ignore_index)
+    bad = valid & ~in_range
+    if where is not None:
+        # the "none" reduction of a boolean: validates ``where`` (shape, dtype) and applies it
+        bad = apply_reduction(name, bad, None, where, "none")
+    inf_or_zero = jnp.where(bad, jnp.asarray(jnp.inf, dtype), jnp.zeros((), dtype))
+    return 1 + (inf_or_zero - inf_or_zero)
+
+
 def _reduce_sparse(
     name, loss, w_label, labels, num_classes, ignore_index, weights, where, reduction
 ):
     """Masks ignored / out-of-range examples and reduces with PyTorch's normaliser."""
     dtype = loss.dtype
-    valid, in_range = _label_masks(labels, num_classes, ignore_index)
-    # out-of-range labels are invalid input: nan, never a silently plausible number. inf − inf
-    # creates the nan only there, so valid input never produces one (even under jax_debug_nans)
-    inf_or_zero = jnp.where(valid & ~in_range, jnp.asarray(jnp.inf, dtype), jnp.zeros((), dtype))
-    loss = loss + (inf_or_zero - inf_or_zero)
+    valid, _ = _label_masks(labels, num_classes, ignore_index)
+    # out-of-range labels are invalid input: value and gradient NaN, never a plausible number
+    # (a product, not a sum: the example's cotangent becomes NaN, hence its whole gradient)
+    loss = loss * _out_of_range_factor(name, labels, num_classes, ignore_index, where, dtype)
     # select, never multiply: an ignored example contributes exactly 0 to value and gradient
     loss = jnp.where(valid, loss, jnp.zeros_like(loss))
     normalizer = None
@@ -747,7 +773,7 @@ def sparse_categorical_cross_entropy(
     Notes:
       Finite with finite gradients at ``p_y = 0`` (loss 100, gradient 0) and ``p_y = 1``.
       Unchecked invalid input: a label outside ``[0, C)`` that is not ``ignore_index`` gives a
-      ``nan`` loss for that example.
+      ``nan`` loss for that example and a ``nan`` gradient (at the entry it reads, class 0).
       Only the label's probability is read: above 1 it gives ``-log p`` (negative), below 0 it
       gives 100, and the other entries, valid or not, have no effect; ``checked`` reports them.
     """
@@ -755,7 +781,10 @@ def sparse_categorical_cross_entropy(
     _check_ignore_index(name, ignore_index)
     p, ax = _class_last(name, "probabilities", probabilities, axis)
     labels = _check_labels(name, labels, "probabilities", jnp.shape(probabilities), ax)
-    p_label = _take_label(p, labels)
+    # an out-of-range label poisons the entry read before the clamp (whose select would drop a
+    # NaN cotangent where p is below the clamp): value and gradient NaN
+    factor = _out_of_range_factor(name, labels, p.shape[-1], ignore_index, where, p.dtype)
+    p_label = _take_label(p, labels) * factor
     loss = -clamped_log(p_label)
     return _reduce_sparse(
         name, loss, None, labels, p.shape[-1], ignore_index, weights, where, reduction
@@ -808,7 +837,8 @@ def nll_loss(
     Notes:
       ``-inf`` log-probabilities on classes other than the label are fine (value and gradient).
       Unchecked invalid input: a label outside ``[0, C)`` that is not ``ignore_index`` gives a
-      ``nan`` loss for that example; ``-inf`` at the label gives ``+inf``.
+      ``nan`` loss for that example and a ``nan`` gradient (at the entry it reads, class 0);
+      ``-inf`` at the label gives ``+inf``.
       Only the label's entry is read: a NaN there gives NaN for that example; a NaN or ``+inf``
       elsewhere has no effect. ``checked`` reports both.
     """
@@ -818,10 +848,11 @@ def nll_loss(
     labels = _check_labels(name, labels, "log_probabilities", jnp.shape(log_probabilities), ax)
     dtype, num_classes = lp.dtype, lp.shape[-1]
     cw = _class_weight_row(name, class_weights, num_classes, lp.ndim, dtype)
-    valid, in_range = _label_masks(labels, num_classes, ignore_index)
+    valid, _ = _label_masks(labels, num_classes, ignore_index)
     lp_label = _take_label(lp, labels)
-    # ignored rows read a placeholder class whose log-probability may be -inf: never 0 · inf
-    loss = -jnp.where(valid & in_range, lp_label, jnp.zeros_like(lp_label))
+    # ignored rows read a placeholder class whose log-probability may be -inf: never 0 · inf (an
+    # out-of-range row is kept: _reduce_sparse makes its value and gradient NaN)
+    loss = -jnp.where(valid, lp_label, jnp.zeros_like(lp_label))
     w_label = None
     if cw is not None:
         w_label = _take_label(cw, labels)

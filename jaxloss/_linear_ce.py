@@ -29,7 +29,7 @@ import numpy as np
 from jax import lax
 from jax.typing import ArrayLike
 
-from ._numerics import as_hyper, compute_dtype
+from ._numerics import as_hyper, class_sum_scale, compute_dtype
 from ._reduction import apply_reduction
 from ._validation import (
     check_broadcastable,
@@ -108,6 +108,8 @@ class _Consts:
         else:
             fin = None
             self.k = jnp.asarray(vocab, cfg.cdt)
+        # sums over classes are taken of h·(z − m) (overflow-free, exact): S is carried as h·S
+        self.h = class_sum_scale(vocab, cfg.cdt)
         if cw is None:
             self.wf = self.k
         else:
@@ -126,17 +128,32 @@ def _row_stats(cfg, z, y, consts):
     sw = None
     if cfg.smooth:
         # Σ over existing (finite-logit) classes only: the masked vocabulary gets no smoothing mass
-        zf = jnp.where(jnp.isfinite(z), z - m[:, None], jnp.zeros_like(z))
+        h = consts.h
+        zf = jnp.where(jnp.isfinite(z), z * h - m[:, None] * h, jnp.zeros_like(z))
         sw = _smoothing_sum(consts, lse_m, zf)
     return lse, zy, sw
 
 
 def _smoothing_sum(consts, lse_m, zf):
-    """S = Σ_c w_c (lse − z_c) = W_f·(lse − m) − Σ_c w_c (z_c − m), from ``zf`` = z − m (0 where masked).
+    """h·S, S = Σ_c w_c (lse − z_c) = W_f·(lse − m) − Σ_c w_c (z_c − m), from ``zf`` = h·(z − m)
+    (0 where masked; h = ``consts.h``, :func:`_numerics.class_sum_scale`: no overflow of z − m).
 
     Both terms are relative to the row max m, so a one-class row gives exactly 0 (not the rounding
     residue of W_f·lse − Σ w_c z_c, which the fuzzer caught slightly below 0)."""
-    return consts.wf * lse_m - (jnp.sum(zf, axis=1) if consts.cwv is None else zf @ consts.cwv)
+    sum_zf = jnp.sum(zf, axis=1) if consts.cwv is None else zf @ consts.cwv
+    return consts.wf * lse_m * consts.h - sum_zf
+
+
+def _nan_where(bad, dtype):
+    """NaN where ``bad``, exactly 1 elsewhere (inf − inf creates the NaN only there, so valid
+    input never produces one, even under ``jax_debug_nans``)."""
+    inf_or_zero = jnp.where(bad, jnp.asarray(jnp.inf, dtype), jnp.zeros((), dtype))
+    return 1 + (inf_or_zero - inf_or_zero)
+
+
+def _poison(x, valid, in_range):
+    """``x`` per token; NaN on a kept token whose label is out of range (value and gradient)."""
+    return x * _nan_where(valid & ~in_range, x.dtype)
 
 
 def _row_loss(cfg, lse, zy, sw, cwy, valid, in_range, eps, zl, consts):
@@ -153,16 +170,19 @@ def _row_loss(cfg, lse, zy, sw, cwy, valid, in_range, eps, zl, consts):
     if cwy is not None:
         main = cwy * main
     if cfg.smooth:
-        main = main + eps / consts.k * sw  # sw = S = Σ_c w_c (lse − z_c)
-    # out-of-range labels are invalid input: nan (as sparse_softmax_cross_entropy)
-    main = jnp.where(in_range, main, jnp.asarray(jnp.nan, main.dtype))
+        # sw = h·S, S = Σ_c w_c (lse − z_c); ε/K·S is finite whenever the exact value is
+        main = main + eps / (consts.k * consts.h) * sw
+    # out-of-range labels are invalid input: nan, as sparse_softmax_cross_entropy; a product, so
+    # that under autodiff ("checkpoint") the token's gradient is NaN too
+    main = _poison(main, valid, in_range)
     return jnp.where(valid, main, jnp.zeros_like(main))
 
 
 def _grad_block(cfg, z, aux, y, cwy, valid, in_range, g, lse, eps, zl, consts, cap):
     """d(Σ_i g_i·loss_i)/d raw-logits of one chunk, and the chunk's contribution to d/d cap."""
     # d loss_i/d z_ij = p_ij [w_y(1−ε) + 2 w_y z_loss lse + ε W_f/K] − w_y(1−ε) δ_{j,y} − ε w_j [j exists]/K
-    g = jnp.where(valid & in_range, g, jnp.zeros_like(g))
+    # dropped tokens: 0; a kept token with an out-of-range label: NaN (its loss is NaN)
+    g = jnp.where(valid, _poison(g, valid, in_range), jnp.zeros_like(g))
     # a row without a finite logit (a padding token when the bias masks the whole vocabulary; its
     # g is 0) has lse = −inf: 0·lse and exp(−inf − (−inf)) would be NaN, so lse is read as 0 there
     lse = jnp.where(lse == -jnp.inf, jnp.zeros_like(lse), lse)
@@ -200,7 +220,7 @@ def _hyper_grads(cfg, g, lse, zy, sw, cwy, valid, eps, zl, consts):
 
     if cfg.smooth:
         # d loss_i/dε = −w_y (lse − z_y) + S/K, S = Σ_c w_c (lse − z_c)
-        deps = valid_sum(-gw * (lse - zy) + g * sw / consts.k)
+        deps = valid_sum(-gw * (lse - zy) + g * sw / (consts.k * consts.h))  # sw = h·S
     else:
         deps = jnp.zeros((), cfg.cdt)
     dzl = valid_sum(gw * lse * lse) if cfg.zloss else jnp.zeros((), cfg.cdt)
@@ -307,7 +327,7 @@ def _rows_recompute_bwd(cfg, res, ct):
         ),
     )
     deps, dzl = _hyper_grads(
-        cfg, jnp.where(in_range, g, jnp.zeros_like(g)), lse, zy, sw, cwy, valid, eps, zl, consts
+        cfg, _poison(g, valid, in_range), lse, zy, sw, cwy, valid, eps, zl, consts
     )
     return (
         dh.reshape(h.shape),
@@ -374,7 +394,7 @@ def _forward_grad_scan(cfg, h, w, b, y, cwy, valid, in_range, coef, cw, eps, zl,
     total = jnp.sum(coef * loss)
     deps, dzl = _hyper_grads(
         cfg,
-        jnp.where(in_range, coef, jnp.zeros_like(coef)),
+        _poison(coef, valid, in_range),
         lse,
         zy,
         sw,
@@ -404,7 +424,8 @@ def _total_forward_grad_bwd(cfg, res, ct):
     dh_out = (dh.astype(cfg.cdt) * ct).astype(dh.dtype)
     dw_out = (dw * ct).astype(dh.dtype)  # weight was cast to hidden's (matmul) dtype
     db_out = (db * ct).astype(b.dtype) if cfg.has_bias else None
-    dcoef = jnp.where(valid & in_range, loss, jnp.zeros_like(loss)) * ct
+    # the loss of a kept token with an out-of-range label is NaN, and so is this derivative
+    dcoef = jnp.where(valid, loss, jnp.zeros_like(loss)) * ct
     return (
         dh_out,
         dw_out,
@@ -446,7 +467,10 @@ def _rows_checkpoint(cfg, h, w, b, y, cwy, valid, in_range, cw, eps, zl, cap):
         zy = jnp.sum(jnp.where(onehot, zf, jnp.zeros_like(zf)), axis=1)
         sw = None
         if cfg.smooth:
-            sw = _smoothing_sum(consts, lse_m, jnp.where(finite, zf - m, jnp.zeros_like(zf)))
+            h = consts.h
+            sw = _smoothing_sum(
+                consts, lse_m, jnp.where(finite, zf * h - m * h, jnp.zeros_like(zf))
+            )
         return _row_loss(cfg, lse, zy, sw, cwy_c, v_c, r_c, eps, zl, consts)
 
     def body(_, xs):
@@ -587,8 +611,10 @@ def linear_cross_entropy(
       returned gradients.
 
       *Unchecked invalid input.* A label outside ``[0, V)`` that is not ``ignore_index`` gives a
-      ``nan`` loss for that token (as :func:`sparse_softmax_cross_entropy`); its gradient
-      contribution is 0 (the logit read is clipped to ``[0, V)``, so nothing else is touched).
+      ``nan`` loss for that token and a ``nan`` gradient (as
+      :func:`sparse_softmax_cross_entropy`): its ``d hidden`` row and, through it, ``d weight``,
+      ``d bias`` and the hyperparameter gradients are NaN — never a finite number; ``weights``
+      of 0 do not hide it (0 · NaN), ``where=False`` or ``ignore_index`` drop it (exact 0).
       A NaN or infinite ``hidden`` entry gives NaN for its token; a NaN in ``weight`` or ``bias``
       gives NaN for every token.
 

@@ -34,12 +34,10 @@ __all__ = [
 
 
 def _unit(x: jax.Array, axis: int, epsilon: jax.Array) -> jax.Array:
-    """x / max(‖x‖₂, epsilon) along ``axis``; a zero vector gives 0 (also with epsilon = 0)."""
-    norm = nx.safe_norm(x, axis=axis, keepdims=True, min_norm=epsilon)
-    # double where: the division never sees 0 (epsilon = 0 and x = 0 give the zero vector); the
-    # predicate is "norm ≤ 0" so that a NaN norm propagates instead of giving the zero vector
-    zero = norm <= 0
-    return jnp.where(zero, jnp.zeros_like(x), x / jnp.where(zero, jnp.ones_like(norm), norm))
+    """x / max(‖x‖₂, epsilon) along ``axis``; a zero vector gives 0 (also with epsilon = 0).
+
+    Overflow-free in value and gradient for any finite x (:func:`_numerics.safe_normalize`)."""
+    return nx.safe_normalize(x, axis=axis, min_norm=epsilon)
 
 
 def _cosine(a: jax.Array, b: jax.Array, axis: int, epsilon: jax.Array) -> jax.Array:
@@ -48,18 +46,29 @@ def _cosine(a: jax.Array, b: jax.Array, axis: int, epsilon: jax.Array) -> jax.Ar
 
 
 def _pnorm(d: jax.Array, p: jax.Array, axis: int) -> jax.Array:
-    """(Σ |d|^p)^(1/p) along ``axis`` with finite (zero) derivatives at d = 0, for p > 0."""
+    """(Σ |d|^p)^(1/p) along ``axis`` for p > 0 (``p = inf``: max |d|), with finite (zero)
+    derivatives at d = 0; overflow-free (|d|^p is taken of d / max|d|)."""
     a = jnp.abs(d)
-    # double where: |d|^p never sees 0 (d/dp and, for p < 1, d/dd of 0^p are not finite); the
+    # ‖d‖_p = s·(Σ (|d|/s)^p)^(1/p) with s = max |d| a constant for AD (the same function of d and
+    # p for any fixed s): Σ |d|^p overflows already for |d| ≳ 1.8e19 at p = 2 and |d| ≳ 7e3 at
+    # p = 10 in float32, Σ (|d|/s)^p is in [1, n]
+    s = nx.max_abs_scale(d, axis=axis)
+    r = a / s
+    # p = inf (traced or not): max |d|, whose gradient splits evenly between tied maxima (as
+    # PyTorch's); the power branch then sees p = 1 instead (double where: r^inf has NaN derivatives)
+    is_inf = p == jnp.inf
+    pf = jnp.where(is_inf, jnp.ones_like(p), p)
+    # double where: r^p never sees 0 (d/dp and, for p < 1, d/dr of 0^p are not finite); the
     # predicates test "= 0" (not "> 0") so that a NaN coordinate propagates instead of vanishing
-    zero = a <= 0
-    ap = jnp.where(zero, jnp.zeros_like(a), jnp.power(jnp.where(zero, jnp.ones_like(a), a), p))
-    s = jnp.sum(ap, axis=axis)
-    szero = s <= 0
-    inv_p = jnp.ones_like(p) / p
-    return jnp.where(
-        szero, jnp.zeros_like(s), jnp.power(jnp.where(szero, jnp.ones_like(s), s), inv_p)
+    zero = r <= 0
+    rp = jnp.where(zero, jnp.zeros_like(r), jnp.power(jnp.where(zero, jnp.ones_like(r), r), pf))
+    q = jnp.sum(rp, axis=axis)  # ≥ 1 unless d = 0
+    qzero = q <= 0
+    inv_p = jnp.ones_like(pf) / pf
+    norm = jnp.squeeze(s, axis=axis) * jnp.where(
+        qzero, jnp.zeros_like(q), jnp.power(jnp.where(qzero, jnp.ones_like(q), q), inv_p)
     )
+    return jnp.where(is_inf, jnp.max(a, axis=axis), norm)
 
 
 def _clamp_min0(x: jax.Array) -> jax.Array:
@@ -135,6 +144,9 @@ def cosine_distance(
     Numerics and edge cases: a zero vector has cosine 0 (distance 1) with a finite gradient,
     of size up to ``1 / epsilon`` (the gradient of ``x / epsilon``); the gradient of the clamped
     norm itself is 0 below ``epsilon``. ``epsilon = 0`` is allowed: a zero vector still gives 0.
+    Each vector is normalised as ``(x/s) / ‖x/s‖`` with ``s = max |x|``, so value and gradient
+    are exact for any finite magnitude (``Σ x²`` overflows from ``|x| ≈ 1.8e19`` in float32 and
+    underflows below ``1e-19``).
 
     Unchecked input: a NaN or infinite entry gives NaN for its row (``inf / inf``); ``checked``
     reports it.
@@ -265,7 +277,10 @@ def cosine_embedding_loss(
 
     Numerics and edge cases: the ``1e-12`` added to each squared norm keeps zero vectors finite
     (cos = 0) with finite gradients, exactly as PyTorch; at ``cos = margin`` the subgradient is
-    that of the active branch, as PyTorch's ``clamp_min``. Unchecked behaviour: a target that is
+    that of the active branch, as PyTorch's ``clamp_min``. Vectors with ``max |x| > 1`` are
+    divided by ``max |x|`` first (the ``1e-12`` by its square), the same number without the
+    overflow of ``‖x‖²`` (``|x| ≳ 1.8e19`` in float32 gave NaN). Unchecked behaviour: a target
+    that is
     neither ``1`` nor ``-1`` contributes 0 (as in PyTorch); :func:`jaxloss.checked` reports it.
     A NaN or infinite entry of ``x1`` or ``x2`` gives NaN for its row.
     """
@@ -282,10 +297,20 @@ def cosine_embedding_loss(
     t = nx.as_compute(targets, dtype)
     m = nx.as_hyper(margin, dtype)
     eps = jnp.asarray(_TORCH_COSINE_EMBEDDING_EPS, dtype)
-    prod = jnp.sum(a * b, axis=ax)
-    # sqrt((‖a‖² + ε)(‖b‖² + ε)) > 0 always, so the division and sqrt are finite and smooth
-    denom = jnp.sqrt((jnp.sum(a * a, axis=ax) + eps) * (jnp.sum(b * b, axis=ax) + eps))
-    cos = prod / denom
+    # cos = ⟨a, b⟩ / sqrt((‖a‖² + ε)(‖b‖² + ε)) computed on a/sa and b/sb, sa = max(max|a|, 1)
+    # (a constant for AD): the same number, but ‖a‖² no longer overflows (|a| ≳ 1.8e19 in float32
+    # made cos(v, v) = inf/inf = NaN); for |a| ≤ 1 nothing is scaled (PyTorch's exact arithmetic)
+    one = jnp.ones((), dtype)
+    sa = jnp.maximum(nx.max_abs_scale(a, axis=ax), one)
+    sb = jnp.maximum(nx.max_abs_scale(b, axis=ax), one)
+    an, bn = a / sa, b / sb
+    sa, sb = jnp.squeeze(sa, axis=ax), jnp.squeeze(sb, axis=ax)
+    prod = jnp.sum(an * bn, axis=ax)
+    # sqrt((‖a/sa‖² + ε/sa²)(‖b/sb‖² + ε/sb²)) > 0 always, so the division and sqrt are finite and
+    # smooth
+    qa = jnp.sum(an * an, axis=ax) + eps / (sa * sa)
+    qb = jnp.sum(bn * bn, axis=ax) + eps / (sb * sb)
+    cos = prod / jnp.sqrt(qa * qb)
     zeros = jnp.zeros_like(cos)
     pos = jnp.where(t == 1, jnp.ones_like(cos) - cos, zeros)
     neg = jnp.where(t == -1, _clamp_min0(cos - m), zeros)
@@ -327,7 +352,7 @@ def triplet_margin_loss(
       positive: same shape as ``anchor``.
       negative: same shape as ``anchor``.
       margin: non-negative margin (traceable).
-      p: order of the norm, a positive real (traceable; ``p = inf`` is not supported).
+      p: order of the norm, a positive real or ``inf`` (max-norm, as PyTorch); traceable.
       epsilon: added to each difference before the norm (traceable).
       swap: use the distance swap.
       axis: the feature axis (dropped from the per-triplet loss).
@@ -354,7 +379,10 @@ def triplet_margin_loss(
 
     Numerics and edge cases: the norm has a zero (finite) gradient where the difference is
     exactly 0 (e.g. ``anchor == positive`` with ``epsilon = 0``); with the default ``epsilon``
-    the difference is ``epsilon`` there, as in PyTorch. Exactly at the hinge
+    the difference is ``epsilon`` there, as in PyTorch. The norm is ``s·(Σ (|d|/s)^p)^(1/p)``
+    with ``s = max |d|``: no overflow of ``|d|^p`` (float32: from ``|d| ≈ 1.8e19`` at ``p = 2``,
+    ``7e3`` at ``p = 10``). ``p = inf`` is ``max |d|`` (its gradient is split between tied
+    maxima, as PyTorch's). Exactly at the hinge
     (``margin + d_pos - d_neg = 0``) the subgradient is that of the active branch, as PyTorch's
     ``clamp_min``.
 
@@ -630,7 +658,8 @@ def ntxent_loss(
       Coding", 2018; optax ``ntxent``.
 
     Numerics: cosine similarities clamp each squared norm at ``finfo(dtype).eps`` as optax does
-    (zero embeddings give similarity 0, finite gradients); the log-denominator is a stable
+    (zero embeddings give similarity 0, finite gradients), and normalise ``e / max|e|`` first, so
+    any finite magnitude works (``‖e‖²`` overflows from ``|e| ≈ 1.8e19`` in float32); the log-denominator is a stable
     logsumexp over ``-inf``-masked negatives (an anchor without negatives has loss 0 per pair).
     Unchecked behaviour: labels are only compared for equality, any integers work.
     """

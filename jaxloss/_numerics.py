@@ -28,7 +28,11 @@ __all__ = [
     "softplus",
     "xlogy",
     "xlog1py",
+    "max_abs_scale",
+    "scaled_sq_norm",
     "safe_norm",
+    "safe_normalize",
+    "class_sum_scale",
     "clamped_log",
     "canonical_axis",
 ]
@@ -136,16 +140,90 @@ def clamped_log(p: jax.Array, floor: float = -100.0) -> jax.Array:
     )
 
 
+def max_abs_scale(x: jax.Array, axis=-1, keepdims: bool = True) -> jax.Array:
+    """A constant (for AD) scale ``s`` with ``x / s`` in ``[-1, 1]``: ``max |x|`` along ``axis``.
+
+    It is 1 where ``max |x|`` is 0 (a zero vector) or not finite (``±inf`` / NaN entries then
+    propagate through ``x / 1`` exactly as without scaling). Dividing by ``s`` before squaring or
+    raising to a power keeps ``Σ (x/s)²`` in ``[1, n]``: no overflow for ``|x|`` up to the largest
+    float and no underflow for tiny ones. ``s`` is a ``stop_gradient`` constant: ``s·f(x/s)`` is the
+    same function of ``x`` for any fixed ``s`` when ``f`` is homogeneous, so every derivative is
+    exact.
+    """
+    s = lax.stop_gradient(jnp.max(jnp.abs(x), axis=axis, keepdims=keepdims))
+    usable = jnp.logical_and(s > 0, s < jnp.inf)
+    return jnp.where(usable, s, jnp.ones_like(s))
+
+
+def scaled_sq_norm(
+    x: jax.Array, axis: int | tuple[int, ...] | None = -1, keepdims: bool = False
+) -> tuple[jax.Array, jax.Array]:
+    """``(s, q)`` with ``‖x‖₂² = s²·q`` along ``axis``, overflow- and underflow-free.
+
+    ``s`` = :func:`max_abs_scale` (a constant for AD) and ``q = Σ (x/s)²`` (in ``[1, n]`` for a
+    non-zero finite ``x``, 0 for a zero vector). ``‖x‖ = s·sqrt(q)`` is exact where ``Σ x²``
+    overflows (``|x| ≳ 1.8e19`` in float32) or underflows (``|x| ≲ 1e-19``).
+    """
+    s = max_abs_scale(x, axis=axis, keepdims=True)
+    xs = x / s
+    q = jnp.sum(xs * xs, axis=axis, keepdims=keepdims)
+    return (s if keepdims else jnp.squeeze(s, axis=axis)), q
+
+
 def safe_norm(
     x: jax.Array,
     axis: int | tuple[int, ...] | None = -1,
     keepdims: bool = False,
     min_norm: ArrayLike = 0.0,
 ) -> jax.Array:
-    """max(‖x‖₂, min_norm) along ``axis`` with a finite (zero) gradient at x = 0."""
-    sq = jnp.sum(x * x, axis=axis, keepdims=keepdims)
-    min_norm = jnp.asarray(min_norm).astype(sq.dtype)
-    # double where: sqrt never sees 0, whose derivative is inf; "small" rather than "positive" so
-    # that a NaN entry propagates instead of returning min_norm
-    small = jnp.logical_or(sq <= min_norm * min_norm, sq <= 0)
-    return jnp.where(small, min_norm, jnp.sqrt(jnp.where(small, jnp.ones_like(sq), sq)))
+    """max(‖x‖₂, min_norm) along ``axis`` with a finite (zero) gradient at x = 0.
+
+    Computed as ``s·sqrt(Σ (x/s)²)`` (:func:`scaled_sq_norm`), so the norm is exact for any
+    finite ``x`` (``Σ x²`` would overflow to ``inf`` from ``|x| ≈ 1.8e19`` in float32).
+    """
+    s, q = scaled_sq_norm(x, axis=axis, keepdims=keepdims)
+    min_norm = jnp.asarray(min_norm).astype(q.dtype)
+    # double where: sqrt never sees 0, whose derivative is inf; q ≥ 1 unless x = 0. "small" rather
+    # than "positive" so that a NaN entry propagates instead of returning min_norm
+    zero = q <= 0
+    norm = s * jnp.sqrt(jnp.where(zero, jnp.ones_like(q), q))
+    small = jnp.logical_or(zero, norm <= min_norm)
+    return jnp.where(small, min_norm, norm)
+
+
+def safe_normalize(x: jax.Array, axis: int = -1, min_norm: ArrayLike = 0.0) -> jax.Array:
+    """x / max(‖x‖₂, min_norm) along ``axis``; a zero vector gives 0 (also with ``min_norm = 0``).
+
+    Computed in the scaled domain, ``(x/s) / max(sqrt(q), min_norm/s)`` with ``(s, q)`` of
+    :func:`scaled_sq_norm`: every intermediate is O(1), so neither the value nor the gradient
+    overflows (``x / ‖x‖`` differentiates through ``‖x‖²``, which is ``inf`` from ``|x| ≈ 1.8e19``
+    in float32: the gradient lost its radial term). The gradient of the clamped norm is 0 below
+    ``min_norm``.
+    """
+    s, q = scaled_sq_norm(x, axis=axis, keepdims=True)
+    xs = x / s
+    min_norm = jnp.asarray(min_norm).astype(q.dtype) / s
+    # double where: sqrt never sees 0 (q ≥ 1 unless x = 0); "small" rather than "positive" so that
+    # a NaN entry propagates
+    zero = q <= 0
+    n = jnp.sqrt(jnp.where(zero, jnp.ones_like(q), q))
+    small = jnp.logical_or(zero, n <= min_norm)
+    den = jnp.where(small, min_norm, n)
+    # the division never sees 0: min_norm = 0 and x = 0 give the zero vector
+    den_zero = den <= 0
+    return jnp.where(
+        den_zero, jnp.zeros_like(xs), xs / jnp.where(den_zero, jnp.ones_like(den), den)
+    )
+
+
+def class_sum_scale(num_classes: int, dtype) -> jax.Array:
+    """h = 2^−e with 2^e ≥ 2·C (``C`` static): Σ over C classes of h·(x_c − m) cannot overflow.
+
+    Each term of a row's ``Σ_c (x_c − m)`` (m = the row max) lies in ``[−2·max, 0]`` and overflows
+    for logits of opposite sign near the float limit; ``h·x_c − h·m`` is exact (a power of two, no
+    rounding change away from the subnormal range) and the C scaled terms sum to ``[−max, 0]``.
+    Callers fold ``1/h`` into a coefficient (``ε/K · 1/h``), so the product is finite whenever the
+    exact value is.
+    """
+    e = max(1, int(num_classes)).bit_length() + 1
+    return jnp.asarray(2.0**-e, dtype)

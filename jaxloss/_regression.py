@@ -15,7 +15,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from ._alias import bind
-from ._numerics import as_hyper, compute_dtype
+from ._numerics import as_hyper, compute_dtype, max_abs_scale
 from ._reduction import apply_reduction
 from ._validation import check_in_range, check_nonnegative, check_same_shape
 
@@ -186,14 +186,26 @@ def root_mean_squared_error(
       The derivative of ``sqrt`` at 0 is infinite; when the reduced squared error is exactly 0
       (a perfect fit, or everything masked), the gradient returned is exactly 0 (a subgradient),
       never ``inf`` or NaN. Negative weights are invalid (unchecked: a negative reduced value gives
-      0).
+      0). Computed as ``s·sqrt(reduce((r/s)²))`` with ``s = max |r|`` over the kept elements
+      (per element for ``"none"``), so any finite error works: ``r²`` overflows float32 from
+      ``|r| ≈ 1.8e19`` (``root_mean_squared_error([1e20], [0])`` is ``1e20``, not ``inf``).
       Unchecked input: ``±inf`` in either input gives ``+inf`` (``reduction="none"``: for that
       element); ``checked`` reports it.
     """
     name = "root_mean_squared_error"
     p, t, _ = _inputs(name, predictions, targets)
     r = p - t
-    return _safe_sqrt(apply_reduction(name, r * r, weights, where, reduction))
+    # rmse = s·sqrt(reduce((r/s)²)) with s a constant for AD (the same function of r for any
+    # fixed s): r² overflows from |r| ≈ 1.8e19 in float32 (rmse([1e20], [0]) was inf). s = max |r|
+    # over the kept elements ("none": per element, so no small element underflows); the "none"
+    # reduction of |r| applies (and validates) ``where``, so a masked inf / NaN cannot reach s
+    kept_abs = apply_reduction(name, jnp.abs(r), None, where, "none")
+    if reduction == "none":
+        s = max_abs_scale(kept_abs[..., None], axis=-1, keepdims=False)
+    else:
+        s = max_abs_scale(kept_abs, axis=None, keepdims=False)
+    rs = r / s
+    return s * _safe_sqrt(apply_reduction(name, rs * rs, weights, where, reduction))
 
 
 def mean_squared_logarithmic_error(
