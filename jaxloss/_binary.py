@@ -765,9 +765,10 @@ def multilabel_soft_margin_loss(
 # ---------------------------------------------------------------------------------------------
 
 
-def _keras_hinge_targets(scores: ArrayLike, targets: ArrayLike) -> jax.Array:
+def _keras_hinge_targets(scores: ArrayLike, targets: ArrayLike, name: str = "hinge") -> jax.Array:
     """Keras' ``convert_binary_labels_to_hinge``: 2t − 1 if every target is 0 or 1, else t."""
-    t = jnp.asarray(targets).astype(compute_dtype(scores))
+    scores = val.as_real_array(name, "scores", scores)
+    t = val.as_real_array(name, "targets", targets).astype(compute_dtype(scores))
     is_binary = jnp.all((t == 0) | (t == 1))
     return jnp.where(is_binary, 2 * t - 1, t)
 
@@ -775,7 +776,7 @@ def _keras_hinge_targets(scores: ArrayLike, targets: ArrayLike) -> jax.Array:
 def _keras_hinge_alias(fn, name: str):
     @functools.wraps(fn)
     def aliased(scores, targets, **kwargs):
-        return fn(scores, _keras_hinge_targets(scores, targets), **kwargs)
+        return fn(scores, _keras_hinge_targets(scores, targets, name), **kwargs)
 
     aliased.__name__ = aliased.__qualname__ = name
     aliased.__doc__ = (

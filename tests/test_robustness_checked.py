@@ -293,6 +293,13 @@ def test_string_flag_is_a_type_error(name, arg, call):
     assert np.isfinite(call(False))
 
 
+def test_string_flag_of_l2_penalty_is_a_type_error():
+    params = {"w": np.array([3.0, 4.0])}
+    with pytest.raises(TypeError, match="l2_penalty: 'squared' must be True or False"):
+        jaxloss.l2_penalty(params, squared="no")
+    np.testing.assert_allclose(jaxloss.l2_penalty(params, squared=False), 5.0)
+
+
 def test_string_flag_is_a_type_error_in_checked_mode():
     with pytest.raises(TypeError, match="poisson_nll_loss: 'log_input' must be True or False"):
         jaxloss.checked(jaxloss.poisson_nll_loss)(X, Y, log_input="no")
