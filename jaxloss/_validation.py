@@ -3,9 +3,10 @@
 Every message names the loss, the argument and the problem, e.g.
 ``huber_loss: 'delta' must be non-negative, got -1.0``.
 
-* Inputs go through :func:`as_real_array` / :func:`as_integer_array` (lists are converted, strings
-  and complex numbers are a ``TypeError`` naming the loss and the argument), flags through
-  :func:`check_bool_flag`, hyperparameters through :func:`hyperparameter`.
+* Inputs go through :func:`as_real_array` / :func:`as_float_array` / :func:`as_integer_array`
+  (lists are converted, strings and complex numbers are a ``TypeError`` naming the loss and the
+  argument), flags through :func:`check_bool_flag`, ``weights`` through :func:`check_weights`
+  (full rank or a scalar, API.md §1), class axes through :func:`check_nonempty_axis`.
 * Hyperparameter ranges are declared once per loss with :func:`declare_ranges` (a decorator on the
   loss); :func:`check_ranges` then checks them. A *concrete* out-of-range value (a Python number,
   a NumPy or an eager array) raises ``ValueError`` at trace time. A *traced* value (a swept
@@ -330,29 +331,22 @@ def concrete_or_none(value: ArrayLike):
 
 
 def check_nonnegative(name: str, arg: str, value: ArrayLike) -> None:
-    v = concrete_or_none(value)
-    if v is not None and np.any(v < 0):
-        raise ValueError(
-            f"{name}: '{arg}' must be non-negative, got {v.min().item() if v.size else v}"
-        )
+    """``value >= 0`` (see :func:`check_range`: concrete raises, traced is a checked-mode check)."""
+    check_range(name, arg, value, NONNEGATIVE)
 
 
 def check_positive(name: str, arg: str, value: ArrayLike) -> None:
-    v = concrete_or_none(value)
-    if v is not None and np.any(v <= 0):
-        raise ValueError(f"{name}: '{arg}' must be positive, got {v.min().item() if v.size else v}")
+    """``value > 0`` (see :func:`check_range`)."""
+    check_range(name, arg, value, POSITIVE)
 
 
 def check_in_range(name: str, arg: str, value: ArrayLike, lo: float, hi: float) -> None:
-    """``lo <= value <= hi`` for concrete values."""
-    v = concrete_or_none(value)
-    if v is not None and (np.any(v < lo) or np.any(v > hi)):
-        bad = v[(v < lo) | (v > hi)].ravel()[0] if v.ndim else v
-        raise ValueError(f"{name}: '{arg}' must be in [{lo}, {hi}], got {bad.item()}")
+    """``lo <= value <= hi`` (see :func:`check_range`)."""
+    check_range(name, arg, value, Range(lo, hi))
 
 
 def check_label_smoothing(name: str, value: ArrayLike) -> None:
-    check_in_range(name, "label_smoothing", value, 0.0, 1.0)
+    check_range(name, "label_smoothing", value, UNIT_INTERVAL)
 
 
 def check_class_weights(name: str, class_weights: ArrayLike | None, num_classes: int) -> None:
