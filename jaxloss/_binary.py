@@ -38,6 +38,8 @@ from ._reduction import apply_reduction
 
 def _inputs(name: str, pred_name: str, predictions: ArrayLike, targets: ArrayLike):
     """(predictions, targets) as arrays of the computation dtype, with a same-shape check."""
+    predictions = val.as_real_array(name, pred_name, predictions)
+    targets = val.as_real_array(name, "targets", targets)
     val.check_same_shape(name, pred_name, predictions, "targets", targets)
     dtype = compute_dtype(predictions)
     return jnp.asarray(predictions).astype(dtype), jnp.asarray(targets).astype(dtype), dtype
@@ -180,6 +182,7 @@ def _alpha_t(name: str, alpha: ArrayLike, t: jax.Array, dtype) -> jax.Array:
 # ---------------------------------------------------------------------------------------------
 
 
+@val.declare_ranges(label_smoothing=val.UNIT_INTERVAL)
 def binary_cross_entropy(
     probabilities: ArrayLike,
     targets: ArrayLike,
@@ -210,6 +213,15 @@ def binary_cross_entropy(
       A scalar, or for ``reduction="none"`` an array of ``probabilities``' shape, in the
       computation dtype (float32 for half-precision inputs).
 
+    Raises:
+      ValueError: a concrete ``label_smoothing`` outside [0, 1] (or a hyperparameter that does not
+        broadcast to the loss shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced
+    ``label_smoothing`` outside [0, 1] gives targets outside [0, 1], and a finite loss that may be
+    negative.
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -237,12 +249,13 @@ def binary_cross_entropy(
         target gives NaN for that element; ``checked`` reports them.
     """
     name = "binary_cross_entropy"
-    val.check_label_smoothing(name, label_smoothing)
+    val.check_ranges(name, label_smoothing=label_smoothing)
     p, t, dtype = _inputs(name, "probabilities", probabilities, targets)
     t = _smooth(name, t, label_smoothing, dtype)
     return apply_reduction(name, _bce_with_probabilities(p, t), weights, where, reduction)
 
 
+@val.declare_ranges(label_smoothing=val.UNIT_INTERVAL, pos_weight=val.REAL)
 def sigmoid_binary_cross_entropy(
     logits: ArrayLike,
     targets: ArrayLike,
@@ -277,6 +290,15 @@ def sigmoid_binary_cross_entropy(
     Returns:
       A scalar, or for ``reduction="none"`` an array of ``logits``' shape, in the computation
       dtype (float32 for half-precision inputs).
+
+    Raises:
+      ValueError: a concrete ``label_smoothing`` outside [0, 1] or a NaN in ``pos_weight`` (or a
+        hyperparameter that does not broadcast to the loss shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced
+    ``label_smoothing`` outside [0, 1] gives targets outside [0, 1], and a finite loss that may be
+    negative; a NaN ``pos_weight`` gives NaN.
 
     Examples:
       >>> import jax
@@ -313,7 +335,7 @@ def sigmoid_binary_cross_entropy(
       * A NaN in either input gives NaN for that element (``±inf`` logits are valid).
     """
     name = "sigmoid_binary_cross_entropy"
-    val.check_label_smoothing(name, label_smoothing)
+    val.check_ranges(name, label_smoothing=label_smoothing, pos_weight=pos_weight)
     x, t, dtype = _inputs(name, "logits", logits, targets)
     t = _smooth(name, t, label_smoothing, dtype)
     pw = None if pos_weight is None else _hyper(name, "pos_weight", pos_weight, dtype, x.shape)
@@ -325,6 +347,7 @@ def sigmoid_binary_cross_entropy(
 # ---------------------------------------------------------------------------------------------
 
 
+@val.declare_ranges(gamma=val.NONNEGATIVE, alpha=val.UNIT_INTERVAL)
 def sigmoid_focal_loss(
     logits: ArrayLike,
     targets: ArrayLike,
@@ -361,6 +384,17 @@ def sigmoid_focal_loss(
       A scalar, or for ``reduction="none"`` an array of ``logits``' shape, in the computation
       dtype (float32 for half-precision inputs).
 
+    Raises:
+      ValueError: a concrete ``gamma`` < 0 or ``alpha`` outside [0, 1] (or a hyperparameter that
+        does not broadcast to the loss shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``gamma`` < 0 up-
+    weights confident predictions: (1 − p_t)^γ grows without bound as p_t → 1 (the loss then tends
+    to 0, ``α_t`` (1 without ``alpha``) or ``inf`` for γ > −1, γ = −1, γ < −1, and is 0 at
+    p_t = 1 exactly); an ``alpha``
+    outside [0, 1] gives a negative weight to one class (negative losses).
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -390,19 +424,13 @@ def sigmoid_focal_loss(
         ``log(1 − p_t)`` from log-sigmoids (never ``log`` of a rounded ``1 − p_t``), so the
         Hessian is finite and exact at confident logits too (``γ = 0.5``, ``|x|`` up to 87 in
         float32, where ``1/(1 − p_t)²`` overflows).
-      * Unchecked input: a traced ``gamma < 0`` is used as given — ``(1 − p_t)^γ > 1``
-        up-weights correct predictions (``γ = −1``: ``ℓ → α_t`` as ``p_t → 1``, e.g. 0.25 at
-        ``x = 10``, ``t = 1``); where ``(1 − p_t)^γ`` overflows the value is ``inf · 0 = nan``,
-        and an exactly right infinite logit gives 0. ``alpha`` outside ``[0, 1]`` gives negative
-        weights.
+      * Unchecked input: a traced ``gamma < 0`` or ``alpha`` outside ``[0, 1]``: see *Raises*.
       * Unchecked input: targets outside ``[0, 1]`` are used as given (``α_t`` may then be
         negative: a target of 2 with ``alpha=0.25`` gives a negative loss); a NaN in either input
         gives NaN for that element. ``checked`` reports them.
     """
     name = "sigmoid_focal_loss"
-    val.check_nonnegative(name, "gamma", gamma)
-    if alpha is not None:
-        val.check_in_range(name, "alpha", alpha, 0.0, 1.0)
+    val.check_ranges(name, gamma=gamma, alpha=alpha)
     x, t, dtype = _inputs(name, "logits", logits, targets)
     bce = _bce_with_logits(x, t)
     # 1 − p_t = t·(1 − σ(x)) + (1 − t)·σ(x) = t·σ(−x) + (1 − t)·σ(x)
@@ -422,6 +450,7 @@ def sigmoid_focal_loss(
     return apply_reduction(name, loss, weights, where, reduction)
 
 
+@val.declare_ranges(gamma=val.NONNEGATIVE, alpha=val.UNIT_INTERVAL)
 def binary_focal_loss(
     probabilities: ArrayLike,
     targets: ArrayLike,
@@ -456,6 +485,17 @@ def binary_focal_loss(
       A scalar, or for ``reduction="none"`` an array of ``probabilities``' shape, in the
       computation dtype (float32 for half-precision inputs).
 
+    Raises:
+      ValueError: a concrete ``gamma`` < 0 or ``alpha`` outside [0, 1] (or a hyperparameter that
+        does not broadcast to the loss shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``gamma`` < 0 up-
+    weights confident predictions: (1 − p_t)^γ grows without bound as p_t → 1 (the loss then tends
+    to 0, ``α_t`` (1 without ``alpha``) or ``inf`` for γ > −1, γ = −1, γ < −1, and is 0 at
+    p_t = 1 exactly); an ``alpha``
+    outside [0, 1] gives a negative weight to one class (negative losses).
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -476,16 +516,13 @@ def binary_focal_loss(
         Keras clips ``p`` to ``[1e-7, 1 − 1e-7]``, where this function clamps each log at -100.
       * Finite at ``p = 0`` and ``p = 1`` (values and gradients, any ``gamma ≥ 0``; 0⁰ = 1).
       * Unchecked input: ``p`` outside ``[0, 1]`` is not meaningful (clamped logs keep the value
-        finite); a traced ``gamma < 0`` is used as given — ``(1 − p_t)^γ > 1`` up-weights correct
-        predictions (``γ = −1``: ``ℓ → α_t`` as ``p_t → 1``), and ``p_t = 1`` exactly gives 0.
+        finite); a traced ``gamma < 0``: see *Raises*.
       * Unchecked input: outside ``[0, 1]`` the value is the formula's with clamped logs and
         targets used as given; a NaN in either input gives NaN for that element. ``checked``
         reports them.
     """
     name = "binary_focal_loss"
-    val.check_nonnegative(name, "gamma", gamma)
-    if alpha is not None:
-        val.check_in_range(name, "alpha", alpha, 0.0, 1.0)
+    val.check_ranges(name, gamma=gamma, alpha=alpha)
     p, t, dtype = _inputs(name, "probabilities", probabilities, targets)
     bce = _bce_with_probabilities(p, t)
     # 1 − p_t = t·(1 − p) + (1 − t)·p, a sum of non-negative terms
@@ -502,12 +539,13 @@ def binary_focal_loss(
 
 
 def _hinge(name: str, scores: ArrayLike, targets: ArrayLike, margin: ArrayLike) -> jax.Array:
-    val.check_nonnegative(name, "margin", margin)
+    val.check_ranges(name, margin=margin)
     s, y, dtype = _inputs(name, "scores", scores, targets)
     m = _hyper(name, "margin", margin, dtype, s.shape)
     return jnp.maximum(m - y * s, jnp.zeros_like(s))
 
 
+@val.declare_ranges(margin=val.NONNEGATIVE)
 def hinge_loss(
     scores: ArrayLike,
     targets: ArrayLike,
@@ -535,6 +573,14 @@ def hinge_loss(
     Returns:
       A scalar, or for ``reduction="none"`` an array of ``scores``' shape, in the computation
       dtype (float32 for half-precision inputs).
+
+    Raises:
+      ValueError: a concrete ``margin`` < 0 (or a hyperparameter that does not broadcast to the loss
+        shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``margin`` < 0 is
+    evaluated as written (a loss ≥ 0 that vanishes inside the negative margin).
 
     Examples:
       >>> import jax.numpy as jnp
@@ -564,6 +610,7 @@ def hinge_loss(
     return apply_reduction(name, _hinge(name, scores, targets, margin), weights, where, reduction)
 
 
+@val.declare_ranges(margin=val.NONNEGATIVE)
 def squared_hinge_loss(
     scores: ArrayLike,
     targets: ArrayLike,
@@ -591,6 +638,14 @@ def squared_hinge_loss(
     Returns:
       A scalar, or for ``reduction="none"`` an array of ``scores``' shape, in the computation
       dtype (float32 for half-precision inputs).
+
+    Raises:
+      ValueError: a concrete ``margin`` < 0 (or a hyperparameter that does not broadcast to the loss
+        shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``margin`` < 0 is
+    evaluated as written (a loss ≥ 0 that vanishes inside the negative margin).
 
     Examples:
       >>> import jax.numpy as jnp
@@ -668,6 +723,7 @@ def soft_margin_loss(
     return apply_reduction(name, softplus(-(y * s)), weights, where, reduction)
 
 
+@val.declare_ranges(class_weights=val.REAL)
 def multilabel_soft_margin_loss(
     logits: ArrayLike,
     targets: ArrayLike,
@@ -703,6 +759,14 @@ def multilabel_soft_margin_loss(
       A scalar, or for ``reduction="none"`` one value per example (``logits``' shape without
       ``axis``), in the computation dtype (float32 for half-precision inputs).
 
+    Raises:
+      ValueError: a concrete a NaN in ``class_weights`` (or a hyperparameter that does not broadcast
+        to the loss shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced NaN in
+    ``class_weights`` gives NaN.
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -722,10 +786,12 @@ def multilabel_soft_margin_loss(
         reports NaN and targets outside ``[0, 1]``.
     """
     name = "multilabel_soft_margin_loss"
+    val.check_ranges(name, class_weights=class_weights)
     x, t, dtype = _inputs(name, "logits", logits, targets)
     if x.ndim == 0:
         raise ValueError(f"{name}: 'logits' must have rank >= 1 (a class axis), got shape ()")
     ax = val.check_axis(name, axis, x.ndim)
+    val.check_nonempty_axis(name, "logits", x.shape, ax, "classes")
     terms = _bce_with_logits(x, t)
     if class_weights is not None:
         val.check_class_weights(name, class_weights, x.shape[ax])
@@ -742,9 +808,10 @@ def multilabel_soft_margin_loss(
 # ---------------------------------------------------------------------------------------------
 
 
-def _keras_hinge_targets(scores: ArrayLike, targets: ArrayLike) -> jax.Array:
+def _keras_hinge_targets(scores: ArrayLike, targets: ArrayLike, name: str = "hinge") -> jax.Array:
     """Keras' ``convert_binary_labels_to_hinge``: 2t − 1 if every target is 0 or 1, else t."""
-    t = jnp.asarray(targets).astype(compute_dtype(scores))
+    scores = val.as_real_array(name, "scores", scores)
+    t = val.as_real_array(name, "targets", targets).astype(compute_dtype(scores))
     is_binary = jnp.all((t == 0) | (t == 1))
     return jnp.where(is_binary, 2 * t - 1, t)
 
@@ -752,7 +819,7 @@ def _keras_hinge_targets(scores: ArrayLike, targets: ArrayLike) -> jax.Array:
 def _keras_hinge_alias(fn, name: str):
     @functools.wraps(fn)
     def aliased(scores, targets, **kwargs):
-        return fn(scores, _keras_hinge_targets(scores, targets), **kwargs)
+        return fn(scores, _keras_hinge_targets(scores, targets, name), **kwargs)
 
     aliased.__name__ = aliased.__qualname__ = name
     aliased.__doc__ = (

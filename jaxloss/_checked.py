@@ -16,6 +16,14 @@ Two ways to use it:
 
 Entries masked out by ``where=False`` and labels equal to ``ignore_index`` are not checked: they are
 valid padding.
+
+Hyperparameters (``label_smoothing``, ``delta``, ``margin``, ``temperature``, ...) are checked by the
+losses themselves against the ranges each declares once (``jaxloss._validation.RANGES``): a concrete
+out-of-range value raises ``ValueError`` in the plain call, and a traced one (a jitted or vmapped
+sweep) is a ``debug_check`` that checked mode reports as :class:`LossInputError` with the loss, the
+argument and the offending value. A checked loss therefore rejects everything the plain loss
+rejects: trace-time errors propagate unchanged, range errors of concrete hyperparameters (which
+the checked call traces) come back as :class:`LossInputError`, itself a ``ValueError``.
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.experimental import checkify as _checkify
+
+from . import _validation as _val
 
 __all__ = ["LossInputError", "checked", "checkify", "SPECS"]
 
@@ -44,6 +54,8 @@ _STATIC = frozenset(
         "ignore_index",
         "log_input",
         "full",
+        "zero_infinity",
+        "method",
         "log_targets",
         "swap",
         "blank_id",
@@ -77,19 +89,9 @@ def _mask_for(args, shape, axis=None):
     return jnp.broadcast_to(where, shape)
 
 
-def _report(name, arg, bad, x, what):
-    """One debug_check: fails iff any ``bad``; names the first offending value and its index."""
-    if bad.ndim == 0:
-        _checkify.debug_check(~bad, f"{name}: '{arg}' {what}; got {{value:.7g}}", value=x)
-        return
-    flat = jnp.argmax(bad.reshape(-1))
-    index = jnp.stack(jnp.unravel_index(flat, bad.shape))
-    _checkify.debug_check(
-        ~jnp.any(bad),
-        f"{name}: '{arg}' {what}; got {{value:.7g}} at index {{index}}",
-        value=x.reshape(-1)[flat],
-        index=index,
-    )
+# one debug_check naming the first offending value and its index (shared with the hyperparameter
+# range checks of _validation)
+_report = _val.report
 
 
 def finite(arg, allow_neg_inf=False, allow_inf=False):
@@ -435,8 +437,11 @@ def checked(loss_fn: Callable | str) -> Callable:
     statics = tuple(p for p in signature.parameters if p in _STATIC)
 
     def body(*args, **kwargs):
+        # the loss first: its trace-time errors (types, shapes, flags) name the problem better
+        # than a runtime check tripping over the same input
+        out = target(*args, **kwargs)
         _run_checks(name, signature, checks, bound, args, kwargs)
-        return target(*args, **kwargs)
+        return out
 
     compiled = jax.jit(
         _checkify.checkify(body, errors=_checkify.user_checks), static_argnames=statics

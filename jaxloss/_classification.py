@@ -43,9 +43,10 @@ __all__ = [
 
 def _class_last(name: str, arg: str, x: ArrayLike, axis: int, dtype=None) -> jax.Array:
     """``x`` in the computation dtype with the class axis moved last (validates rank and axis)."""
-    x = as_compute(x, dtype)
+    x = as_compute(val.as_real_array(name, arg, x), dtype)
     val.check_rank(name, arg, x, 1)
     ax = val.check_axis(name, axis, x.ndim)
+    val.check_nonempty_axis(name, arg, x.shape, ax, "classes")
     return jnp.moveaxis(x, ax, -1)
 
 
@@ -78,8 +79,7 @@ def _sparse_setup(
     and not ignored), or ``None``.
     """
     x = _class_last(name, arg, scores, axis)
-    val.check_integer(name, "labels", labels)
-    labels = jnp.asarray(labels)
+    labels = val.as_integer_array(name, "labels", labels)
     shape = x.shape[:-1]
     if labels.shape != shape:
         ax = axis % jnp.ndim(scores)
@@ -150,7 +150,7 @@ def _class_factor(name: str, arg: str, value: ArrayLike, num_classes: int, dtype
             f"{name}: '{arg}' must be a scalar or have shape ({num_classes},) (one factor per "
             f"class), got shape {shape}"
         )
-    val.check_nonnegative(name, arg, value)
+    val.check_ranges(name, **{arg: value})
     return as_hyper(value, dtype)
 
 
@@ -209,6 +209,7 @@ def _focal_nll_jvp(primals, tangents):
 # ---------------------------------------------------------------------------------------------
 
 
+@val.declare_ranges(gamma=val.NONNEGATIVE, alpha=val.NONNEGATIVE)
 def softmax_focal_loss(
     logits: ArrayLike,
     labels: ArrayLike,
@@ -250,6 +251,16 @@ def softmax_focal_loss(
       A scalar, or for ``"none"`` an array of the shape of ``labels`` (0 at ignored and masked
       positions); float32 for half-precision logits, otherwise the logits' dtype.
 
+    Raises:
+      ValueError: a concrete ``gamma`` < 0 or ``alpha`` < 0 (or a hyperparameter that does not
+        broadcast to the loss shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``gamma`` < 0 up-
+    weights confident predictions: (1 − p_t)^γ grows without bound as p_t → 1 (the loss then tends
+    to 0, 1 or ``inf`` for γ > −1, γ = −1, γ < −1, and is 0 at p_t = 1 exactly); a negative
+    ``alpha`` gives negative losses.
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -269,7 +280,7 @@ def softmax_focal_loss(
       never evaluates ``(1 − p_y)^(γ−1)``, so gradients (and ``jvp``) are finite as ``p_y → 1``
       for every ``γ ≥ 0``, including ``0 < γ < 1``, where the loss is not twice differentiable at
       ``p_y = 1``. A concrete negative ``gamma`` or ``alpha`` raises ``ValueError``; a traced one
-      is not checked. A label whose own logit is ``-inf`` gives ``+inf``.
+      is checked by ``jaxloss.checked`` (see *Raises*). A label whose own logit is ``-inf`` gives ``+inf``.
       Unchecked input: a NaN logit off the label gives NaN for its row and a ``+inf`` one
       ``+inf``; ``checked`` reports them (labels: see the module notes).
     """
@@ -279,7 +290,7 @@ def softmax_focal_loss(
     )
     dtype = x.dtype
     _check_scalar(name, "gamma", gamma)
-    val.check_nonnegative(name, "gamma", gamma)
+    val.check_ranges(name, gamma=gamma)
     g = as_hyper(gamma, dtype)
     logp_y = _pick(log_softmax(x, axis=-1), safe)
     # unusable rows read log p = 0 (a finite stand-in; their value is masked or set to NaN)
@@ -296,11 +307,12 @@ def _categorical_focal(
 ) -> jax.Array:
     """−Σ_c α_c t_c (1 − p_c)^γ clamped_log(p_c); ``p`` already in the computation dtype."""
     dtype = p.dtype
+    targets = val.as_real_array(name, "targets", targets)
     val.check_same_shape(name, "probabilities", p, "targets", targets)
     p = _class_last(name, "probabilities", p, axis)
     t = _class_last(name, "targets", targets, axis, dtype)
     _check_scalar(name, "gamma", gamma)
-    val.check_nonnegative(name, "gamma", gamma)
+    val.check_ranges(name, gamma=gamma)
     g = as_hyper(gamma, dtype)
     # (1 − p)^γ with finite derivatives at p = 1 for γ < 1; log clamped at −100 (PyTorch)
     terms = t * _modulator(1 - p, g) * clamped_log(p)
@@ -311,6 +323,7 @@ def _categorical_focal(
     return apply_reduction(name, values, weights, where, reduction)
 
 
+@val.declare_ranges(gamma=val.NONNEGATIVE, alpha=val.NONNEGATIVE)
 def categorical_focal_loss(
     probabilities: ArrayLike,
     targets: ArrayLike,
@@ -344,6 +357,16 @@ def categorical_focal_loss(
       A scalar, or for ``"none"`` an array of the input's shape without ``axis``; float32 for
       half-precision inputs, otherwise the probabilities' dtype.
 
+    Raises:
+      ValueError: a concrete ``gamma`` < 0 or ``alpha`` < 0 (or a hyperparameter that does not
+        broadcast to the loss shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``gamma`` < 0 up-
+    weights confident predictions: (1 − p_t)^γ grows without bound as p_t → 1 (the loss then tends
+    to 0, 1 or ``inf`` for γ > −1, γ = −1, γ < −1, and is 0 at p_t = 1 exactly); a negative
+    ``alpha`` gives negative losses.
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -369,12 +392,13 @@ def categorical_focal_loss(
       Unchecked input: targets outside ``[0, 1]`` are used as given and a NaN target gives NaN
       for its row; ``checked`` reports them.
     """
-    p = as_compute(probabilities)
+    p = as_compute(val.as_real_array("categorical_focal_loss", "probabilities", probabilities))
     return _categorical_focal(
         "categorical_focal_loss", p, targets, axis, gamma, alpha, weights, where, reduction
     )
 
 
+@val.declare_ranges(gamma=val.NONNEGATIVE, alpha=val.NONNEGATIVE)
 def categorical_focal_crossentropy(
     probabilities: ArrayLike,
     targets: ArrayLike,
@@ -401,6 +425,14 @@ def categorical_focal_crossentropy(
     ``"mean"`` with ``weights`` is ``Σ w·ℓ / Σ w`` (API.md §1), whereas Keras'
     ``"sum_over_batch_size"`` divides by the batch size.
 
+    Raises:
+      ValueError: a concrete ``gamma`` < 0 or ``alpha`` < 0 (or a hyperparameter that does not
+        broadcast to the loss shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``gamma`` < 0 or
+    a negative ``alpha`` are evaluated as written (larger or negative losses).
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -415,7 +447,7 @@ def categorical_focal_crossentropy(
     reports them.
     """
     name = "categorical_focal_crossentropy"
-    p = as_compute(probabilities)
+    p = as_compute(val.as_real_array(name, "probabilities", probabilities))
     val.check_rank(name, "probabilities", p, 1)
     ax = val.check_axis(name, axis, p.ndim)
     total = jnp.sum(p, axis=ax, keepdims=True)
@@ -432,6 +464,7 @@ def categorical_focal_crossentropy(
 # ---------------------------------------------------------------------------------------------
 
 
+@val.declare_ranges(epsilon=val.Range(-1.0))
 def poly1_cross_entropy(
     logits: ArrayLike,
     labels: ArrayLike,
@@ -468,6 +501,14 @@ def poly1_cross_entropy(
       A scalar, or for ``"none"`` an array of the shape of ``labels``; float32 for
       half-precision logits, otherwise the logits' dtype.
 
+    Raises:
+      ValueError: a concrete ``epsilon`` < −1 (or a hyperparameter that does not broadcast to the
+        loss shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``epsilon`` < −1
+    gives negative losses for poorly predicted labels.
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -492,7 +533,7 @@ def poly1_cross_entropy(
     )
     dtype = x.dtype
     _check_scalar(name, "epsilon", epsilon)
-    val.check_in_range(name, "epsilon", epsilon, -1.0, np.inf)
+    val.check_ranges(name, epsilon=epsilon)
     eps = as_hyper(epsilon, dtype)
     logp_y = _pick(log_softmax(x, axis=-1), safe)
     logp_y = jnp.where(ok, logp_y, jnp.zeros_like(logp_y))
@@ -512,6 +553,7 @@ def _positive_part(z: jax.Array) -> jax.Array:
     return jnp.where(z <= 0, jnp.zeros_like(z), z)
 
 
+@val.declare_ranges(margin=val.NONNEGATIVE)
 def multiclass_hinge_loss(
     scores: ArrayLike,
     labels: ArrayLike,
@@ -542,6 +584,14 @@ def multiclass_hinge_loss(
       A scalar, or for ``"none"`` an array of the shape of ``labels``; float32 for half-precision
       scores, otherwise the scores' dtype.
 
+    Raises:
+      ValueError: a concrete ``margin`` < 0 (or a hyperparameter that does not broadcast to the loss
+        shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``margin`` < 0 is
+    evaluated as written (a loss ≥ 0 that ignores small violations).
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -569,7 +619,7 @@ def multiclass_hinge_loss(
     x, safe, ok, bad, mask = _sparse_setup(name, "scores", scores, labels, axis, None, where)
     dtype = x.dtype
     _check_scalar(name, "margin", margin)
-    val.check_nonnegative(name, "margin", margin)
+    val.check_ranges(name, margin=margin)
     mrg = as_hyper(margin, dtype)
     is_label = _is_label(safe, x.shape[-1])
     # max over j ≠ y: the label's own score is replaced (select, no arithmetic on -inf) by -inf
@@ -578,6 +628,7 @@ def multiclass_hinge_loss(
     return _finish(name, values, bad, mask, weights, reduction)
 
 
+@val.declare_ranges(margin=val.NONNEGATIVE)
 def categorical_hinge(
     scores: ArrayLike,
     targets: ArrayLike,
@@ -605,6 +656,14 @@ def categorical_hinge(
       margin: a scalar (may be traced), Keras' 1 by default.
       weights, where, reduction: as in every loss (API.md §1), over the shape without ``axis``.
 
+    Raises:
+      ValueError: a concrete ``margin`` < 0 (or a hyperparameter that does not broadcast to the loss
+        shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``margin`` < 0 is
+    evaluated as written (a loss ≥ 0 that ignores small violations).
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -621,12 +680,12 @@ def categorical_hinge(
     reports them.
     """
     name = "categorical_hinge"
-    s = as_compute(scores)
+    s = as_compute(val.as_real_array(name, "scores", scores))
     val.check_same_shape(name, "scores", s, "targets", targets)
     s = _class_last(name, "scores", s, axis)
     t = _class_last(name, "targets", targets, axis, s.dtype)
     _check_scalar(name, "margin", margin)
-    val.check_nonnegative(name, "margin", margin)
+    val.check_ranges(name, margin=margin)
     mrg = as_hyper(margin, s.dtype)
     pos = jnp.sum(t * s, axis=-1)
     neg = jnp.max((1 - t) * s, axis=-1)
@@ -634,6 +693,7 @@ def categorical_hinge(
     return apply_reduction(name, values, weights, where, reduction)
 
 
+@val.declare_ranges(margin=val.NONNEGATIVE, class_weights=val.REAL)
 def multi_margin_loss(
     scores: ArrayLike,
     labels: ArrayLike,
@@ -673,6 +733,15 @@ def multi_margin_loss(
       A scalar, or for ``"none"`` an array of the shape of ``labels``; float32 for half-precision
       scores, otherwise the scores' dtype.
 
+    Raises:
+      ValueError: a concrete ``margin`` < 0 or a NaN in ``class_weights`` (or a hyperparameter that
+        does not broadcast to the loss shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``margin`` < 0 is
+    evaluated as written (a loss ≥ 0 that ignores small violations); a NaN in ``class_weights``
+    gives NaN.
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -697,7 +766,7 @@ def multi_margin_loss(
     dtype = x.dtype
     num_classes = x.shape[-1]
     _check_scalar(name, "margin", margin)
-    val.check_nonnegative(name, "margin", margin)
+    val.check_ranges(name, margin=margin)
     mrg = as_hyper(margin, dtype)
     s_y = _pick(x, safe)
     h = _positive_part(mrg - s_y[..., None] + x)
@@ -706,6 +775,7 @@ def multi_margin_loss(
     is_label = _is_label(safe, num_classes)
     values = jnp.sum(jnp.where(is_label, jnp.zeros_like(h), h), axis=-1) / num_classes
     if class_weights is not None:
+        val.check_ranges(name, class_weights=class_weights)
         val.check_class_weights(name, class_weights, num_classes)
         values = jnp.take(as_hyper(class_weights, dtype), safe) * values
     return _finish(name, values, bad, mask, weights, reduction)

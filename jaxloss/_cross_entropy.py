@@ -57,10 +57,10 @@ def _is_zero(value) -> bool:
 
 def _class_last(name: str, arg: str, x: ArrayLike, axis: int) -> tuple[jax.Array, int]:
     """``x`` in its computation dtype with the class axis moved last, and the canonical axis."""
-    val.check_floating(name, arg, x)
-    x = jnp.asarray(x)
+    x = val.as_float_array(name, arg, x)
     val.check_rank(name, arg, x, 1)
     ax = val.check_axis(name, axis, x.ndim)
+    val.check_nonempty_axis(name, arg, x.shape, ax, "classes")
     x = x.astype(compute_dtype(x))
     return jnp.moveaxis(x, ax, -1), ax
 
@@ -68,8 +68,7 @@ def _class_last(name: str, arg: str, x: ArrayLike, axis: int) -> tuple[jax.Array
 def _check_labels(
     name: str, labels: ArrayLike, pred_arg: str, pred_shape: tuple[int, ...], ax: int
 ) -> jax.Array:
-    val.check_integer(name, "labels", labels)
-    labels = jnp.asarray(labels)
+    labels = val.as_integer_array(name, "labels", labels)
     expected = tuple(pred_shape[:ax]) + tuple(pred_shape[ax + 1 :])
     if labels.shape != expected:
         raise ValueError(
@@ -113,13 +112,14 @@ def _class_weight_row(name: str, class_weights, num_classes: int, ndim: int, dty
     """Class weights as an array of shape ``(1, ..., 1, C)`` (rank ``ndim``), or None."""
     if class_weights is None:
         return None
+    val.check_ranges(name, class_weights=class_weights)
     val.check_class_weights(name, class_weights, num_classes)
     return as_hyper(class_weights, dtype).reshape((1,) * (ndim - 1) + (num_classes,))
 
 
-def _hyper(name: str, arg: str, value, dtype, check) -> jax.Array | None:
+def _hyper(name: str, arg: str, value, dtype) -> jax.Array | None:
     """A hyperparameter as a computation-dtype array, or None when it is a concrete 0."""
-    check(name, arg, value)
+    val.check_ranges(name, **{arg: value})
     if _is_zero(value):
         return None
     v = as_hyper(value, dtype)
@@ -128,16 +128,12 @@ def _hyper(name: str, arg: str, value, dtype, check) -> jax.Array | None:
     return v
 
 
-def _check_label_smoothing(name, arg, value):
-    val.check_label_smoothing(name, value)
-
-
 def _normalizer_with_weights(name, base, weights, shape, dtype):
     """Per-example denominator terms ``base · weights`` for :func:`apply_reduction`."""
     if weights is None:
         return base
-    val.check_broadcastable(name, "weights", weights, shape)
-    return base * jnp.broadcast_to(jnp.asarray(weights).astype(dtype), shape)
+    weights = val.check_weights(name, weights, shape)
+    return base * jnp.broadcast_to(weights.astype(dtype), shape)
 
 
 def _softcap(x: jax.Array, cap: jax.Array) -> jax.Array:
@@ -434,6 +430,9 @@ _ce_fast.defjvp(_ce_fast_jvp, symbolic_zeros=True)
 # ----------------------------------------------------------------------------------------------
 
 
+@val.declare_ranges(
+    label_smoothing=val.UNIT_INTERVAL, z_loss=val.NONNEGATIVE, class_weights=val.REAL
+)
 def softmax_cross_entropy(
     logits: ArrayLike,
     targets: ArrayLike,
@@ -479,6 +478,16 @@ def softmax_cross_entropy(
       For ``"none"``, the per-example losses with the class axis dropped; else a scalar. Float32
       for float16 / bfloat16 / float32 logits, float64 for float64.
 
+    Raises:
+      ValueError: a concrete ``label_smoothing`` outside [0, 1], ``z_loss`` < 0 or a NaN in
+        ``class_weights`` (or a hyperparameter that does not broadcast to the loss shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced
+    ``label_smoothing`` outside [0, 1] puts a negative weight on the target (ε > 1) or on the other
+    classes (ε < 0): a finite value that may be negative; a traced ``z_loss`` < 0 subtracts λ·lse²,
+    also possibly negative; a NaN in ``class_weights`` gives NaN.
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -509,16 +518,23 @@ def softmax_cross_entropy(
     """
     name = "softmax_cross_entropy"
     x, ax = _class_last(name, "logits", logits, axis)
+    targets = val.as_real_array(name, "targets", targets)
     val.check_same_shape(name, "logits", logits, "targets", targets)
     dtype = x.dtype
-    t = jnp.moveaxis(jnp.asarray(targets).astype(dtype), ax, -1)
+    t = jnp.moveaxis(targets.astype(dtype), ax, -1)
     cw = _class_weight_row(name, class_weights, x.shape[-1], x.ndim, dtype)
-    eps = _hyper(name, "label_smoothing", label_smoothing, dtype, _check_label_smoothing)
-    zl = _hyper(name, "z_loss", z_loss, dtype, val.check_nonnegative)
+    eps = _hyper(name, "label_smoothing", label_smoothing, dtype)
+    zl = _hyper(name, "z_loss", z_loss, dtype)
     loss, _ = _ce_rows(x, targets=t, class_weights=cw, label_smoothing=eps, z_loss=zl)
     return apply_reduction(name, loss, weights, where, reduction)
 
 
+@val.declare_ranges(
+    label_smoothing=val.UNIT_INTERVAL,
+    z_loss=val.NONNEGATIVE,
+    logit_softcap=val.POSITIVE,
+    class_weights=val.REAL,
+)
 def sparse_softmax_cross_entropy(
     logits: ArrayLike,
     labels: ArrayLike,
@@ -575,6 +591,19 @@ def sparse_softmax_cross_entropy(
       For ``"none"``, per-example losses (``logits``' shape without ``axis``; exactly 0 at ignored
       or masked examples); else a scalar. Float32 for half and float32 logits, float64 for float64.
 
+    Raises:
+      ValueError: a concrete ``label_smoothing`` outside [0, 1], ``z_loss`` < 0, ``logit_softcap`` ≤
+        0 or a NaN in ``class_weights`` (or a hyperparameter that does not broadcast to the loss
+        shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced
+    ``label_smoothing`` outside [0, 1] puts a negative weight on the label (ε > 1) or on the other
+    classes (ε < 0): a finite value that may be negative (ε = 1.5 on uniform logits over 3 classes
+    gives 1.0986, as if unsmoothed); a traced ``z_loss`` < 0 subtracts λ·lse²; a traced
+    ``logit_softcap`` < 0 acts as |cap| and 0 makes every logit 0 (a uniform prediction); a NaN in
+    ``class_weights`` gives NaN.
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -612,13 +641,13 @@ def sparse_softmax_cross_entropy(
     name = "sparse_softmax_cross_entropy"
     _check_ignore_index(name, ignore_index)
     x, ax = _class_last(name, "logits", logits, axis)
-    labels = _check_labels(name, labels, "logits", jnp.shape(logits), ax)
+    labels = _check_labels(name, labels, "logits", np.shape(logits), ax)
     dtype, num_classes = x.dtype, x.shape[-1]
     cw = _class_weight_row(name, class_weights, num_classes, x.ndim, dtype)
-    eps = _hyper(name, "label_smoothing", label_smoothing, dtype, _check_label_smoothing)
-    zl = _hyper(name, "z_loss", z_loss, dtype, val.check_nonnegative)
+    eps = _hyper(name, "label_smoothing", label_smoothing, dtype)
+    zl = _hyper(name, "z_loss", z_loss, dtype)
     if logit_softcap is not None:
-        val.check_positive(name, "logit_softcap", logit_softcap)
+        val.check_ranges(name, logit_softcap=logit_softcap)
         x = _softcap(x, as_hyper(logit_softcap, dtype))
     valid, in_range = _label_masks(labels, num_classes, ignore_index)
     loss, w_label = _ce_rows(
@@ -669,6 +698,7 @@ def _reduce_sparse(
     return apply_reduction(name, loss, weights, where, reduction, normalizer=normalizer)
 
 
+@val.declare_ranges(label_smoothing=val.UNIT_INTERVAL)
 def categorical_cross_entropy(
     probabilities: ArrayLike,
     targets: ArrayLike,
@@ -704,6 +734,15 @@ def categorical_cross_entropy(
       Per-example losses (class axis dropped) for ``"none"``, else a scalar; float32 for half /
       float32 inputs, float64 for float64.
 
+    Raises:
+      ValueError: a concrete ``label_smoothing`` outside [0, 1] (or a hyperparameter that does not
+        broadcast to the loss shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced
+    ``label_smoothing`` outside [0, 1] gives targets with negative entries: a finite value that may
+    be negative.
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -721,10 +760,11 @@ def categorical_cross_entropy(
     """
     name = "categorical_cross_entropy"
     p, ax = _class_last(name, "probabilities", probabilities, axis)
+    targets = val.as_real_array(name, "targets", targets)
     val.check_same_shape(name, "probabilities", probabilities, "targets", targets)
     dtype = p.dtype
-    t = jnp.moveaxis(jnp.asarray(targets).astype(dtype), ax, -1)
-    eps = _hyper(name, "label_smoothing", label_smoothing, dtype, _check_label_smoothing)
+    t = jnp.moveaxis(targets.astype(dtype), ax, -1)
+    eps = _hyper(name, "label_smoothing", label_smoothing, dtype)
     if eps is not None:
         # Keras: t' = (1 − ε) t + ε / C
         t = (1 - eps) * t + eps / p.shape[-1]
@@ -780,7 +820,7 @@ def sparse_categorical_cross_entropy(
     name = "sparse_categorical_cross_entropy"
     _check_ignore_index(name, ignore_index)
     p, ax = _class_last(name, "probabilities", probabilities, axis)
-    labels = _check_labels(name, labels, "probabilities", jnp.shape(probabilities), ax)
+    labels = _check_labels(name, labels, "probabilities", np.shape(probabilities), ax)
     # an out-of-range label poisons the entry read before the clamp (whose select would drop a
     # NaN cotangent where p is below the clamp): value and gradient NaN
     factor = _out_of_range_factor(name, labels, p.shape[-1], ignore_index, where, p.dtype)
@@ -791,6 +831,7 @@ def sparse_categorical_cross_entropy(
     )
 
 
+@val.declare_ranges(class_weights=val.REAL)
 def nll_loss(
     log_probabilities: ArrayLike,
     labels: ArrayLike,
@@ -825,6 +866,14 @@ def nll_loss(
       Per-example losses for ``"none"`` (``w_y``-weighted, exactly 0 at ignored examples), else a
       scalar; float32 for half / float32 inputs, float64 for float64.
 
+    Raises:
+      ValueError: a concrete a NaN in ``class_weights`` (or a hyperparameter that does not broadcast
+        to the loss shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced NaN in
+    ``class_weights`` gives NaN.
+
     Examples:
       >>> import jax
       >>> import jax.numpy as jnp
@@ -845,7 +894,7 @@ def nll_loss(
     name = "nll_loss"
     _check_ignore_index(name, ignore_index)
     lp, ax = _class_last(name, "log_probabilities", log_probabilities, axis)
-    labels = _check_labels(name, labels, "log_probabilities", jnp.shape(log_probabilities), ax)
+    labels = _check_labels(name, labels, "log_probabilities", np.shape(log_probabilities), ax)
     dtype, num_classes = lp.dtype, lp.shape[-1]
     cw = _class_weight_row(name, class_weights, num_classes, lp.ndim, dtype)
     valid, _ = _label_masks(labels, num_classes, ignore_index)

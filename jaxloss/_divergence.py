@@ -11,17 +11,21 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from . import _validation as val
 from ._alias import bind
 from ._numerics import as_compute, as_hyper, clamped_log, compute_dtype
 from ._reduction import apply_reduction
-from ._validation import check_axis, check_positive, check_rank, check_same_shape
+from ._validation import check_axis, check_rank, check_same_shape
 
 
 def _prepare(name: str, pred_name: str, predictions: ArrayLike, targets: ArrayLike, axis: int):
     """Shapes checked, both inputs cast to the computation dtype, axis made non-negative."""
+    predictions = val.as_real_array(name, pred_name, predictions)
+    targets = val.as_real_array(name, "targets", targets)
     check_rank(name, pred_name, predictions, 1)
     check_same_shape(name, pred_name, predictions, "targets", targets)
     axis = check_axis(name, axis, jnp.ndim(predictions))
+    val.check_nonempty_axis(name, pred_name, jnp.shape(predictions), axis, "classes")
     dtype = compute_dtype(predictions)
     return as_compute(predictions, dtype), as_compute(targets, dtype), axis
 
@@ -105,6 +109,7 @@ def kl_divergence(
         and a ``+inf`` target ``+inf``. ``checked`` reports them.
     """
     name = "kl_divergence"
+    log_targets = val.check_bool_flag(name, "log_targets", log_targets)
     log_p, t, axis = _prepare(name, "log_predictions", log_predictions, targets, axis)
     if log_targets:
         present = t != -jnp.inf
@@ -118,6 +123,7 @@ def kl_divergence(
     return apply_reduction(name, values, weights, where, reduction)
 
 
+@val.declare_ranges(epsilon=val.POSITIVE)
 def kl_divergence_from_probabilities(
     predictions: ArrayLike,
     targets: ArrayLike,
@@ -158,6 +164,15 @@ def kl_divergence_from_probabilities(
       A scalar, or for ``"none"`` an array of the input shape without ``axis``, in the
       computation dtype.
 
+    Raises:
+      ValueError: a concrete ``epsilon`` ≤ 0 (or a hyperparameter that does not broadcast to the
+        loss shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``epsilon`` ≤ 0
+    no longer bounds the clipped values away from 0: a zero target or prediction gives NaN or
+    ``inf``.
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -186,7 +201,7 @@ def kl_divergence_from_probabilities(
     if epsilon is None:
         elementwise = _t_log_t_over(t, clamped_log(p))
     else:
-        check_positive(name, "epsilon", epsilon)
+        val.check_ranges(name, epsilon=epsilon)
         eps = as_hyper(epsilon, p.dtype)
         one = jnp.ones((), p.dtype)
         t_c = jnp.clip(t, eps, one)

@@ -29,16 +29,12 @@ import numpy as np
 from jax import lax
 from jax.typing import ArrayLike
 
+from . import _validation as val
 from ._numerics import as_hyper, class_sum_scale, compute_dtype
 from ._reduction import apply_reduction
 from ._validation import (
     check_broadcastable,
     check_class_weights,
-    check_floating,
-    check_integer,
-    check_label_smoothing,
-    check_nonnegative,
-    check_positive,
     check_reduction,
     concrete_or_none,
 )
@@ -502,6 +498,12 @@ def _is_static_zero(value) -> bool:
     return v is not None and v.shape == () and float(v) == 0.0
 
 
+@val.declare_ranges(
+    label_smoothing=val.UNIT_INTERVAL,
+    z_loss=val.NONNEGATIVE,
+    logit_softcap=val.POSITIVE,
+    class_weights=val.REAL,
+)
 def linear_cross_entropy(
     hidden: ArrayLike,
     weight: ArrayLike,
@@ -563,6 +565,17 @@ def linear_cross_entropy(
       float32 for bf16 / fp16 inputs and in the inputs' dtype for float32 / float64. Gradients
       come back in the dtypes of ``hidden``, ``weight`` and ``bias``.
 
+    Raises:
+      ValueError: a concrete ``label_smoothing`` outside [0, 1], ``z_loss`` < 0, ``logit_softcap`` ≤
+        0 or a NaN in ``class_weights`` (or a hyperparameter that does not broadcast to the loss
+        shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. As in
+    :func:`sparse_softmax_cross_entropy`: a traced ``label_smoothing`` outside [0, 1] or ``z_loss``
+    < 0 gives a finite value that may be negative, a traced ``logit_softcap`` < 0 acts as |cap| and
+    0 makes every logit 0 (a uniform prediction), a NaN class weight gives NaN.
+
     Examples:
       >>> import jax, jax.numpy as jnp
       >>> from jaxloss import linear_cross_entropy
@@ -623,9 +636,9 @@ def linear_cross_entropy(
       Wijmans et al., *Cut Your Losses in Large-Vocabulary Language Models*, ICLR 2025.
     """
     # ---- trace-time validation
-    check_floating(_NAME, "hidden", hidden)
-    check_floating(_NAME, "weight", weight)
-    check_integer(_NAME, "labels", labels)
+    hidden = val.as_float_array(_NAME, "hidden", hidden)
+    weight = val.as_float_array(_NAME, "weight", weight)
+    labels = val.as_integer_array(_NAME, "labels", labels)
     check_reduction(_NAME, reduction)
     if method not in METHODS:
         raise ValueError(
@@ -649,16 +662,19 @@ def linear_cross_entropy(
             f"shape), got {labels.shape}"
         )
     vocab = weight.shape[1]
+    val.check_nonempty_axis(_NAME, "weight", weight.shape, 1, "classes (vocabulary)")
     if bias is not None:
-        check_floating(_NAME, "bias", bias)
-        bias = jnp.asarray(bias)
+        bias = val.as_float_array(_NAME, "bias", bias)
         if bias.shape != (vocab,):
             raise ValueError(f"{_NAME}: 'bias' must have shape ({vocab},), got {bias.shape}")
     check_class_weights(_NAME, class_weights, vocab)
-    check_label_smoothing(_NAME, label_smoothing)
-    check_nonnegative(_NAME, "z_loss", z_loss)
-    if logit_softcap is not None:
-        check_positive(_NAME, "logit_softcap", logit_softcap)
+    val.check_ranges(
+        _NAME,
+        label_smoothing=label_smoothing,
+        z_loss=z_loss,
+        logit_softcap=logit_softcap,
+        class_weights=class_weights,
+    )
     if chunk_size is not None and (
         isinstance(chunk_size, bool)
         or not isinstance(chunk_size, (int, np.integer))
@@ -671,7 +687,7 @@ def linear_cross_entropy(
         raise TypeError(f"{_NAME}: 'ignore_index' must be an int or None, got {ignore_index!r}")
     batch_shape = labels.shape
     if weights is not None:
-        check_broadcastable(_NAME, "weights", weights, batch_shape)
+        weights = val.check_weights(_NAME, weights, batch_shape)
     if where is not None:
         check_broadcastable(_NAME, "where", where, batch_shape)
         if jnp.result_type(where) != jnp.bool_:

@@ -77,12 +77,13 @@ def _clamp_min0(x: jax.Array) -> jax.Array:
     return jnp.where(x < 0, jnp.zeros_like(x), x)
 
 
-def _check_pair(name: str, a_name: str, a, b_name: str, b, axis: int) -> int:
-    val.check_floating(name, a_name, a)
-    val.check_floating(name, b_name, b)
+def _check_pair(name: str, a_name: str, a, b_name: str, b, axis: int):
+    """(axis, a, b): both inputs real floating arrays of the same shape, the axis in range."""
+    a = val.as_float_array(name, a_name, a)
+    b = val.as_float_array(name, b_name, b)
     val.check_same_shape(name, a_name, a, b_name, b)
     val.check_rank(name, a_name, a, 1)
-    return val.check_axis(name, axis, jnp.ndim(a))
+    return val.check_axis(name, axis, jnp.ndim(a)), a, b
 
 
 def _reduced_shape(shape: tuple[int, ...], axis: int) -> tuple[int, ...]:
@@ -94,6 +95,7 @@ def _reduced_shape(shape: tuple[int, ...], axis: int) -> tuple[int, ...]:
 # ----------------------------------------------------------------------------------------------
 
 
+@val.declare_ranges(epsilon=val.NONNEGATIVE)
 def cosine_distance(
     predictions: ArrayLike,
     targets: ArrayLike,
@@ -128,6 +130,14 @@ def cosine_distance(
       A scalar, or for ``"none"`` an array of ``predictions.shape`` without ``axis``; float32 for
       half-precision inputs, else the input's float dtype.
 
+    Raises:
+      ValueError: a concrete ``epsilon`` < 0 (or a hyperparameter that does not broadcast to the
+        loss shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``epsilon`` < 0
+    acts as ``epsilon = 0`` for non-zero vectors and gives the zero vector a norm of |ε| (cos = 0).
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -152,8 +162,11 @@ def cosine_distance(
     reports it.
     """
     name = "cosine_distance"
-    ax = _check_pair(name, "predictions", predictions, "targets", targets, axis)
-    val.check_nonnegative(name, "epsilon", epsilon)
+    ax, predictions, targets = _check_pair(
+        name, "predictions", predictions, "targets", targets, axis
+    )
+    val.check_ranges(name, epsilon=epsilon)
+    _check_hyper_shapes(name, _reduced_shape(jnp.shape(predictions), ax), epsilon=epsilon)
     dtype = nx.compute_dtype(predictions)
     p, t = nx.as_compute(predictions, dtype), nx.as_compute(targets, dtype)
     eps = nx.as_hyper(epsilon, dtype)
@@ -162,6 +175,7 @@ def cosine_distance(
     return apply_reduction(name, values, weights, where, reduction)
 
 
+@val.declare_ranges(epsilon=val.NONNEGATIVE)
 def cosine_similarity_loss(
     predictions: ArrayLike,
     targets: ArrayLike,
@@ -197,6 +211,14 @@ def cosine_similarity_loss(
       A scalar, or for ``"none"`` an array of ``predictions.shape`` without ``axis``; float32 for
       half-precision inputs, else the input's float dtype.
 
+    Raises:
+      ValueError: a concrete ``epsilon`` < 0 (or a hyperparameter that does not broadcast to the
+        loss shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``epsilon`` < 0
+    acts as ``epsilon = 0`` for non-zero vectors and gives the zero vector a norm of |ε| (cos = 0).
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -214,8 +236,11 @@ def cosine_similarity_loss(
     Unchecked input: a NaN or infinite entry gives NaN for its row; ``checked`` reports it.
     """
     name = "cosine_similarity_loss"
-    ax = _check_pair(name, "predictions", predictions, "targets", targets, axis)
-    val.check_nonnegative(name, "epsilon", epsilon)
+    ax, predictions, targets = _check_pair(
+        name, "predictions", predictions, "targets", targets, axis
+    )
+    val.check_ranges(name, epsilon=epsilon)
+    _check_hyper_shapes(name, _reduced_shape(jnp.shape(predictions), ax), epsilon=epsilon)
     dtype = nx.compute_dtype(predictions)
     p, t = nx.as_compute(predictions, dtype), nx.as_compute(targets, dtype)
     eps = nx.as_hyper(epsilon, dtype)
@@ -228,6 +253,7 @@ def cosine_similarity_loss(
 _TORCH_COSINE_EMBEDDING_EPS = 9.999999960041972e-13  # float(np.float32(1e-12))
 
 
+@val.declare_ranges(margin=val.REAL)
 def cosine_embedding_loss(
     x1: ArrayLike,
     x2: ArrayLike,
@@ -263,6 +289,14 @@ def cosine_embedding_loss(
       A scalar, or for ``"none"`` an array of ``x1.shape`` without ``axis``; float32 for
       half-precision inputs, else the input's float dtype.
 
+    Raises:
+      ValueError: a concrete a NaN in ``margin`` (or a hyperparameter that does not broadcast to the
+        loss shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced NaN ``margin``
+    gives NaN for the targets of −1.
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -285,8 +319,11 @@ def cosine_embedding_loss(
     A NaN or infinite entry of ``x1`` or ``x2`` gives NaN for its row.
     """
     name = "cosine_embedding_loss"
-    ax = _check_pair(name, "x1", x1, "x2", x2, axis)
+    ax, x1, x2 = _check_pair(name, "x1", x1, "x2", x2, axis)
+    targets = val.as_real_array(name, "targets", targets)
+    val.check_ranges(name, margin=margin)
     loss_shape = _reduced_shape(jnp.shape(x1), ax)
+    _check_hyper_shapes(name, loss_shape, margin=margin)
     if jnp.shape(targets) != loss_shape:
         raise ValueError(
             f"{name}: 'targets' must have the shape of 'x1' without axis {axis}, {loss_shape}, "
@@ -322,6 +359,7 @@ def cosine_embedding_loss(
 # ----------------------------------------------------------------------------------------------
 
 
+@val.declare_ranges(margin=val.NONNEGATIVE, p=val.POSITIVE, epsilon=val.NONNEGATIVE)
 def triplet_margin_loss(
     anchor: ArrayLike,
     positive: ArrayLike,
@@ -364,6 +402,15 @@ def triplet_margin_loss(
       A scalar, or for ``"none"`` an array of ``anchor.shape`` without ``axis``; float32 for
       half-precision inputs, else the input's float dtype.
 
+    Raises:
+      ValueError: a concrete ``margin`` < 0, ``p`` ≤ 0 or ``epsilon`` < 0 (or a hyperparameter that
+        does not broadcast to the loss shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted), or
+        ``swap`` not a bool.
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``margin`` < 0 or
+    ``epsilon`` < 0 is evaluated as written (a loss ≥ 0).
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -390,12 +437,13 @@ def triplet_margin_loss(
     reports it.
     """
     name = "triplet_margin_loss"
-    ax = _check_pair(name, "anchor", anchor, "positive", positive, axis)
-    val.check_floating(name, "negative", negative)
+    ax, anchor, positive = _check_pair(name, "anchor", anchor, "positive", positive, axis)
+    negative = val.as_float_array(name, "negative", negative)
     val.check_same_shape(name, "anchor", anchor, "negative", negative)
-    val.check_nonnegative(name, "margin", margin)
-    val.check_positive(name, "p", p)
-    val.check_nonnegative(name, "epsilon", epsilon)
+    swap = val.check_bool_flag(name, "swap", swap)
+    val.check_ranges(name, margin=margin, p=p, epsilon=epsilon)
+    _check_hyper_shapes(name, _reduced_shape(jnp.shape(anchor), ax), margin=margin, p=p)
+    _check_hyper_shapes(name, jnp.shape(anchor), epsilon=epsilon)
     dtype = nx.compute_dtype(anchor)
     a = nx.as_compute(anchor, dtype)
     pos = nx.as_compute(positive, dtype)
@@ -411,12 +459,22 @@ def triplet_margin_loss(
     return apply_reduction(name, values, weights, where, reduction)
 
 
-def _check_elementwise(name: str, names: tuple[str, ...], arrays: tuple) -> None:
-    val.check_floating(name, names[0], arrays[0])
+def _check_elementwise(name: str, names: tuple[str, ...], arrays: tuple) -> tuple:
+    """The inputs as arrays: the first floating, the others real, all of the first's shape."""
+    out = [val.as_float_array(name, names[0], arrays[0])]
     for n, x in zip(names[1:], arrays[1:], strict=False):
-        val.check_same_shape(name, names[0], arrays[0], n, x)
+        out.append(val.as_real_array(name, n, x))
+        val.check_same_shape(name, names[0], out[0], n, out[-1])
+    return tuple(out)
 
 
+def _check_hyper_shapes(name: str, loss_shape, **hypers) -> None:
+    """Each hyperparameter broadcasts to the loss shape (one value per example at most)."""
+    for arg, value in hypers.items():
+        val.check_broadcastable(name, arg, value, tuple(loss_shape))
+
+
+@val.declare_ranges(margin=val.NONNEGATIVE)
 def margin_ranking_loss(
     x1: ArrayLike,
     x2: ArrayLike,
@@ -447,6 +505,14 @@ def margin_ranking_loss(
       A scalar, or for ``"none"`` an array of ``x1.shape``; float32 for half-precision inputs,
       else the input's float dtype.
 
+    Raises:
+      ValueError: a concrete ``margin`` < 0 (or a hyperparameter that does not broadcast to the loss
+        shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``margin`` < 0 is
+    evaluated as written (a loss ≥ 0 that ignores small violations).
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -466,8 +532,9 @@ def margin_ranking_loss(
     ``checked`` reports it.
     """
     name = "margin_ranking_loss"
-    _check_elementwise(name, ("x1", "x2", "targets"), (x1, x2, targets))
-    val.check_nonnegative(name, "margin", margin)
+    x1, x2, targets = _check_elementwise(name, ("x1", "x2", "targets"), (x1, x2, targets))
+    val.check_ranges(name, margin=margin)
+    _check_hyper_shapes(name, jnp.shape(x1), margin=margin)
     dtype = nx.compute_dtype(x1)
     a, b, t = nx.as_compute(x1, dtype), nx.as_compute(x2, dtype), nx.as_compute(targets, dtype)
     m = nx.as_hyper(margin, dtype)
@@ -475,6 +542,7 @@ def margin_ranking_loss(
     return apply_reduction(name, values, weights, where, reduction)
 
 
+@val.declare_ranges(margin=val.NONNEGATIVE)
 def hinge_embedding_loss(
     distances: ArrayLike,
     targets: ArrayLike,
@@ -503,6 +571,14 @@ def hinge_embedding_loss(
       A scalar, or for ``"none"`` an array of ``distances.shape``; float32 for half-precision
       inputs, else the input's float dtype.
 
+    Raises:
+      ValueError: a concrete ``margin`` < 0 (or a hyperparameter that does not broadcast to the loss
+        shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``margin`` < 0
+    makes the dissimilar-pair term 0 (evaluated as written).
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -520,8 +596,9 @@ def hinge_embedding_loss(
     ``checked`` reports them.
     """
     name = "hinge_embedding_loss"
-    _check_elementwise(name, ("distances", "targets"), (distances, targets))
-    val.check_nonnegative(name, "margin", margin)
+    distances, targets = _check_elementwise(name, ("distances", "targets"), (distances, targets))
+    val.check_ranges(name, margin=margin)
+    _check_hyper_shapes(name, jnp.shape(distances), margin=margin)
     dtype = nx.compute_dtype(distances)
     x, t = nx.as_compute(distances, dtype), nx.as_compute(targets, dtype)
     m = nx.as_hyper(margin, dtype)
@@ -531,6 +608,7 @@ def hinge_embedding_loss(
     return apply_reduction(name, values, weights, where, reduction)
 
 
+@val.declare_ranges(margin=val.NONNEGATIVE)
 def contrastive_loss(
     distances: ArrayLike,
     targets: ArrayLike,
@@ -564,6 +642,14 @@ def contrastive_loss(
       A scalar, or for ``"none"`` an array of ``distances.shape``; float32 for half-precision
       inputs, else the input's float dtype.
 
+    Raises:
+      ValueError: a concrete ``margin`` < 0 (or a hyperparameter that does not broadcast to the loss
+        shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``margin`` < 0
+    makes the dissimilar-pair term 0 (evaluated as written).
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -584,8 +670,9 @@ def contrastive_loss(
     ``checked`` reports them.
     """
     name = "contrastive_loss"
-    _check_elementwise(name, ("distances", "targets"), (distances, targets))
-    val.check_nonnegative(name, "margin", margin)
+    distances, targets = _check_elementwise(name, ("distances", "targets"), (distances, targets))
+    val.check_ranges(name, margin=margin)
+    _check_hyper_shapes(name, jnp.shape(distances), margin=margin)
     dtype = nx.compute_dtype(distances)
     d, t = nx.as_compute(distances, dtype), nx.as_compute(targets, dtype)
     m = nx.as_hyper(margin, dtype)
@@ -599,6 +686,7 @@ def contrastive_loss(
 # ----------------------------------------------------------------------------------------------
 
 
+@val.declare_ranges(temperature=val.POSITIVE)
 def ntxent_loss(
     embeddings: ArrayLike,
     labels: ArrayLike,
@@ -644,6 +732,14 @@ def ntxent_loss(
       A scalar, or ``[batch]`` for ``"none"``; float32 for half-precision inputs, else the
       input's float dtype.
 
+    Raises:
+      ValueError: a concrete ``temperature`` ≤ 0 (or a hyperparameter that does not broadcast to the
+        loss shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``temperature`` <
+    0 flips every similarity (the loss rewards dissimilar positives) and 0 gives NaN.
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -664,8 +760,8 @@ def ntxent_loss(
     Unchecked behaviour: labels are only compared for equality, any integers work.
     """
     name = "ntxent_loss"
-    val.check_floating(name, "embeddings", embeddings)
-    val.check_integer(name, "labels", labels)
+    embeddings = val.as_float_array(name, "embeddings", embeddings)
+    labels = val.as_integer_array(name, "labels", labels)
     if jnp.ndim(embeddings) != 2:
         raise ValueError(
             f"{name}: 'embeddings' must have shape [batch, dim], got {jnp.shape(embeddings)}"
@@ -675,7 +771,8 @@ def ntxent_loss(
             f"{name}: 'labels' must have shape [batch] = ({jnp.shape(embeddings)[0]},), "
             f"got {jnp.shape(labels)}"
         )
-    val.check_positive(name, "temperature", temperature)
+    val.check_ranges(name, temperature=temperature)
+    _check_hyper_shapes(name, (), temperature=temperature)
     n = jnp.shape(embeddings)[0]
     if where is not None:
         val.check_broadcastable(name, "where", where, (n,))
@@ -684,7 +781,7 @@ def ntxent_loss(
                 f"{name}: 'where' must be a boolean mask, got dtype {jnp.result_type(where)}"
             )
     if weights is not None:
-        val.check_broadcastable(name, "weights", weights, (n,))
+        weights = val.check_weights(name, weights, (n,))
 
     dtype = nx.compute_dtype(embeddings)
     e = nx.as_compute(embeddings, dtype)

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from ._validation import check_broadcastable, check_reduction
+from ._validation import as_real_array, check_broadcastable, check_reduction, check_weights
 
 __all__ = ["reduce_loss", "apply_reduction"]
 
@@ -24,7 +24,8 @@ def apply_reduction(
     Args:
       name: the loss's name, used in error messages.
       values: the unreduced losses (any shape).
-      weights: per-example weights broadcastable to ``values.shape``.
+      weights: per-example weights of ``values``' rank (or a scalar), broadcastable to
+        ``values.shape``; a lower-rank array is a ``ValueError`` (API.md §1).
       where: boolean mask broadcastable to ``values.shape``; ``False`` drops the entry.
       reduction: ``"mean"``, ``"sum"`` or ``"none"``.
       normalizer: optional per-entry weight used in the *denominator* of ``"mean"`` instead of
@@ -40,8 +41,9 @@ def apply_reduction(
     shape = values.shape
     dtype = values.dtype
     if weights is not None:
-        check_broadcastable(name, "weights", weights, shape)
+        weights = check_weights(name, weights, shape)
     if where is not None:
+        where = as_real_array(name, "where", where)
         check_broadcastable(name, "where", where, shape)
         if jnp.result_type(where) != jnp.bool_:
             raise TypeError(
@@ -93,13 +95,19 @@ def reduce_loss(
 
     Args:
       values: unreduced losses ``ℓ``, any shape.
-      weights: per-example weights ``w`` broadcastable to ``values.shape`` (default 1).
+      weights: per-example weights ``w`` of ``values``' rank (or a scalar), broadcastable to
+        ``values.shape`` (default 1): for per-row weights on ``[B, D]`` values pass ``[B, 1]``.
       where: boolean mask broadcastable to ``values.shape``; ``False`` ignores the entry.
       reduction: ``"mean"``, ``"sum"`` or ``"none"``.
 
     Returns:
       A scalar for ``"mean"`` / ``"sum"``; for ``"none"``, ``w·ℓ`` with exact zeros at masked
       entries, in ``values``' dtype. If no entry is valid, ``"mean"`` is exactly ``0.0``.
+
+    Raises:
+      ValueError: ``weights`` of a lower rank than ``values`` (other than a scalar), or
+        ``weights`` / ``where`` that do not broadcast to ``values.shape``.
+      TypeError: complex ``values`` or ``weights``, or a non-boolean ``where``.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -112,4 +120,6 @@ def reduce_loss(
       >>> print(reduce_loss(l, where=jnp.zeros(4, bool)))
       0.0
     """
-    return apply_reduction("reduce_loss", values, weights, where, reduction)
+    return apply_reduction(
+        "reduce_loss", as_real_array("reduce_loss", "values", values), weights, where, reduction
+    )

@@ -14,10 +14,11 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from . import _validation as val
 from ._alias import bind
 from ._numerics import as_hyper, compute_dtype, max_abs_scale
 from ._reduction import apply_reduction
-from ._validation import check_in_range, check_nonnegative, check_same_shape
+from ._validation import check_same_shape
 
 __all__ = [
     "mean_squared_error",
@@ -40,7 +41,9 @@ _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 def _inputs(
     name: str, predictions: ArrayLike, targets: ArrayLike, a_name: str = "predictions"
 ) -> tuple[jax.Array, jax.Array, jnp.dtype]:
-    """(predictions, targets) in the computation dtype, after the shape check."""
+    """(predictions, targets) in the computation dtype, after the type and shape checks."""
+    predictions = val.as_real_array(name, a_name, predictions)
+    targets = val.as_real_array(name, "targets", targets)
     check_same_shape(name, a_name, predictions, "targets", targets)
     dtype = compute_dtype(predictions)
     return jnp.asarray(predictions).astype(dtype), jnp.asarray(targets).astype(dtype), dtype
@@ -255,6 +258,7 @@ def mean_squared_logarithmic_error(
     return apply_reduction(name, d * d, weights, where, reduction)
 
 
+@val.declare_ranges(epsilon=val.NONNEGATIVE)
 def mean_absolute_percentage_error(
     predictions: ArrayLike,
     targets: ArrayLike,
@@ -282,6 +286,14 @@ def mean_absolute_percentage_error(
     Returns:
       A scalar, or for ``"none"`` an array of shape ``[...]``, in percent, in the computation dtype.
 
+    Raises:
+      ValueError: a concrete ``epsilon`` < 0 (or a hyperparameter that does not broadcast to the
+        loss shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``epsilon`` < 0
+    acts as ``epsilon = 0`` (a zero target gives ``inf``, or NaN for a zero error).
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -296,13 +308,15 @@ def mean_absolute_percentage_error(
       an infinite target NaN (``inf / inf``). ``checked`` reports them.
     """
     name = "mean_absolute_percentage_error"
-    check_nonnegative(name, "epsilon", epsilon)
+    val.check_ranges(name, epsilon=epsilon)
     p, t, dtype = _inputs(name, predictions, targets)
+    val.check_broadcastable(name, "epsilon", epsilon, p.shape)
     eps = as_hyper(epsilon, dtype)
     values = 100.0 * _abs(t - p) / jnp.maximum(_abs(t), eps)
     return apply_reduction(name, values, weights, where, reduction)
 
 
+@val.declare_ranges(delta=val.NONNEGATIVE)
 def huber_loss(
     predictions: ArrayLike,
     targets: ArrayLike,
@@ -335,6 +349,14 @@ def huber_loss(
     Returns:
       A scalar, or for ``"none"`` an array of shape ``[...]``, in the computation dtype.
 
+    Raises:
+      ValueError: a concrete ``delta`` < 0 (or a hyperparameter that does not broadcast to the loss
+        shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``delta`` < 0
+    gives the negative loss δ(|r| − δ/2) for every element (|r| ≤ δ never holds).
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -346,14 +368,15 @@ def huber_loss(
       Huber, *Robust Estimation of a Location Parameter*, 1964.
 
     Notes:
-      The gradient w.r.t. predictions is ``clip(r, -delta, delta)``. A traced negative ``delta`` is
-      unchecked (the formula is then evaluated as written).
+      The gradient w.r.t. predictions is ``clip(r, -delta, delta)``. A traced negative ``delta``: see
+      *Raises*.
       Unchecked input: a NaN in either input gives NaN for that element and ``±inf`` gives
       ``+inf``; ``checked`` reports both.
     """
     name = "huber_loss"
-    check_nonnegative(name, "delta", delta)
+    val.check_ranges(name, delta=delta)
     p, t, dtype = _inputs(name, predictions, targets)
+    val.check_broadcastable(name, "delta", delta, p.shape)
     d = as_hyper(delta, dtype)
     r = p - t
     a = jnp.abs(r)
@@ -365,6 +388,7 @@ def huber_loss(
     )
 
 
+@val.declare_ranges(beta=val.NONNEGATIVE)
 def smooth_l1_loss(
     predictions: ArrayLike,
     targets: ArrayLike,
@@ -398,6 +422,14 @@ def smooth_l1_loss(
     Returns:
       A scalar, or for ``"none"`` an array of shape ``[...]``, in the computation dtype.
 
+    Raises:
+      ValueError: a concrete ``beta`` < 0 (or a hyperparameter that does not broadcast to the loss
+        shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``beta`` < 0
+    gives |r| − β = |r| + |β|, the L1 loss shifted up by |β|.
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -416,8 +448,9 @@ def smooth_l1_loss(
       ``+inf``; ``checked`` reports both.
     """
     name = "smooth_l1_loss"
-    check_nonnegative(name, "beta", beta)
+    val.check_ranges(name, beta=beta)
     p, t, dtype = _inputs(name, predictions, targets)
+    val.check_broadcastable(name, "beta", beta, p.shape)
     b = as_hyper(beta, dtype)
     a = _abs(p - t)
     q = jnp.minimum(a, b)
@@ -503,6 +536,7 @@ def _log_cosh_jvp(primals, tangents):
     return y, jnp.where(y < 0, jnp.zeros_like(r), jnp.tanh(r)) * dr
 
 
+@val.declare_ranges(quantile=val.UNIT_INTERVAL)
 def quantile_loss(
     predictions: ArrayLike,
     targets: ArrayLike,
@@ -531,6 +565,15 @@ def quantile_loss(
     Returns:
       A scalar, or for ``"none"`` an array of shape ``[...]``, in the computation dtype.
 
+    Raises:
+      ValueError: a concrete ``quantile`` outside [0, 1] (or a hyperparameter that does not
+        broadcast to the loss shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``quantile``
+    outside [0, 1] gives negative losses: for q > 1 over-predictions cost (q − 1)·r < 0, for q < 0
+    under-predictions cost q·r < 0.
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -549,13 +592,15 @@ def quantile_loss(
       ``+inf``; ``checked`` reports both.
     """
     name = "quantile_loss"
-    check_in_range(name, "quantile", quantile, 0.0, 1.0)
+    val.check_ranges(name, quantile=quantile)
     p, t, dtype = _inputs(name, predictions, targets)
+    val.check_broadcastable(name, "quantile", quantile, p.shape)
     q = as_hyper(quantile, dtype)
     r = t - p
     return apply_reduction(name, jnp.maximum(q * r, (q - 1.0) * r), weights, where, reduction)
 
 
+@val.declare_ranges(epsilon=val.NONNEGATIVE)
 def poisson_nll_loss(
     predictions: ArrayLike,
     targets: ArrayLike,
@@ -594,6 +639,15 @@ def poisson_nll_loss(
     Returns:
       A scalar, or for ``"none"`` an array of shape ``[...]``, in the computation dtype.
 
+    Raises:
+      ValueError: a concrete ``epsilon`` < 0 (or a hyperparameter that does not broadcast to the
+        loss shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted), or
+        ``log_input`` / ``full`` not a bool.
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``epsilon`` < 0
+    with ``log_input=False`` gives NaN where ``predictions + epsilon < 0`` and a positive count.
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -615,8 +669,11 @@ def poisson_nll_loss(
       ``+inf`` for a positive count. ``checked`` reports them.
     """
     name = "poisson_nll_loss"
-    check_nonnegative(name, "epsilon", epsilon)
+    log_input = val.check_bool_flag(name, "log_input", log_input)
+    full = val.check_bool_flag(name, "full", full)
+    val.check_ranges(name, epsilon=epsilon)
     p, t, dtype = _inputs(name, predictions, targets)
+    val.check_broadcastable(name, "epsilon", epsilon, p.shape)
     if log_input:
         values = jnp.exp(p) - t * p
     else:
@@ -633,6 +690,7 @@ def poisson_nll_loss(
     return apply_reduction(name, values, weights, where, reduction)
 
 
+@val.declare_ranges(epsilon=val.POSITIVE)
 def gaussian_nll_loss(
     mean: ArrayLike,
     targets: ArrayLike,
@@ -669,6 +727,16 @@ def gaussian_nll_loss(
     Returns:
       A scalar, or for ``"none"`` an array of ``mean``'s shape, in the computation dtype.
 
+    Raises:
+      ValueError: a concrete ``epsilon`` ≤ 0 (or a hyperparameter that does not broadcast to the
+        loss shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted), or
+        ``full`` not a bool.
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``epsilon`` ≤ 0
+    no longer bounds the variance away from 0: a zero variance gives NaN (``-inf`` for a zero
+    error).
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -691,11 +759,14 @@ def gaussian_nll_loss(
       and negative variances.
     """
     name = "gaussian_nll_loss"
-    check_nonnegative(name, "epsilon", epsilon)
+    full = val.check_bool_flag(name, "full", full)
+    val.check_ranges(name, epsilon=epsilon)
     mu, t, dtype = _inputs(name, mean, targets, a_name="mean")
+    val.check_broadcastable(name, "epsilon", epsilon, mu.shape)
     shape = mu.shape
+    variance = val.as_real_array(name, "variance", variance)
     vshape = jnp.shape(variance)
-    var = jnp.asarray(variance).astype(dtype)
+    var = variance.astype(dtype)
     if vshape != shape:
         if len(shape) >= 1 and vshape == shape[:-1]:
             var = var[..., None]

@@ -18,9 +18,10 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from . import _validation as val
 from ._numerics import as_hyper, compute_dtype
 from ._reduction import apply_reduction
-from ._validation import check_axis, check_nonnegative, check_same_shape
+from ._validation import check_axis, check_same_shape
 
 __all__ = ["dice_loss", "tversky_loss", "jaccard_loss", "generalized_dice_loss"]
 
@@ -29,10 +30,12 @@ def _inputs(
     name: str, probabilities: ArrayLike, targets: ArrayLike, axis: int | tuple[int, ...] | None
 ) -> tuple[jax.Array, jax.Array, tuple[int, ...], jnp.dtype]:
     """(probabilities, targets) in the computation dtype and the summed axes, after the checks."""
+    probabilities = val.as_real_array(name, "probabilities", probabilities)
+    targets = val.as_real_array(name, "targets", targets)
     check_same_shape(name, "probabilities", probabilities, "targets", targets)
     dtype = compute_dtype(probabilities)
-    p = jnp.asarray(probabilities).astype(dtype)
-    t = jnp.asarray(targets).astype(dtype)
+    p = probabilities.astype(dtype)
+    t = targets.astype(dtype)
     ndim = p.ndim
     if axis is None:
         if ndim < 2:
@@ -48,6 +51,13 @@ def _inputs(
         if len(set(axes)) != len(axes):
             raise ValueError(f"{name}: 'axis' has a repeated axis, got {axis}")
     return p, t, axes, dtype
+
+
+def _check_hyper_shapes(name: str, shape, axes, **hypers) -> None:
+    """Each hyperparameter broadcasts to the per-row loss shape (``shape`` without ``axes``)."""
+    loss_shape = tuple(s for i, s in enumerate(shape) if i not in axes)
+    for arg, value in hypers.items():
+        val.check_broadcastable(name, arg, value, loss_shape)
 
 
 @jax.custom_jvp
@@ -78,6 +88,7 @@ def _ratio_jvp(primals, tangents):
     return r, jnp.where(ok, (dn - r * dd) / d_safe, jnp.zeros_like(r))
 
 
+@val.declare_ranges(smooth=val.NONNEGATIVE)
 def dice_loss(
     probabilities: ArrayLike,
     targets: ArrayLike,
@@ -111,6 +122,15 @@ def dice_loss(
       A scalar, or for ``"none"`` the loss per row (shape ``[B]`` by default: the input shape
       without the summed axes), in the computation dtype.
 
+    Raises:
+      ValueError: a concrete ``smooth`` < 0 (or a hyperparameter that does not broadcast to the loss
+        shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``smooth`` < 0 is
+    evaluated as written: the loss can leave [0, 1] and is exactly 0 where the sums equal −smooth
+    (``smooth = -1`` with empty masks gives 0).
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -130,8 +150,9 @@ def dice_loss(
       NaN and values outside ``[0, 1]``.
     """
     name = "dice_loss"
-    check_nonnegative(name, "smooth", smooth)
+    val.check_ranges(name, smooth=smooth)
     p, t, axes, dtype = _inputs(name, probabilities, targets, axis)
+    _check_hyper_shapes(name, p.shape, axes, smooth=smooth)
     s = as_hyper(smooth, dtype)
     intersection = jnp.sum(p * t, axis=axes)
     total = jnp.sum(p, axis=axes) + jnp.sum(t, axis=axes)
@@ -139,6 +160,7 @@ def dice_loss(
     return apply_reduction(name, values, weights, where, reduction)
 
 
+@val.declare_ranges(alpha=val.NONNEGATIVE, beta=val.NONNEGATIVE, smooth=val.NONNEGATIVE)
 def tversky_loss(
     probabilities: ArrayLike,
     targets: ArrayLike,
@@ -184,6 +206,15 @@ def tversky_loss(
       A scalar, or for ``"none"`` the loss per row (shape ``[B]`` by default), in the computation
       dtype.
 
+    Raises:
+      ValueError: a concrete ``alpha`` < 0, ``beta`` < 0 or ``smooth`` < 0 (or a hyperparameter that
+        does not broadcast to the loss shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. Traced ``alpha`` /
+    ``beta`` < 0 can shrink the denominator below the numerator: the index then exceeds 1 and the
+    loss is negative; a traced ``smooth`` < 0 behaves as in :func:`dice_loss`.
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -205,10 +236,9 @@ def tversky_loss(
       formula, and a NaN gives NaN for its row; ``checked`` reports them.
     """
     name = "tversky_loss"
-    check_nonnegative(name, "alpha", alpha)
-    check_nonnegative(name, "beta", beta)
-    check_nonnegative(name, "smooth", smooth)
+    val.check_ranges(name, alpha=alpha, beta=beta, smooth=smooth)
     p, t, axes, dtype = _inputs(name, probabilities, targets, axis)
+    _check_hyper_shapes(name, p.shape, axes, alpha=alpha, beta=beta, smooth=smooth)
     a, b, s = as_hyper(alpha, dtype), as_hyper(beta, dtype), as_hyper(smooth, dtype)
     tp = jnp.sum(p * t, axis=axes)
     fp = jnp.sum(p * (1.0 - t), axis=axes)
@@ -217,6 +247,7 @@ def tversky_loss(
     return apply_reduction(name, values, weights, where, reduction)
 
 
+@val.declare_ranges(smooth=val.NONNEGATIVE)
 def jaccard_loss(
     probabilities: ArrayLike,
     targets: ArrayLike,
@@ -249,6 +280,14 @@ def jaccard_loss(
       A scalar, or for ``"none"`` the loss per row (shape ``[B]`` by default), in the computation
       dtype.
 
+    Raises:
+      ValueError: a concrete ``smooth`` < 0 (or a hyperparameter that does not broadcast to the loss
+        shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``smooth`` < 0 is
+    evaluated as written: the loss can leave [0, 1] and is exactly 0 where the union equals −smooth.
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -268,8 +307,9 @@ def jaccard_loss(
       formula, and a NaN gives NaN for its row; ``checked`` reports them.
     """
     name = "jaccard_loss"
-    check_nonnegative(name, "smooth", smooth)
+    val.check_ranges(name, smooth=smooth)
     p, t, axes, dtype = _inputs(name, probabilities, targets, axis)
+    _check_hyper_shapes(name, p.shape, axes, smooth=smooth)
     s = as_hyper(smooth, dtype)
     intersection = jnp.sum(p * t, axis=axes)
     union = jnp.sum(p, axis=axes) + jnp.sum(t, axis=axes) - intersection
@@ -277,6 +317,7 @@ def jaccard_loss(
     return apply_reduction(name, values, weights, where, reduction)
 
 
+@val.declare_ranges(epsilon=val.NONNEGATIVE)
 def generalized_dice_loss(
     probabilities: ArrayLike,
     targets: ArrayLike,
@@ -320,6 +361,14 @@ def generalized_dice_loss(
     Returns:
       A scalar, or for ``"none"`` one loss per batch row (shape ``[B]``), in the computation dtype.
 
+    Raises:
+      ValueError: a concrete ``epsilon`` < 0 (or a hyperparameter that does not broadcast to the
+        loss shape).
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``epsilon`` < 0
+    is evaluated as written: the loss can leave [0, 1].
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -339,7 +388,8 @@ def generalized_dice_loss(
       absent class) and a NaN gives NaN for its row; ``checked`` reports them.
     """
     name = "generalized_dice_loss"
-    check_nonnegative(name, "epsilon", epsilon)
+    val.check_ranges(name, epsilon=epsilon)
+    probabilities = val.as_real_array(name, "probabilities", probabilities)
     check_same_shape(name, "probabilities", probabilities, "targets", targets)
     ndim = jnp.ndim(probabilities)
     if ndim < 2:
@@ -350,6 +400,10 @@ def generalized_dice_loss(
     ca = check_axis(name, class_axis, ndim, "class_axis")
     if ca == 0:
         raise ValueError(f"{name}: 'class_axis' must not be the batch axis 0")
+    val.check_nonempty_axis(name, "probabilities", jnp.shape(probabilities), ca, "classes")
+    _check_hyper_shapes(
+        name, jnp.shape(probabilities), tuple(i for i in range(1, ndim)), epsilon=epsilon
+    )
     p, t, _, dtype = _inputs(name, probabilities, targets, None)
     p = jnp.moveaxis(p, ca, -1)
     t = jnp.moveaxis(t, ca, -1)

@@ -10,10 +10,11 @@ import numpy as np
 from jax import lax
 from jax.typing import ArrayLike
 
+from . import _validation as val
 from ._alias import bind
 from ._numerics import as_compute, compute_dtype, log_softmax
 from ._reduction import apply_reduction
-from ._validation import REDUCTIONS, check_integer, check_reduction
+from ._validation import REDUCTIONS, check_reduction
 
 _CTC_REDUCTIONS = REDUCTIONS + ("mean_per_label",)
 
@@ -180,6 +181,11 @@ def ctc_loss(
     """
     name = "ctc_loss"
     check_reduction(name, reduction, _CTC_REDUCTIONS)
+    zero_infinity = val.check_bool_flag(name, "zero_infinity", zero_infinity)
+    logits = val.as_real_array(name, "logits", logits)
+    logit_paddings = val.as_real_array(name, "logit_paddings", logit_paddings)
+    labels = val.as_integer_array(name, "labels", labels)
+    label_paddings = val.as_real_array(name, "label_paddings", label_paddings)
     if jnp.ndim(logits) != 3:
         raise ValueError(
             f"{name}: 'logits' must have shape [batch, time, classes], got {jnp.shape(logits)}"
@@ -190,7 +196,6 @@ def ctc_loss(
             f"{name}: 'logit_paddings' must have shape {(batch, frames)} (logits' [batch, "
             f"time]), got {jnp.shape(logit_paddings)}"
         )
-    check_integer(name, "labels", labels)
     if jnp.ndim(labels) != 2 or jnp.shape(labels)[0] != batch:
         raise ValueError(
             f"{name}: 'labels' must have shape [batch={batch}, max_label_length], "
@@ -223,13 +228,9 @@ def ctc_loss(
     if zero_infinity:
         values = jnp.where(jnp.isinf(values), jnp.zeros_like(values), values)
     if weights is not None:
-        try:
-            w = jnp.broadcast_to(jnp.asarray(weights), (batch,))
-        except ValueError:
-            w = None  # apply_reduction raises the error naming 'weights'
-        if w is not None:
-            # a zero weight must remove an infinite loss, not form 0·inf = NaN
-            values = jnp.where(w == 0, jnp.zeros_like(values), values)
+        w = jnp.broadcast_to(val.check_weights(name, weights, (batch,)), (batch,))
+        # a zero weight must remove an infinite loss, not form 0·inf = NaN
+        values = jnp.where(w == 0, jnp.zeros_like(values), values)
     if reduction == "mean_per_label":
         # PyTorch's "mean": ℓ_b / max(L_b, 1), then the mean over sequences
         values = values / jnp.maximum(label_lengths, 1).astype(dtype)

@@ -69,6 +69,7 @@ def l2_penalty(params, *, squared: bool = True) -> jax.Array:
 
     Numerics: the norm (``squared=False``) has a zero, finite gradient when every parameter is 0.
     """
+    squared = val.check_bool_flag("l2_penalty", "squared", squared)
     leaves, dtype = _float_leaves(params)
     total = jnp.zeros((), dtype)
     for leaf in leaves:
