@@ -21,6 +21,7 @@ __all__ = [
     "cosine_similarity_loss",
     "cosine_embedding_loss",
     "triplet_margin_loss",
+    "triplet_margin_with_distance_loss",
     "margin_ranking_loss",
     "hinge_embedding_loss",
     "contrastive_loss",
@@ -383,6 +384,87 @@ def triplet_margin_loss(
     return apply_reduction(name, values, weights, where, reduction)
 
 
+def triplet_margin_with_distance_loss(
+    anchor: ArrayLike,
+    positive: ArrayLike,
+    negative: ArrayLike,
+    *,
+    distance_function=None,
+    margin: ArrayLike = 1.0,
+    swap: bool = False,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
+    r"""Triplet margin loss with any distance (PyTorch's ``TripletMarginWithDistanceLoss``).
+
+    .. math::
+       \ell = \max(0,\ \mathrm{margin} + d(a, p) - d(a, n)),
+
+    with :math:`d` = ``distance_function``, and with ``swap=True`` :math:`d(a, n)` replaced by
+    :math:`\min(d(a, n), d(p, n))`.
+
+    Args:
+      anchor, positive, negative: float arrays of the same shape (the feature axis last for the
+        default distance).
+      distance_function: a callable ``d(x1, x2)`` of JAX arrays returning the per-triplet
+        distances (e.g. ``1 - cosine``); ``None`` is PyTorch's ``pairwise_distance``,
+        :math:`\lVert x_1 - x_2 + 10^{-6} \rVert_2` over the last axis.
+      margin: a scalar ``≥ 0`` (may be traced).
+      swap: use the distance swap (static).
+      weights: per-triplet weights broadcastable to the loss shape.
+      where: boolean mask of the loss shape; ``False`` ignores the triplet.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``"none"`` the distances' shape; float32 for half-precision inputs, else
+      the input's float dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> a = jnp.zeros((2, 2))
+      >>> pos = jnp.array([[1.0, 0.0], [0.0, 3.0]])
+      >>> neg = jnp.array([[0.0, 3.0], [1.0, 0.0]])
+      >>> l1 = lambda x, y: jnp.sum(jnp.abs(x - y), axis=-1)
+      >>> out = jaxloss.triplet_margin_with_distance_loss(
+      ...     a, pos, neg, distance_function=l1, reduction="none")
+      >>> print(out)
+      [0. 3.]
+
+    References:
+      PyTorch ``torch.nn.TripletMarginWithDistanceLoss``.
+
+    Notes:
+      With the default distance this equals :func:`triplet_margin_loss` with ``p=2``. At the hinge
+      the subgradient is that of the active branch (PyTorch's ``clamp_min``).
+    """
+    name = "triplet_margin_with_distance_loss"
+    _check_pair(name, "anchor", anchor, "positive", positive, -1)
+    val.check_floating(name, "negative", negative)
+    val.check_same_shape(name, "anchor", anchor, "negative", negative)
+    val.check_nonnegative(name, "margin", margin)
+    dtype = nx.compute_dtype(anchor)
+    a = nx.as_compute(anchor, dtype)
+    pos = nx.as_compute(positive, dtype)
+    neg = nx.as_compute(negative, dtype)
+    if distance_function is None:
+        eps = jnp.asarray(1e-6, dtype)
+        two = jnp.asarray(2.0, dtype)
+
+        def distance_function(x1, x2):
+            return _pnorm(x1 - x2 + eps, two, -1)
+
+    elif not callable(distance_function):
+        raise TypeError(f"{name}: 'distance_function' must be callable or None")
+    d_pos = jnp.asarray(distance_function(a, pos)).astype(dtype)
+    d_neg = jnp.asarray(distance_function(a, neg)).astype(dtype)
+    if swap:
+        d_neg = jnp.minimum(d_neg, jnp.asarray(distance_function(pos, neg)).astype(dtype))
+    values = _clamp_min0(nx.as_hyper(margin, dtype) + d_pos - d_neg)
+    return apply_reduction(name, values, weights, where, reduction)
+
+
 def _check_elementwise(name: str, names: tuple[str, ...], arrays: tuple) -> None:
     val.check_floating(name, names[0], arrays[0])
     for n, x in zip(names[1:], arrays[1:], strict=False):
@@ -699,6 +781,7 @@ LOSSES = (
     cosine_similarity_loss,
     cosine_embedding_loss,
     triplet_margin_loss,
+    triplet_margin_with_distance_loss,
     margin_ranking_loss,
     hinge_embedding_loss,
     contrastive_loss,
@@ -711,6 +794,7 @@ ALIASES = {
     "cosine_similarity": cosine_similarity_loss,
     "CosineEmbeddingLoss": cosine_embedding_loss,
     "TripletMarginLoss": triplet_margin_loss,
+    "TripletMarginWithDistanceLoss": triplet_margin_with_distance_loss,
     "MarginRankingLoss": margin_ranking_loss,
     "HingeEmbeddingLoss": hinge_embedding_loss,
     "siamese_contrastive_loss": contrastive_loss,
