@@ -33,6 +33,7 @@ __all__ = [
     "categorical_hinge",
     "multi_margin_loss",
     "multilabel_margin_loss",
+    "generalized_cross_entropy",
 ]
 
 
@@ -773,6 +774,73 @@ def multilabel_margin_loss(
     return _finish(name, values, bad, where, weights, reduction)
 
 
+def generalized_cross_entropy(
+    probabilities: ArrayLike,
+    labels: ArrayLike,
+    *,
+    q: ArrayLike = 0.5,
+    axis: int = -1,
+    ignore_index: int | None = None,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
+    r"""Generalized cross-entropy (Zhang & Sabuncu 2018), robust to noisy labels.
+
+    .. math::
+       \ell = \frac{1 - p_y^{\,q}}{q}, \qquad p = \mathrm{probabilities},\ y = \mathrm{labels}
+
+    :math:`q \to 0` gives the cross-entropy :math:`-\log p_y`, :math:`q = 1` the mean absolute
+    error :math:`1 - p_y`. Keras' ``CategoricalGeneralizedCrossEntropy`` (``q=0.5``).
+
+    Args:
+      probabilities: class probabilities (e.g. a softmax output) with the classes on ``axis``.
+      labels: integer class ids in ``[0, C)``, shape of ``probabilities`` without ``axis``.
+      q: the exponent in ``(0, 1]`` (may be traced).
+      axis: the class axis (static).
+      ignore_index: a label value whose examples contribute nothing; ``None`` disables.
+      weights: per-example weights, broadcastable to the shape of ``labels``.
+      where: boolean mask of that shape; ``False`` drops the example.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``"none"`` an array of the shape of ``labels``; float32 for half-precision
+      inputs, otherwise the input's dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> p = jnp.array([[0.7, 0.2, 0.1], [0.25, 0.25, 0.5]])
+      >>> out = jaxloss.generalized_cross_entropy(p, jnp.array([0, 2]), reduction="none")
+      >>> print(out.round(4))
+      [0.3267 0.5858]
+
+    References:
+      Z. Zhang and M. R. Sabuncu, `Generalized Cross Entropy Loss for Training Deep Neural
+      Networks with Noisy Labels <https://arxiv.org/abs/1805.07836>`_, NeurIPS 2018.
+
+    Notes:
+      At :math:`p_y = 0` the value is :math:`1/q` and, for :math:`q < 1`, the exact derivative
+      :math:`-p_y^{q-1}` is :math:`-\infty`; the gradient returned there is 0 (finite), where
+      Keras returns ``-inf``. Unchecked input: a label outside ``[0, C)`` gives ``nan``.
+    """
+    name = "generalized_cross_entropy"
+    x, safe, ok, bad, mask = _sparse_setup(
+        name, "probabilities", probabilities, labels, axis, ignore_index, where
+    )
+    _check_scalar(name, "q", q)
+    val.check_positive(name, "q", q)
+    qq = as_hyper(q, x.dtype)
+    p_y = _pick(x, safe)
+    # double where: p^q never sees 0, whose derivative q·p^(q−1) is infinite for q < 1
+    zero = p_y <= 0
+    p_q = jnp.where(
+        zero, jnp.zeros_like(p_y), jnp.power(jnp.where(zero, jnp.ones_like(p_y), p_y), qq)
+    )
+    values = (1 - p_q) / qq
+    return _finish(name, values, bad, mask, weights, reduction)
+
+
 # Losses of this family, canonical names (the registry lists these).
 LOSSES = (
     softmax_focal_loss,
@@ -781,6 +849,7 @@ LOSSES = (
     multiclass_hinge_loss,
     multi_margin_loss,
     multilabel_margin_loss,
+    generalized_cross_entropy,
 )
 
 # Every name `jaxloss.get` resolves for this family (case-insensitive), canonical names included.
@@ -796,4 +865,5 @@ ALIASES = {
     "categorical_hinge": categorical_hinge,
     "MultiMarginLoss": multi_margin_loss,
     "MultiLabelMarginLoss": multilabel_margin_loss,
+    "gce": generalized_cross_entropy,
 }

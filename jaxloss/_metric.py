@@ -26,6 +26,7 @@ __all__ = [
     "hinge_embedding_loss",
     "contrastive_loss",
     "ntxent_loss",
+    "circle_loss",
 ]
 
 
@@ -775,6 +776,115 @@ def ntxent_loss(
     return apply_reduction(name, per_anchor, weights, where, reduction, normalizer=w * n_pos)
 
 
+def _masked_logsumexp(x: jax.Array, mask: jax.Array, axis: int) -> jax.Array:
+    """log Σ_mask exp(x) along ``axis``; ``-inf`` (zero gradient) where the mask is empty."""
+    m = jnp.max(jnp.where(mask, x, -jnp.inf), axis=axis, keepdims=True)
+    m = jnp.where(jnp.isfinite(m), m, jnp.zeros_like(m))
+    s = jnp.sum(jnp.where(mask, jnp.exp(jnp.where(mask, x, m) - m), 0), axis=axis)
+    # double where: log never sees 0 (an empty set)
+    empty = s <= 0
+    return jnp.where(
+        empty,
+        jnp.full_like(s, -jnp.inf),
+        jnp.squeeze(m, axis) + jnp.log(jnp.where(empty, jnp.ones_like(s), s)),
+    )
+
+
+def circle_loss(
+    embeddings: ArrayLike,
+    labels: ArrayLike,
+    *,
+    ref_embeddings: ArrayLike | None = None,
+    ref_labels: ArrayLike | None = None,
+    gamma: ArrayLike = 80.0,
+    margin: ArrayLike = 0.4,
+    remove_diagonal: bool = True,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
+    r"""Circle loss (Sun et al. 2020) on cosine distances, as Keras' ``Circle``.
+
+    With :math:`d_{ij} = \max(0, 1 - \langle e_i, r_j\rangle)` (``embeddings`` :math:`e` are
+    expected L2-normalised; references :math:`r` default to the embeddings), :math:`m` =
+    ``margin``, :math:`\gamma` = ``gamma``, positives :math:`P_i = \{j: y_j = y_i\}` (without
+    :math:`j = i` when ``remove_diagonal``) and negatives :math:`N_i = \{j: y_j \ne y_i\}`:
+
+    .. math::
+       \ell_i = \operatorname{softplus}\Big(
+         \log\!\sum_{j \in P_i} e^{-\gamma\,\max(0, m + d_{ij})\,(m - d_{ij})}
+         + \log\!\sum_{j \in N_i} e^{\gamma\,\max(0, 1 + m - d_{ij})\,(1 - m - d_{ij})}\Big)
+
+    An anchor without positives or without negatives has :math:`\ell_i = 0`.
+
+    Args:
+      embeddings: ``[B, D]`` float embeddings (L2-normalised by the caller).
+      labels: ``[B]`` integer class ids.
+      ref_embeddings: ``[R, D]`` reference embeddings; ``None`` uses ``embeddings``.
+      ref_labels: ``[R]`` integer ids of the references; ``None`` uses ``labels``.
+      gamma: the scale :math:`\gamma > 0` (may be traced).
+      margin: the relaxation :math:`m` (may be traced).
+      remove_diagonal: drop the pair ``(i, i)`` from the positives (static; for self-reference).
+      weights: per-anchor weights broadcastable to ``[B]``.
+      where: boolean ``[B]`` mask; ``False`` drops the anchor.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``"none"`` the ``[B]`` per-anchor losses.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> e = jnp.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]])
+      >>> out = jaxloss.circle_loss(e, jnp.array([0, 0, 1]), gamma=2.0, reduction="none")
+      >>> print(out.round(4))
+      [0.5459 1.2842 0.    ]
+
+    References:
+      Y. Sun et al., `Circle Loss: A Unified Perspective of Pair Similarity Optimization
+      <https://arxiv.org/abs/2002.10857>`_, CVPR 2020; Keras ``keras.losses.Circle``.
+
+    Notes:
+      As in Keras, the pair weights :math:`\max(0, m + d)` and :math:`\max(0, 1 + m - d)` are
+      differentiated (not treated as constants). Empty positive or negative sets give exactly 0
+      with a zero gradient (no ``-inf − -inf``).
+    """
+    name = "circle_loss"
+    val.check_floating(name, "embeddings", embeddings)
+    val.check_integer(name, "labels", labels)
+    val.check_positive(name, "gamma", gamma)
+    dtype = nx.compute_dtype(embeddings)
+    e = nx.as_compute(embeddings, dtype)
+    if e.ndim != 2:
+        raise ValueError(f"{name}: 'embeddings' must be [B, D], got shape {e.shape}")
+    labels = jnp.asarray(labels)
+    if labels.shape != e.shape[:1]:
+        raise ValueError(f"{name}: 'labels' must have shape {e.shape[:1]}, got {labels.shape}")
+    r = e if ref_embeddings is None else nx.as_compute(ref_embeddings, dtype)
+    if r.ndim != 2 or r.shape[1] != e.shape[1]:
+        raise ValueError(f"{name}: 'ref_embeddings' must be [R, {e.shape[1]}], got {r.shape}")
+    ref = labels if ref_labels is None else jnp.asarray(ref_labels)
+    if ref_labels is not None:
+        val.check_integer(name, "ref_labels", ref_labels)
+    if ref.shape != r.shape[:1]:
+        raise ValueError(f"{name}: 'ref_labels' must have shape {r.shape[:1]}, got {ref.shape}")
+    g = nx.as_hyper(gamma, dtype)
+    m = nx.as_hyper(margin, dtype)
+    dist = jnp.maximum(1 - e @ r.T, 0)
+    same = labels[:, None] == ref[None, :]
+    pos = same
+    if remove_diagonal:
+        pos = pos & ~jnp.eye(e.shape[0], r.shape[0], dtype=bool)
+    neg = ~same
+    pos_logits = -g * jnp.maximum(m + dist, 0) * (m - dist)
+    neg_logits = g * jnp.maximum(1 + m - dist, 0) * (1 - m - dist)
+    total = _masked_logsumexp(pos_logits, pos, 1) + _masked_logsumexp(neg_logits, neg, 1)
+    # softplus(-inf) = 0 exactly; the select keeps the gradient of an empty set at 0
+    finite = jnp.isfinite(total)
+    values = jnp.where(finite, jax.nn.softplus(jnp.where(finite, total, 0)), 0)
+    return apply_reduction(name, values, weights, where, reduction)
+
+
 # Losses of this family, canonical names (the registry lists these).
 LOSSES = (
     cosine_distance,
@@ -786,6 +896,7 @@ LOSSES = (
     hinge_embedding_loss,
     contrastive_loss,
     ntxent_loss,
+    circle_loss,
 )
 
 # Every name `jaxloss.get` resolves for this family (case-insensitive), canonical names included.
