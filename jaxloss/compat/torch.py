@@ -414,7 +414,13 @@ def ctc_loss(
 ):
     """``torch.nn.functional.ctc_loss``: ``log_probs`` ``[T, N, C]`` (or ``[T, C]``), ``targets``
     padded ``[N, S]`` (or concatenated 1-D), lengths ``[N]``; ``"mean"`` divides each sequence's
-    loss by its target length, then averages (PyTorch)."""
+    loss by its target length, then averages (PyTorch).
+
+    ``log_probs`` go through jaxloss' CTC, which applies ``log_softmax``: for normalised
+    ``log_probs`` (what PyTorch requires) the values are PyTorch's, and so are the gradients
+    through the caller's ``log_softmax``. Concatenated 1-D targets need concrete
+    ``target_lengths`` (their layout is resolved outside ``jit``); padded targets are traceable.
+    """
     reduction = _reduction("ctc_loss", None, None, reduction)
     log_probs = jnp.asarray(log_probs)
     unbatched = log_probs.ndim == 2
