@@ -54,7 +54,13 @@ _JAXLOSS_ONLY = frozenset({"axis", "class_weights", "z_loss", "logit_softcap", "
 
 def _peer_module(lib: str):
     # lazy: compat is the layer above the registry (no import-time arrow back)
-    return importlib.import_module(f"jaxloss.compat.{lib}")
+    module = f"jaxloss.compat.{lib}"
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        if err.name != module:
+            raise
+        raise ValueError(f"jaxloss.get: '{lib}:' names need {module}, which is missing") from err
 
 
 @functools.lru_cache(maxsize=None)
@@ -118,7 +124,7 @@ def _qualified(lib: str, name: str) -> Callable:
             def peer(y_pred, y_true, *args, **options):
                 return obj(y_true, y_pred, *args, **options)
 
-    elif isinstance(obj, type):  # torch.nn classes: construct with the options, call
+    elif lib == "torch" and isinstance(obj, type):  # torch.nn classes: construct, then call
 
         def peer(input, target, *rest, **options):
             return obj(**options)(input, target, *rest)
