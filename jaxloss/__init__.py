@@ -20,8 +20,10 @@ from ._checked import LossInputError as LossInputError
 from ._checked import checked as checked
 from ._checked import checkify as checkify
 from ._classification import categorical_focal_loss as categorical_focal_loss
+from ._classification import generalized_cross_entropy as generalized_cross_entropy
 from ._classification import multi_margin_loss as multi_margin_loss
 from ._classification import multiclass_hinge_loss as multiclass_hinge_loss
+from ._classification import multilabel_margin_loss as multilabel_margin_loss
 from ._classification import poly1_cross_entropy as poly1_cross_entropy
 
 # classification
@@ -42,6 +44,7 @@ from ._divergence import kl_divergence_from_probabilities as kl_divergence_from_
 
 # large vocabulary: fused linear cross-entropy (registers itself with the registry)
 from ._linear_ce import linear_cross_entropy as linear_cross_entropy
+from ._metric import circle_loss as circle_loss
 from ._metric import contrastive_loss as contrastive_loss
 
 # metric
@@ -52,6 +55,9 @@ from ._metric import hinge_embedding_loss as hinge_embedding_loss
 from ._metric import margin_ranking_loss as margin_ranking_loss
 from ._metric import ntxent_loss as ntxent_loss
 from ._metric import triplet_margin_loss as triplet_margin_loss
+from ._metric import (
+    triplet_margin_with_distance_loss as triplet_margin_with_distance_loss,
+)
 
 # shared reduction and registry
 from ._reduction import reduce_loss as reduce_loss

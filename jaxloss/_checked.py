@@ -204,6 +204,14 @@ def class_labels(arg="labels", logits="logits", axis_arg="axis", num_classes=Non
     return check
 
 
+def _multilabel_targets(name, args):
+    """multilabel_margin_loss: class ids in [0, C) before the first negative entry."""
+    labels = jnp.moveaxis(jnp.asarray(args["labels"]), args.get("axis", -1), -1)
+    c = jnp.shape(args["scores"])[args.get("axis", -1)]
+    listed = jnp.cumprod((labels >= 0).astype(jnp.int32), axis=-1) > 0
+    _report(name, "labels", listed & (labels >= c), labels, f"must be a class id in [0, {c}) or -1")
+
+
 def _ctc_checks(name, args):
     """CTC labels are class ids other than the blank, and fit in the unpadded frames.
 
@@ -291,6 +299,11 @@ SPECS: dict[str, tuple[Callable, ...]] = {
     "poly1_cross_entropy": (_LOGITS, class_labels()),
     "multiclass_hinge_loss": (_F("scores"), class_labels(logits="scores")),
     "multi_margin_loss": (_F("scores"), class_labels(logits="scores")),
+    "multilabel_margin_loss": (_F("scores"), _multilabel_targets),
+    "generalized_cross_entropy": (
+        in_unit_interval("probabilities"),
+        class_labels(logits="probabilities"),
+    ),
     # divergences
     "kl_divergence": (_F("log_predictions", allow_neg_inf=True), _F("targets", allow_neg_inf=True)),
     "kl_divergence_from_probabilities": (
@@ -308,6 +321,8 @@ SPECS: dict[str, tuple[Callable, ...]] = {
     "cosine_similarity_loss": (_F("predictions"), _F("targets")),
     "cosine_embedding_loss": (_F("x1"), _F("x2"), plus_minus_one("targets")),
     "triplet_margin_loss": (_F("anchor"), _F("positive"), _F("negative")),
+    "triplet_margin_with_distance_loss": (_F("anchor"), _F("positive"), _F("negative")),
+    "circle_loss": (_F("embeddings"),),
     "margin_ranking_loss": (_F("x1"), _F("x2"), plus_minus_one("targets")),
     "hinge_embedding_loss": (_F("distances"), plus_minus_one("targets")),
     "contrastive_loss": (_F("distances"), nonnegative("distances"), zero_or_one("targets")),

@@ -33,6 +33,8 @@ __all__ = [
     "multiclass_hinge_loss",
     "categorical_hinge",
     "multi_margin_loss",
+    "multilabel_margin_loss",
+    "generalized_cross_entropy",
 ]
 
 
@@ -781,6 +783,150 @@ def multi_margin_loss(
     return _finish(name, values, bad, mask, weights, reduction)
 
 
+def multilabel_margin_loss(
+    scores: ArrayLike,
+    labels: ArrayLike,
+    *,
+    axis: int = -1,
+    margin: ArrayLike = 1.0,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
+    r"""PyTorch's ``MultiLabelMarginLoss``: a multi-label hinge between target and other classes.
+
+    With :math:`s` = ``scores`` (``C`` classes), the target set :math:`Y` = the entries of
+    ``labels`` before the first negative one, and :math:`m` = ``margin``:
+
+    .. math::
+       \ell = \frac{1}{C} \sum_{j \in Y} \sum_{i \notin Y} \max(0,\ m - (s_j - s_i))
+
+    Exactly ``torch.nn.functional.multilabel_margin_loss`` (which fixes ``m = 1``): ``labels`` has
+    the shape of ``scores`` and lists class ids, padded with ``-1`` after the last one; a class
+    listed twice counts twice in the outer sum, as in PyTorch.
+
+    Args:
+      scores: real scores with the classes on ``axis``, shape ``[..., C]``.
+      labels: integer class ids in ``[0, C)`` followed by ``-1`` padding, same shape as
+        ``scores``; everything from the first negative entry on is ignored.
+      axis: the class axis (static), dropped from the per-example loss.
+      margin: a scalar ``≥ 0`` (may be traced).
+      weights: per-example weights, broadcastable to the per-example loss shape.
+      where: boolean mask of that shape; ``False`` drops the example.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``"none"`` an array of ``scores``' shape without ``axis``; float32 for
+      half-precision scores, otherwise the scores' dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> scores = jnp.array([[0.1, 0.2, 0.4, 0.8]])
+      >>> labels = jnp.array([[3, 0, -1, 1]])  # targets {3, 0}; the 1 after -1 is ignored
+      >>> print(f"{float(jaxloss.multilabel_margin_loss(scores, labels)):.4f}")
+      0.8500
+
+    References:
+      PyTorch ``torch.nn.MultiLabelMarginLoss``.
+
+    Notes:
+      The subgradient is 0 at the hinge (PyTorch's convention). Unchecked input: a label
+      ``≥ C`` before the padding gives ``nan`` for its example (PyTorch raises).
+    """
+    name = "multilabel_margin_loss"
+    x = _class_last(name, "scores", scores, axis)
+    val.check_integer(name, "labels", labels)
+    labels = jnp.moveaxis(jnp.asarray(labels), axis % max(jnp.ndim(labels), 1), -1)
+    if labels.shape != x.shape:
+        raise ValueError(
+            f"{name}: 'labels' must have the shape of 'scores' ({jnp.shape(scores)}), "
+            f"got {jnp.shape(labels)}"
+        )
+    _check_scalar(name, "margin", margin)
+    val.check_nonnegative(name, "margin", margin)
+    dtype, num_classes = x.dtype, x.shape[-1]
+    mrg = as_hyper(margin, dtype)
+    # listed[..., j]: position j is before the first negative label
+    listed = jnp.cumprod((labels >= 0).astype(jnp.int32), axis=-1) > 0
+    bad = jnp.any(listed & (labels >= num_classes), axis=-1)
+    safe = jnp.where(listed & (labels < num_classes), labels, jnp.zeros_like(labels))
+    in_y = jnp.any(listed[..., None] & _is_label(safe, num_classes), axis=-2)  # [..., C]
+    s_y = jnp.take_along_axis(x, safe, axis=-1)  # [..., J]
+    h = _positive_part(mrg - s_y[..., :, None] + x[..., None, :])  # [..., J, C]
+    h = jnp.where(listed[..., :, None] & ~in_y[..., None, :], h, jnp.zeros_like(h))
+    values = jnp.sum(h, axis=(-2, -1)) / num_classes
+    _check_where(name, where, values.shape)
+    return _finish(name, values, bad, where, weights, reduction)
+
+
+def generalized_cross_entropy(
+    probabilities: ArrayLike,
+    labels: ArrayLike,
+    *,
+    q: ArrayLike = 0.5,
+    axis: int = -1,
+    ignore_index: int | None = None,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
+    r"""Generalized cross-entropy (Zhang & Sabuncu 2018), robust to noisy labels.
+
+    .. math::
+       \ell = \frac{1 - p_y^{\,q}}{q}, \qquad p = \mathrm{probabilities},\ y = \mathrm{labels}
+
+    :math:`q \to 0` gives the cross-entropy :math:`-\log p_y`, :math:`q = 1` the mean absolute
+    error :math:`1 - p_y`. Keras' ``CategoricalGeneralizedCrossEntropy`` (``q=0.5``).
+
+    Args:
+      probabilities: class probabilities (e.g. a softmax output) with the classes on ``axis``.
+      labels: integer class ids in ``[0, C)``, shape of ``probabilities`` without ``axis``.
+      q: the exponent in ``(0, 1]`` (may be traced).
+      axis: the class axis (static).
+      ignore_index: a label value whose examples contribute nothing; ``None`` disables.
+      weights: per-example weights, broadcastable to the shape of ``labels``.
+      where: boolean mask of that shape; ``False`` drops the example.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``"none"`` an array of the shape of ``labels``; float32 for half-precision
+      inputs, otherwise the input's dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> p = jnp.array([[0.7, 0.2, 0.1], [0.25, 0.25, 0.5]])
+      >>> out = jaxloss.generalized_cross_entropy(p, jnp.array([0, 2]), reduction="none")
+      >>> print(out.round(4))
+      [0.3267 0.5858]
+
+    References:
+      Z. Zhang and M. R. Sabuncu, `Generalized Cross Entropy Loss for Training Deep Neural
+      Networks with Noisy Labels <https://arxiv.org/abs/1805.07836>`_, NeurIPS 2018.
+
+    Notes:
+      At :math:`p_y = 0` the value is :math:`1/q` and, for :math:`q < 1`, the exact derivative
+      :math:`-p_y^{q-1}` is :math:`-\infty`; the gradient returned there is 0 (finite), where
+      Keras returns ``-inf``. Unchecked input: a label outside ``[0, C)`` gives ``nan``.
+    """
+    name = "generalized_cross_entropy"
+    x, safe, ok, bad, mask = _sparse_setup(
+        name, "probabilities", probabilities, labels, axis, ignore_index, where
+    )
+    _check_scalar(name, "q", q)
+    val.check_positive(name, "q", q)
+    qq = as_hyper(q, x.dtype)
+    p_y = _pick(x, safe)
+    # double where: p^q never sees 0, whose derivative q·p^(q−1) is infinite for q < 1
+    zero = p_y <= 0
+    p_q = jnp.where(
+        zero, jnp.zeros_like(p_y), jnp.power(jnp.where(zero, jnp.ones_like(p_y), p_y), qq)
+    )
+    values = (1 - p_q) / qq
+    return _finish(name, values, bad, mask, weights, reduction)
+
+
 # Losses of this family, canonical names (the registry lists these).
 LOSSES = (
     softmax_focal_loss,
@@ -788,6 +934,8 @@ LOSSES = (
     poly1_cross_entropy,
     multiclass_hinge_loss,
     multi_margin_loss,
+    multilabel_margin_loss,
+    generalized_cross_entropy,
 )
 
 # Every name `jaxloss.get` resolves for this family (case-insensitive), canonical names included.
@@ -802,4 +950,6 @@ ALIASES = {
     # Keras: one-hot targets, max over (1 − t)·s (a compat wrapper, not Crammer–Singer)
     "categorical_hinge": categorical_hinge,
     "MultiMarginLoss": multi_margin_loss,
+    "MultiLabelMarginLoss": multilabel_margin_loss,
+    "gce": generalized_cross_entropy,
 }

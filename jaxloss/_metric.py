@@ -21,10 +21,12 @@ __all__ = [
     "cosine_similarity_loss",
     "cosine_embedding_loss",
     "triplet_margin_loss",
+    "triplet_margin_with_distance_loss",
     "margin_ranking_loss",
     "hinge_embedding_loss",
     "contrastive_loss",
     "ntxent_loss",
+    "circle_loss",
 ]
 
 
@@ -459,6 +461,87 @@ def triplet_margin_loss(
     return apply_reduction(name, values, weights, where, reduction)
 
 
+def triplet_margin_with_distance_loss(
+    anchor: ArrayLike,
+    positive: ArrayLike,
+    negative: ArrayLike,
+    *,
+    distance_function=None,
+    margin: ArrayLike = 1.0,
+    swap: bool = False,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
+    r"""Triplet margin loss with any distance (PyTorch's ``TripletMarginWithDistanceLoss``).
+
+    .. math::
+       \ell = \max(0,\ \mathrm{margin} + d(a, p) - d(a, n)),
+
+    with :math:`d` = ``distance_function``, and with ``swap=True`` :math:`d(a, n)` replaced by
+    :math:`\min(d(a, n), d(p, n))`.
+
+    Args:
+      anchor, positive, negative: float arrays of the same shape (the feature axis last for the
+        default distance).
+      distance_function: a callable ``d(x1, x2)`` of JAX arrays returning the per-triplet
+        distances (e.g. ``1 - cosine``); ``None`` is PyTorch's ``pairwise_distance``,
+        :math:`\lVert x_1 - x_2 + 10^{-6} \rVert_2` over the last axis.
+      margin: a scalar ``≥ 0`` (may be traced).
+      swap: use the distance swap (static).
+      weights: per-triplet weights broadcastable to the loss shape.
+      where: boolean mask of the loss shape; ``False`` ignores the triplet.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``"none"`` the distances' shape; float32 for half-precision inputs, else
+      the input's float dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> a = jnp.zeros((2, 2))
+      >>> pos = jnp.array([[1.0, 0.0], [0.0, 3.0]])
+      >>> neg = jnp.array([[0.0, 3.0], [1.0, 0.0]])
+      >>> l1 = lambda x, y: jnp.sum(jnp.abs(x - y), axis=-1)
+      >>> out = jaxloss.triplet_margin_with_distance_loss(
+      ...     a, pos, neg, distance_function=l1, reduction="none")
+      >>> print(out)
+      [0. 3.]
+
+    References:
+      PyTorch ``torch.nn.TripletMarginWithDistanceLoss``.
+
+    Notes:
+      With the default distance this equals :func:`triplet_margin_loss` with ``p=2``. At the hinge
+      the subgradient is that of the active branch (PyTorch's ``clamp_min``).
+    """
+    name = "triplet_margin_with_distance_loss"
+    _check_pair(name, "anchor", anchor, "positive", positive, -1)
+    val.check_floating(name, "negative", negative)
+    val.check_same_shape(name, "anchor", anchor, "negative", negative)
+    val.check_nonnegative(name, "margin", margin)
+    dtype = nx.compute_dtype(anchor)
+    a = nx.as_compute(anchor, dtype)
+    pos = nx.as_compute(positive, dtype)
+    neg = nx.as_compute(negative, dtype)
+    if distance_function is None:
+        eps = jnp.asarray(1e-6, dtype)
+        two = jnp.asarray(2.0, dtype)
+
+        def distance_function(x1, x2):
+            return _pnorm(x1 - x2 + eps, two, -1)
+
+    elif not callable(distance_function):
+        raise TypeError(f"{name}: 'distance_function' must be callable or None")
+    d_pos = jnp.asarray(distance_function(a, pos)).astype(dtype)
+    d_neg = jnp.asarray(distance_function(a, neg)).astype(dtype)
+    if swap:
+        d_neg = jnp.minimum(d_neg, jnp.asarray(distance_function(pos, neg)).astype(dtype))
+    values = _clamp_min0(nx.as_hyper(margin, dtype) + d_pos - d_neg)
+    return apply_reduction(name, values, weights, where, reduction)
+
+
 def _check_elementwise(name: str, names: tuple[str, ...], arrays: tuple) -> tuple:
     """The inputs as arrays: the first floating, the others real, all of the first's shape."""
     out = [val.as_float_array(name, names[0], arrays[0])]
@@ -819,16 +902,127 @@ def ntxent_loss(
     return apply_reduction(name, per_anchor, weights, where, reduction, normalizer=w * n_pos)
 
 
+def _masked_logsumexp(x: jax.Array, mask: jax.Array, axis: int) -> jax.Array:
+    """log Σ_mask exp(x) along ``axis``; ``-inf`` (zero gradient) where the mask is empty."""
+    m = jnp.max(jnp.where(mask, x, -jnp.inf), axis=axis, keepdims=True)
+    m = jnp.where(jnp.isfinite(m), m, jnp.zeros_like(m))
+    s = jnp.sum(jnp.where(mask, jnp.exp(jnp.where(mask, x, m) - m), 0), axis=axis)
+    # double where: log never sees 0 (an empty set)
+    empty = s <= 0
+    return jnp.where(
+        empty,
+        jnp.full_like(s, -jnp.inf),
+        jnp.squeeze(m, axis) + jnp.log(jnp.where(empty, jnp.ones_like(s), s)),
+    )
+
+
+def circle_loss(
+    embeddings: ArrayLike,
+    labels: ArrayLike,
+    *,
+    ref_embeddings: ArrayLike | None = None,
+    ref_labels: ArrayLike | None = None,
+    gamma: ArrayLike = 80.0,
+    margin: ArrayLike = 0.4,
+    remove_diagonal: bool = True,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
+    r"""Circle loss (Sun et al. 2020) on cosine distances, as Keras' ``Circle``.
+
+    With :math:`d_{ij} = \max(0, 1 - \langle e_i, r_j\rangle)` (``embeddings`` :math:`e` are
+    expected L2-normalised; references :math:`r` default to the embeddings), :math:`m` =
+    ``margin``, :math:`\gamma` = ``gamma``, positives :math:`P_i = \{j: y_j = y_i\}` (without
+    :math:`j = i` when ``remove_diagonal``) and negatives :math:`N_i = \{j: y_j \ne y_i\}`:
+
+    .. math::
+       \ell_i = \operatorname{softplus}\Big(
+         \log\!\sum_{j \in P_i} e^{-\gamma\,\max(0, m + d_{ij})\,(m - d_{ij})}
+         + \log\!\sum_{j \in N_i} e^{\gamma\,\max(0, 1 + m - d_{ij})\,(1 - m - d_{ij})}\Big)
+
+    An anchor without positives or without negatives has :math:`\ell_i = 0`.
+
+    Args:
+      embeddings: ``[B, D]`` float embeddings (L2-normalised by the caller).
+      labels: ``[B]`` integer class ids.
+      ref_embeddings: ``[R, D]`` reference embeddings; ``None`` uses ``embeddings``.
+      ref_labels: ``[R]`` integer ids of the references; ``None`` uses ``labels``.
+      gamma: the scale :math:`\gamma > 0` (may be traced).
+      margin: the relaxation :math:`m` (may be traced).
+      remove_diagonal: drop the pair ``(i, i)`` from the positives (static; for self-reference).
+      weights: per-anchor weights broadcastable to ``[B]``.
+      where: boolean ``[B]`` mask; ``False`` drops the anchor.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``"none"`` the ``[B]`` per-anchor losses.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> e = jnp.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]])
+      >>> out = jaxloss.circle_loss(e, jnp.array([0, 0, 1]), gamma=2.0, reduction="none")
+      >>> print(out.round(4))
+      [0.5459 1.2842 0.    ]
+
+    References:
+      Y. Sun et al., `Circle Loss: A Unified Perspective of Pair Similarity Optimization
+      <https://arxiv.org/abs/2002.10857>`_, CVPR 2020; Keras ``keras.losses.Circle``.
+
+    Notes:
+      As in Keras, the pair weights :math:`\max(0, m + d)` and :math:`\max(0, 1 + m - d)` are
+      differentiated (not treated as constants). Empty positive or negative sets give exactly 0
+      with a zero gradient (no ``-inf − -inf``).
+    """
+    name = "circle_loss"
+    val.check_floating(name, "embeddings", embeddings)
+    val.check_integer(name, "labels", labels)
+    val.check_positive(name, "gamma", gamma)
+    dtype = nx.compute_dtype(embeddings)
+    e = nx.as_compute(embeddings, dtype)
+    if e.ndim != 2:
+        raise ValueError(f"{name}: 'embeddings' must be [B, D], got shape {e.shape}")
+    labels = jnp.asarray(labels)
+    if labels.shape != e.shape[:1]:
+        raise ValueError(f"{name}: 'labels' must have shape {e.shape[:1]}, got {labels.shape}")
+    r = e if ref_embeddings is None else nx.as_compute(ref_embeddings, dtype)
+    if r.ndim != 2 or r.shape[1] != e.shape[1]:
+        raise ValueError(f"{name}: 'ref_embeddings' must be [R, {e.shape[1]}], got {r.shape}")
+    ref = labels if ref_labels is None else jnp.asarray(ref_labels)
+    if ref_labels is not None:
+        val.check_integer(name, "ref_labels", ref_labels)
+    if ref.shape != r.shape[:1]:
+        raise ValueError(f"{name}: 'ref_labels' must have shape {r.shape[:1]}, got {ref.shape}")
+    g = nx.as_hyper(gamma, dtype)
+    m = nx.as_hyper(margin, dtype)
+    dist = jnp.maximum(1 - e @ r.T, 0)
+    same = labels[:, None] == ref[None, :]
+    pos = same
+    if remove_diagonal:
+        pos = pos & ~jnp.eye(e.shape[0], r.shape[0], dtype=bool)
+    neg = ~same
+    pos_logits = -g * jnp.maximum(m + dist, 0) * (m - dist)
+    neg_logits = g * jnp.maximum(1 + m - dist, 0) * (1 - m - dist)
+    total = _masked_logsumexp(pos_logits, pos, 1) + _masked_logsumexp(neg_logits, neg, 1)
+    # softplus(-inf) = 0 exactly; the select keeps the gradient of an empty set at 0
+    finite = jnp.isfinite(total)
+    values = jnp.where(finite, jax.nn.softplus(jnp.where(finite, total, 0)), 0)
+    return apply_reduction(name, values, weights, where, reduction)
+
+
 # Losses of this family, canonical names (the registry lists these).
 LOSSES = (
     cosine_distance,
     cosine_similarity_loss,
     cosine_embedding_loss,
     triplet_margin_loss,
+    triplet_margin_with_distance_loss,
     margin_ranking_loss,
     hinge_embedding_loss,
     contrastive_loss,
     ntxent_loss,
+    circle_loss,
 )
 
 # Every name `jaxloss.get` resolves for this family (case-insensitive), canonical names included.
@@ -837,6 +1031,7 @@ ALIASES = {
     "cosine_similarity": cosine_similarity_loss,
     "CosineEmbeddingLoss": cosine_embedding_loss,
     "TripletMarginLoss": triplet_margin_loss,
+    "TripletMarginWithDistanceLoss": triplet_margin_with_distance_loss,
     "MarginRankingLoss": margin_ranking_loss,
     "HingeEmbeddingLoss": hinge_embedding_loss,
     "siamese_contrastive_loss": contrastive_loss,

@@ -3,11 +3,18 @@
 Each loss family module declares ``LOSSES`` (its canonical functions) and ``ALIASES`` (every name
 it answers to, canonical names included, with library-specific options bound by
 :func:`jaxloss._alias.bind`). The registry only collects those tables.
+
+Qualified names ``"optax:<name>"``, ``"torch:<name>"`` and ``"keras:<name>"`` resolve to the peer
+namespaces ``jaxloss.compat.<lib>`` (API.md §6), adapted to jaxloss' prediction-first order. The
+compat layer sits *above* the registry: it is imported lazily, inside :func:`get`, the first time a
+qualified (or PyTorch-class) name is asked for, so importing the registry never imports compat.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
+import importlib
 from typing import Callable
 
 from . import (
@@ -35,6 +42,49 @@ _FAMILIES = (
 _EXTRA: dict[str, Callable] = {}  # losses that live outside the family modules (e.g. linear CE)
 
 
+_PEERS = ("optax", "torch", "keras")
+
+# PyTorch loss classes whose unqualified name must carry PyTorch's semantics beyond the bound
+# options of their family alias: class dimension 1 on [N, C, d1, ...] inputs, probability targets.
+_TORCH_CLASS_DIM = ("CrossEntropyLoss", "NLLLoss")
+# jaxloss-only options: a call using one of them stays on the canonical loss (class axis 1 unless
+# ``axis`` is given); any other call is PyTorch's class, constructed with the options
+_JAXLOSS_ONLY = frozenset({"axis", "class_weights", "z_loss", "logit_softcap", "weights", "where"})
+
+
+def _peer_module(lib: str):
+    # lazy: compat is the layer above the registry (no import-time arrow back)
+    module = f"jaxloss.compat.{lib}"
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        if err.name != module:
+            raise
+        raise ValueError(f"jaxloss.get: '{lib}:' names need {module}, which is missing") from err
+
+
+@functools.lru_cache(maxsize=None)
+def _torch_class_alias(name: str, fallback: Callable) -> Callable:
+    """``get("CrossEntropyLoss")``: PyTorch's class semantics in full, jaxloss options kept."""
+
+    @functools.wraps(fallback)
+    def alias(input, target, *rest, **options):
+        if _JAXLOSS_ONLY.intersection(options):
+            options.setdefault("axis", 0 if len(getattr(input, "shape", ())) == 1 else 1)
+            return fallback(input, target, *rest, **options)
+        return getattr(_peer_module("torch"), name)(**options)(input, target, *rest)
+
+    alias.__name__ = alias.__qualname__ = name
+    alias.__doc__ = (
+        f"PyTorch's ``torch.nn.{name}(**options)(input, target)`` (class dimension 1, "
+        "``ignore_index=-100``, ...) computed by :mod:`jaxloss.compat.torch`; calls that use "
+        f"jaxloss-only options ({', '.join(sorted(_JAXLOSS_ONLY))}) run "
+        f":func:`jaxloss.{getattr(fallback, 'canonical', fallback).__name__}` with the class "
+        "axis 1 unless ``axis`` is given."
+    )
+    return alias
+
+
 def _table() -> dict[str, tuple[str, Callable]]:
     table: dict[str, tuple[str, Callable]] = {}
     sources = [family.ALIASES for family in _FAMILIES] + [_EXTRA]
@@ -44,7 +94,49 @@ def _table() -> dict[str, tuple[str, Callable]]:
             if key in table and table[key][1] is not fn:
                 raise RuntimeError(f"jaxloss registry: the name {name!r} is bound twice")
             table[key] = (name, fn)
+    for name in _TORCH_CLASS_DIM:
+        key = name.lower()
+        if key in table:
+            table[key] = (name, _torch_class_alias(name, table[key][1]))
     return table
+
+
+@functools.lru_cache(maxsize=None)
+def _qualified(lib: str, name: str) -> Callable:
+    """``"lib:name"``: the peer's loss in jaxloss' order ``(predictions, targets, ...)``."""
+    module = _peer_module(lib)
+    obj = getattr(module, name, None)
+    if obj is None or name.startswith("_") or name not in getattr(module, "__all__", (name,)):
+        known = list(getattr(module, "__all__", ()))
+        close = difflib.get_close_matches(name, known, n=5, cutoff=0.5)
+        hint = ", ".join(repr(c) for c in close) if close else "none"
+        raise ValueError(
+            f"jaxloss.get: jaxloss.compat.{lib} has no loss {name!r}; closest matches: {hint}"
+        )
+    if lib == "keras":
+        if isinstance(obj, type):
+
+            def peer(y_pred, y_true, sample_weight=None, **options):
+                return obj(**options)(y_true, y_pred, sample_weight=sample_weight)
+
+        else:
+
+            def peer(y_pred, y_true, *args, **options):
+                return obj(y_true, y_pred, *args, **options)
+
+    elif lib == "torch" and isinstance(obj, type):  # torch.nn classes: construct, then call
+
+        def peer(input, target, *rest, **options):
+            return obj(**options)(input, target, *rest)
+
+    else:  # torch.nn.functional and optax are prediction-first already
+        return obj
+    peer.__name__ = peer.__qualname__ = f"{lib}:{name}"
+    peer.__doc__ = f"``jaxloss.compat.{lib}.{name}`` in jaxloss' prediction-first order" + (
+        " (Keras' ``(y_true, y_pred)`` swapped)." if lib == "keras" else "."
+    )
+    peer.peer = obj
+    return peer
 
 
 def register(name: str, fn: Callable) -> None:
@@ -70,11 +162,21 @@ def list_losses(*, aliases: bool = False) -> list[str]:
 
 
 def get(name: str) -> Callable:
-    """The loss called ``name``: a canonical name or any alias of API.md §2, case-insensitive.
+    """The loss called ``name``: a canonical name or any alias of API.md §2, case-insensitive;
+    or a qualified peer name ``"optax:<name>"``, ``"torch:<name>"``, ``"keras:<name>"``.
 
     Aliases carry the semantics and defaults of the library the name comes from, e.g.
-    ``get("CrossEntropyLoss")`` binds PyTorch's ``ignore_index=-100`` and ``get("poisson")`` Keras'
-    ``log_input=False, epsilon=1e-7``.
+    ``get("CrossEntropyLoss")`` is PyTorch's class (class dimension 1, ``ignore_index=-100``,
+    probability targets) and ``get("poisson")`` binds Keras' ``log_input=False, epsilon=1e-7``.
+    Where a peer's name is spelled like a jaxloss loss of other meaning (``kl_divergence``,
+    ``cosine_similarity``, ``dice``, ...), the unqualified name is jaxloss' and the peer's loss is
+    reached qualified (README, "Coming from optax / PyTorch / Keras").
+
+    Qualified names return the peer's loss from :mod:`jaxloss.compat` with exactly the peer's
+    values, in jaxloss' order ``(predictions, targets, **peer_options)``: a PyTorch class name is
+    constructed with the options and called; a Keras function gets ``(y_true, y_pred)`` swapped
+    back and a Keras class is constructed with the options and called with
+    ``sample_weight=``. Names after the colon are case-sensitive.
 
     Raises:
       ValueError: for an unknown name, listing the closest known names.
@@ -83,6 +185,10 @@ def get(name: str) -> Callable:
       >>> import jaxloss
       >>> jaxloss.get("MSELoss") is jaxloss.mean_squared_error
       True
+      >>> import jax.numpy as jnp
+      >>> y_true, y_pred = jnp.array([[0.0, 1.0]]), jnp.array([[0.4, 0.6]])
+      >>> print(jaxloss.get("keras:mean_squared_error")(y_pred, y_true))
+      [0.16]
       >>> jaxloss.get("hubr")
       Traceback (most recent call last):
       ...
@@ -90,6 +196,14 @@ def get(name: str) -> Callable:
     """
     if not isinstance(name, str):
         raise TypeError(f"jaxloss.get: 'name' must be a string, got {type(name).__name__}")
+    lib, sep, peer_name = name.partition(":")
+    if sep:
+        if lib.lower() not in _PEERS:
+            raise ValueError(
+                f"jaxloss.get: unknown library {lib!r} in {name!r}; qualified names are "
+                + ", ".join(f"'{p}:<name>'" for p in _PEERS)
+            )
+        return _qualified(lib.lower(), peer_name)
     table = _table()
     hit = table.get(name.lower())
     if hit is not None:
