@@ -320,6 +320,25 @@ SPECS: dict[str, tuple[Callable, ...]] = {
         in_unit_interval("probabilities"),
         in_unit_interval("targets"),
     ),
+    # post-training (API.md §7): sequence / token log-probs may be -inf (an impossible sequence)
+    # and +inf only through invalid input; NaN is what the checks report
+    "dpo_loss": tuple(
+        _F(a, allow_inf=True)
+        for a in ("chosen_logps", "rejected_logps", "ref_chosen_logps", "ref_rejected_logps")
+    ),
+    "simpo_loss": (_F("chosen_logps", allow_inf=True), _F("rejected_logps", allow_inf=True)),
+    "orpo_loss": (_F("chosen_logps", allow_inf=True), _F("rejected_logps", allow_inf=True)),
+    "kto_loss": (_F("logps", allow_inf=True), _F("ref_logps", allow_inf=True)),
+    "grpo_loss": (
+        _F("logps", allow_inf=True),
+        _F("old_logps", allow_inf=True),
+        _F("advantages", allow_inf=True),
+        _F("ref_logps", allow_inf=True),
+    ),
+    "distillation_loss": (
+        _F("student_logits", allow_neg_inf=True),
+        _F("teacher_logits", allow_neg_inf=True),
+    ),
     # large vocabulary
     "linear_cross_entropy": (
         _F("hidden"),
