@@ -168,46 +168,42 @@ def test_token_log_probs_matches_reference_with_temperature_entropy_and_axis():
     assert jaxloss.selective_log_softmax is jaxloss.token_log_probs
 
 
-def test_token_log_probs_extremes_are_finite_and_grads_check():
-    x = np.array([[1e4, -1e4, 0.0, -INF], [-INF, -INF, 5.0, -INF]])
-    y = jnp.asarray([1, 2])
-    lp, ent = jaxloss.token_log_probs(J(x), y, return_entropy=True)
-    np.testing.assert_allclose(lp, [-2e4, 0.0], rtol=1e-12)
-    np.testing.assert_allclose(ent, [0.0, 0.0], atol=1e-12)
+@jax.jit
+def _tlp_vg(x, y, t):
+    """(log_probs, entropy) and the gradient of their total, compiled once per shape / dtype."""
 
     def f(z):
-        a, b = jaxloss.token_log_probs(z, y, return_entropy=True)
-        return jnp.sum(a) + jnp.sum(b)
+        lp, ent = jaxloss.token_log_probs(z, y, temperature=t, return_entropy=True)
+        return jnp.sum(lp) + jnp.sum(ent), (lp, ent)
 
-    g = jax.grad(f)(J(x))
+    (_, out), g = jax.value_and_grad(f, has_aux=True)(x)
+    return out, g
+
+
+def test_token_log_probs_extremes_are_finite_and_grads_check():
+    x = np.array([[1e4, -1e4, 0.0, -INF], [-INF, -INF, 5.0, -INF]])
+    (lp, ent), g = _tlp_vg(J(x), jnp.asarray([1, 2]), J(1.0))
+    np.testing.assert_allclose(lp, [-2e4, 0.0], rtol=1e-12)
+    np.testing.assert_allclose(ent, [0.0, 0.0], atol=1e-12)
     assert np.all(np.isfinite(g))
     xs = J(R(1).normal(size=(3, 5)))
     ys = jnp.asarray([0, 3, 4])
-    cg(
-        lambda z, t: jnp.sum(
-            jnp.stack(jaxloss.token_log_probs(z, ys, temperature=t, return_entropy=True))
-        ),
-        (xs, J(0.8)),
-        order=1,
-        modes=("rev", "fwd"),
-    )
+    cg(lambda z, t: jnp.sum(jnp.stack(_tlp_vg(z, ys, t)[0])), (xs, J(0.8)))
 
 
 def test_token_log_probs_half_precision_and_out_of_range_tokens():
     x = R(2).normal(size=(4, 6)) * 4
     y = np.array([0, 5, 2, 3])
     for dt in (jnp.bfloat16, jnp.float16):
-        lp, ent = jaxloss.token_log_probs(J(x, dt), jnp.asarray(y), return_entropy=True)
-        assert lp.dtype == ent.dtype == jnp.float32
+        (lp, ent), g = _tlp_vg(J(x, dt), jnp.asarray(y), J(1.0, jnp.float32))
+        assert lp.dtype == ent.dtype == jnp.float32 and g.dtype == dt
         xr = np.asarray(J(x, dt).astype(F))
         np.testing.assert_allclose(lp, tlp_ref(xr, y)[0], rtol=1e-5, atol=1e-5)
-        g = jax.grad(lambda z: jnp.sum(jaxloss.token_log_probs(z, jnp.asarray(y))))(J(x, dt))
-        assert g.dtype == dt
+        np.testing.assert_allclose(ent, tlp_ref(xr, y)[1], rtol=1e-5, atol=1e-5)
     bad = jnp.asarray([0, 6, -1, 3])
-    out = jaxloss.token_log_probs(J(x), bad)
+    (out, _), g = _tlp_vg(J(x), bad, J(1.0))
     out = np.asarray(out)
     assert np.isnan(out[1]) and np.isnan(out[2]) and np.all(np.isfinite(out[[0, 3]]))
-    g = jax.grad(lambda z: jnp.sum(jaxloss.token_log_probs(z, bad)))(J(x))
     assert np.all(np.isnan(g[1])) and np.all(np.isfinite(g[0]))
     with pytest.raises(ValueError, match="token_log_probs: 'tokens' must have the shape"):
         jaxloss.token_log_probs(J(x), jnp.asarray([0, 1]))
@@ -539,17 +535,19 @@ def test_distillation_matches_reference_for_every_beta_and_temperature():
     s, t = g.normal(size=(2, 3, 6)) * 2, g.normal(size=(2, 3, 6)) * 2
     s[0, 0, 1] = t[0, 0, 1] = -INF  # absent from both
     w = g.uniform(0, 2, size=(2, 3))
+    # beta and temperature traced (one compile; the ends 0 and 1 are selected exactly)
+    f = jax.jit(
+        lambda be, tau: jaxloss.distillation_loss(
+            J(s), J(t), beta=be, temperature=tau, weights=J(w), reduction="none"
+        )
+    )
     for beta in (0.0, 0.1, 0.5, 0.9, 1.0):
         for tau in (1.0, 2.0):
             ref = gjsd_ref(s, t, beta, tau)
-            for red in ("none", "mean"):
-                got = jaxloss.distillation_loss(
-                    J(s), J(t), beta=beta, temperature=tau, weights=J(w), reduction=red
-                )
-                np.testing.assert_allclose(
-                    got, reduce_ref(ref, w, None, red), rtol=1e-11, atol=1e-14
-                )
-    # traced beta (vmap) selects the ends exactly
+            np.testing.assert_allclose(f(J(beta), J(tau)), w * ref, rtol=1e-11, atol=1e-14)
+    got = jaxloss.distillation_loss(J(s), J(t), beta=0.9, temperature=2.0, weights=J(w))
+    np.testing.assert_allclose(got, reduce_ref(gjsd_ref(s, t, 0.9, 2.0), w), rtol=1e-11)
+    # vmap over beta
     vb = jax.vmap(lambda b: jaxloss.distillation_loss(J(s), J(t), beta=b))(J([0.0, 0.5, 1.0]))
     np.testing.assert_allclose(vb, [gjsd_ref(s, t, b).mean() for b in (0.0, 0.5, 1.0)], rtol=1e-11)
     # the vocabulary on another axis
@@ -605,14 +603,13 @@ def test_distillation_masks_extremes_no_teacher_grad_and_half():
         lambda a, b: jaxloss.distillation_loss(a, J(xt), beta=b),
         (J(xs), J(0.4)),
         order=1,
-        modes=("rev", "fwd"),
     )
+    half_vg = jax.jit(jax.value_and_grad(jaxloss.distillation_loss))
     for dt in (jnp.bfloat16, jnp.float16):
-        v = jaxloss.distillation_loss(J(xs, dt), J(xt, dt))
+        v, g = half_vg(J(xs, dt), J(xt, dt))
         exact = gjsd_ref(np.asarray(J(xs, dt).astype(F)), np.asarray(J(xt, dt).astype(F)), 0.5)
-        assert v.dtype == jnp.float32
+        assert v.dtype == jnp.float32 and g.dtype == dt
         np.testing.assert_allclose(v, exact.mean(), rtol=1e-5)
-        assert jax.grad(jaxloss.distillation_loss)(J(xs, dt), J(xt, dt)).dtype == dt
     with pytest.raises(ValueError, match="distillation_loss: 'beta' must be in"):
         jaxloss.distillation_loss(J(xs), J(xt), beta=1.5)
     with pytest.raises(
