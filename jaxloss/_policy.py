@@ -150,6 +150,13 @@ def grpo_loss(
         raise ValueError(
             f"{name}: 'advantages' must be [B] = {shape[:1]} (or [B, T] = {shape}), got {adv_shape}"
         )
+    for arg, value in (("weights", weights), ("where", where)):
+        # rank 0 or 2: a [B] array would broadcast along T (right-aligned), silently wrong
+        if value is not None and jnp.ndim(value) not in (0, 2):
+            raise ValueError(
+                f"{name}: '{arg}' must be a scalar or [B, T] (use [B, 1] per sequence), "
+                f"got shape {jnp.shape(value)}"
+            )
     if weights is not None:
         check_broadcastable(name, "weights", weights, shape)
     if where is not None:

@@ -12,6 +12,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 from jax.typing import ArrayLike
 
@@ -23,6 +24,7 @@ from ._validation import (
     check_nonnegative,
     check_positive,
     check_same_shape,
+    concrete_or_none,
 )
 
 _DPO_TYPES = ("sigmoid", "hinge", "ipo", "robust")
@@ -140,8 +142,12 @@ def dpo_loss(
         )
     check_positive(name, "beta", beta)
     check_in_range(name, "label_smoothing", label_smoothing, 0.0, 1.0)
-    if loss_type == "robust":
-        check_in_range(name, "label_smoothing", label_smoothing, 0.0, 0.4999999)
+    eps_value = concrete_or_none(label_smoothing)
+    if loss_type == "robust" and eps_value is not None and np.any(eps_value >= 0.5):
+        raise ValueError(
+            f"{name}: 'label_smoothing' must be < 0.5 for loss_type='robust' (it divides by "
+            f"1 - 2·label_smoothing), got {eps_value.max().item()}"
+        )
     c, r, rc, rr = _inputs(
         name,
         chosen_logps=chosen_logps,

@@ -376,7 +376,7 @@ def test_preference_half_precision_and_argument_errors():
         jaxloss.dpo_loss(*map(J, (c, r, rc, rr)), loss_type="nope")
     with pytest.raises(ValueError, match="dpo_loss: 'beta' must be positive"):
         jaxloss.dpo_loss(*map(J, (c, r, rc, rr)), beta=0.0)
-    with pytest.raises(ValueError, match="dpo_loss: 'label_smoothing' must be in"):
+    with pytest.raises(ValueError, match="dpo_loss: 'label_smoothing' must be < 0.5 for"):
         jaxloss.dpo_loss(*map(J, (c, r, rc, rr)), loss_type="robust", label_smoothing=0.5)
     with pytest.raises(ValueError, match="dpo_loss: 'chosen_logps' and 'ref_rejected_logps'"):
         jaxloss.dpo_loss(*map(J, (c, r, rc, rr[:2])))
@@ -522,6 +522,8 @@ def test_grpo_vmap_jit_half_and_errors():
         jaxloss.grpo_loss(J(lp), J(old), J(adv), jnp.asarray(mask), beta=0.1)
     with pytest.raises(ValueError, match="grpo_loss: 'advantages' must be"):
         jaxloss.grpo_loss(J(lp), J(old), J(adv[:2]), jnp.asarray(mask))
+    with pytest.raises(ValueError, match="grpo_loss: 'where' must be a scalar or \\[B, T\\]"):
+        jaxloss.grpo_loss(J(lp), J(old), J(adv), jnp.asarray(mask), where=jnp.ones(3, bool))
     with pytest.raises(ValueError, match="grpo_loss: 'max_completion_length'"):
         jaxloss.grpo_loss(J(lp), J(old), J(adv), jnp.asarray(mask), max_completion_length=0)
 
@@ -646,3 +648,13 @@ def test_registry_names():
         "distillation_loss",
     } <= names
     assert "token_log_probs" not in names  # not a loss: exported, not registered
+
+
+def test_checked_grpo_ignores_padding_and_reports_nan_in_completions():
+    lp, old, ref, adv, mask = _grpo_inputs(22)
+    lp_pad = np.where(mask, lp, np.nan)  # padding may hold NaN: not an error
+    ch = jaxloss.checked(jaxloss.grpo_loss)
+    v = ch(J(lp_pad), J(old), J(adv), jnp.asarray(mask), ref_logps=J(ref), beta=0.1)
+    np.testing.assert_allclose(v, grpo_ref(lp, old, adv, mask, ref, 0.1)[0], rtol=1e-12)
+    with pytest.raises(jaxloss.LossInputError, match="grpo_loss: 'logps' must not be NaN"):
+        ch(J(np.where(mask, np.nan, lp)), J(old), J(adv), jnp.asarray(mask))
