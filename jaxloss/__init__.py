@@ -36,6 +36,9 @@ from ._cross_entropy import softmax_cross_entropy as softmax_cross_entropy
 from ._cross_entropy import sparse_categorical_cross_entropy as sparse_categorical_cross_entropy
 from ._cross_entropy import sparse_softmax_cross_entropy as sparse_softmax_cross_entropy
 from ._cross_entropy import z_loss as z_loss
+
+# post-training (API.md §7): token log-probs, preference, policy and distillation losses
+from ._distillation import distillation_loss as distillation_loss
 from ._divergence import js_divergence as js_divergence
 
 # divergence
@@ -58,6 +61,11 @@ from ._metric import triplet_margin_loss as triplet_margin_loss
 from ._metric import (
     triplet_margin_with_distance_loss as triplet_margin_with_distance_loss,
 )
+from ._policy import grpo_loss as grpo_loss
+from ._preference import dpo_loss as dpo_loss
+from ._preference import kto_loss as kto_loss
+from ._preference import orpo_loss as orpo_loss
+from ._preference import simpo_loss as simpo_loss
 
 # shared reduction and registry
 from ._reduction import reduce_loss as reduce_loss
@@ -85,6 +93,8 @@ from ._segmentation import tversky_loss as tversky_loss
 
 # sequence
 from ._sequence import ctc_loss as ctc_loss
+from ._token import selective_log_softmax as selective_log_softmax
+from ._token import token_log_probs as token_log_probs
 from ._utilities import accuracy as accuracy
 from ._utilities import binary_accuracy as binary_accuracy
 from ._utilities import l1_penalty as l1_penalty

@@ -94,8 +94,12 @@ def _mask_for(args, shape, axis=None):
 _report = _val.report
 
 
-def finite(arg, allow_neg_inf=False, allow_inf=False):
-    """``arg`` has no NaN, and no ±inf unless allowed (masked logits are ``-inf``); None is skipped."""
+def finite(arg, allow_neg_inf=False, allow_inf=False, mask_arg=None):
+    """``arg`` has no NaN, and no ±inf unless allowed (masked logits are ``-inf``); None is skipped.
+
+    ``mask_arg`` names an argument of ``arg``'s shape whose zero / ``False`` entries are padding
+    (GRPO's completion mask): those entries are not checked.
+    """
 
     def check(name, args):
         x = args.get(arg)
@@ -112,6 +116,10 @@ def finite(arg, allow_neg_inf=False, allow_inf=False):
         mask = _mask_for(args, x.shape)
         if mask is not None:
             bad = bad & mask
+        pad = None if mask_arg is None else args.get(mask_arg)
+        if pad is not None and jnp.shape(pad) == x.shape:
+            pad = jnp.asarray(pad)
+            bad = bad & (pad if pad.dtype == jnp.bool_ else pad != 0)
         what = (
             "must not be NaN"
             if allow_inf
@@ -336,6 +344,25 @@ SPECS: dict[str, tuple[Callable, ...]] = {
     "categorical_focal_crossentropy": (
         in_unit_interval("probabilities"),
         in_unit_interval("targets"),
+    ),
+    # post-training (API.md §7): sequence / token log-probs may be -inf (an impossible sequence)
+    # and +inf only through invalid input; NaN is what the checks report
+    "dpo_loss": tuple(
+        _F(a, allow_inf=True)
+        for a in ("chosen_logps", "rejected_logps", "ref_chosen_logps", "ref_rejected_logps")
+    ),
+    "simpo_loss": (_F("chosen_logps", allow_inf=True), _F("rejected_logps", allow_inf=True)),
+    "orpo_loss": (_F("chosen_logps", allow_inf=True), _F("rejected_logps", allow_inf=True)),
+    "kto_loss": (_F("logps", allow_inf=True), _F("ref_logps", allow_inf=True)),
+    "grpo_loss": (
+        _F("logps", allow_inf=True, mask_arg="mask"),
+        _F("old_logps", allow_inf=True, mask_arg="mask"),
+        _F("advantages", allow_inf=True),
+        _F("ref_logps", allow_inf=True, mask_arg="mask"),
+    ),
+    "distillation_loss": (
+        _F("student_logits", allow_neg_inf=True),
+        _F("teacher_logits", allow_neg_inf=True),
     ),
     # large vocabulary
     "linear_cross_entropy": (

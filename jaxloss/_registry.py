@@ -21,8 +21,11 @@ from . import (
     _binary,
     _classification,
     _cross_entropy,
+    _distillation,
     _divergence,
     _metric,
+    _policy,
+    _preference,
     _regression,
     _segmentation,
     _sequence,
@@ -37,6 +40,9 @@ _FAMILIES = (
     _segmentation,
     _metric,
     _sequence,
+    _preference,
+    _policy,
+    _distillation,
 )
 
 _EXTRA: dict[str, Callable] = {}  # losses that live outside the family modules (e.g. linear CE)

@@ -684,3 +684,95 @@ def g_ctc(d, dt, name):
         (B,),
         (0, 1, 2, 3),
     )
+
+
+# post-training (API.md §7) ----------------------------------------------------------------
+LOGP_SPECIALS = (0.0, -1e-8, -1e4, -1.0, -0.6931471805599453)
+
+
+def _logps(d, shape):
+    return arr(d, shape, -50, 0, LOGP_SPECIALS)
+
+
+@gen("dpo_loss")
+def g_dpo(d, dt, name):
+    B = pick(d, 0, 1, 3)
+    xs = [_logps(d, (B,)) for _ in range(4)]
+    lt = pick(d, "sigmoid", "hinge", "ipo", "robust")
+    hyper = {"beta": pick(d, 0.1, 1.0), "label_smoothing": pick(d, 0.0, 0.1, 0.3)}
+    nonneg = None if lt == "robust" else 0.0  # robust DPO is an unbiased, signed estimate
+    return Case(
+        [J(x, dt) for x in xs], hyper, {"loss_type": lt}, (0, 1, 2, 3), (B,), (0, 1, 2, 3), nonneg
+    )
+
+
+@gen("simpo_loss", "orpo_loss")
+def g_simpo_orpo(d, dt, name):
+    B = pick(d, 0, 1, 3)
+    c, r = _logps(d, (B,)), _logps(d, (B,))
+    if name == "simpo_loss":
+        hyper = {
+            "beta": pick(d, 2.0, 0.5),
+            "gamma": pick(d, 0.0, 0.5, 1.4),
+            "label_smoothing": pick(d, 0.0, 0.2),
+        }
+    else:
+        hyper = {"beta": pick(d, 0.0, 0.1, 1.0)}
+    return Case([J(c, dt), J(r, dt)], hyper, {}, (0, 1), (B,), (0, 1))
+
+
+@gen("kto_loss")
+def g_kto(d, dt, name):
+    B = pick(d, 0, 1, 3)
+    lp, ref = _logps(d, (B,)), _logps(d, (B,))
+    good = d.draw(hnp.arrays(np.bool_, (B,), elements=st.booleans()))
+    hyper = {
+        "beta": pick(d, 0.1, 1.0),
+        "kl": pick(d, 0.0, 0.5, -1.0),
+        "desirable_weight": pick(d, 1.0, 1.5),
+        "undesirable_weight": pick(d, 1.0, 0.5),
+    }
+    return Case([J(lp, dt), J(ref, dt), jnp.asarray(good)], hyper, {}, (0, 1), (B,), (0, 1, 2))
+
+
+@gen("grpo_loss")
+def g_grpo(d, dt, name):
+    B, T = pick(d, 0, 1, 3), pick(d, 1, 4)
+    lp = arr(d, (B, T), -20, 0, (0.0, -20.0))
+    old = lp + arr(d, (B, T), -3, 3, (0.0,))
+    ref = lp + arr(d, (B, T), -3, 3, (0.0,))
+    adv = arr(d, (B,), -10, 10, (0.0,))
+    mask = d.draw(hnp.arrays(np.bool_, (B, T), elements=st.booleans()))
+    lp = np.where(mask, lp, pick(d, 0.0, -INF))  # padding may hold anything
+    hyper = {
+        "ref_logps": J(ref, dt),
+        "beta": pick(d, 0.0, 0.04),
+        "epsilon_low": pick(d, 0.2, 0.1),
+        "epsilon_high": pick(d, None, 0.28),
+    }
+    # "grpo" / "dr_grpo" normalise per sequence / by B·T: only the token-level normalisation is
+    # the weighted mean of "none" that the fuzz property checks (tests/test_post_training.py
+    # covers the others)
+    static = {"loss_type": pick(d, "bnpo", "dapo")}
+    return Case(
+        [J(lp, dt), J(old, dt), J(adv, dt), jnp.asarray(mask)],
+        hyper,
+        static,
+        (0, 1, 2),
+        (B, T),
+        (),
+        None,
+        norm=mask.astype(np.float64),
+    )
+
+
+@gen("distillation_loss")
+def g_distill(d, dt, name):
+    B, C = _bc(d)
+    s = arr(d, (B, C), -30, 30, LOGIT_SPECIALS)
+    t = arr(d, (B, C), -30, 30, LOGIT_SPECIALS)
+    absent = d.draw(hnp.arrays(np.bool_, (B, C), elements=st.booleans()))
+    absent[:, :1] = False  # classes masked in both models; class 0 stays
+    s, t = np.where(absent, -INF, s), np.where(absent, -INF, t)
+    hyper = {"beta": pick(d, 0.0, 0.3, 0.5, 1.0), "temperature": pick(d, 1.0, 2.0)}
+    return Case([J(s, dt), J(t, dt)], hyper, {}, (0,), (B,), (0, 1), _div_tol(dt))

@@ -445,6 +445,19 @@ def _perfect(d, dt, name):
         bias = np.where(np.arange(C) == y[0], 0.0, -np.inf)
         h = fs.arr(d, (B, 2), -10, 10, (0.0,))
         return [J(h, dt), J(np.ones((2, C)), dt), jnp.asarray(lab)], {"bias": J(bias, dt)}, 0.0, 0.0
+    if name == "dpo_loss":  # Δ = 1e4: the margin saturates the loss at its infimum 0
+        z, lo = J(np.zeros(B), dt), J(np.full(B, -1e4), dt)
+        return [z, lo, lo, z], {"beta": 1.0}, 0.0, 0.0
+    if name == "simpo_loss":
+        return [J(np.zeros(B), dt), J(np.full(B, -1e4), dt)], {}, 0.0, 0.0
+    if name == "orpo_loss":  # chosen log-prob 0: NLL 0, odds ratio saturated
+        return [J(np.zeros(B), dt), J(np.full(B, -1e4), dt)], {}, 0.0, 0.0
+    if name == "kto_loss":
+        good = pm > 0
+        lp = np.where(good, 0.0, -1e4)
+        return [J(lp, dt), J(-1e4 - lp, dt), jnp.asarray(good)], {}, 0.0, 0.0
+    if name == "distillation_loss":  # teacher = student
+        return [J(v, dt), J(v, dt)], {}, 0.0, eps32
     if name == "ctc_loss":
         x = np.full((B, 1, 3), -1e4)
         x[:, 0, 1] = 1e4
@@ -462,7 +475,8 @@ def _perfect(d, dt, name):
     return None
 
 
-NO_MINIMUM = {"poisson_nll_loss", "gaussian_nll_loss", "ntxent_loss"}  # minimum depends on the data
+# minimum depends on the data (GRPO: a signed surrogate, bounded below by −(1 + ε_high)·max A)
+NO_MINIMUM = {"poisson_nll_loss", "gaussian_nll_loss", "ntxent_loss", "grpo_loss"}
 
 
 @pytest.mark.fuzz

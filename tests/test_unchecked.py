@@ -117,6 +117,20 @@ GOOD = {
         label_paddings=np.zeros((2, 2)),
     ),
     "linear_cross_entropy": dict(hidden=X[:, :2], weight=W_LCE, labels=LAB, bias=np.zeros(3)),
+    # post-training (API.md §7): sequence log-probs [2], GRPO per-token [2, 3]
+    "dpo_loss": dict(
+        chosen_logps=X[0] - 3,
+        rejected_logps=Y[0] - 3,
+        ref_chosen_logps=X[1] - 3,
+        ref_rejected_logps=Y[1] - 3,
+    ),
+    "simpo_loss": dict(chosen_logps=X[0] - 3, rejected_logps=Y[0] - 3),
+    "orpo_loss": dict(chosen_logps=-P[0], rejected_logps=-Q[0]),
+    "kto_loss": dict(logps=X[0] - 3, ref_logps=Y[0] - 3, desirable=np.array([True, False, True])),
+    "grpo_loss": dict(
+        logps=-P, old_logps=-Q, advantages=T2, mask=np.ones((2, 3), bool), ref_logps=-P - Y / 10
+    ),
+    "distillation_loss": dict(student_logits=X, teacher_logits=Y),
     # Keras compat wrappers with checks of their own
     "hinge": dict(scores=X, targets=PM),
     "squared_hinge": dict(scores=X, targets=PM),
@@ -235,6 +249,7 @@ NAN_WHERE = {
     ("linear_cross_entropy", "weight"): np.s_[:],  # the shared weight couples every token
     ("linear_cross_entropy", "bias"): np.s_[:],
     ("ntxent_loss", "embeddings"): np.s_[:],  # embedding 0 is in every row's denominator
+    ("grpo_loss", "advantages"): np.s_[0],  # the advantage of sequence 0 is in all its tokens
 }
 
 
@@ -288,6 +303,8 @@ def test_nan_at_the_label_entry_gives_nan(name, arg):
 
 # (loss, arg, value at the first entry, expected value at the offending example)
 INF_CASES = [
+    # +inf student logit: log-softmax of its row is inf - inf
+    ("distillation_loss", "student_logits", INF, NAN),
     ("mean_squared_error", "predictions", INF, INF),
     ("mean_squared_error", "targets", -INF, INF),
     ("mean_absolute_error", "predictions", -INF, INF),
