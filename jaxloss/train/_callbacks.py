@@ -149,7 +149,7 @@ class EarlyStopping(Callback):
         if self._better(v):
             self.best, self.best_epoch, self.wait = v, epoch, 0
             if self.restore_best_weights:
-                self.best_state = jax.tree_util.tree_map(np.asarray, self.trainer.state)
+                self.best_state = jax.tree_util.tree_map(lambda a: a.copy(), self.trainer.state)
             return
         self.wait += 1
         if self.wait > self.patience:
@@ -158,7 +158,7 @@ class EarlyStopping(Callback):
 
     def on_train_end(self):
         if self.restore_best_weights and self.best_state is not None:
-            self.trainer.state = jax.tree_util.tree_map(jax.numpy.asarray, self.best_state)
+            self.trainer.state = self.best_state
 
 
 class LearningRateLogger(Callback):

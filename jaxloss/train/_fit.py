@@ -438,13 +438,61 @@ def _auto_mode(graphdef, state, obj, metric_fns, x, y, w, batch_size) -> str:
     return "scan" if flops < SCAN_FLOPS_THRESHOLD else "step"
 
 
+_CACHE: dict = {}
+
+
+def _cached(key, build):
+    """Compiled programs shared by ``fit`` calls on the same structure / loss / metrics."""
+    fn = _CACHE.get(key)
+    if fn is None:
+        if len(_CACHE) > 64:
+            _CACHE.clear()
+        fn = _CACHE[key] = build()
+    return fn
+
+
+def _leaf_step(kind, graphdef, treedef, obj, metric_fns):
+    """A jitted guarded step on the flat list of state leaves (cheap to dispatch).
+
+    ``kind == "slice"``: ``step(leaves, acc, xs, ys, ws, start, size)`` takes the batch
+    ``[start, start + size)`` of device-resident arrays; ``"batch"``: ``step(leaves, acc, batch)``.
+    """
+    donate = () if _on_cpu() else (0, 1)
+
+    def build():
+        def apply(leaves, acc, batch):
+            state = jax.tree_util.tree_unflatten(treedef, leaves)
+            state, raw = core_step(graphdef, state, batch, obj, metric_fns)
+            return jax.tree_util.tree_leaves(state), accumulate(acc, raw)
+
+        if kind == "batch":
+            return jax.jit(apply, donate_argnums=donate)
+
+        def sliced(leaves, acc, xs, ys, ws, start, size):
+            sl = lambda a: jax.lax.dynamic_slice_in_dim(a, start, size, axis=0)  # noqa: E731
+            xb = jax.tree_util.tree_map(sl, xs)
+            return apply(leaves, acc, (xb, sl(ys)) if ws is None else (xb, sl(ys), sl(ws)))
+
+        return jax.jit(sliced, static_argnums=(6,), donate_argnums=donate)
+
+    return _cached((kind, graphdef, treedef, obj.key(), metric_fns, donate), build)
+
+
 def _array_epoch_runner(mode, graphdef, obj, metric_fns, names, x, y, w, n, batch_size, shuffle):
     """``run(state, key) -> (state, acc)`` for in-memory arrays."""
     if mode == "scan":
-        epoch = jax.jit(
-            scan_epoch(
-                graphdef, obj, metric_fns, num_examples=n, batch_size=batch_size, shuffle=shuffle
-            )
+        epoch = _cached(
+            ("scan", graphdef, obj.key(), metric_fns, n, batch_size, shuffle),
+            lambda: jax.jit(
+                scan_epoch(
+                    graphdef,
+                    obj,
+                    metric_fns,
+                    num_examples=n,
+                    batch_size=batch_size,
+                    shuffle=shuffle,
+                )
+            ),
         )
 
         def run_scan(state, key):
@@ -453,56 +501,33 @@ def _array_epoch_runner(mode, graphdef, obj, metric_fns, names, x, y, w, n, batc
         return run_scan
 
     n_full, rem = divmod(n, batch_size)
-    donate = () if _on_cpu() else (0, 1)
-
-    def step(leaves, acc, xs, ys, ws, start, size):
-        state = jax.tree_util.tree_unflatten(treedef[0], leaves)
-        sl = lambda a: jax.lax.dynamic_slice_in_dim(a, start, size, axis=0)  # noqa: E731
-        xb = jax.tree_util.tree_map(sl, xs)
-        batch = (xb, sl(ys)) if ws is None else (xb, sl(ys), sl(ws))
-        state, raw = core_step(graphdef, state, batch, obj, metric_fns)
-        return jax.tree_util.tree_leaves(state), accumulate(acc, raw)
-
-    step = jax.jit(step, static_argnums=(6,), donate_argnums=donate)
-    treedef = [None]
-
-    @jax.jit
-    def permute(key, x, y, w):
-        idx = jax.random.permutation(key, n)
-        take = lambda a: jnp.take(a, idx, axis=0)  # noqa: E731
-        return (
-            jax.tree_util.tree_map(take, x),
-            take(y),
-            None if w is None else take(w),
-        )
 
     def run_steps(state, key):
-        leaves, treedef[0] = jax.tree_util.tree_flatten(state)
-        xs, ys, ws = permute(key, x, y, w) if shuffle else (x, y, w)
+        leaves, treedef = jax.tree_util.tree_flatten(state)
+        step = _leaf_step("slice", graphdef, treedef, obj, metric_fns)
+        xs, ys, ws = _permute(key, x, y, w) if shuffle else (x, y, w)
         acc = empty_acc(names)
         for i in range(n_full):
             leaves, acc = step(leaves, acc, xs, ys, ws, i * batch_size, batch_size)
         if rem:
             leaves, acc = step(leaves, acc, xs, ys, ws, n_full * batch_size, rem)
-        return jax.tree_util.tree_unflatten(treedef[0], leaves), acc
+        return jax.tree_util.tree_unflatten(treedef, leaves), acc
 
     return run_steps
 
 
+@jax.jit
+def _permute(key, x, y, w):
+    idx = jax.random.permutation(key, y.shape[0])
+    take = lambda a: jnp.take(a, idx, axis=0)  # noqa: E731
+    return jax.tree_util.tree_map(take, x), take(y), None if w is None else take(w)
+
+
 def _iter_epoch_runner(graphdef, obj, metric_fns, names, source: _Batches):
-    donate = () if _on_cpu() else (0, 1)
-    treedef = [None]
-
-    def step(leaves, acc, batch):
-        state = jax.tree_util.tree_unflatten(treedef[0], leaves)
-        state, raw = core_step(graphdef, state, batch, obj, metric_fns)
-        return jax.tree_util.tree_leaves(state), accumulate(acc, raw)
-
-    step = jax.jit(step, donate_argnums=donate)
-
     def run(state, key):
         del key
-        leaves, treedef[0] = jax.tree_util.tree_flatten(state)
+        leaves, treedef = jax.tree_util.tree_flatten(state)
+        step = _leaf_step("batch", graphdef, treedef, obj, metric_fns)
         acc = empty_acc(names)
         for batch in source.epoch():
             unpack(batch)  # a clear error for a malformed batch
@@ -510,6 +535,6 @@ def _iter_epoch_runner(graphdef, obj, metric_fns, names, source: _Batches):
             leaves, acc = step(leaves, acc, batch)
         if int(acc["batches"]) == 0:
             raise ValueError("jaxloss.fit: train_data yielded no batches for this epoch")
-        return jax.tree_util.tree_unflatten(treedef[0], leaves), acc
+        return jax.tree_util.tree_unflatten(treedef, leaves), acc
 
     return run

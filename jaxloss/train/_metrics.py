@@ -132,7 +132,7 @@ def _fused_hits(fo: FusedOutputs, labels, k):
         hc, yc = args
         z = hc @ w.astype(hc.dtype)
         if fo.bias is not None:
-            z = z + jnp.asarray(fo.bias).astype(z.dtype)
+            z = z + jnp.asarray(fo.bias).astype(z.dtype)[None, :]
         return _hits(z, yc, k)
 
     hits = jax.lax.map(one, (h.reshape(-1, chunk, h.shape[-1]), y.reshape(-1, chunk)))
