@@ -296,7 +296,10 @@ def fit(
             if arrays:
                 mode = execution
                 if mode == "auto":
-                    mode = _auto_mode(graphdef, state, obj, metric_fns, x, y, w, batch_size)
+                    mode = _cached(
+                        ("auto", graphdef, obj.key(), metric_fns, batch_size, _shapes((x, y, w))),
+                        lambda: _auto_mode(graphdef, state, obj, metric_fns, x, y, w, batch_size),
+                    )
                 run_epoch = _array_epoch_runner(
                     mode, graphdef, obj, metric_fns, names, x, y, w, n, batch_size, shuffle
                 )
@@ -413,6 +416,10 @@ def _validate(graphdef, state, val, obj, metric_fns, batch_size):
     if totals is None:
         raise ValueError("jaxloss.fit: validation_data yielded no batches")
     return {k: t / c for k, (t, c) in totals.items()}
+
+
+def _shapes(tree):
+    return tuple((a.shape, a.dtype.str) for a in jax.tree_util.tree_leaves(tree))
 
 
 def _on_cpu() -> bool:
