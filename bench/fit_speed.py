@@ -115,8 +115,10 @@ def fit_runner(make, x, y, loss_fn, batch_size, tx, execution):
     opt = nnx.Optimizer(model, tx, wrt=nnx.Param)
 
     def run(epochs):
-        h = train.fit(model, opt, (x, y), loss=loss_fn, epochs=epochs, batch_size=batch_size,
-                      progress=False, execution=execution, callbacks=[train.TimeLogger()])  # fmt: skip
+        h = train.fit(
+            model, opt, (x, y), loss=loss_fn, epochs=epochs, batch_size=batch_size,
+            progress=False, execution=execution, callbacks=[train.TimeLogger()],
+        )  # fmt: skip
         return h["epoch_seconds"]
 
     return run
