@@ -366,7 +366,7 @@ def test_callbacks_early_stopping_and_loggers():
     x, y = _data(16)
     seen = []
     model, opt = _make(tx=optax.inject_hyperparams(optax.sgd)(learning_rate=0.0))
-    stop = train.EarlyStopping("loss", patience=1)
+    stop = train.EarlyStopping("loss", patience=1, restore_best_weights=True)
     h = train.fit(
         model, opt, (x, y), loss="mse", epochs=10, batch_size=8, progress=False,
         callbacks=[stop, train.LearningRateLogger(), train.TimeLogger(),
@@ -375,6 +375,18 @@ def test_callbacks_early_stopping_and_loggers():
     # lr = 0 (but dropout and BatchNorm statistics move): never better than epoch 0 by much
     assert len(h.epoch) < 10 and seen == h.epoch
     assert h["lr"] == [0.0] * len(h.epoch) and all(t > 0 for t in h["epoch_seconds"])
+    assert stop.best_epoch is not None and stop.stopped_epoch == h.epoch[-1]
+
+
+def test_sweep_argument_errors():
+    from jaxloss.sweep import grid, run_loop
+
+    with pytest.raises(ValueError, match="at least one named axis"):
+        grid()
+    with pytest.raises(ValueError, match=r"axes \['b'\] have no values"):
+        grid(a=[1.0], b=[])
+    with pytest.raises(ValueError, match="indices must be a non-empty list"):
+        run_loop(lambda c: c["a"], grid(a=[1.0, 2.0]), indices=[5])
 
 
 def test_bf16_compute_keeps_f32_master_parameters():

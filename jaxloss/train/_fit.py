@@ -399,12 +399,10 @@ def _validate(graphdef, state, val, obj, metric_fns, batch_size):
     if isinstance(val, tuple):
         x, y, w = val
         data = (x, y) if w is None else (x, y, w)
-        return evaluate_state(
-            graphdef, state, data, obj, metric_fns, batch_size=batch_size, with_optimizer=True
-        )
+        return evaluate_state(graphdef, state, data, obj, metric_fns, batch_size=batch_size)
     from ._step import _eval_fn
 
-    fn = _eval_fn(graphdef, obj, metric_fns, True)
+    fn = _eval_fn(graphdef, obj, metric_fns)
     totals = None
     for batch in val:
         raw = fn(state, batch)
@@ -510,7 +508,7 @@ def _array_epoch_runner(mode, graphdef, obj, metric_fns, names, x, y, w, n, batc
     n_full, rem = divmod(n, batch_size)
 
     def run_steps(state, key):
-        leaves, treedef = jax.tree_util.tree_flatten(state)
+        leaves, treedef = _own_leaves(state)
         step = _leaf_step("slice", graphdef, treedef, obj, metric_fns)
         xs, ys, ws = _permute(key, x, y, w) if shuffle else (x, y, w)
         acc = empty_acc(names)
@@ -523,6 +521,15 @@ def _array_epoch_runner(mode, graphdef, obj, metric_fns, names, x, y, w, n, batc
     return run_steps
 
 
+def _own_leaves(state):
+    """Flat leaves the steps may donate: copies where donation is on (the caller's model keeps
+    valid arrays even if training stops with an exception)."""
+    leaves, treedef = jax.tree_util.tree_flatten(state)
+    if not _on_cpu():
+        leaves = [jnp.copy(a) for a in leaves]
+    return leaves, treedef
+
+
 @jax.jit
 def _permute(key, x, y, w):
     idx = jax.random.permutation(key, y.shape[0])
@@ -533,7 +540,7 @@ def _permute(key, x, y, w):
 def _iter_epoch_runner(graphdef, obj, metric_fns, names, source: _Batches):
     def run(state, key):
         del key
-        leaves, treedef = jax.tree_util.tree_flatten(state)
+        leaves, treedef = _own_leaves(state)
         step = _leaf_step("batch", graphdef, treedef, obj, metric_fns)
         acc = empty_acc(names)
         for batch in source.epoch():

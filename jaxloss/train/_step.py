@@ -357,10 +357,13 @@ def finish(acc) -> dict:
     return out
 
 
-def eval_raw(graphdef, state, batch, obj: Objective, metric_fns, *, with_optimizer: bool):
-    """Loss and metric totals of the model in inference mode (``model.eval()`` on a copy)."""
+def eval_raw(graphdef, state, batch, obj: Objective, metric_fns):
+    """Loss and metric totals of the model in inference mode (``model.eval()`` on a copy).
+
+    ``graphdef`` / ``state`` are those of the model or of ``(model, optimizer)``.
+    """
     merged = nnx.merge(graphdef, state)
-    model = merged[0] if with_optimizer else merged
+    model = merged[0] if isinstance(merged, tuple) else merged
     model.eval()  # a fresh object inside the trace: the caller's model keeps its mode
     x, y, w = unpack(batch)
     out = obj.outputs(model, x)
@@ -610,8 +613,7 @@ def make_pure_eval(
     check_metrics(metric_fns, obj, "make_pure_eval")
 
     def evaluate(state, x, y):
-        with_opt = isinstance(state, nnx.State) and set(state.keys()) == {0, 1}
-        raw = eval_raw(graphdef, state, (x, y), obj, metric_fns, with_optimizer=with_opt)
+        raw = eval_raw(graphdef, state, (x, y), obj, metric_fns)
         return {k: t / c for k, (t, c) in raw.items()}
 
     return evaluate
@@ -620,25 +622,25 @@ def make_pure_eval(
 _EVAL_CACHE: dict = {}
 
 
-def _eval_fn(graphdef, obj: Objective, metric_fns, with_optimizer: bool):
-    key = (graphdef, obj.key(), metric_fns, with_optimizer)
+def _eval_fn(graphdef, obj: Objective, metric_fns):
+    key = (graphdef, obj.key(), metric_fns)
     fn = _EVAL_CACHE.get(key)
     if fn is None:
         if len(_EVAL_CACHE) > 64:
             _EVAL_CACHE.clear()
 
         def run(state, batch):
-            return eval_raw(graphdef, state, batch, obj, metric_fns, with_optimizer=with_optimizer)
+            return eval_raw(graphdef, state, batch, obj, metric_fns)
 
         fn = _EVAL_CACHE[key] = jax.jit(run)
     return fn
 
 
 def evaluate_state(
-    graphdef, state, data, obj, metric_fns, *, batch_size=None, with_optimizer=False
+    graphdef, state, data, obj, metric_fns, *, batch_size=None
 ) -> dict[str, jax.Array]:
     """Loss and metric means over ``data`` (arrays, in batches of ``batch_size``), on device."""
-    fn = _eval_fn(graphdef, obj, metric_fns, with_optimizer)
+    fn = _eval_fn(graphdef, obj, metric_fns)
     x, y, w = unpack(data)
     x = jax.tree_util.tree_map(jnp.asarray, x)
     y = jnp.asarray(y)
