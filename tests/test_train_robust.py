@@ -223,6 +223,7 @@ def test_damaged_steps_fall_back_to_newest_complete(tmp_path):
     assert h.epoch == [0, 1, 2]  # resumed from step 0, retrained 1 and 2
     meta = json.loads((d / "2" / "meta.json").read_text())
     assert meta["epoch"] == 2 and meta["history"]["epoch"] == [0, 1, 2]
+    assert sorted(os.listdir(d)) == ["1", "2"]  # the damaged and stray steps are gone
 
 
 def test_unwritable_checkpoint_dir_raises_and_exits_promptly(tmp_path):

@@ -140,7 +140,13 @@ class Checkpointer:
         if os.path.exists(final):
             shutil.rmtree(final)
         os.replace(tmp, final)
-        for s in self.steps()[: -self.max_to_keep]:
+        steps = self.steps()
+        # newer steps than the one just saved were damaged (resume skipped them) or belong to a
+        # run this one replaced; older ones beyond max_to_keep are retired
+        stale = [s for s in steps if s > epoch] + [s for s in steps if s <= epoch][
+            : -self.max_to_keep
+        ]
+        for s in stale:
             shutil.rmtree(os.path.join(self.dir, str(s)), ignore_errors=True)
 
     # ---- restore ------------------------------------------------------------------------------
