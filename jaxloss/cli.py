@@ -28,6 +28,70 @@ _SCRIPTS = {
 }
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _writable(path: str, *, is_dir: bool) -> str:
+    """``path`` can be written (a file whose folder can be created, or a folder)."""
+    path = os.path.abspath(path)
+    if is_dir and os.path.exists(path) and not os.path.isdir(path):
+        raise argparse.ArgumentTypeError(f"{path} exists and is not a directory")
+    if not is_dir and os.path.isdir(path):
+        raise argparse.ArgumentTypeError(f"{path} is a directory, expected a file path")
+    probe_dir = path if is_dir else os.path.dirname(path)
+    while not os.path.exists(probe_dir):
+        probe_dir = os.path.dirname(probe_dir)
+    if not os.path.isdir(probe_dir):
+        raise argparse.ArgumentTypeError(f"cannot create {path}: {probe_dir} is not a directory")
+    try:
+        import tempfile
+
+        with tempfile.TemporaryFile(dir=probe_dir):
+            pass
+    except OSError as e:
+        raise argparse.ArgumentTypeError(f"cannot write {path}: {e.strerror or e}") from None
+    return path
+
+
+def _out_dir(text: str) -> str:
+    _writable(text, is_dir=True)
+    return text
+
+
+def _out_file(text: str) -> str:
+    _writable(text, is_dir=False)
+    return text
+
+
+# options of the scripts checked here, before the script runs (argparse errors, exit status 2)
+_CHECKED_OPTIONS = {
+    "demo": {
+        "--seeds": _positive_int,
+        "--epochs": _positive_int,
+        "--json": _out_file,
+        "--out": _out_dir,
+    },
+    "sweep": {"--epochs": _positive_int, "--out": _out_dir},
+    "tour": {"--out": _out_dir},
+    "bench": {"--reps": _positive_int, "--out": _out_dir},
+}
+
+
+def _validate(command: str, argv: list[str]) -> None:
+    """argparse errors (usage + message, exit 2) for bad values of the scripts' common options."""
+    parser = argparse.ArgumentParser(prog=f"jaxloss {command}", add_help=False)
+    for flag, kind in _CHECKED_OPTIONS.get(command, {}).items():
+        parser.add_argument(flag, type=kind)
+    parser.parse_known_args(argv)
+
+
 def _repo_root() -> str:
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -42,6 +106,7 @@ def _run_script(command: str, argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
+    _validate(command, argv)
     try:
         namespace = runpy.run_path(path, run_name="jaxloss_cli")
     except ModuleNotFoundError as e:  # e.g. matplotlib: the examples extra is not installed
@@ -64,7 +129,8 @@ def _run_script(command: str, argv: list[str]) -> int:
         status = main(list(argv)) if takes_argv else main()  # else main() reads sys.argv itself
     finally:
         sys.argv = old_argv
-    return int(status or 0)
+    # scripts return None / 0 / an exit status, or (bench) their results: success unless an int
+    return status if isinstance(status, int) and not isinstance(status, bool) else 0
 
 
 def _list(args) -> int:

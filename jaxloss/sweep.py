@@ -46,6 +46,11 @@ def grid(dtype=np.float32, **axes: Sequence) -> dict[str, np.ndarray]:
     fastest), so ``result.reshape(len(a), len(b), ...)`` recovers the grid.
     """
     names = list(axes)
+    if not names:
+        raise ValueError("jaxloss.sweep.grid: give at least one named axis, e.g. grid(lr=[0.1])")
+    empty = [n for n in names if len(list(axes[n])) == 0]
+    if empty:
+        raise ValueError(f"jaxloss.sweep.grid: axes {empty} have no values")
     rows = list(itertools.product(*(list(axes[n]) for n in names)))
     return {n: np.asarray([r[i] for r in rows], dtype=dtype) for i, n in enumerate(names)}
 
@@ -88,6 +93,10 @@ def run_loop(
     """
     n = len(next(iter(configs.values())))
     indices = list(range(n)) if indices is None else list(indices)
+    if not indices or any(not 0 <= int(i) < n for i in indices):
+        raise ValueError(
+            f"jaxloss.sweep.run_loop: indices must be a non-empty list in [0, {n}), got {indices}"
+        )
     first = {k: jnp.asarray(v) for k, v in select(configs, indices[0]).items()}
     t0 = time.perf_counter()
     compiled = jax.jit(train).lower(first).compile()
