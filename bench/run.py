@@ -4,7 +4,8 @@ Run from the repository root::
 
     python -m bench.run            # full CPU sizes (the issue's targets; minutes on 2 cores)
     python -m bench.run --quick    # laptop-sized
-    python -m bench.run --smoke    # tiny, a few seconds (what CI runs through tests/test_bench_smoke.py)
+    python -m bench.run --smoke    # tiny, a few seconds
+                                   # (what CI runs through tests/test_bench_smoke.py)
     python -m bench.run --only sparse,linear --reps 7 --out bench/results
 
 Every case times ``jax.jit(jax.value_and_grad(loss))`` with respect to the predictions (for the
@@ -46,7 +47,8 @@ import optax
 import jaxloss
 
 SIZES = {
-    # name: (tokens, vocab) for CE, elements for element-wise, (B, T, K, L) for CTC, (N, D, V) linear
+    # name: (tokens, vocab) for CE, elements for element-wise, (B, T, K, L) for CTC,
+    # (N, D, V) linear
     "smoke": dict(
         ce=(64, 256),
         dense=(64, 256),
@@ -339,14 +341,14 @@ def case_kl(n, v):
     )
 
 
-def case_ctc(b, t, k, l):
+def case_ctc(b, t, k, label_len):
     r = _rng(5)
     logits_np = r.normal(size=(b, t, k)).astype(np.float32)
     lp = np.zeros((b, t), np.float32)
     lp[:, t - t // 8 :] = 1.0  # padded tail frames
-    labels_np = r.integers(1, k, size=(b, l)).astype(np.int32)
-    lab_pad = np.zeros((b, l), np.float32)
-    lab_pad[:, l - l // 4 :] = 1.0
+    labels_np = r.integers(1, k, size=(b, label_len)).astype(np.int32)
+    lab_pad = np.zeros((b, label_len), np.float32)
+    lab_pad[:, label_len - label_len // 4 :] = 1.0
     logits, lpad, labels, lbpad = (jnp.asarray(a) for a in (logits_np, lp, labels_np, lab_pad))
 
     def tb():
@@ -371,7 +373,7 @@ def case_ctc(b, t, k, l):
 
     return dict(
         loss="ctc_loss",
-        shape=f"{b}x{t}x{k} L={l}",
+        shape=f"{b}x{t}x{k} L={label_len}",
         dtype="float32",
         args=(logits, lpad, labels, lbpad),
         jaxloss=lambda x, a, b, c: jaxloss.ctc_loss(x, a, b, c),
@@ -490,7 +492,8 @@ def format_table(rows):
                 _fmt(r["ratio"], ".2f"),
                 perf,
                 pct,
-                f"{_fmt(mib(r['jaxloss_temp_bytes']), '.1f')}/{_fmt(mib(r['optax_temp_bytes']), '.1f')}",
+                f"{_fmt(mib(r['jaxloss_temp_bytes']), '.1f')}/"
+                f"{_fmt(mib(r['optax_temp_bytes']), '.1f')}",
                 f"{_fmt(r['jaxloss_compile_s'], '.2f')}/{_fmt(r['optax_compile_s'], '.2f')}",
             )
         )
@@ -636,7 +639,8 @@ def main(argv=None):
     copy_bytes = s["ce"][0] * s["ce"][1] * 4
     copy_gbs, copy_s = copy_bandwidth(copy_bytes, max(reps, 5))
     print(
-        f"# jaxloss bench ({size}) on {info['platform']} / {info['cpu_model']} ({info['cpu_count']} cores), "
+        f"# jaxloss bench ({size}) on {info['platform']} / {info['cpu_model']} "
+        f"({info['cpu_count']} cores), "
         f"jax {info['jax']}, optax {info['optax']}, torch {info['torch']}",
         flush=True,
     )
@@ -674,7 +678,8 @@ def main(argv=None):
         print("| vocab | jaxloss | optax | torch |\n|---|---|---|---|")
         for pt in sweep:
             print(
-                f"| {pt['vocab']} | {_fmt(pt['jaxloss_ms'], '.1f')} | {_fmt(pt['optax_ms'], '.1f')} | "
+                f"| {pt['vocab']} | {_fmt(pt['jaxloss_ms'], '.1f')} | "
+                f"{_fmt(pt['optax_ms'], '.1f')} | "
                 f"{_fmt(pt['torch_ms'], '.1f')} |"
             )
     result = dict(

@@ -133,7 +133,8 @@ def bench_linear(tokens, hidden, vocab, repeats):
 def _print(title, rows, ratio_key):
     print(f"\n{title}")
     print(
-        f"  {'program':<24} {'time (ms)':>10} {'ratio':>7} {'temp MiB/device':>16} {'compile s':>10}"
+        f"  {'program':<24} {'time (ms)':>10} {'ratio':>7} "
+        f"{'temp MiB/device':>16} {'compile s':>10}"
     )
     for k, v in rows.items():
         print(

@@ -81,7 +81,10 @@ FAMILY = {
 
 
 def load_data(task):
-    """(train_x, train_y, test_x, test_y) as in the tutorial: first 500 rows train, last 500 test."""
+    """(train_x, train_y, test_x, test_y) as in the tutorial.
+
+    The first 500 rows are the training set, the last 500 the test set.
+    """
     from sklearn.datasets import make_blobs, make_circles, make_regression
     from sklearn.preprocessing import StandardScaler
 
@@ -290,7 +293,8 @@ def main(argv=None):
         row = summarise(res, exp[6])
         rows.append(row)
         print(
-            f"  {exp[0]:<14} compile {row['compile_seconds']:5.1f} s, run {row['run_seconds']:5.1f} s "
+            f"  {exp[0]:<14} compile {row['compile_seconds']:5.1f} s, "
+            f"run {row['run_seconds']:5.1f} s "
             f"({len(seeds)} seeds), "
             f"test {row['metric']} {row['test_mean']:.3f}±{row['test_std']:.3f} "
             f"(published {exp[6][1]:.3f})",

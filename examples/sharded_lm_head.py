@@ -4,10 +4,10 @@
 
 The output layer ``W [D, V]`` of a small LM head is split over the ``model`` axis (each device
 holds V/4 classes) and the tokens over the ``data`` axis. Training uses
-``jaxloss.sharding.vocab_parallel_linear_cross_entropy`` inside ``jax.shard_map``; the same model is
-trained on one device with the unfused ``jaxloss.sparse_softmax_cross_entropy(h @ W, y)``. The script
-prints both loss curves (they agree to float32 rounding) and the per-device temporary memory of
-one forward+backward step as the vocabulary is split over 1, 2, 4 and 8 devices.
+``jaxloss.sharding.vocab_parallel_linear_cross_entropy`` inside ``jax.shard_map``; the same model
+is trained on one device with the unfused ``jaxloss.sparse_softmax_cross_entropy(h @ W, y)``. The
+script prints both loss curves (they agree to float32 rounding) and the per-device temporary
+memory of one forward+backward step as the vocabulary is split over 1, 2, 4 and 8 devices.
 """
 
 from __future__ import annotations

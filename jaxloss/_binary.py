@@ -80,15 +80,16 @@ def _bce_with_logits(x: jax.Array, t: jax.Array, pos_weight: jax.Array | None = 
     # log σ(x) = −softplus(−x) and log(1 − σ(x)) = −softplus(x); softplus is exact at ±inf and its
     # derivative is σ, so ∂/∂x = w₊·t·(σ(x) − 1) + (1 − t)·σ(x) (= σ(x) − t when w₊ = 1) everywhere
     pos = t if pos_weight is None else pos_weight * t
-    # softplus(x) = max(x, 0) + l and softplus(−x) = max(−x, 0) + l with l = log1p(exp(−|x|)) ≤ log 2
-    # computed once; m = |x| as a select so that its derivative at 0 is 1 on the x ≥ 0 side (the
-    # gradient there is then σ(0) − t, not 1 − t). The select comes last so XLA fuses everything
-    # into one loop (one exp + one log1p per element, no intermediate arrays).
+    # softplus(x) = max(x, 0) + lg and softplus(−x) = max(−x, 0) + lg with
+    # lg = log1p(exp(−|x|)) ≤ log 2 computed once; m = |x| as a select so that its derivative at 0
+    # is 1 on the x ≥ 0 side (the gradient there is then σ(0) − t, not 1 − t). The select comes
+    # last so XLA fuses everything into one loop (one exp + one log1p per element, no intermediate
+    # arrays).
     nonneg = x >= 0
     m = jnp.where(nonneg, x, -x)
-    l = jnp.log1p(jnp.exp(-m))
-    # Each coefficient·(m + l) product is a double where (_mul0) whose inner select also zeroes
-    # m + l in the branch the outer select drops: that branch can hold m + l = inf (x = ∓inf), and
+    lg = jnp.log1p(jnp.exp(-m))
+    # Each coefficient·(m + lg) product is a double where (_mul0) whose inner select also zeroes
+    # m + lg in the branch the outer select drops: that branch can hold m + lg = inf (x = ∓inf), and
     # its zero cotangent times ∂/∂coefficient = inf would be NaN. ∂/∂targets at a right infinite
     # logit is thereby 0 (the exact one-sided limit is ∓inf; 0 keeps masked and zero-weight
     # entries NaN-free).
@@ -96,8 +97,8 @@ def _bce_with_logits(x: jax.Array, t: jax.Array, pos_weight: jax.Array | None = 
     zero = jnp.zeros_like(m)
     return jnp.where(
         nonneg,
-        pos * l + q * jnp.where((q == 0) | ~nonneg, zero, m + l),
-        pos * jnp.where((pos == 0) | nonneg, zero, m + l) + q * l,
+        pos * lg + q * jnp.where((q == 0) | ~nonneg, zero, m + lg),
+        pos * jnp.where((pos == 0) | nonneg, zero, m + lg) + q * lg,
     )
 
 
@@ -823,8 +824,9 @@ def _keras_hinge_alias(fn, name: str):
 
     aliased.__name__ = aliased.__qualname__ = name
     aliased.__doc__ = (
-        f"Keras' ``{name}``: :func:`jaxloss.{fn.__name__}` after converting ``{{0, 1}}`` targets to "
-        "``{-1, +1}`` when every target is 0 or 1 (Keras ``convert_binary_labels_to_hinge``)."
+        f"Keras' ``{name}``: :func:`jaxloss.{fn.__name__}` after converting ``{{0, 1}}`` "
+        "targets to ``{-1, +1}`` when every target is 0 or 1 "
+        "(Keras ``convert_binary_labels_to_hinge``)."
     )
     aliased.canonical = fn
     aliased.bound_options = {}

@@ -12,12 +12,13 @@ Reverse mode is that rule's transpose: the forward keeps only per-row statistics
 one-hot (an iota compare, never an array), smoothing and class-weight terms. The softmax in that
 pass is ``exp(x − m − log s)`` recomputed from the logits, except for the sparse loss without
 smoothing, where the forward's ``exp(x − m)`` is reused (XLA writes it into the gradient's own
-buffer, which is then rewritten in place: faster on CPU, see ``_GRAD_FROM_E``). Forward mode (``jvp``, ``jacfwd``) and second order (``hessian``)
-differentiate the rule itself, which is plain ``jnp``, so they work on every public function;
-no reverse-only path or fallback is needed: under ``jit(value_and_grad)`` the transpose
-compiles (``compiled.as_text()``) to the three passes a ``custom_vjp`` would do at best (row max,
-exp-sum, gradient) with no ``[N, C]`` temporary in the sparse path. Tangents of targets, class weights, ε and z go through plain
-autodiff of the reference core :func:`_ce_rows_ref`.
+buffer, which is then rewritten in place: faster on CPU, see ``_GRAD_FROM_E``). Forward mode
+(``jvp``, ``jacfwd``) and second order (``hessian``) differentiate the rule itself, which is plain
+``jnp``, so they work on every public function; no reverse-only path or fallback is needed: under
+``jit(value_and_grad)`` the transpose compiles (``compiled.as_text()``) to the three passes a
+``custom_vjp`` would do at best (row max, exp-sum, gradient) with no ``[N, C]`` temporary in the
+sparse path. Tangents of targets, class weights, ε and z go through plain autodiff of the
+reference core :func:`_ce_rows_ref`.
 
 Shared conventions (API.md §1):
 
@@ -170,7 +171,8 @@ def _ce_rows_ref(
 
     Returns:
       ``(loss [...], w_label [...] or None)`` (and, with ``stats=True``, also the row
-      maximum ``m [..., 1]`` and ``log_s = lse − m [...]`` for the fast rule). Sparse mode, with ``w = class_weights``:
+      maximum ``m [..., 1]`` and ``log_s = lse − m [...]`` for the fast rule). Sparse mode, with
+      ``w = class_weights``:
 
       .. math::
          \ell = w_y\,[(1-ε)(\mathrm{lse} - x_y) + z\,\mathrm{lse}^2]
@@ -450,7 +452,8 @@ def softmax_cross_entropy(
     .. math::
        \ell = -\sum_c w_c\, t'_c \log \mathrm{softmax}(\mathrm{logits})_c
               + \mathrm{z\_loss}\cdot \mathrm{logsumexp}(\mathrm{logits})^2,
-       \qquad t' = (1 - \varepsilon)\,\mathrm{targets} + \frac{\varepsilon}{K}\,[\mathrm{logits}_c > -\infty]
+       \qquad t' = (1 - \varepsilon)\,\mathrm{targets}
+                   + \frac{\varepsilon}{K}\,[\mathrm{logits}_c > -\infty]
 
     with :math:`\varepsilon` = ``label_smoothing``, :math:`w` = ``class_weights`` (default 1) and
     :math:`K` the number of classes with a finite logit in that row (all ``C`` of them unless some
@@ -496,7 +499,9 @@ def softmax_cross_entropy(
       >>> print(f"{float(jaxloss.softmax_cross_entropy(logits, targets)):.3f}")
       0.288
       >>> masked = jnp.array([[2.0, -jnp.inf, 0.0]])
-      >>> print(f"{float(jaxloss.softmax_cross_entropy(masked, jnp.array([[1., 0., 0.]]), label_smoothing=0.2)):.4f}")
+      >>> onehot = jnp.array([[1., 0., 0.]])
+      >>> loss = jaxloss.softmax_cross_entropy(masked, onehot, label_smoothing=0.2)
+      >>> print(f"{float(loss):.4f}")
       0.3269
 
     References:
@@ -611,7 +616,8 @@ def sparse_softmax_cross_entropy(
       >>> print(f"{float(jaxloss.sparse_softmax_cross_entropy(logits, jnp.array([1, 0]))):.3f}")
       0.288
       >>> labels = jnp.array([1, -100])  # the second example is ignored
-      >>> print(f"{float(jaxloss.sparse_softmax_cross_entropy(logits, labels, ignore_index=-100)):.4f}")
+      >>> loss = jaxloss.sparse_softmax_cross_entropy(logits, labels, ignore_index=-100)
+      >>> print(f"{float(loss):.4f}")
       0.2881
 
     References:
@@ -630,9 +636,9 @@ def sparse_softmax_cross_entropy(
       label outside ``[0, C)`` that is not ``ignore_index`` (including negative labels, which
       are *not* wrapped) gives a ``nan`` loss and a ``nan`` gradient (its whole logit row) for
       that example — ``weights`` of 0 do not hide it (0 · NaN), ``where=False`` drops it (exact
-      0); a label whose logit is ``-inf`` gives ``+inf``. A NaN logit gives NaN for its example; a ``+inf`` logit gives ``+inf``
-      (``nan`` if it is the label's logit, ``lse − x_y = inf − inf``; with ``logit_softcap`` it is
-      capped like any logit). ``checked`` reports them.
+      0); a label whose logit is ``-inf`` gives ``+inf``. A NaN logit gives NaN for its example; a
+      ``+inf`` logit gives ``+inf`` (``nan`` if it is the label's logit, ``lse − x_y = inf − inf``;
+      with ``logit_softcap`` it is capped like any logit). ``checked`` reports them.
 
       Derivatives use a closed-form rule (``jax.custom_jvp``): under ``grad`` only per-row
       statistics are kept and the gradient is written in one fused pass over the logits

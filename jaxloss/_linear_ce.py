@@ -72,7 +72,7 @@ class _Cfg:
 
 
 def _logits(cfg, h_c, w, b, cap):
-    """Logits of one chunk in the computation dtype; ``aux`` holds what the softcap's derivative needs.
+    """Logits of one chunk (computation dtype); ``aux`` holds what the softcap's derivative needs.
 
     Masked vocabulary: a ``-inf`` bias entry marks a class that does not exist; it stays ``-inf``
     through the softcap (``cap·tanh(−inf/cap)`` would otherwise make it a finite ``−cap``).
@@ -114,7 +114,10 @@ class _Consts:
 
 
 def _row_stats(cfg, z, y, consts):
-    """Per-token logsumexp, target logit and (with smoothing) S = Σ_c w_c (lse − z_c) of one block."""
+    """Per-token logsumexp, target logit and (with smoothing) S of one block.
+
+    S = Σ_c w_c (lse − z_c).
+    """
     m = jnp.max(z, axis=1)
     m = jnp.where(jnp.isfinite(m), m, jnp.zeros_like(m))
     # logsumexp(z) = m + log Σ exp(z − m)
@@ -153,7 +156,10 @@ def _poison(x, valid, in_range):
 
 
 def _row_loss(cfg, lse, zy, sw, cwy, valid, in_range, eps, zl, consts):
-    """w_y[(1−ε)(lse − z_y) + z_loss·lse²] + (ε/K) Σ_c w_c (lse − z_c)  (PyTorch's smoothing term)."""
+    """w_y[(1−ε)(lse − z_y) + z_loss·lse²] + (ε/K) Σ_c w_c (lse − z_c).
+
+    The (ε/K) term is PyTorch's smoothing term.
+    """
     # double where: a dropped token's statistics may be ±inf (a padding row of a fully masked
     # vocabulary has lse = z_y = −inf); zeroed before the arithmetic, no NaN reaches a derivative
     lse, zy = (jnp.where(valid, a, jnp.zeros_like(a)) for a in (lse, zy))
@@ -176,7 +182,8 @@ def _row_loss(cfg, lse, zy, sw, cwy, valid, in_range, eps, zl, consts):
 
 def _grad_block(cfg, z, aux, y, cwy, valid, in_range, g, lse, eps, zl, consts, cap):
     """d(Σ_i g_i·loss_i)/d raw-logits of one chunk, and the chunk's contribution to d/d cap."""
-    # d loss_i/d z_ij = p_ij [w_y(1−ε) + 2 w_y z_loss lse + ε W_f/K] − w_y(1−ε) δ_{j,y} − ε w_j [j exists]/K
+    # d loss_i/d z_ij = p_ij [w_y(1−ε) + 2 w_y z_loss lse + ε W_f/K]
+    #                   − w_y(1−ε) δ_{j,y} − ε w_j [j exists]/K
     # dropped tokens: 0; a kept token with an out-of-range label: NaN (its loss is NaN)
     g = jnp.where(valid, _poison(g, valid, in_range), jnp.zeros_like(g))
     # a row without a finite logit (a padding token when the bias masks the whole vocabulary; its
@@ -232,7 +239,10 @@ def _opt_chunks(x, chunk):
 
 
 def _dots(cfg, h_c, w, dz):
-    """d hidden block and d weight contribution: matmuls in the operands' dtype, f32+ accumulation."""
+    """d hidden block and d weight contribution.
+
+    Matmuls in the operands' dtype, f32+ accumulation.
+    """
     dzm = dz.astype(h_c.dtype)
     dh_c = lax.dot_general(dzm, w, (((1,), (1,)), ((), ())), preferred_element_type=cfg.cdt)
     dw_c = lax.dot_general(h_c, dzm, (((0,), (0,)), ((), ())), preferred_element_type=cfg.cdt)

@@ -1,8 +1,8 @@
 """Stable numerical cores shared by every loss family.
 
 Everything here is written so that no NaN is ever *created* and then masked away: masked entries
-are replaced before ``exp`` / ``log`` / ``sqrt`` (the "double where"), so values, gradients, JVPs and
-Hessians stay finite on valid input, including ``-inf`` logits on masked classes and ``±inf``
+are replaced before ``exp`` / ``log`` / ``sqrt`` (the "double where"), so values, gradients, JVPs
+and Hessians stay finite on valid input, including ``-inf`` logits on masked classes and ``±inf``
 logits in the binary losses.
 
 Dtype policy (API.md §1): float16 / bfloat16 are computed in float32 and the loss is returned in
@@ -66,7 +66,10 @@ def as_hyper(value: ArrayLike, dtype) -> jax.Array:
 
 
 def canonical_axis(axis: int, ndim: int) -> int:
-    """``axis`` as a non-negative int; raises ``ValueError`` if out of range (caller adds context)."""
+    """``axis`` as a non-negative int.
+
+    Raises ``ValueError`` if out of range (the caller adds context).
+    """
     if not -ndim <= axis < ndim:
         raise ValueError(f"axis {axis} is out of range for an input of rank {ndim}")
     return axis % ndim
@@ -93,7 +96,8 @@ def log_softmax(x: jax.Array, axis: int = -1) -> jax.Array:
     lse = logsumexp(x, axis=axis, keepdims=True)
     # masked means x = −inf exactly: a NaN logit is not masked, it propagates
     masked = x == -jnp.inf
-    # log softmax(x)_j = x_j − logsumexp(x); masked (−inf) entries stay −inf instead of −inf − (−inf)
+    # log softmax(x)_j = x_j − logsumexp(x); masked (−inf) entries stay −inf
+    # instead of −inf − (−inf)
     return jnp.where(
         masked, -jnp.inf, jnp.where(masked, jnp.zeros_like(x), x) - jnp.where(masked, 0, lse)
     )

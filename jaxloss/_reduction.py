@@ -90,7 +90,8 @@ def reduce_loss(
     r"""Reduces unreduced losses with optional per-example weights and a validity mask.
 
     .. math::
-       \mathrm{mean} = \frac{\sum_i [\mathrm{where}_i]\, w_i \ell_i}{\sum_i [\mathrm{where}_i]\, w_i},
+       \mathrm{mean} = \frac{\sum_i [\mathrm{where}_i]\, w_i \ell_i}{
+                             \sum_i [\mathrm{where}_i]\, w_i},
        \qquad \mathrm{sum} = \sum_i [\mathrm{where}_i]\, w_i \ell_i
 
     Args:

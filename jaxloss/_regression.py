@@ -90,7 +90,8 @@ def mean_squared_error(
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
-      >>> print(f"{float(jaxloss.mean_squared_error(jnp.array([1.0, 2.0]), jnp.array([0.0, 4.0]))):.4f}")
+      >>> p, t = jnp.array([1.0, 2.0]), jnp.array([0.0, 4.0])
+      >>> print(f"{float(jaxloss.mean_squared_error(p, t)):.4f}")
       2.5000
 
     The alias ``"squared_error"`` (``jaxloss.get("squared_error")``) is optax's unreduced squared
@@ -131,7 +132,8 @@ def mean_absolute_error(
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
-      >>> print(f"{float(jaxloss.mean_absolute_error(jnp.array([1.0, 2.0]), jnp.array([0.0, 4.0]))):.4f}")
+      >>> p, t = jnp.array([1.0, 2.0]), jnp.array([0.0, 4.0])
+      >>> print(f"{float(jaxloss.mean_absolute_error(p, t)):.4f}")
       1.5000
 
     Notes:
@@ -155,7 +157,8 @@ def root_mean_squared_error(
     r"""Root of the reduced squared error; the square root is applied *after* the reduction.
 
     .. math::
-       \mathrm{rmse} = \sqrt{\mathrm{reduce}\big(w_i\,(\mathrm{predictions}_i - \mathrm{targets}_i)^2\big)}
+       \mathrm{rmse} = \sqrt{\mathrm{reduce}\big(w_i\,
+                       (\mathrm{predictions}_i - \mathrm{targets}_i)^2\big)}
 
     so that ``root_mean_squared_error(...) ** 2 == mean_squared_error(...)`` for every
     ``reduction``, ``weights`` and ``where``:
@@ -182,7 +185,8 @@ def root_mean_squared_error(
       >>> p, t = jnp.array([1.0, 2.0]), jnp.array([0.0, 4.0])
       >>> print(f"{float(jaxloss.root_mean_squared_error(p, t)):.4f}")
       1.5811
-      >>> print([f"{float(v):.4f}" for v in jaxloss.root_mean_squared_error(p, t, reduction="none")])
+      >>> per_element = jaxloss.root_mean_squared_error(p, t, reduction="none")
+      >>> print([f"{float(v):.4f}" for v in per_element])
       ['1.0000', '2.0000']
 
     Notes:
@@ -368,8 +372,8 @@ def huber_loss(
       Huber, *Robust Estimation of a Location Parameter*, 1964.
 
     Notes:
-      The gradient w.r.t. predictions is ``clip(r, -delta, delta)``. A traced negative ``delta``: see
-      *Raises*.
+      The gradient w.r.t. predictions is ``clip(r, -delta, delta)``. A traced negative
+      ``delta``: see *Raises*.
       Unchecked input: a NaN in either input gives NaN for that element and ``±inf`` gives
       ``+inf``; ``checked`` reports both.
     """
@@ -446,7 +450,7 @@ def smooth_l1_loss(
       The gradient w.r.t. predictions is ``clip(r / beta, -1, 1)`` (``sign(r)`` for ``beta = 0``).
       Unchecked input: a NaN in either input gives NaN for that element and ``±inf`` gives
       ``+inf``; ``checked`` reports both.
-    """
+    """  # noqa: E501 -- the one-line summary is the README catalog entry (docs/gen_catalog.py)
     name = "smooth_l1_loss"
     val.check_ranges(name, beta=beta)
     p, t, dtype = _inputs(name, predictions, targets)
@@ -519,11 +523,12 @@ def _log_cosh(r: jax.Array) -> jax.Array:
     th = jnp.tanh(a)
     small = a < 1.0
     # near 0: log cosh r = −½ log1p(−tanh² r)  (1 − tanh² = sech²; full relative precision at 0)
-    # far:    log cosh r = |r| − log1p(tanh|r|)  (1 + tanh a = eᵃ / cosh a; → |r| − log 2, no overflow)
+    # far:    log cosh r = |r| − log1p(tanh|r|)
+    #         (1 + tanh a = eᵃ / cosh a; → |r| − log 2, no overflow)
     # One select feeds one log1p and the result ends in a select, so XLA emits a single fused loop
     # (tanh has one consumer) instead of materialising intermediate arrays.
-    l = jnp.log1p(jnp.where(small, -th * th, th))
-    return jnp.where(small, -0.5 * l, a - l)
+    log1p_term = jnp.log1p(jnp.where(small, -th * th, th))
+    return jnp.where(small, -0.5 * log1p_term, a - log1p_term)
 
 
 @_log_cosh.defjvp
@@ -532,7 +537,8 @@ def _log_cosh_jvp(primals, tangents):
     y = _log_cosh(r)
     # d log cosh r / dr = tanh r; differentiable again (second derivative sech² r = 1 − tanh² r).
     # y ≥ 0 always, so the select never fires: it only makes the backward loop read y, which lets
-    # XLA write the gradient into y's buffer (temp memory 0, as optax) instead of keeping both alive.
+    # XLA write the gradient into y's buffer (temp memory 0, as optax) instead of keeping both
+    # alive.
     return y, jnp.where(y < 0, jnp.zeros_like(r), jnp.tanh(r)) * dr
 
 
@@ -578,7 +584,8 @@ def quantile_loss(
       >>> import jax.numpy as jnp
       >>> import jaxloss
       >>> p, t = jnp.array([1.0, 1.0]), jnp.array([3.0, 0.0])
-      >>> print([f"{float(v):.4f}" for v in jaxloss.quantile_loss(p, t, quantile=0.9, reduction="none")])
+      >>> per_element = jaxloss.quantile_loss(p, t, quantile=0.9, reduction="none")
+      >>> print([f"{float(v):.4f}" for v in per_element])
       ['1.8000', '0.1000']
 
     References:
@@ -619,7 +626,8 @@ def poisson_nll_loss(
     .. math::
        \ell_i = \begin{cases} e^{x_i} - y_i\,x_i & \text{log\_input} \\
                               x_i - y_i \log(x_i + \epsilon) & \text{otherwise} \end{cases}
-                \; + \; [\text{full}]\,[y_i > 1]\,\big(y_i\log y_i - y_i + \tfrac12\log(2\pi y_i)\big)
+                \; + \; [\text{full}]\,[y_i > 1]\,
+                \big(y_i\log y_i - y_i + \tfrac12\log(2\pi y_i)\big)
 
     The last term is Stirling's approximation of :math:`\log(y!)`, added only where ``full`` and
     only for :math:`y > 1` (PyTorch).
@@ -706,7 +714,8 @@ def gaussian_nll_loss(
 
     .. math::
        \ell_i = \tfrac12\Big(\log \max(\mathrm{variance}_i, \epsilon)
-                 + \frac{(\mathrm{mean}_i - \mathrm{targets}_i)^2}{\max(\mathrm{variance}_i, \epsilon)}\Big)
+                 + \frac{(\mathrm{mean}_i - \mathrm{targets}_i)^2}{
+                         \max(\mathrm{variance}_i, \epsilon)}\Big)
                  + [\text{full}]\,\tfrac12\log(2\pi)
 
     Args:
@@ -781,7 +790,8 @@ def gaussian_nll_loss(
             )
         var = jnp.broadcast_to(var, shape)
     eps = as_hyper(epsilon, dtype)
-    # PyTorch clamps under no_grad: the forward value is max(var, ε), the backward is straight-through
+    # PyTorch clamps under no_grad: the forward value is max(var, ε), the backward is
+    # straight-through
     var = var + jax.lax.stop_gradient(jnp.maximum(var, eps) - var)
     r = mu - t
     values = 0.5 * (jnp.log(var) + r * r / var)

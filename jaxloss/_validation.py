@@ -279,7 +279,8 @@ def check_same_shape(name: str, a_name: str, a: ArrayLike, b_name: str, b: Array
     a_shape, b_shape = np.shape(a), np.shape(b)
     if a_shape != b_shape:
         raise ValueError(
-            f"{name}: '{a_name}' and '{b_name}' must have the same shape, got {a_shape} and {b_shape}"
+            f"{name}: '{a_name}' and '{b_name}' must have the same shape, "
+            f"got {a_shape} and {b_shape}"
         )
 
 

@@ -13,8 +13,8 @@ classes ``[k·V/n, (k+1)·V/n)`` of every row:
    carrying the sum of exponentials, the target logit (only the shard that owns the label
    contributes), and the two sums label smoothing needs;
 3. ``lse = m + log Σ exp`` and the loss are then known on every shard. The gradient of the local
-   logit slice, ``softmax·(1 + 2·z_loss·lse) − (1 − ε)·onehot − ε/K·[finite]``, needs only local data
-   plus ``lse``: the backward pass has **no collective** for the logits gradient.
+   logit slice, ``softmax·(1 + 2·z_loss·lse) − (1 − ε)·onehot − ε/K·[finite]``, needs only local
+   data plus ``lse``: the backward pass has **no collective** for the logits gradient.
 
 With ``batch_axis_name``, ``"mean"`` is global — ``Σ w·ℓ / Σ w`` over every valid token of the
 whole batch, exactly the single-device value — through one more all-reduce of two floats (the local
@@ -22,9 +22,9 @@ sum and the local count) over the batch axis.
 
 Communication per token (float32 statistics, ``n`` vocabulary shards): forward, 4 bytes (row max) +
 16 bytes (the four sums) all-reduced over the vocabulary axis; backward, nothing for
-:func:`vocab_parallel_cross_entropy`. :func:`vocab_parallel_linear_cross_entropy` also all-reduces the
-hidden-state gradient, ``D`` floats per token, in the backward pass (as Megatron's column-parallel
-output layer does), since ``hidden`` is replicated along the vocabulary axis.
+:func:`vocab_parallel_cross_entropy`. :func:`vocab_parallel_linear_cross_entropy` also all-reduces
+the hidden-state gradient, ``D`` floats per token, in the backward pass (as Megatron's
+column-parallel output layer does), since ``hidden`` is replicated along the vocabulary axis.
 """
 
 from __future__ import annotations
@@ -426,7 +426,10 @@ def _sum_to_vma(ct, primal):
 
 
 def _pvary_like(x, *refs):
-    """``x`` marked as varying over every mesh axis any of ``refs`` varies over (inside shard_map)."""
+    """``x`` marked as varying over every mesh axis any of ``refs`` varies over.
+
+    For use inside shard_map.
+    """
     axes = set()
     for r in refs:
         axes |= _vma(r)
@@ -471,10 +474,10 @@ def _vp_linear_bwd(axis_name, chunk, smooth, use_z, res, g):
     vocab_local = weight.shape[-1]
 
     def body(dw, xs):
-        h, y, e, zz, l, k, gg = xs
+        h, y, e, zz, lse_c, k, gg = xs
         x = _matmul(h, weight, dtype)  # recomputed chunk of logits
         local_idx, owned = _local_label(y, vocab_local, axis_name)
-        dx = _dlogits(x, l, local_idx, owned, k, e, zz, gg, smooth, use_z)
+        dx = _dlogits(x, lse_c, local_idx, owned, k, e, zz, gg, smooth, use_z)
         # hidden is replicated along axis_name: its gradient sums every shard's contribution
         dh = lax.psum(_matmul(dx.astype(weight.dtype), weight.T, dtype), axis_name)
         dw = dw + _matmul(h.T, dx.astype(h.dtype), dtype)
@@ -635,9 +638,9 @@ def sharded_cross_entropy(
 
     Places the :func:`jax.shard_map` itself: ``logits`` ``[B, ..., V]`` are split as
     ``P(batch_axis, ..., vocab_axis)`` over ``mesh`` and ``labels`` ``[B, ...]`` as
-    ``P(batch_axis, ...)``, then :func:`vocab_parallel_cross_entropy` runs on each shard. Works under
-    ``jax.jit`` with ``NamedSharding``-annotated (or unannotated) arrays; ``V`` must divide by the
-    size of ``vocab_axis`` and ``B`` by that of ``batch_axis``.
+    ``P(batch_axis, ...)``, then :func:`vocab_parallel_cross_entropy` runs on each shard. Works
+    under ``jax.jit`` with ``NamedSharding``-annotated (or unannotated) arrays; ``V`` must divide by
+    the size of ``vocab_axis`` and ``B`` by that of ``batch_axis``.
 
     Args:
       logits: global logits ``[B, ..., V]``.
