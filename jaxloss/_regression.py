@@ -356,8 +356,8 @@ def huber_loss(
       Huber, *Robust Estimation of a Location Parameter*, 1964.
 
     Notes:
-      The gradient w.r.t. predictions is ``clip(r, -delta, delta)``. A traced negative ``delta``: see
-      *Raises*.
+      The gradient w.r.t. predictions is ``clip(r, -delta, delta)``. A traced negative
+      ``delta``: see *Raises*.
       Unchecked input: a NaN in either input gives NaN for that element and ``±inf`` gives
       ``+inf``; ``checked`` reports both.
     """
