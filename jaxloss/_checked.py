@@ -21,9 +21,9 @@ Hyperparameters (``label_smoothing``, ``delta``, ``margin``, ``temperature``, ..
 the losses themselves against the ranges each declares once (``jaxloss._validation.RANGES``): a
 concrete out-of-range value raises ``ValueError`` in the plain call, and a traced one (a jitted or
 vmapped sweep) is a ``debug_check`` that checked mode reports as :class:`LossInputError` with the
-loss, the argument and the offending value. A checked loss therefore rejects everything the plain loss
-rejects: trace-time errors propagate unchanged, range errors of concrete hyperparameters (which
-the checked call traces) come back as :class:`LossInputError`, itself a ``ValueError``.
+loss, the argument and the offending value. A checked loss therefore rejects everything the plain
+loss rejects: trace-time errors propagate unchanged, range errors of concrete hyperparameters
+(which the checked call traces) come back as :class:`LossInputError`, itself a ``ValueError``.
 """
 
 from __future__ import annotations
