@@ -17,13 +17,13 @@ Two ways to use it:
 Entries masked out by ``where=False`` and labels equal to ``ignore_index`` are not checked: they are
 valid padding.
 
-Hyperparameters (``label_smoothing``, ``delta``, ``margin``, ``temperature``, ...) are checked by the
-losses themselves against the ranges each declares once (``jaxloss._validation.RANGES``): a concrete
-out-of-range value raises ``ValueError`` in the plain call, and a traced one (a jitted or vmapped
-sweep) is a ``debug_check`` that checked mode reports as :class:`LossInputError` with the loss, the
-argument and the offending value. A checked loss therefore rejects everything the plain loss
-rejects: trace-time errors propagate unchanged, range errors of concrete hyperparameters (which
-the checked call traces) come back as :class:`LossInputError`, itself a ``ValueError``.
+Hyperparameters (``label_smoothing``, ``delta``, ``margin``, ``temperature``, ...) are checked by
+the losses themselves against the ranges each declares once (``jaxloss._validation.RANGES``): a
+concrete out-of-range value raises ``ValueError`` in the plain call, and a traced one (a jitted or
+vmapped sweep) is a ``debug_check`` that checked mode reports as :class:`LossInputError` with the
+loss, the argument and the offending value. A checked loss therefore rejects everything the plain
+loss rejects: trace-time errors propagate unchanged, range errors of concrete hyperparameters
+(which the checked call traces) come back as :class:`LossInputError`, itself a ``ValueError``.
 """
 
 from __future__ import annotations

@@ -282,7 +282,8 @@ def softmax_focal_loss(
       never evaluates ``(1 − p_y)^(γ−1)``, so gradients (and ``jvp``) are finite as ``p_y → 1``
       for every ``γ ≥ 0``, including ``0 < γ < 1``, where the loss is not twice differentiable at
       ``p_y = 1``. A concrete negative ``gamma`` or ``alpha`` raises ``ValueError``; a traced one
-      is checked by ``jaxloss.checked`` (see *Raises*). A label whose own logit is ``-inf`` gives ``+inf``.
+      is checked by ``jaxloss.checked`` (see *Raises*). A label whose own logit is ``-inf``
+      gives ``+inf``.
       Unchecked input: a NaN logit off the label gives NaN for its row and a ``+inf`` one
       ``+inf``; ``checked`` reports them (labels: see the module notes).
     """
