@@ -4,7 +4,7 @@ memory of ``jit(value_and_grad)`` and the median over interleaved rounds of old 
 
   git archive 5bbe6e0 jaxloss | tar -x -C /tmp/oldpkg
   mv /tmp/oldpkg/jaxloss /tmp/oldpkg/jaxloss_old
-  PYTHONPATH=$PWD:/tmp/oldpkg python bench/ab_numerics.py [rounds]
+  PYTHONPATH=$PWD:/tmp/oldpkg python bench/ab_numerics.py [rounds] [name,substrings]
 """
 
 import sys
@@ -43,27 +43,35 @@ CASES = {
     ),
     "softmax_ce dense": (lambda m: lambda a: m.softmax_cross_entropy(a, t), x),
     "linear_ce fwd_grad": (lambda m: lambda h: m.linear_cross_entropy(h, W, yl), H),
-    "cosine_distance": (lambda m: lambda a: m.cosine_distance(a, B), A),
-    "cosine_embedding": (lambda m: lambda a: m.cosine_embedding_loss(a, B, tgt), A),
-    "triplet p=2": (lambda m: lambda a: m.triplet_margin_loss(a, B, Cn), A),
+    # second operands are arguments (a closed-over array is a constant XLA may fold)
+    "cosine_distance": (lambda m: lambda a, b: m.cosine_distance(a, b), (A, B)),
+    "cosine_embedding": (lambda m: lambda a, b: m.cosine_embedding_loss(a, b, tgt), (A, B)),
+    "triplet p=2": (lambda m: lambda a, b, c: m.triplet_margin_loss(a, b, c), (A, B, Cn)),
     "ntxent": (lambda m: lambda e: m.ntxent_loss(e, lab), E),
-    "rmse": (lambda m: lambda a: m.root_mean_squared_error(a, B), A),
-    "sigmoid_focal g=0.5": (lambda m: lambda a: m.sigmoid_focal_loss(a, T1, gamma=0.5), X1),
-    "sigmoid_focal g=2": (lambda m: lambda a: m.sigmoid_focal_loss(a, T1), X1),
+    "rmse": (lambda m: lambda a, b: m.root_mean_squared_error(a, b), (A, B)),
+    "sigmoid_focal g=0.5": (
+        lambda m: lambda a, t: m.sigmoid_focal_loss(a, t, gamma=0.5),
+        (X1, T1),
+    ),
+    "sigmoid_focal g=2": (lambda m: lambda a, t: m.sigmoid_focal_loss(a, t), (X1, T1)),
 }
 
 
 def timed(f, a):
     t0 = time.perf_counter()
-    jax.block_until_ready(f(a))
+    jax.block_until_ready(f(*a))
     return time.perf_counter() - t0
 
 
+ONLY = sys.argv[2].split(",") if len(sys.argv) > 2 else None
 for name, (mk, arg) in CASES.items():
+    if ONLY and not any(o in name for o in ONLY):
+        continue
+    arg = arg if isinstance(arg, tuple) else (arg,)
     fo = jax.jit(jax.value_and_grad(mk(old)))
     fn = jax.jit(jax.value_and_grad(mk(new)))
-    mem = [f.lower(arg).compile().memory_analysis().temp_size_in_bytes / 2**20 for f in (fo, fn)]
-    vo, vn = fo(arg)[0], fn(arg)[0]
+    mem = [f.lower(*arg).compile().memory_analysis().temp_size_in_bytes / 2**20 for f in (fo, fn)]
+    vo, vn = fo(*arg)[0], fn(*arg)[0]
     for _ in range(2):
         timed(fo, arg), timed(fn, arg)
     ratios, to_s, tn_s = [], [], []

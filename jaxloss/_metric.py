@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from . import _numerics as nx
@@ -47,19 +48,26 @@ def _cosine(a: jax.Array, b: jax.Array, axis: int, epsilon: jax.Array) -> jax.Ar
     return jnp.sum(_unit(a, axis, epsilon) * _unit(b, axis, epsilon), axis=axis)
 
 
-def _pnorm(d: jax.Array, p: jax.Array, axis: int) -> jax.Array:
+def _pnorm(d: jax.Array, p: jax.Array, axis: int, p_value=None) -> jax.Array:
     """(Σ |d|^p)^(1/p) along ``axis`` for p > 0 (``p = inf``: max |d|), with finite (zero)
     derivatives at d = 0; overflow-free (|d|^p is taken of d / max|d|)."""
     a = jnp.abs(d)
     # ‖d‖_p = s·(Σ (|d|/s)^p)^(1/p) with s = max |d| a constant for AD (the same function of d and
     # p for any fixed s): Σ |d|^p overflows already for |d| ≳ 1.8e19 at p = 2 and |d| ≳ 7e3 at
     # p = 10 in float32, Σ (|d|/s)^p is in [1, n]
+    # p = inf: max |d|, whose gradient splits evenly between tied maxima (as PyTorch's); a
+    # concrete p takes one branch only, a traced p both (the power branch then sees p = 1 where
+    # p = inf: double where, r^inf has NaN derivatives)
+    pc = None if p_value is None else val.concrete_or_none(p_value)  # the user's p
+    if pc is not None and pc.shape == () and np.isposinf(pc):
+        return jnp.max(a, axis=axis)
     s = nx.max_abs_scale(d, axis=axis)
     r = a / s
-    # p = inf (traced or not): max |d|, whose gradient splits evenly between tied maxima (as
-    # PyTorch's); the power branch then sees p = 1 instead (double where: r^inf has NaN derivatives)
-    is_inf = p == jnp.inf
-    pf = jnp.where(is_inf, jnp.ones_like(p), p)
+    if pc is not None and pc.shape == () and np.isfinite(pc):
+        is_inf = None
+    else:
+        is_inf = p == jnp.inf
+    pf = p if is_inf is None else jnp.where(is_inf, jnp.ones_like(p), p)
     # double where: r^p never sees 0 (d/dp and, for p < 1, d/dr of 0^p are not finite); the
     # predicates test "= 0" (not "> 0") so that a NaN coordinate propagates instead of vanishing
     zero = r <= 0
@@ -70,7 +78,7 @@ def _pnorm(d: jax.Array, p: jax.Array, axis: int) -> jax.Array:
     norm = jnp.squeeze(s, axis=axis) * jnp.where(
         qzero, jnp.zeros_like(q), jnp.power(jnp.where(qzero, jnp.ones_like(q), q), inv_p)
     )
-    return jnp.where(is_inf, jnp.max(a, axis=axis), norm)
+    return norm if is_inf is None else jnp.where(is_inf, jnp.max(a, axis=axis), norm)
 
 
 def _clamp_min0(x: jax.Array) -> jax.Array:
@@ -453,10 +461,10 @@ def triplet_margin_loss(
     m = nx.as_hyper(margin, dtype)
     pp = nx.as_hyper(p, dtype)
     eps = nx.as_hyper(epsilon, dtype)
-    d_pos = _pnorm(a - pos + eps, pp, ax)
-    d_neg = _pnorm(a - neg + eps, pp, ax)
+    d_pos = _pnorm(a - pos + eps, pp, ax, p)
+    d_neg = _pnorm(a - neg + eps, pp, ax, p)
     if swap:
-        d_neg = jnp.minimum(d_neg, _pnorm(pos - neg + eps, pp, ax))
+        d_neg = jnp.minimum(d_neg, _pnorm(pos - neg + eps, pp, ax, p))
     values = _clamp_min0(m + d_pos - d_neg)
     return apply_reduction(name, values, weights, where, reduction)
 
@@ -838,8 +846,9 @@ def ntxent_loss(
 
     Numerics: cosine similarities clamp each squared norm at ``finfo(dtype).eps`` as optax does
     (zero embeddings give similarity 0, finite gradients), and normalise ``e / max|e|`` first, so
-    any finite magnitude works (``‖e‖²`` overflows from ``|e| ≈ 1.8e19`` in float32); the log-denominator is a stable
-    logsumexp over ``-inf``-masked negatives (an anchor without negatives has loss 0 per pair).
+    any finite magnitude works (``‖e‖²`` overflows from ``|e| ≈ 1.8e19`` in float32); the
+    log-denominator is a stable logsumexp over ``-inf``-masked negatives (an anchor without
+    negatives has loss 0 per pair).
     Unchecked behaviour: labels are only compared for equality, any integers work.
     """
     name = "ntxent_loss"
