@@ -10,6 +10,7 @@ from ._binary import binary_cross_entropy as binary_cross_entropy
 from ._binary import binary_focal_loss as binary_focal_loss
 from ._binary import hinge_loss as hinge_loss
 from ._binary import multilabel_soft_margin_loss as multilabel_soft_margin_loss
+from ._binary import perceptron_loss as perceptron_loss
 from ._binary import sigmoid_binary_cross_entropy as sigmoid_binary_cross_entropy
 from ._binary import sigmoid_focal_loss as sigmoid_focal_loss
 from ._binary import soft_margin_loss as soft_margin_loss
@@ -22,6 +23,7 @@ from ._checked import checkify as checkify
 from ._classification import categorical_focal_loss as categorical_focal_loss
 from ._classification import multi_margin_loss as multi_margin_loss
 from ._classification import multiclass_hinge_loss as multiclass_hinge_loss
+from ._classification import multiclass_perceptron_loss as multiclass_perceptron_loss
 from ._classification import poly1_cross_entropy as poly1_cross_entropy
 
 # classification
@@ -34,11 +36,15 @@ from ._cross_entropy import softmax_cross_entropy as softmax_cross_entropy
 from ._cross_entropy import sparse_categorical_cross_entropy as sparse_categorical_cross_entropy
 from ._cross_entropy import sparse_softmax_cross_entropy as sparse_softmax_cross_entropy
 from ._cross_entropy import z_loss as z_loss
+from ._divergence import generalized_kl_divergence as generalized_kl_divergence
 from ._divergence import js_divergence as js_divergence
 
 # divergence
 from ._divergence import kl_divergence as kl_divergence
 from ._divergence import kl_divergence_from_probabilities as kl_divergence_from_probabilities
+
+# optax's further losses: sparsemax, listwise ranking, Fenchel-Young
+from ._fenchel_young import make_fenchel_young_loss as make_fenchel_young_loss
 
 # large vocabulary: fused linear cross-entropy (registers itself with the registry)
 from ._linear_ce import linear_cross_entropy as linear_cross_entropy
@@ -52,6 +58,7 @@ from ._metric import hinge_embedding_loss as hinge_embedding_loss
 from ._metric import margin_ranking_loss as margin_ranking_loss
 from ._metric import ntxent_loss as ntxent_loss
 from ._metric import triplet_margin_loss as triplet_margin_loss
+from ._ranking import ranking_softmax_loss as ranking_softmax_loss
 
 # shared reduction and registry
 from ._reduction import reduce_loss as reduce_loss
@@ -79,6 +86,9 @@ from ._segmentation import tversky_loss as tversky_loss
 
 # sequence
 from ._sequence import ctc_loss as ctc_loss
+from ._sequence import ctc_loss_with_forward_probs as ctc_loss_with_forward_probs
+from ._sparsemax import multiclass_sparsemax_loss as multiclass_sparsemax_loss
+from ._sparsemax import sparsemax_loss as sparsemax_loss
 from ._utilities import accuracy as accuracy
 from ._utilities import binary_accuracy as binary_accuracy
 from ._utilities import l1_penalty as l1_penalty

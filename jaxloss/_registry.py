@@ -16,9 +16,11 @@ from . import (
     _cross_entropy,
     _divergence,
     _metric,
+    _ranking,
     _regression,
     _segmentation,
     _sequence,
+    _sparsemax,
 )
 
 _FAMILIES = (
@@ -30,6 +32,8 @@ _FAMILIES = (
     _segmentation,
     _metric,
     _sequence,
+    _sparsemax,
+    _ranking,
 )
 
 _EXTRA: dict[str, Callable] = {}  # losses that live outside the family modules (e.g. linear CE)

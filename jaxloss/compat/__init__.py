@@ -1,0 +1,7 @@
+"""Peer-library skins: the loss APIs of optax, PyTorch and Keras computed by jaxloss (API.md §6).
+
+Each submodule converts argument order, defaults and reduction conventions, then calls a
+canonical jaxloss loss.
+"""
+
+from . import optax as optax
