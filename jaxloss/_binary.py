@@ -132,6 +132,27 @@ def _modulating_factor(name: str, q: jax.Array, gamma: ArrayLike, dtype) -> jax.
     return jnp.where(positive, power, at_zero)
 
 
+def _modulating_factor_from_logits(name, x, t, gamma, dtype, factor_at_inf) -> jax.Array:
+    """(1 − p_t)^γ = exp(γ·log q) with log q computed from the logits in log space.
+
+    q = t·σ(−x) + (1 − t)·σ(x) underflows for large |x| (σ(−50) ≈ 2e-22, q² ≈ 0 in float32), so
+    derivatives of q^γ formed from q (γ(γ−1)q^(γ−2)·q'²) overflow; in log space,
+    log q = logsumexp(log t + log σ(−x), log(1 − t) + log σ(x)) has bounded derivatives of every
+    order. At x = ±inf the value is ``factor_at_inf`` (q exact there: t or 1 − t).
+    """
+    g = _hyper(name, "gamma", gamma, dtype, x.shape)
+    infinite = jnp.isinf(x)
+    xs = jnp.where(infinite, jnp.zeros_like(x), x)
+    terms = []
+    for w, z in ((t, -xs), (1 - t, xs)):
+        pos = w > 0
+        # log w + log σ(z), −inf where w = 0 (double where: log never sees 0)
+        log_w = jnp.log(jnp.where(pos, w, jnp.ones_like(w)))
+        terms.append(jnp.where(pos, log_w - softplus(-z), jnp.full_like(w, -jnp.inf)))
+    log_q = jax.nn.logsumexp(jnp.stack(terms, axis=-1), axis=-1)
+    return jnp.where(infinite, factor_at_inf, jnp.exp(g * log_q))
+
+
 def _alpha_t(name: str, alpha: ArrayLike, t: jax.Array, dtype) -> jax.Array:
     """α·t + (1 − α)·(1 − t): α weights the positive term, 1 − α the negative term."""
     a = _hyper(name, "alpha", alpha, dtype, t.shape)
@@ -363,7 +384,14 @@ def sigmoid_focal_loss(
     bce = _bce_with_logits(x, t)
     # 1 − p_t = t·(1 − σ(x)) + (1 − t)·σ(x) = t·σ(−x) + (1 − t)·σ(x)
     q = t * jax.nn.sigmoid(-x) + (1 - t) * jax.nn.sigmoid(x)
-    factor = _modulating_factor(name, q, gamma, dtype)
+    if _integer_gamma(gamma) is None:
+        # q at x = ±inf is exact (1 − t or t) and does not depend on x
+        q_inf = jnp.where(x > 0, 1 - t, t)
+        factor = _modulating_factor_from_logits(
+            name, x, t, gamma, dtype, _modulating_factor(name, q_inf, gamma, dtype)
+        )
+    else:
+        factor = _modulating_factor(name, q, gamma, dtype)
     # at x = ±inf the factor's derivative is exactly 0 while BCE may be inf: the double where keeps
     # inf·0 out of both the forward (jvp) and the reverse (grad) derivative
     infinite = jnp.isinf(x)

@@ -47,7 +47,7 @@ def _cosine(a: jax.Array, b: jax.Array, axis: int, epsilon: jax.Array) -> jax.Ar
     return jnp.sum(_unit(a, axis, epsilon) * _unit(b, axis, epsilon), axis=axis)
 
 
-def _pnorm(d: jax.Array, p: jax.Array, axis: int) -> jax.Array:
+def _pnorm(d: jax.Array, p: jax.Array, axis: int, offset: jax.Array | None = None) -> jax.Array:
     """(Σ |d|^p)^(1/p) along ``axis`` with finite (zero) derivatives at d = 0, for p > 0."""
     a = jnp.abs(d)
     # double where: |d|^p never sees 0 (d/dp and, for p < 1, d/dd of 0^p are not finite); the
@@ -55,6 +55,8 @@ def _pnorm(d: jax.Array, p: jax.Array, axis: int) -> jax.Array:
     zero = a <= 0
     ap = jnp.where(zero, jnp.zeros_like(a), jnp.power(jnp.where(zero, jnp.ones_like(a), a), p))
     s = jnp.sum(ap, axis=axis)
+    if offset is not None:  # (Σ |d|^p + offset)^(1/p)
+        s = s + offset
     szero = s <= 0
     inv_p = jnp.ones_like(p) / p
     return jnp.where(
@@ -306,6 +308,7 @@ def triplet_margin_loss(
     p: ArrayLike = 2,
     epsilon: ArrayLike = 1e-6,
     swap: bool = False,
+    epsilon_inside_root: bool = False,
     axis: int = -1,
     weights: ArrayLike | None = None,
     where: ArrayLike | None = None,
@@ -320,7 +323,9 @@ def triplet_margin_loss(
 
     ``d`` is PyTorch's ``pairwise_distance``: ``epsilon`` is *added to the difference* (not to
     the norm). With ``swap=True`` (Balntas et al. 2016) the negative distance is
-    ``min(d(anchor, negative), d(positive, negative))``.
+    ``min(d(anchor, negative), d(positive, negative))``. With ``epsilon_inside_root=True``
+    (optax's ``triplet_margin_loss``) the distance is
+    :math:`d(u, v) = (\sum |u - v|^p + \epsilon)^{1/p}` instead.
 
     Args:
       anchor: float array ``[..., D, ...]``; the feature axis is ``axis``.
@@ -330,6 +335,8 @@ def triplet_margin_loss(
       p: order of the norm, a positive real (traceable; ``p = inf`` is not supported).
       epsilon: added to each difference before the norm (traceable).
       swap: use the distance swap.
+      epsilon_inside_root: add ``epsilon`` to the sum of powers, inside the root (optax), instead
+        of to each difference (PyTorch); static.
       axis: the feature axis (dropped from the per-triplet loss).
       weights: per-triplet weights broadcastable to the loss shape; they multiply each loss.
       where: boolean mask of the loss shape; ``False`` ignores the triplet.
@@ -375,10 +382,16 @@ def triplet_margin_loss(
     m = nx.as_hyper(margin, dtype)
     pp = nx.as_hyper(p, dtype)
     eps = nx.as_hyper(epsilon, dtype)
-    d_pos = _pnorm(a - pos + eps, pp, ax)
-    d_neg = _pnorm(a - neg + eps, pp, ax)
+
+    def dist(u, v):
+        if epsilon_inside_root:
+            return _pnorm(u - v, pp, ax, offset=eps)
+        return _pnorm(u - v + eps, pp, ax)
+
+    d_pos = dist(a, pos)
+    d_neg = dist(a, neg)
     if swap:
-        d_neg = jnp.minimum(d_neg, _pnorm(pos - neg + eps, pp, ax))
+        d_neg = jnp.minimum(d_neg, dist(pos, neg))
     values = _clamp_min0(m + d_pos - d_neg)
     return apply_reduction(name, values, weights, where, reduction)
 

@@ -348,3 +348,40 @@ def test_new_losses_are_registered():
         "ranking_softmax_loss",
     ):
         assert n in names
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_regression_sigmoid_focal_hessian_finite_at_large_logits(dtype):
+    """optax' test_extreme_logits_finite_gradients: γ = 0.5, soft and hard labels, |x| ≤ 100.
+
+    q = 1 − p_t underflows (σ(−50) ≈ 2e-22, q² below float32's range), so q^γ's second derivative
+    formed from q overflowed; computed from log q (log space) it is finite.
+    """
+    x = jnp.array([100.0, -100.0, 75.0, -75.0, 50.0, -50.0], dtype)
+    t = jnp.array([0.9, 0.1, 0.8, 0.2, 1.0, 0.0], dtype)
+
+    def f(a):
+        return jaxloss.sigmoid_focal_loss(a, t, alpha=None, gamma=0.5, reduction="sum")
+
+    assert np.isfinite(float(f(x)))
+    assert np.all(np.isfinite(_np(jax.grad(f)(x))))
+    assert np.all(np.isfinite(_np(jax.hessian(f)(x))))
+
+
+def test_triplet_epsilon_inside_root_option():
+    a, p, n = (RNG.normal(size=(3, 4)) for _ in range(3))
+    eps = 1e-3
+
+    def d(u, v):
+        return (np.sum(np.abs(u - v) ** 2, -1) + eps) ** 0.5
+
+    ref = np.maximum(0.0, 1.0 + d(a, p) - d(a, n))
+    out = jaxloss.triplet_margin_loss(
+        a, p, n, epsilon=eps, epsilon_inside_root=True, reduction="none"
+    )
+    np.testing.assert_allclose(_np(out), ref, rtol=1e-12)
+    check_grads(
+        lambda x: jaxloss.triplet_margin_loss(x, p, n, epsilon=eps, epsilon_inside_root=True),
+        (a,),
+        order=1,
+    )

@@ -15,9 +15,8 @@ Differences from optax, all where optax returns NaN / inf or an approximation fo
   impossible alignment gives ``+inf`` (optax: about ``-log_epsilon`` per frame), the loss is
   clamped at 0 (optax can round below 0), and ``log_epsilon`` is accepted but unused.
 - ``cosine_distance`` is clamped at 0 (optax can round to ``-1e-7``).
-- ``triplet_margin_loss`` adds ``eps`` to the coordinate difference before the norm (PyTorch's
-  placement, jaxloss' ``triplet_margin_loss``); optax adds it inside the root. They differ by
-  ``O(eps)``.
+- ``triplet_margin_loss`` raises ``|u − v|`` to ``norm_degree`` (optax raises the signed
+  difference, which differs only for odd degrees, where optax' "distance" can be negative).
 - ``smooth_labels`` does not take ``where`` (raises ``NotImplementedError``).
 """
 
@@ -543,7 +542,7 @@ def triplet_margin_loss(
     margin: ArrayLike = 1.0,
     eps: ArrayLike = 1e-6,
 ) -> jax.Array:
-    """optax ``triplet_margin_loss`` → :func:`jaxloss.triplet_margin_loss` (see module notes)."""
+    """optax ``triplet_margin_loss`` → :func:`jaxloss.triplet_margin_loss` (ε inside the root)."""
     return jl.triplet_margin_loss(
         anchors,
         positives,
@@ -551,6 +550,7 @@ def triplet_margin_loss(
         margin=margin,
         p=norm_degree,
         epsilon=eps,
+        epsilon_inside_root=True,
         axis=axis,
         reduction=_NONE,
     )
