@@ -204,7 +204,7 @@ def jnp_sum():
 
 
 def test_compat_values_equal_optax_values():
-    """Each name against optax itself on float32 inputs (optax' own settings: standard promotion)."""
+    """Each name against optax itself on float32 inputs (standard promotion, as optax runs)."""
     import jax
     import numpy as np
     import optax.losses as ol
