@@ -485,7 +485,10 @@ def poly1_cross_entropy(
       reports it (labels: see the module notes).
     """
     name = "poly1_cross_entropy"
-    if jnp.issubdtype(jnp.result_type(labels), jnp.floating):
+    # floating labels of the logits' shape are distributions; of any other shape, the integer
+    # path reports the integer-vs-float confusion
+    soft = jnp.shape(labels) == jnp.shape(logits) and jnp.ndim(logits) >= 1
+    if soft and jnp.issubdtype(jnp.result_type(labels), jnp.floating):
         return _poly1_soft(
             name, logits, labels, axis, epsilon, ignore_index, weights, where, reduction
         )
