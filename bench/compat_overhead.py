@@ -111,9 +111,13 @@ def run(n: int, c: int, rounds: int, reps: int):
         gk, ck = _compile(canonical, args)
         hlo_c, hlo_k = len(cc.as_text()), len(ck.as_text())
         tc, tk = [], []
-        for _ in range(rounds):  # interleaved
-            tc.append(_time(gc, args, reps))
-            tk.append(_time(gk, args, reps))
+        for r in range(rounds):  # interleaved, alternating which one goes first
+            if r % 2:
+                tk.append(_time(gk, args, reps))
+                tc.append(_time(gc, args, reps))
+            else:
+                tc.append(_time(gc, args, reps))
+                tk.append(_time(gk, args, reps))
         mc, mk = statistics.median(tc), statistics.median(tk)
         rows.append((name, hlo_c, hlo_k, hlo_c / hlo_k, mc * 1e6, mk * 1e6, mc / mk))
     return rows
