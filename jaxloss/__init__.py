@@ -10,6 +10,7 @@ from ._binary import binary_cross_entropy as binary_cross_entropy
 from ._binary import binary_focal_loss as binary_focal_loss
 from ._binary import hinge_loss as hinge_loss
 from ._binary import multilabel_soft_margin_loss as multilabel_soft_margin_loss
+from ._binary import perceptron_loss as perceptron_loss
 from ._binary import sigmoid_binary_cross_entropy as sigmoid_binary_cross_entropy
 from ._binary import sigmoid_focal_loss as sigmoid_focal_loss
 from ._binary import soft_margin_loss as soft_margin_loss
@@ -23,6 +24,7 @@ from ._classification import categorical_focal_loss as categorical_focal_loss
 from ._classification import generalized_cross_entropy as generalized_cross_entropy
 from ._classification import multi_margin_loss as multi_margin_loss
 from ._classification import multiclass_hinge_loss as multiclass_hinge_loss
+from ._classification import multiclass_perceptron_loss as multiclass_perceptron_loss
 from ._classification import multilabel_margin_loss as multilabel_margin_loss
 from ._classification import poly1_cross_entropy as poly1_cross_entropy
 
@@ -39,11 +41,15 @@ from ._cross_entropy import z_loss as z_loss
 
 # post-training (API.md §7): token log-probs, preference, policy and distillation losses
 from ._distillation import distillation_loss as distillation_loss
+from ._divergence import generalized_kl_divergence as generalized_kl_divergence
 from ._divergence import js_divergence as js_divergence
 
 # divergence
 from ._divergence import kl_divergence as kl_divergence
 from ._divergence import kl_divergence_from_probabilities as kl_divergence_from_probabilities
+
+# optax's further losses: sparsemax, listwise ranking, Fenchel-Young
+from ._fenchel_young import make_fenchel_young_loss as make_fenchel_young_loss
 
 # large vocabulary: fused linear cross-entropy (registers itself with the registry)
 from ._linear_ce import linear_cross_entropy as linear_cross_entropy
@@ -66,6 +72,7 @@ from ._preference import dpo_loss as dpo_loss
 from ._preference import kto_loss as kto_loss
 from ._preference import orpo_loss as orpo_loss
 from ._preference import simpo_loss as simpo_loss
+from ._ranking import ranking_softmax_loss as ranking_softmax_loss
 
 # shared reduction and registry
 from ._reduction import reduce_loss as reduce_loss
@@ -93,6 +100,9 @@ from ._segmentation import tversky_loss as tversky_loss
 
 # sequence
 from ._sequence import ctc_loss as ctc_loss
+from ._sequence import ctc_loss_with_forward_probs as ctc_loss_with_forward_probs
+from ._sparsemax import multiclass_sparsemax_loss as multiclass_sparsemax_loss
+from ._sparsemax import sparsemax_loss as sparsemax_loss
 from ._token import selective_log_softmax as selective_log_softmax
 from ._token import token_log_probs as token_log_probs
 from ._utilities import accuracy as accuracy

@@ -611,6 +611,52 @@ def hinge_loss(
     return apply_reduction(name, _hinge(name, scores, targets, margin), weights, where, reduction)
 
 
+def perceptron_loss(
+    scores: ArrayLike,
+    targets: ArrayLike,
+    *,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
+    r"""Perceptron loss for binary classification with targets in ``{−1, +1}``.
+
+    .. math::
+       \ell = \max(0,\ -t\,s)
+
+    where ``s`` is ``scores`` and ``t`` is ``targets``: :func:`hinge_loss` with ``margin=0``
+    (zero once the sign is right, however small the score).
+
+    Args:
+      scores: real-valued decision-function outputs, any shape.
+      targets: labels in ``{−1, +1}``, same shape as ``scores``.
+      weights: per-element weights broadcastable to the loss shape; multiply ``ℓ``.
+      where: boolean mask broadcastable to the loss shape; ``False`` ignores the element.
+      reduction: ``"mean"`` (``Σ w·ℓ / Σ w`` over valid elements), ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``reduction="none"`` an array of ``scores``' shape, in the computation
+      dtype (float32 for half-precision inputs).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> s = jnp.array([0.3, -2.0, 1.5])
+      >>> t = jnp.array([1.0, -1.0, -1.0])
+      >>> print(jaxloss.perceptron_loss(s, t, reduction="none"))
+      [0.  0.  1.5]
+
+    References:
+      Rosenblatt, *The perceptron*, 1958; optax ``perceptron_loss``.
+
+    Notes:
+      At the kink ``t·s = 0`` the gradient is ``−t/2`` (as :func:`hinge_loss`). Unchecked input:
+      targets outside ``{−1, +1}`` are used as given; ``checked`` reports them.
+    """
+    name = "perceptron_loss"
+    return apply_reduction(name, _hinge(name, scores, targets, 0.0), weights, where, reduction)
+
+
 @val.declare_ranges(margin=val.NONNEGATIVE)
 def squared_hinge_loss(
     scores: ArrayLike,
@@ -843,6 +889,7 @@ LOSSES = (
     squared_hinge_loss,
     soft_margin_loss,
     multilabel_soft_margin_loss,
+    perceptron_loss,
 )
 
 # Every name `jaxloss.get` resolves for this family (case-insensitive), canonical names included.

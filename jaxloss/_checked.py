@@ -337,6 +337,17 @@ SPECS: dict[str, tuple[Callable, ...]] = {
     "ntxent_loss": (_F("embeddings"),),
     # sequence
     "ctc_loss": (_F("logits", allow_neg_inf=True), _ctc_checks),
+    # optax-parity losses
+    "perceptron_loss": (_F("scores"), plus_minus_one("targets")),
+    "multiclass_perceptron_loss": (_F("scores"), class_labels(logits="scores")),
+    "sparsemax_loss": (_F("logits", allow_inf=True), in_unit_interval("targets")),
+    "multiclass_sparsemax_loss": (_F("scores"), class_labels(logits="scores")),
+    "generalized_kl_divergence": (
+        _F("log_predictions", allow_neg_inf=True),
+        _F("targets"),
+        nonnegative("targets"),
+    ),
+    "ranking_softmax_loss": (_F("scores"), _F("relevance"), nonnegative("relevance")),
     # compat wrappers behind registry aliases whose semantics differ from their canonical loss
     "hinge": (_F("scores"), hinge_targets_keras("targets")),
     "squared_hinge": (_F("scores"), hinge_targets_keras("targets")),

@@ -22,6 +22,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from . import _validation as val
+from ._cross_entropy import softmax_cross_entropy
 from ._numerics import as_compute, as_hyper, clamped_log, log_softmax
 from ._reduction import apply_reduction
 
@@ -35,6 +36,7 @@ __all__ = [
     "multi_margin_loss",
     "multilabel_margin_loss",
     "generalized_cross_entropy",
+    "multiclass_perceptron_loss",
 ]
 
 
@@ -488,10 +490,19 @@ def poly1_cross_entropy(
     ``epsilon=0`` is the sparse softmax cross-entropy. Since ``−log p ≥ 1 − p``, the loss is
     non-negative for every ``epsilon ≥ −1``.
 
+    With floating ``labels`` (distributions over the classes, the shape of ``logits``: one-hot
+    or soft, as optax's ``poly_loss_cross_entropy``) the terms are summed against them:
+
+    .. math::
+       \ell = -\sum_c t_c \log p_c + \epsilon \sum_c t_c\,(1 - p_c)
+
+    where classes with :math:`t_c = 0` contribute exactly 0 (their logits may be ``-inf``).
+
     Args:
       logits: unnormalised scores with the classes on ``axis``; ``-inf`` logits on classes other
         than the label are fine.
-      labels: integer class ids in ``[0, C)``, shape of ``logits`` without ``axis``.
+      labels: integer class ids in ``[0, C)``, shape of ``logits`` without ``axis``; or
+        floating targets of the shape of ``logits`` (distributions along ``axis``).
       axis: the class axis (static).
       epsilon: the coefficient of the first polynomial term, ``≥ −1``; a scalar (may be traced).
         A concrete value below −1 raises ``ValueError``.
@@ -519,6 +530,9 @@ def poly1_cross_entropy(
       >>> labels = jnp.array([0, 2])
       >>> print(f"{float(jaxloss.poly1_cross_entropy(logits, labels)):.4f}")
       1.0452
+      >>> soft = jnp.array([[1.0, 0.0, 0.0], [0.0, 0.2, 0.8]])
+      >>> print(jaxloss.poly1_cross_entropy(logits, soft, reduction="none").round(4))
+      [0.4557 1.6618]
 
     References:
       Leng et al., `PolyLoss: A Polynomial Expansion Perspective of Classification Loss
@@ -531,6 +545,13 @@ def poly1_cross_entropy(
       reports it (labels: see the module notes).
     """
     name = "poly1_cross_entropy"
+    # floating labels of the logits' shape are distributions; of any other shape, the integer
+    # path reports the integer-vs-float confusion
+    soft = jnp.shape(labels) == jnp.shape(logits) and jnp.ndim(logits) >= 1
+    if soft and jnp.issubdtype(jnp.result_type(labels), jnp.floating):
+        return _poly1_soft(
+            name, logits, labels, axis, epsilon, ignore_index, weights, where, reduction
+        )
     x, safe, ok, bad, mask = _sparse_setup(
         name, "logits", logits, labels, axis, ignore_index, where
     )
@@ -543,6 +564,25 @@ def poly1_cross_entropy(
     # 1 − p_y = −expm1(log p_y), accurate near p_y = 1
     values = -logp_y - eps * jnp.expm1(logp_y)
     return _finish(name, values, bad, mask, weights, reduction)
+
+
+def _poly1_soft(name, logits, targets, axis, epsilon, ignore_index, weights, where, reduction):
+    """Poly-1 with distribution targets: CE(t, softmax x) + ε·Σ_c t_c (1 − p_c)."""
+    if ignore_index is not None:
+        raise ValueError(f"{name}: 'ignore_index' needs integer labels, got floating 'labels'")
+    x = _class_last(name, "logits", logits, axis)
+    val.check_same_shape(name, "logits", logits, "labels", targets)
+    t = _class_last(name, "labels", targets, axis, x.dtype)
+    _check_where(name, where, x.shape[:-1])
+    _check_scalar(name, "epsilon", epsilon)
+    val.check_in_range(name, "epsilon", epsilon, -1.0, np.inf)
+    eps = as_hyper(epsilon, x.dtype)
+    ce = softmax_cross_entropy(x, t, reduction="none")
+    present = t != 0
+    # 1 − p_c = −expm1(log p_c); classes with t_c = 0 (e.g. -inf logits) contribute exactly 0
+    logp = jnp.where(present, log_softmax(x, axis=-1), jnp.zeros_like(x))
+    one_minus_pt = jnp.sum(jnp.where(present, -t * jnp.expm1(logp), jnp.zeros_like(t)), axis=-1)
+    return apply_reduction(name, ce + eps * one_minus_pt, weights, where, reduction)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -619,6 +659,11 @@ def multiclass_hinge_loss(
       reports it (labels: see the module notes).
     """
     name = "multiclass_hinge_loss"
+    return _crammer_singer(name, scores, labels, axis, margin, weights, where, reduction)
+
+
+def _crammer_singer(name, scores, labels, axis, margin, weights, where, reduction) -> jax.Array:
+    """max(0, margin + max_{j≠y} s_j − s_y), reduced (multiclass hinge and perceptron)."""
     x, safe, ok, bad, mask = _sparse_setup(name, "scores", scores, labels, axis, None, where)
     dtype = x.dtype
     _check_scalar(name, "margin", margin)
@@ -629,6 +674,57 @@ def multiclass_hinge_loss(
     best_other = jnp.max(jnp.where(is_label, jnp.full_like(x, -jnp.inf), x), axis=-1)
     values = _positive_part(mrg + best_other - _pick(x, safe))
     return _finish(name, values, bad, mask, weights, reduction)
+
+
+def multiclass_perceptron_loss(
+    scores: ArrayLike,
+    labels: ArrayLike,
+    *,
+    axis: int = -1,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
+    r"""Multi-class perceptron loss (Collins 2002) on scores and integer labels.
+
+    .. math::
+       \ell = \max_j s_j - s_y = \max\bigl(0,\ \max_{j \ne y} s_j - s_y\bigr),
+       \qquad s = \mathrm{scores},\ y = \mathrm{labels}
+
+    :func:`multiclass_hinge_loss` with ``margin=0``: zero once the label has the top score.
+
+    Args:
+      scores: real scores with the classes on ``axis``; ``-inf`` scores on classes other than the
+        label are fine.
+      labels: integer class ids in ``[0, C)``, shape of ``scores`` without ``axis``.
+      axis: the class axis (static).
+      weights: per-example weights, broadcastable to the shape of ``labels``.
+      where: boolean mask of that shape; ``False`` drops the example.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``"none"`` an array of the shape of ``labels``; float32 for half-precision
+      scores, otherwise the scores' dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> scores = jnp.array([[2.0, 1.5, -1.0], [0.1, 0.2, 0.3]])
+      >>> labels = jnp.array([0, 1])
+      >>> print(jaxloss.multiclass_perceptron_loss(scores, labels, reduction="none"))
+      [0.  0.1]
+
+    References:
+      Collins, `Discriminative Training Methods for Hidden Markov Models
+      <https://aclanthology.org/W02-1001/>`_, EMNLP 2002; optax ``multiclass_perceptron_loss``.
+
+    Notes:
+      The (sub)gradient is 0 where the label ties with the best other class (as
+      :func:`multiclass_hinge_loss` at its hinge). Out-of-range labels give NaN (unchecked);
+      ``checked`` reports them.
+    """
+    name = "multiclass_perceptron_loss"
+    return _crammer_singer(name, scores, labels, axis, 0.0, weights, where, reduction)
 
 
 @val.declare_ranges(margin=val.NONNEGATIVE)
@@ -937,6 +1033,7 @@ LOSSES = (
     multi_margin_loss,
     multilabel_margin_loss,
     generalized_cross_entropy,
+    multiclass_perceptron_loss,
 )
 
 # Every name `jaxloss.get` resolves for this family (case-insensitive), canonical names included.

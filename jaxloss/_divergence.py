@@ -290,10 +290,66 @@ def js_divergence(
 
 
 # Losses of this family, canonical names (the registry lists these).
+def generalized_kl_divergence(
+    log_predictions: ArrayLike,
+    targets: ArrayLike,
+    *,
+    axis: int = -1,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> jax.Array:
+    r"""Generalized KL divergence of unnormalised measures, predictions given as logs.
+
+    .. math::
+       \ell = \sum_{c} \bigl[t_c \,(\log t_c - \mathrm{log\_predictions}_c)
+               + e^{\mathrm{log\_predictions}_c} - t_c\bigr], \qquad 0 \cdot \log 0 = 0,
+
+    summed over ``axis``: the Bregman divergence of :math:`f(x) = x \log x - x`. Each term is
+    :math:`\ge 0`; for distributions (both summing to 1) it equals :func:`kl_divergence`.
+
+    Args:
+      log_predictions: logs :math:`\log p` of non-negative (not necessarily normalised)
+        predictions, distribution along ``axis``; ``-inf`` is allowed (a zero prediction).
+      targets: non-negative targets :math:`t`, same shape.
+      axis: the summed axis.
+      weights: per-position weights broadcastable to the loss shape (the input shape without
+        ``axis``).
+      where: boolean mask of the loss shape; ``False`` drops the position.
+      reduction: ``"mean"`` (over the remaining positions), ``"sum"`` or ``"none"``.
+
+    Returns:
+      A scalar, or for ``"none"`` an array of the input shape without ``axis``, in the
+      computation dtype (float32 for half-precision inputs).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> log_p = jnp.log(jnp.array([[0.5, 1.0], [0.25, 0.25]]))
+      >>> t = jnp.array([[1.0, 1.0], [0.5, 0.0]])
+      >>> print(jaxloss.generalized_kl_divergence(log_p, t, reduction="none").round(4))
+      [0.1931 0.3466]
+
+    References:
+      Bregman, 1967; Boyd and Vandenberghe, *Convex Optimization*, p. 90; optax
+      ``generalized_kl_divergence`` (formerly ``convex_kl_divergence``).
+
+    Notes:
+      Zero targets contribute :math:`p_c` exactly (double ``where``, no ``0·(−inf)``); a positive
+      target on a ``-inf`` log-prediction gives ``+inf``. Negative targets give NaN (unchecked).
+    """
+    name = "generalized_kl_divergence"
+    log_p, t, axis = _prepare(name, "log_predictions", log_predictions, targets, axis)
+    elementwise = _t_log_t_over(t, log_p) + jnp.exp(log_p) - t
+    values = jnp.sum(elementwise, axis=axis)
+    return apply_reduction(name, values, weights, where, reduction)
+
+
 LOSSES = (
     kl_divergence,
     kl_divergence_from_probabilities,
     js_divergence,
+    generalized_kl_divergence,
 )
 
 # Every name `jaxloss.get` resolves for this family (case-insensitive), canonical names included.
@@ -307,4 +363,6 @@ ALIASES = {
     ),
     "kldivergence": kl_divergence_from_probabilities,
     "jensen_shannon": js_divergence,
+    # optax's deprecated name of the same loss
+    "convex_kl_divergence": generalized_kl_divergence,
 }

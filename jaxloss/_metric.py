@@ -48,9 +48,12 @@ def _cosine(a: jax.Array, b: jax.Array, axis: int, epsilon: jax.Array) -> jax.Ar
     return jnp.sum(_unit(a, axis, epsilon) * _unit(b, axis, epsilon), axis=axis)
 
 
-def _pnorm(d: jax.Array, p: jax.Array, axis: int, p_value=None) -> jax.Array:
+def _pnorm(
+    d: jax.Array, p: jax.Array, axis: int, p_value=None, offset: jax.Array | None = None
+) -> jax.Array:
     """(Σ |d|^p)^(1/p) along ``axis`` for p > 0 (``p = inf``: max |d|), with finite (zero)
-    derivatives at d = 0; overflow-free (|d|^p is taken of d / max|d|)."""
+    derivatives at d = 0; overflow-free (|d|^p is taken of d / max|d|). With ``offset``:
+    (Σ |d|^p + offset)^(1/p), optax's triplet distance, computed unscaled as optax does."""
     a = jnp.abs(d)
     # ‖d‖_p = s·(Σ (|d|/s)^p)^(1/p) with s = max |d| a constant for AD (the same function of d and
     # p for any fixed s): Σ |d|^p overflows already for |d| ≳ 1.8e19 at p = 2 and |d| ≳ 7e3 at
@@ -61,7 +64,10 @@ def _pnorm(d: jax.Array, p: jax.Array, axis: int, p_value=None) -> jax.Array:
     pc = None if p_value is None else val.concrete_or_none(p_value)  # the user's p
     if pc is not None and pc.shape == () and np.isposinf(pc):
         return jnp.max(a, axis=axis)
-    s = nx.max_abs_scale(d, axis=axis)
+    if offset is None:
+        s = nx.max_abs_scale(d, axis=axis)
+    else:  # optax's (Σ |d|^p + offset)^(1/p): the offset does not scale with d
+        s = jnp.ones_like(jnp.max(a, axis=axis, keepdims=True))
     r = a / s
     if pc is not None and pc.shape == () and np.isfinite(pc):
         is_inf = None
@@ -73,6 +79,8 @@ def _pnorm(d: jax.Array, p: jax.Array, axis: int, p_value=None) -> jax.Array:
     zero = r <= 0
     rp = jnp.where(zero, jnp.zeros_like(r), jnp.power(jnp.where(zero, jnp.ones_like(r), r), pf))
     q = jnp.sum(rp, axis=axis)  # ≥ 1 unless d = 0
+    if offset is not None:  # unscaled (s = 1 below): Σ |d|^p + offset
+        q = q + offset
     qzero = q <= 0
     inv_p = jnp.ones_like(pf) / pf
     norm = jnp.squeeze(s, axis=axis) * jnp.where(
@@ -379,6 +387,7 @@ def triplet_margin_loss(
     p: ArrayLike = 2,
     epsilon: ArrayLike = 1e-6,
     swap: bool = False,
+    epsilon_inside_root: bool = False,
     axis: int = -1,
     weights: ArrayLike | None = None,
     where: ArrayLike | None = None,
@@ -393,7 +402,9 @@ def triplet_margin_loss(
 
     ``d`` is PyTorch's ``pairwise_distance``: ``epsilon`` is *added to the difference* (not to
     the norm). With ``swap=True`` (Balntas et al. 2016) the negative distance is
-    ``min(d(anchor, negative), d(positive, negative))``.
+    ``min(d(anchor, negative), d(positive, negative))``. With ``epsilon_inside_root=True``
+    (optax's ``triplet_margin_loss``) the distance is
+    :math:`d(u, v) = (\sum |u - v|^p + \epsilon)^{1/p}` instead.
 
     Args:
       anchor: float array ``[..., D, ...]``; the feature axis is ``axis``.
@@ -403,6 +414,8 @@ def triplet_margin_loss(
       p: order of the norm, a positive real or ``inf`` (max-norm, as PyTorch); traceable.
       epsilon: added to each difference before the norm (traceable).
       swap: use the distance swap.
+      epsilon_inside_root: add ``epsilon`` to the sum of powers, inside the root (optax), instead
+        of to each difference (PyTorch); static.
       axis: the feature axis (dropped from the per-triplet loss).
       weights: per-triplet weights broadcastable to the loss shape; they multiply each loss.
       where: boolean mask of the loss shape; ``False`` ignores the triplet.
@@ -451,7 +464,11 @@ def triplet_margin_loss(
     negative = val.as_float_array(name, "negative", negative)
     val.check_same_shape(name, "anchor", anchor, "negative", negative)
     swap = val.check_bool_flag(name, "swap", swap)
+    epsilon_inside_root = val.check_bool_flag(name, "epsilon_inside_root", epsilon_inside_root)
     val.check_ranges(name, margin=margin, p=p, epsilon=epsilon)
+    pc = val.concrete_or_none(p)
+    if epsilon_inside_root and pc is not None and np.any(np.isposinf(pc)):
+        raise ValueError(f"{name}: 'epsilon_inside_root=True' needs a finite 'p'; got p = inf")
     _check_hyper_shapes(name, _reduced_shape(jnp.shape(anchor), ax), margin=margin, p=p)
     _check_hyper_shapes(name, jnp.shape(anchor), epsilon=epsilon)
     dtype = nx.compute_dtype(anchor)
@@ -461,10 +478,16 @@ def triplet_margin_loss(
     m = nx.as_hyper(margin, dtype)
     pp = nx.as_hyper(p, dtype)
     eps = nx.as_hyper(epsilon, dtype)
-    d_pos = _pnorm(a - pos + eps, pp, ax, p)
-    d_neg = _pnorm(a - neg + eps, pp, ax, p)
+
+    def dist(u, v):
+        if epsilon_inside_root:
+            return _pnorm(u - v, pp, ax, p, offset=eps)
+        return _pnorm(u - v + eps, pp, ax, p)
+
+    d_pos = dist(a, pos)
+    d_neg = dist(a, neg)
     if swap:
-        d_neg = jnp.minimum(d_neg, _pnorm(pos - neg + eps, pp, ax, p))
+        d_neg = jnp.minimum(d_neg, dist(pos, neg))
     values = _clamp_min0(m + d_pos - d_neg)
     return apply_reduction(name, values, weights, where, reduction)
 

@@ -26,9 +26,11 @@ from . import (
     _metric,
     _policy,
     _preference,
+    _ranking,
     _regression,
     _segmentation,
     _sequence,
+    _sparsemax,
 )
 
 _FAMILIES = (
@@ -43,6 +45,8 @@ _FAMILIES = (
     _preference,
     _policy,
     _distillation,
+    _sparsemax,
+    _ranking,
 )
 
 _EXTRA: dict[str, Callable] = {}  # losses that live outside the family modules (e.g. linear CE)

@@ -33,13 +33,14 @@ def _logsumexp_stacked(*xs: jax.Array) -> jax.Array:
     return jnp.where(no_mass, -jnp.inf, m + jnp.log(jnp.where(no_mass, jnp.ones_like(s), s)))
 
 
-@functools.partial(jax.jit, static_argnames=("blank_id",))
+@functools.partial(jax.jit, static_argnames=("blank_id", "with_alphas"))
 def _ctc_log_likelihood(
     log_probs: jax.Array,
     frame_valid: jax.Array,
     labels: jax.Array,
     label_lengths: jax.Array,
     blank_id: int,
+    with_alphas: bool = False,
 ) -> jax.Array:
     """log P(labels | log_probs) per sequence by the CTC forward algorithm in log space.
 
@@ -51,7 +52,8 @@ def _ctc_log_likelihood(
       blank_id: the blank class.
 
     Returns:
-      ``[B]`` log-likelihoods, ``-inf`` where no alignment exists.
+      ``[B]`` log-likelihoods, ``-inf`` where no alignment exists; with ``with_alphas`` also the
+      ``[T, B, 2N + 1]`` lattice of log α after each frame.
 
     Jitted once per shape / dtype / blank, so eager calls do not re-trace the scan.
     """
@@ -86,17 +88,19 @@ def _ctc_log_likelihood(
         jump = jnp.where(skip, jnp.concatenate([pad2, alpha[:, :-2]], axis=1), neg_inf)
         # α_t(s) = log[α_{t−1}(s) + α_{t−1}(s−1) + skip·α_{t−1}(s−2)] + log y_t(ext_s)
         new = _logsumexp_stacked(stay, advance, jump) + emit_t
-        return jnp.where(valid_t[:, None], new, alpha), None
+        alpha = jnp.where(valid_t[:, None], new, alpha)
+        return alpha, (alpha if with_alphas else None)
 
     xs = (jnp.swapaxes(emit, 0, 1), jnp.swapaxes(frame_valid, 0, 1))
-    alpha, _ = lax.scan(step, alpha0, xs)
+    alpha, alphas = lax.scan(step, alpha0, xs)
 
     # a complete path ends in the last label state (2L − 1) or the trailing blank (2L)
     end_blank = jnp.take_along_axis(alpha, (2 * label_lengths)[:, None], axis=1)[:, 0]
     last_label = jnp.maximum(2 * label_lengths - 1, 0)
     end_label = jnp.take_along_axis(alpha, last_label[:, None], axis=1)[:, 0]
     end_label = jnp.where(label_lengths > 0, end_label, neg_inf)
-    return _logsumexp_stacked(end_blank, end_label)
+    log_likelihood = _logsumexp_stacked(end_blank, end_label)
+    return (log_likelihood, alphas) if with_alphas else log_likelihood
 
 
 def ctc_loss(
@@ -179,7 +183,36 @@ def ctc_loss(
       - A ``+inf`` or NaN logit gives NaN for its sequence (``inf − inf`` in the log-softmax);
         ``checked`` reports it.
     """
-    name = "ctc_loss"
+    return _ctc(
+        "ctc_loss",
+        logits,
+        logit_paddings,
+        labels,
+        label_paddings,
+        blank_id,
+        zero_infinity,
+        weights,
+        where,
+        reduction,
+        with_alphas=False,
+    )
+
+
+def _ctc(
+    name,
+    logits,
+    logit_paddings,
+    labels,
+    label_paddings,
+    blank_id,
+    zero_infinity,
+    weights,
+    where,
+    reduction,
+    *,
+    with_alphas: bool,
+):
+    """ctc_loss (reduced), and with ``with_alphas`` also the ``[T, B, 2N + 1]`` log-α lattice."""
     check_reduction(name, reduction, _CTC_REDUCTIONS)
     zero_infinity = val.check_bool_flag(name, "zero_infinity", zero_infinity)
     logits = val.as_real_array(name, "logits", logits)
@@ -221,8 +254,15 @@ def ctc_loss(
     labels = jnp.where(label_valid, labels, jnp.asarray(blank_id, labels.dtype))
 
     log_likelihood = _ctc_log_likelihood(
-        log_probs, frame_valid, labels, label_lengths, blank_id=int(blank_id)
+        log_probs,
+        frame_valid,
+        labels,
+        label_lengths,
+        blank_id=int(blank_id),
+        with_alphas=with_alphas,
     )
+    if with_alphas:
+        log_likelihood, alphas = log_likelihood
     # clamp at 0: −log P ≥ 0, rounding never makes it negative; −(−inf) = +inf stays +inf
     values = jnp.maximum(-log_likelihood, jnp.zeros_like(log_likelihood))
     if zero_infinity:
@@ -235,7 +275,87 @@ def ctc_loss(
         # PyTorch's "mean": ℓ_b / max(L_b, 1), then the mean over sequences
         values = values / jnp.maximum(label_lengths, 1).astype(dtype)
         reduction = "mean"
-    return apply_reduction(name, values, weights, where, reduction)
+    reduced = apply_reduction(name, values, weights, where, reduction)
+    return (reduced, alphas) if with_alphas else reduced
+
+
+def ctc_loss_with_forward_probs(
+    logits: ArrayLike,
+    logit_paddings: ArrayLike,
+    labels: ArrayLike,
+    label_paddings: ArrayLike,
+    *,
+    blank_id: int = 0,
+    zero_infinity: bool = False,
+    weights: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    r""":func:`ctc_loss` and the CTC forward variables (log α) of the same forward pass.
+
+    With the blank-extended label sequence :math:`(\phi, y_1, \phi, y_2, \dots, y_N, \phi)`,
+    :math:`lpha_t(s)` is the probability of all alignment prefixes of frames :math:`1..t` that
+    end in state :math:`s` (Graves et al., 2006). They are returned split into the blank states
+    and the label states, in optax's layout:
+
+    .. math::
+       \mathrm{log\_alpha\_blank}[t, b, n] = \log lpha_t(2n) \ (n = 0..N), \qquad
+       \mathrm{log\_alpha\_label}[t, b, n] = \log lpha_t(2n + 1) \ (n = 0..N - 1),
+
+    except at the last frame, where the blank entry :math:`n \ge 1` holds the probability of
+    having emitted exactly :math:`n` labels, :math:`lpha_T(2n) + lpha_T(2n - 1)`, so that
+    ``log_alpha_blank[-1, b, L_b] = −loss_b``. Padded frames carry the previous α over.
+
+    Args:
+      logits, logit_paddings, labels, label_paddings, blank_id, zero_infinity, weights, where,
+      reduction: as :func:`ctc_loss`.
+
+    Returns:
+      ``(loss, log_alpha_blank, log_alpha_label)``: the loss as :func:`ctc_loss` returns it
+      (scalar, or ``[B]`` for ``"none"``), and the ``[T, B, N + 1]`` and ``[T, B, N]`` log-α in
+      the computation dtype; ``-inf`` marks an unreachable state (exact, where optax uses
+      ``log_epsilon`` multiples).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxloss
+      >>> logits = jnp.log(jnp.array([[[0.6, 0.4], [0.3, 0.7], [0.5, 0.5]]]))  # blank = 0
+      >>> labels, pads = jnp.array([[1]]), jnp.zeros((1, 1))
+      >>> loss, blank, label = jaxloss.ctc_loss_with_forward_probs(
+      ...     logits, jnp.zeros((1, 3)), labels, pads, reduction="none")
+      >>> print(loss.round(4), blank.shape, label.shape)
+      [0.1625] (3, 1, 2) (3, 1, 1)
+      >>> print(jnp.exp(blank[-1, 0]).round(4))  # P(0 labels), P(1 label)
+      [0.09 0.85]
+
+    References:
+      Graves et al., `Connectionist temporal classification
+      <https://dl.acm.org/doi/abs/10.1145/1143844.1143891>`_, ICML 2006; optax
+      ``ctc_loss_with_forward_probs``.
+
+    Notes:
+      One forward pass serves the loss and the lattice; gradients flow through both. States past
+      a sequence's label length use the blank in place of the padded labels.
+    """
+    loss, alphas = _ctc(
+        "ctc_loss_with_forward_probs",
+        logits,
+        logit_paddings,
+        labels,
+        label_paddings,
+        blank_id,
+        zero_infinity,
+        weights,
+        where,
+        reduction,
+        with_alphas=True,
+    )
+    blank, label = alphas[:, :, 0::2], alphas[:, :, 1::2]
+    # last frame: blank entry n ≥ 1 also takes the paths ending in label n (emitted n labels)
+    last = jnp.concatenate(
+        [blank[-1, :, :1], _logsumexp_stacked(blank[-1, :, 1:], label[-1])], axis=-1
+    )
+    return loss, blank.at[-1].set(last), label
 
 
 # Losses of this family, canonical names (the registry lists these).

@@ -776,3 +776,88 @@ def g_distill(d, dt, name):
     s, t = np.where(absent, -INF, s), np.where(absent, -INF, t)
     hyper = {"beta": pick(d, 0.0, 0.3, 0.5, 1.0), "temperature": pick(d, 1.0, 2.0)}
     return Case([J(s, dt), J(t, dt)], hyper, {}, (0,), (B,), (0, 1), _div_tol(dt))
+
+
+# optax-parity losses -------------------------------------------------------------------------
+@gen("perceptron_loss")
+def g_perceptron(d, dt, name):
+    shape = pick(d, *BIN_SHAPES)
+    s = arr(d, shape, -30, 30, LOGIT_SPECIALS)
+    return Case([J(s, dt), J(pm1(d, shape), dt)], {}, {}, (0,), shape, (0, 1))
+
+
+@gen("sparsemax_loss")
+def g_sparsemax(d, dt, name):
+    shape = pick(d, *BIN_SHAPES)
+    x, t = _binary_logits(d, shape, 0.0)
+    return Case([J(x, dt), J(t, dt)], {}, {}, (0,), shape, (0, 1))
+
+
+@gen("multiclass_perceptron_loss", "multiclass_sparsemax_loss")
+def g_mc_fy(d, dt, name):
+    B, C = _bc(d)
+    y = ints(d, (B,), 0, C - 1)
+    x = mask_nonlabel(d, arr(d, (B, C), -30, 30, LOGIT_SPECIALS), y)
+    return Case([J(x, dt), J(y, jnp.int32)], {}, {}, (0,), (B,), (0, 1))
+
+
+@gen("generalized_kl_divergence")
+def g_gkl(d, dt, name):
+    B, C = _bc(d)
+    p = arr(d, (B, C), 0.0, 3.0, (0.0, 1.0))
+    t = np.where(p > 0, arr(d, (B, C), 0.0, 3.0, (0.0, 1.0)), 0.0)  # t > 0 at p = 0: +inf
+    with np.errstate(divide="ignore"):
+        lp = np.log(p)
+    # rounding of e^{log p} − t can leave the (exact) minimum 0 slightly below
+    return Case([J(lp, dt), J(t, dt)], {}, {}, (0, 1), (B,), (0, 1), nonneg=None)
+
+
+@gen("ranking_softmax_loss")
+def g_ranking(d, dt, name):
+    B, C = _bc(d)
+    y = arr(d, (B, C), 0.0, 3.0, (0.0, 1.0))
+    s = mask_zero_target(d, arr(d, (B, C), -30, 30, LOGIT_SPECIALS), y)
+    return Case([J(s, dt), J(y, dt)], {}, {}, (0, 1), (B,), (0, 1))
+
+
+def _onehot(y, C):
+    return (np.arange(C) == np.asarray(y)[..., None]).astype(np.float64)
+
+
+def _perfect_cases(d, dt, name):
+    """(args, kwargs, minimum, atol) at a perfect prediction for the optax-parity losses."""
+    B, C = pick(d, 1, 3), pick(d, 1, 3)
+    y = ints(d, (B,), 0, C - 1)
+    oh = _onehot(y, C)
+    pm = pm1(d, (B,))
+    v = arr(d, (B,), 0, 10, (0.0,))
+    if name == "perceptron_loss":
+        return [J(pm * v, dt), J(pm, dt)], {}, 0.0, 0.0
+    if name == "sparsemax_loss":
+        hard = probs01(d, (B, C), hard=True)
+        s = pick(d, 1.0, 1e4, INF)
+        return [J(np.where(hard > 0, s, -s), dt), J(hard, dt)], {}, 0.0, 0.0
+    if name in ("multiclass_perceptron_loss", "multiclass_sparsemax_loss"):
+        x = np.where(oh > 0, pick(d, 1.0, 1e4), pick(d, 0.0, -1e4, -INF))
+        return [J(x, dt), jnp.asarray(y)], {}, 0.0, 0.0
+    if name == "generalized_kl_divergence":
+        t = J(arr(d, (B, C), 0.0, 3.0, (0.0, 1.0)), dt).astype(cdt(dt))
+        eps = 8 * float(jnp.finfo(cdt(dt)).eps) * max(1.0, float(jnp.max(t, initial=0.0)) * C)
+        return [jnp.log(t), t], {}, 0.0, eps
+    if name == "ranking_softmax_loss":
+        s = np.where(oh > 0, 1e4, pick(d, -1e4, -INF))
+        return [J(s, dt), J(oh, dt)], {}, 0.0, 0.0
+    return None
+
+
+PERFECT = {
+    n: _perfect_cases
+    for n in (
+        "perceptron_loss",
+        "sparsemax_loss",
+        "multiclass_perceptron_loss",
+        "multiclass_sparsemax_loss",
+        "generalized_kl_divergence",
+        "ranking_softmax_loss",
+    )
+}

@@ -131,6 +131,13 @@ GOOD = {
         logps=-P, old_logps=-Q, advantages=T2, mask=np.ones((2, 3), bool), ref_logps=-P - Y / 10
     ),
     "distillation_loss": dict(student_logits=X, teacher_logits=Y),
+    # optax-parity losses
+    "perceptron_loss": dict(scores=X, targets=PM),
+    "multiclass_perceptron_loss": dict(scores=X, labels=LAB),
+    "sparsemax_loss": dict(logits=X, targets=Q),
+    "multiclass_sparsemax_loss": dict(scores=X, labels=LAB),
+    "generalized_kl_divergence": dict(log_predictions=np.log(P), targets=Q),
+    "ranking_softmax_loss": dict(scores=X, relevance=Q),
     # Keras compat wrappers with checks of their own
     "hinge": dict(scores=X, targets=PM),
     "squared_hinge": dict(scores=X, targets=PM),
@@ -349,6 +356,11 @@ INF_CASES = [
     ("hinge_embedding_loss", "distances", INF, INF),  # target +1: the distance
     ("contrastive_loss", "distances", INF, INF),  # target 1: d²
     ("linear_cross_entropy", "hidden", INF, NAN),  # logits ±inf: inf - inf
+    ("perceptron_loss", "scores", -INF, INF),  # max(0, -(+1)·(-inf))
+    ("multiclass_perceptron_loss", "scores", INF, INF),  # +inf off the label
+    ("multiclass_sparsemax_loss", "scores", INF, NAN),  # the simplex projection: inf - inf
+    ("generalized_kl_divergence", "log_predictions", INF, NAN),  # e^inf - t·inf
+    ("ranking_softmax_loss", "scores", INF, INF),  # +inf on a relevant item's competitor
 ]
 
 
@@ -616,6 +628,18 @@ def _value_cases():
         ("contrastive_loss", "distances", (0, 0), -0.5, 0.25),  # target 1: d² as given
         ("contrastive_loss", "distances", (0, 1), -0.5, sq(1.0 - -0.5)),  # target 0: max(0, 1 - d)²
         ("contrastive_loss", "targets", (0, 0), 0.5, 0.5 * 0.09 + 0.5 * sq(1 - 0.3)),
+        # optax-parity losses: the formulas as written
+        ("perceptron_loss", "targets", (0, 0), 0.0, 0.0),  # neither ±1: max(0, -0·s)
+        # t·sp(-s) + (1 - t)·sp(s) - t(1 - t) at s = 0.3, t = 1.5
+        ("sparsemax_loss", "targets", (0, 0), 1.5, 1.5 * 0.49 / 4 - 0.5 * 1.69 / 4 + 0.75),
+        ("generalized_kl_divergence", "targets", (0, 0), -0.5, NAN),  # log of a negative target
+        (
+            "ranking_softmax_loss",
+            "relevance",
+            (0, 0),
+            -0.5,
+            -np.sum(np.array([-0.5, 0.3, 0.1]) * (X[0] - np.log(np.sum(np.exp(X[0]))))),
+        ),
     ]
     for name in ("dice_loss", "jaccard_loss", "tversky_loss", "generalized_dice_loss"):
         for arg, value in (("probabilities", 1.5), ("targets", -0.5)):
@@ -646,6 +670,8 @@ LABEL_LOSSES = [
     "poly1_cross_entropy",
     "multiclass_hinge_loss",
     "multi_margin_loss",
+    "multiclass_perceptron_loss",
+    "multiclass_sparsemax_loss",
 ]
 
 
