@@ -908,7 +908,8 @@ def generalized_cross_entropy(
     Notes:
       At :math:`p_y = 0` the value is :math:`1/q` and, for :math:`q < 1`, the exact derivative
       :math:`-p_y^{q-1}` is :math:`-\infty`; the gradient returned there is 0 (finite), where
-      Keras returns ``-inf``. Unchecked input: a label outside ``[0, C)`` gives ``nan``.
+      Keras returns ``-inf``. Unchecked input: a label outside ``[0, C)`` gives ``nan``; a
+      probability ``p_y < 0`` counts as 0 (value :math:`1/q`), one above 1 is used as given.
     """
     name = "generalized_cross_entropy"
     x, safe, ok, bad, mask = _sparse_setup(

@@ -973,7 +973,8 @@ def circle_loss(
     Notes:
       As in Keras, the pair weights :math:`\max(0, m + d)` and :math:`\max(0, 1 + m - d)` are
       differentiated (not treated as constants). Empty positive or negative sets give exactly 0
-      with a zero gradient (no ``-inf − -inf``).
+      with a zero gradient (no ``-inf − -inf``). Unchecked input: a NaN embedding gives NaN for
+      every anchor whose positive or negative set contains it (and for its own row).
     """
     name = "circle_loss"
     val.check_floating(name, "embeddings", embeddings)
@@ -1005,9 +1006,10 @@ def circle_loss(
     pos_logits = -g * jnp.maximum(m + dist, 0) * (m - dist)
     neg_logits = g * jnp.maximum(1 + m - dist, 0) * (1 - m - dist)
     total = _masked_logsumexp(pos_logits, pos, 1) + _masked_logsumexp(neg_logits, neg, 1)
-    # softplus(-inf) = 0 exactly; the select keeps the gradient of an empty set at 0
-    finite = jnp.isfinite(total)
-    values = jnp.where(finite, jax.nn.softplus(jnp.where(finite, total, 0)), 0)
+    # an anchor without positives or negatives gives 0 with a zero gradient (the select); decided
+    # from the sets, not from the value, so that a NaN (or +inf) input still propagates
+    empty = ~(jnp.any(pos, axis=1) & jnp.any(neg, axis=1))
+    values = jnp.where(empty, 0, jax.nn.softplus(jnp.where(empty, 0, total)))
     return apply_reduction(name, values, weights, where, reduction)
 
 
