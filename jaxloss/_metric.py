@@ -904,7 +904,8 @@ def ntxent_loss(
 
 def _masked_logsumexp(x: jax.Array, mask: jax.Array, axis: int) -> jax.Array:
     """log Σ_mask exp(x) along ``axis``; ``-inf`` (zero gradient) where the mask is empty."""
-    m = jnp.max(jnp.where(mask, x, -jnp.inf), axis=axis, keepdims=True)
+    # initial=-inf: an empty batch (a [0, 0] or [B, 0] pair matrix) reduces without error
+    m = jnp.max(jnp.where(mask, x, -jnp.inf), axis=axis, keepdims=True, initial=-jnp.inf)
     m = jnp.where(jnp.isfinite(m), m, jnp.zeros_like(m))
     s = jnp.sum(jnp.where(mask, jnp.exp(jnp.where(mask, x, m) - m), 0), axis=axis)
     # double where: log never sees 0 (an empty set)
