@@ -461,6 +461,7 @@ def triplet_margin_loss(
     return apply_reduction(name, values, weights, where, reduction)
 
 
+@val.declare_ranges(margin=val.NONNEGATIVE)
 def triplet_margin_with_distance_loss(
     anchor: ArrayLike,
     positive: ArrayLike,
@@ -497,6 +498,14 @@ def triplet_margin_with_distance_loss(
       A scalar, or for ``"none"`` the distances' shape; float32 for half-precision inputs, else
       the input's float dtype.
 
+    Raises:
+      ValueError: a concrete ``margin`` < 0, or inputs of different shapes.
+      TypeError: complex, integer or non-numeric inputs (Python lists are converted), ``swap`` not
+        a bool, or ``distance_function`` not callable.
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``margin`` < 0 is
+    evaluated as written (a loss ≥ 0).
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -517,10 +526,11 @@ def triplet_margin_with_distance_loss(
       the subgradient is that of the active branch (PyTorch's ``clamp_min``).
     """
     name = "triplet_margin_with_distance_loss"
-    _check_pair(name, "anchor", anchor, "positive", positive, -1)
-    val.check_floating(name, "negative", negative)
+    _, anchor, positive = _check_pair(name, "anchor", anchor, "positive", positive, -1)
+    negative = val.as_float_array(name, "negative", negative)
     val.check_same_shape(name, "anchor", anchor, "negative", negative)
-    val.check_nonnegative(name, "margin", margin)
+    val.check_ranges(name, margin=margin)
+    swap = val.check_bool_flag(name, "swap", swap)
     dtype = nx.compute_dtype(anchor)
     a = nx.as_compute(anchor, dtype)
     pos = nx.as_compute(positive, dtype)
@@ -917,6 +927,7 @@ def _masked_logsumexp(x: jax.Array, mask: jax.Array, axis: int) -> jax.Array:
     )
 
 
+@val.declare_ranges(gamma=val.POSITIVE, margin=val.REAL)
 def circle_loss(
     embeddings: ArrayLike,
     labels: ArrayLike,
@@ -959,6 +970,14 @@ def circle_loss(
     Returns:
       A scalar, or for ``"none"`` the ``[B]`` per-anchor losses.
 
+    Raises:
+      ValueError: a concrete ``gamma`` ≤ 0 or a NaN ``margin``, or inputs of the wrong shapes.
+      TypeError: complex, integer or non-numeric embeddings, non-integer labels (Python lists are
+        converted), or ``remove_diagonal`` not a bool.
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``gamma`` ≤ 0 is
+    evaluated as written.
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -978,22 +997,24 @@ def circle_loss(
       every anchor whose positive or negative set contains it (and for its own row).
     """
     name = "circle_loss"
-    val.check_floating(name, "embeddings", embeddings)
-    val.check_integer(name, "labels", labels)
-    val.check_positive(name, "gamma", gamma)
+    embeddings = val.as_float_array(name, "embeddings", embeddings)
+    labels = val.as_integer_array(name, "labels", labels)
+    if ref_embeddings is not None:
+        ref_embeddings = val.as_float_array(name, "ref_embeddings", ref_embeddings)
+    if ref_labels is not None:
+        ref_labels = val.as_integer_array(name, "ref_labels", ref_labels)
+    val.check_ranges(name, gamma=gamma, margin=margin)
+    remove_diagonal = val.check_bool_flag(name, "remove_diagonal", remove_diagonal)
     dtype = nx.compute_dtype(embeddings)
     e = nx.as_compute(embeddings, dtype)
     if e.ndim != 2:
         raise ValueError(f"{name}: 'embeddings' must be [B, D], got shape {e.shape}")
-    labels = jnp.asarray(labels)
     if labels.shape != e.shape[:1]:
         raise ValueError(f"{name}: 'labels' must have shape {e.shape[:1]}, got {labels.shape}")
     r = e if ref_embeddings is None else nx.as_compute(ref_embeddings, dtype)
     if r.ndim != 2 or r.shape[1] != e.shape[1]:
         raise ValueError(f"{name}: 'ref_embeddings' must be [R, {e.shape[1]}], got {r.shape}")
-    ref = labels if ref_labels is None else jnp.asarray(ref_labels)
-    if ref_labels is not None:
-        val.check_integer(name, "ref_labels", ref_labels)
+    ref = labels if ref_labels is None else ref_labels
     if ref.shape != r.shape[:1]:
         raise ValueError(f"{name}: 'ref_labels' must have shape {r.shape[:1]}, got {ref.shape}")
     g = nx.as_hyper(gamma, dtype)
