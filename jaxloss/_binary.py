@@ -611,6 +611,8 @@ def hinge_loss(
     return apply_reduction(name, _hinge(name, scores, targets, margin), weights, where, reduction)
 
 
+# margin: the shared hinge helper checks it (fixed at 0 here)
+@val.declare_ranges(margin=val.NONNEGATIVE)
 def perceptron_loss(
     scores: ArrayLike,
     targets: ArrayLike,

@@ -676,6 +676,8 @@ def _crammer_singer(name, scores, labels, axis, margin, weights, where, reductio
     return _finish(name, values, bad, mask, weights, reduction)
 
 
+# margin: the shared hinge helper checks it (fixed at 0 here)
+@val.declare_ranges(margin=val.NONNEGATIVE)
 def multiclass_perceptron_loss(
     scores: ArrayLike,
     labels: ArrayLike,
@@ -880,6 +882,7 @@ def multi_margin_loss(
     return _finish(name, values, bad, mask, weights, reduction)
 
 
+@val.declare_ranges(margin=val.NONNEGATIVE)
 def multilabel_margin_loss(
     scores: ArrayLike,
     labels: ArrayLike,
@@ -916,6 +919,15 @@ def multilabel_margin_loss(
       A scalar, or for ``"none"`` an array of ``scores``' shape without ``axis``; float32 for
       half-precision scores, otherwise the scores' dtype.
 
+    Raises:
+      ValueError: a concrete ``margin`` < 0, ``labels`` not of the shape of ``scores``, or zero
+        classes.
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted), or
+        non-integer ``labels``.
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``margin`` < 0 is
+    evaluated as written (a loss ≥ 0 that ignores small violations).
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -933,15 +945,15 @@ def multilabel_margin_loss(
     """
     name = "multilabel_margin_loss"
     x = _class_last(name, "scores", scores, axis)
-    val.check_integer(name, "labels", labels)
-    labels = jnp.moveaxis(jnp.asarray(labels), axis % max(jnp.ndim(labels), 1), -1)
+    labels = val.as_integer_array(name, "labels", labels)
+    labels = jnp.moveaxis(labels, axis % max(labels.ndim, 1), -1)
     if labels.shape != x.shape:
         raise ValueError(
             f"{name}: 'labels' must have the shape of 'scores' ({jnp.shape(scores)}), "
             f"got {jnp.shape(labels)}"
         )
     _check_scalar(name, "margin", margin)
-    val.check_nonnegative(name, "margin", margin)
+    val.check_ranges(name, margin=margin)
     dtype, num_classes = x.dtype, x.shape[-1]
     mrg = as_hyper(margin, dtype)
     # listed[..., j]: position j is before the first negative label
@@ -957,6 +969,7 @@ def multilabel_margin_loss(
     return _finish(name, values, bad, where, weights, reduction)
 
 
+@val.declare_ranges(q=val.Range(0.0, 1.0, lo_open=True))
 def generalized_cross_entropy(
     probabilities: ArrayLike,
     labels: ArrayLike,
@@ -990,6 +1003,14 @@ def generalized_cross_entropy(
       A scalar, or for ``"none"`` an array of the shape of ``labels``; float32 for half-precision
       inputs, otherwise the input's dtype.
 
+    Raises:
+      ValueError: a concrete ``q`` outside ``(0, 1]``, mismatched shapes, or zero classes.
+      TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted), or
+        non-integer ``labels``.
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``q`` outside
+    ``(0, 1]`` is evaluated as written (``q = 0`` gives NaN).
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -1005,14 +1026,15 @@ def generalized_cross_entropy(
     Notes:
       At :math:`p_y = 0` the value is :math:`1/q` and, for :math:`q < 1`, the exact derivative
       :math:`-p_y^{q-1}` is :math:`-\infty`; the gradient returned there is 0 (finite), where
-      Keras returns ``-inf``. Unchecked input: a label outside ``[0, C)`` gives ``nan``.
+      Keras returns ``-inf``. Unchecked input: a label outside ``[0, C)`` gives ``nan``; a
+      probability ``p_y < 0`` counts as 0 (value :math:`1/q`), one above 1 is used as given.
     """
     name = "generalized_cross_entropy"
     x, safe, ok, bad, mask = _sparse_setup(
         name, "probabilities", probabilities, labels, axis, ignore_index, where
     )
     _check_scalar(name, "q", q)
-    val.check_positive(name, "q", q)
+    val.check_ranges(name, q=q)
     qq = as_hyper(q, x.dtype)
     p_y = _pick(x, safe)
     # double where: p^q never sees 0, whose derivative q·p^(q−1) is infinite for q < 1

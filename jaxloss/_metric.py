@@ -492,6 +492,7 @@ def triplet_margin_loss(
     return apply_reduction(name, values, weights, where, reduction)
 
 
+@val.declare_ranges(margin=val.NONNEGATIVE)
 def triplet_margin_with_distance_loss(
     anchor: ArrayLike,
     positive: ArrayLike,
@@ -528,6 +529,14 @@ def triplet_margin_with_distance_loss(
       A scalar, or for ``"none"`` the distances' shape; float32 for half-precision inputs, else
       the input's float dtype.
 
+    Raises:
+      ValueError: a concrete ``margin`` < 0, or inputs of different shapes.
+      TypeError: complex, integer or non-numeric inputs (Python lists are converted), ``swap`` not
+        a bool, or ``distance_function`` not callable.
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``margin`` < 0 is
+    evaluated as written (a loss ≥ 0).
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -548,10 +557,11 @@ def triplet_margin_with_distance_loss(
       the subgradient is that of the active branch (PyTorch's ``clamp_min``).
     """
     name = "triplet_margin_with_distance_loss"
-    _check_pair(name, "anchor", anchor, "positive", positive, -1)
-    val.check_floating(name, "negative", negative)
+    _, anchor, positive = _check_pair(name, "anchor", anchor, "positive", positive, -1)
+    negative = val.as_float_array(name, "negative", negative)
     val.check_same_shape(name, "anchor", anchor, "negative", negative)
-    val.check_nonnegative(name, "margin", margin)
+    val.check_ranges(name, margin=margin)
+    swap = val.check_bool_flag(name, "swap", swap)
     dtype = nx.compute_dtype(anchor)
     a = nx.as_compute(anchor, dtype)
     pos = nx.as_compute(positive, dtype)
@@ -936,7 +946,8 @@ def ntxent_loss(
 
 def _masked_logsumexp(x: jax.Array, mask: jax.Array, axis: int) -> jax.Array:
     """log Σ_mask exp(x) along ``axis``; ``-inf`` (zero gradient) where the mask is empty."""
-    m = jnp.max(jnp.where(mask, x, -jnp.inf), axis=axis, keepdims=True)
+    # initial=-inf: an empty batch (a [0, 0] or [B, 0] pair matrix) reduces without error
+    m = jnp.max(jnp.where(mask, x, -jnp.inf), axis=axis, keepdims=True, initial=-jnp.inf)
     m = jnp.where(jnp.isfinite(m), m, jnp.zeros_like(m))
     s = jnp.sum(jnp.where(mask, jnp.exp(jnp.where(mask, x, m) - m), 0), axis=axis)
     # double where: log never sees 0 (an empty set)
@@ -948,6 +959,7 @@ def _masked_logsumexp(x: jax.Array, mask: jax.Array, axis: int) -> jax.Array:
     )
 
 
+@val.declare_ranges(gamma=val.POSITIVE, margin=val.REAL)
 def circle_loss(
     embeddings: ArrayLike,
     labels: ArrayLike,
@@ -990,6 +1002,14 @@ def circle_loss(
     Returns:
       A scalar, or for ``"none"`` the ``[B]`` per-anchor losses.
 
+    Raises:
+      ValueError: a concrete ``gamma`` ≤ 0 or a NaN ``margin``, or inputs of the wrong shapes.
+      TypeError: complex, integer or non-numeric embeddings, non-integer labels (Python lists are
+        converted), or ``remove_diagonal`` not a bool.
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``gamma`` ≤ 0 is
+    evaluated as written.
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -1005,25 +1025,28 @@ def circle_loss(
     Notes:
       As in Keras, the pair weights :math:`\max(0, m + d)` and :math:`\max(0, 1 + m - d)` are
       differentiated (not treated as constants). Empty positive or negative sets give exactly 0
-      with a zero gradient (no ``-inf − -inf``).
+      with a zero gradient (no ``-inf − -inf``). Unchecked input: a NaN embedding gives NaN for
+      every anchor whose positive or negative set contains it (and for its own row).
     """
     name = "circle_loss"
-    val.check_floating(name, "embeddings", embeddings)
-    val.check_integer(name, "labels", labels)
-    val.check_positive(name, "gamma", gamma)
+    embeddings = val.as_float_array(name, "embeddings", embeddings)
+    labels = val.as_integer_array(name, "labels", labels)
+    if ref_embeddings is not None:
+        ref_embeddings = val.as_float_array(name, "ref_embeddings", ref_embeddings)
+    if ref_labels is not None:
+        ref_labels = val.as_integer_array(name, "ref_labels", ref_labels)
+    val.check_ranges(name, gamma=gamma, margin=margin)
+    remove_diagonal = val.check_bool_flag(name, "remove_diagonal", remove_diagonal)
     dtype = nx.compute_dtype(embeddings)
     e = nx.as_compute(embeddings, dtype)
     if e.ndim != 2:
         raise ValueError(f"{name}: 'embeddings' must be [B, D], got shape {e.shape}")
-    labels = jnp.asarray(labels)
     if labels.shape != e.shape[:1]:
         raise ValueError(f"{name}: 'labels' must have shape {e.shape[:1]}, got {labels.shape}")
     r = e if ref_embeddings is None else nx.as_compute(ref_embeddings, dtype)
     if r.ndim != 2 or r.shape[1] != e.shape[1]:
         raise ValueError(f"{name}: 'ref_embeddings' must be [R, {e.shape[1]}], got {r.shape}")
-    ref = labels if ref_labels is None else jnp.asarray(ref_labels)
-    if ref_labels is not None:
-        val.check_integer(name, "ref_labels", ref_labels)
+    ref = labels if ref_labels is None else ref_labels
     if ref.shape != r.shape[:1]:
         raise ValueError(f"{name}: 'ref_labels' must have shape {r.shape[:1]}, got {ref.shape}")
     g = nx.as_hyper(gamma, dtype)
@@ -1037,9 +1060,10 @@ def circle_loss(
     pos_logits = -g * jnp.maximum(m + dist, 0) * (m - dist)
     neg_logits = g * jnp.maximum(1 + m - dist, 0) * (1 - m - dist)
     total = _masked_logsumexp(pos_logits, pos, 1) + _masked_logsumexp(neg_logits, neg, 1)
-    # softplus(-inf) = 0 exactly; the select keeps the gradient of an empty set at 0
-    finite = jnp.isfinite(total)
-    values = jnp.where(finite, jax.nn.softplus(jnp.where(finite, total, 0)), 0)
+    # an anchor without positives or negatives gives 0 with a zero gradient (the select); decided
+    # from the sets, not from the value, so that a NaN (or +inf) input still propagates
+    empty = ~(jnp.any(pos, axis=1) & jnp.any(neg, axis=1))
+    values = jnp.where(empty, 0, jax.nn.softplus(jnp.where(empty, 0, total)))
     return apply_reduction(name, values, weights, where, reduction)
 
 

@@ -540,6 +540,42 @@ def g_mch(d, dt, name):
     return Case([J(x, dt), J(y, jnp.int32)], hyper, static, (0,), (B,), (0, 1))
 
 
+def _multilabel_ids(d, B, C):
+    """[B, C] class-id lists: each row some ids in [0, C) (repeats allowed, as PyTorch), then -1
+    padding from a random position on, then ignored junk in [-1, C)."""
+    y = ints(d, (B, C), 0, C - 1)
+    stop = ints(d, (B, 1), 0, C)  # position of the first -1 (C: no padding)
+    junk = ints(d, (B, C), -1, C - 1)
+    pos = np.arange(C)[None, :]
+    return np.where(pos < stop, y, np.where(pos == stop, -1, junk)).astype(np.int32)
+
+
+@gen("multilabel_margin_loss")
+def g_mlm(d, dt, name):
+    B, C = _bc(d)
+    y = _multilabel_ids(d, B, C)
+    x = arr(d, (B, C), -30, 30, LOGIT_SPECIALS)
+    return Case(
+        [J(x, dt), J(y, jnp.int32)], {"margin": pick(d, 0.0, 1.0, 2.0)}, {}, (0,), (B,), (0, 1)
+    )
+
+
+@gen("generalized_cross_entropy")
+def g_gce(d, dt, name):
+    B, C = _bc(d)
+    p, y = simplex(d, (B, C)), ints(d, (B,), 0, C - 1)
+    ig, y = _ignore(d, y, C)
+    return Case(
+        [J(p, dt), J(y, jnp.int32)],
+        {"q": pick(d, 0.1, 0.5, 1.0)},
+        {"ignore_index": ig},
+        (0,),
+        (B,),
+        (0, 1),
+        norm=_valid(y, ig),
+    )
+
+
 @gen("z_loss")
 def g_z(d, dt, name):
     B, C = _bc(d)
@@ -618,6 +654,35 @@ def g_trip(d, dt, name):
         (B,),
         (0, 1, 2),
     )
+
+
+@gen("triplet_margin_with_distance_loss")
+def g_tripd(d, dt, name):
+    B, D = pick(d, 0, 1, 3), pick(d, 1, 3)
+    a, p, n = _vecs(d, B, D), _vecs(d, B, D), _vecs(d, B, D)
+    if d.draw(st.booleans()):
+        p = a.copy()
+    return Case(
+        [J(a, dt), J(p, dt), J(n, dt)],
+        {"margin": pick(d, 0.0, 1.0)},
+        {"swap": d.draw(st.booleans())},
+        (0, 1, 2),
+        (B,),
+        (0, 1, 2),
+    )
+
+
+@gen("circle_loss")
+def g_circle(d, dt, name):
+    # L2-normalised rows (the documented input) and zero rows; the batch is coupled (every
+    # embedding is a reference of every anchor), so `where` drops anchors, not rows: batched=()
+    B, D = pick(d, 0, 1, 4), pick(d, 2, 3)
+    e = _vecs(d, B, D)
+    n = np.linalg.norm(e, axis=1, keepdims=True)
+    e = np.where(n > 0, e / np.where(n > 0, n, 1.0), 0.0)
+    y = ints(d, (B,), 0, 1)
+    hyper = {"gamma": pick(d, 2.0, 80.0), "margin": pick(d, 0.25, 0.4)}
+    return Case([J(e, dt), J(y, jnp.int32)], hyper, {}, (0,), (B,), ())
 
 
 @gen("margin_ranking_loss")

@@ -48,6 +48,22 @@ CASES = [
     ("multi_margin_loss", (x23, lab), (x23, jnp.asarray([3, 0])), "labels", "3"),
     ("categorical_focal_loss", (p23, p23), (p23, p23.at[1, 2].set(7.0)), "targets", "7.0"),
     (
+        "multilabel_margin_loss",
+        (x23, jnp.asarray([[2, 0, -1], [1, -1, 7]])),  # the 7 after the -1 padding is ignored
+        (x23, jnp.asarray([[2, 5, -1], [1, -1, 0]])),
+        "labels",
+        "5",
+    ),
+    ("generalized_cross_entropy", (p23, lab), (p23, jnp.asarray([0, 3])), "labels", "3"),
+    (
+        "triplet_margin_with_distance_loss",
+        (x23, x23, p23),
+        (x23, x23, p23.at[0, 1].set(jnp.nan)),
+        "negative",
+        "nan",
+    ),
+    ("circle_loss", (x23, lab), (x23.at[1, 1].set(jnp.inf), lab), "embeddings", "inf"),
+    (
         "kl_divergence",
         (jnp.log(p23), p23),
         (jnp.log(p23), p23.at[0, 0].set(jnp.nan)),

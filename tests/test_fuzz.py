@@ -403,6 +403,11 @@ def _perfect(d, dt, name):
         return [J(np.where(oh > 0, 5.0, np.minimum(v, 3.0)), dt), jnp.asarray(y)], {}, 0.0, 0.0
     if name == "nll_loss":
         return [J(np.where(oh > 0, 0.0, -np.inf), dt), jnp.asarray(y)], {}, 0.0, 0.0
+    if name == "multilabel_margin_loss":  # targets {y} (then -1 padding) 5, the others ≤ 3
+        ids = np.where(np.arange(C) == 0, y[:, None], -1).astype(np.int32)
+        return [J(np.where(oh > 0, 5.0, np.minimum(v, 3.0)), dt), jnp.asarray(ids)], {}, 0.0, 0.0
+    if name == "generalized_cross_entropy":
+        return [J(oh, dt), jnp.asarray(y)], {"q": fs.pick(d, 0.1, 0.5, 1.0)}, 0.0, 0.0
     if name in (
         "categorical_cross_entropy",
         "categorical_focal_loss",
@@ -435,6 +440,20 @@ def _perfect(d, dt, name):
         return [J(x, dt), J(x, dt)], {}, (1.0 - cos if name == "cosine_distance" else -cos), eps32
     if name == "triplet_margin_loss":
         return [J(v, dt), J(v, dt), J(v + 10.0, dt)], {"epsilon": 0.0}, 0.0, 0.0
+    if name == "triplet_margin_with_distance_loss":  # d(a, p) = √D·1e-6, d(a, n) ≈ 10√D
+        return [J(v, dt), J(v, dt), J(v + 10.0, dt)], {}, 0.0, 0.0
+    if name == "circle_loss":
+        # positives identical (d = 0), negatives opposite (d = 2 ≥ 1 + m: weight 0, logit 0): the
+        # loss is positive for every γ; ℓ_i = softplus(log|P_i| + log|N_i| − γ m²), 0 if a set is
+        # empty (γ = 80, m = 0.4 by default)
+        lab = fs.ints(d, (fs.pick(d, 2, 4),), 0, 1)
+        e = np.where(lab[:, None] == 0, [[1.0, 0.0]], [[-1.0, 0.0]])
+        npos = (lab[:, None] == lab[None, :]).sum(1) - 1
+        nneg = (lab[:, None] != lab[None, :]).sum(1)
+        with np.errstate(divide="ignore"):
+            z = np.log(npos) + np.log(nneg) - 80.0 * 0.4**2
+        minimum = np.where((npos > 0) & (nneg > 0), np.logaddexp(0.0, z), 0.0)
+        return [J(e, dt), jnp.asarray(lab)], {}, minimum, eps32
     if name == "margin_ranking_loss":
         return [J(pm * 2.0, dt), J(-pm * 2.0, dt), J(pm, dt)], {"margin": 1.0}, 0.0, 0.0
     if name == "hinge_embedding_loss":
@@ -505,6 +524,19 @@ def test_regression_ntxent_empty_batch():
         out = jaxloss.ntxent_loss(e, y, reduction=red)
         assert out.shape == shape and np.all(_np(out) == 0.0)
     assert jax.grad(jaxloss.ntxent_loss)(e, y).shape == (0, 2)
+
+
+def test_regression_circle_empty_batch():
+    # B = 0 (or no references) raised "zero-size array to reduction operation" in the max
+    e, y = jnp.zeros((0, 2)), jnp.zeros((0,), jnp.int32)
+    for red in ("mean", "sum"):
+        assert float(jaxloss.circle_loss(e, y, reduction=red)) == 0.0
+    assert jaxloss.circle_loss(e, y, reduction="none").shape == (0,)
+    assert jax.grad(jaxloss.circle_loss)(e, y).shape == (0, 2)
+    out = jaxloss.circle_loss(
+        jnp.ones((2, 2)), jnp.zeros(2, jnp.int32), ref_embeddings=e, ref_labels=y, reduction="none"
+    )
+    np.testing.assert_array_equal(out, [0.0, 0.0])
 
 
 def test_regression_float16_gradient_overflow_is_the_exact_gradient():

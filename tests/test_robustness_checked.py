@@ -27,6 +27,8 @@ Q = np.array([[0.6, 0.3, 0.1], [0.3, 0.3, 0.4]])  # soft targets
 PM = np.array([[1.0, -1.0, 1.0], [-1.0, 1.0, 1.0]])  # {-1, +1} targets
 B01 = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])  # {0, 1} targets
 LAB = np.array([2, 0])
+ML_LAB = np.array([[2, 0, -1], [1, -1, 0]])  # multilabel_margin_loss: ids, -1 padding
+E4, L4 = np.concatenate([X, Y]), np.array([0, 1, 0, 1])  # embeddings / labels of 4 samples
 
 # valid inputs for every loss that declares a hyperparameter range
 GOOD = {
@@ -54,6 +56,8 @@ GOOD = {
     "multiclass_hinge_loss": dict(scores=X, labels=LAB),
     "categorical_hinge": dict(scores=X, targets=B01),
     "multi_margin_loss": dict(scores=X, labels=LAB),
+    "multilabel_margin_loss": dict(scores=X, labels=ML_LAB),
+    "generalized_cross_entropy": dict(probabilities=P, labels=LAB),
     "kl_divergence_from_probabilities": dict(predictions=P, targets=Q),
     **{
         n: dict(probabilities=P, targets=B01)
@@ -63,6 +67,8 @@ GOOD = {
     "cosine_similarity_loss": dict(predictions=X, targets=Y),
     "cosine_embedding_loss": dict(x1=X, x2=Y, targets=np.array([1.0, -1.0])),
     "triplet_margin_loss": dict(anchor=X, positive=Y, negative=P),
+    "triplet_margin_with_distance_loss": dict(anchor=X, positive=Y, negative=P),
+    "circle_loss": dict(embeddings=E4 / np.linalg.norm(E4, axis=1, keepdims=True), labels=L4),
     "margin_ranking_loss": dict(x1=X, x2=Y, targets=PM),
     "hinge_embedding_loss": dict(distances=np.abs(X), targets=PM),
     "contrastive_loss": dict(distances=np.abs(X), targets=B01),
@@ -250,6 +256,35 @@ COMPLEX_CASES = [
         "logits",
     ),
     ("huber_loss", lambda: jaxloss.huber_loss(X, Y, delta=1 + 1j), "delta"),
+    ("multilabel_margin_loss", lambda: jaxloss.multilabel_margin_loss(C, ML_LAB), "scores"),
+    (
+        "multilabel_margin_loss",
+        lambda: jaxloss.multilabel_margin_loss(X, ML_LAB, margin=1 + 1j),
+        "margin",
+    ),
+    (
+        "generalized_cross_entropy",
+        lambda: jaxloss.generalized_cross_entropy(P + 0j, LAB),
+        "probabilities",
+    ),
+    ("generalized_cross_entropy", lambda: jaxloss.generalized_cross_entropy(P, LAB, q=0.5j), "q"),
+    (
+        "triplet_margin_with_distance_loss",
+        lambda: jaxloss.triplet_margin_with_distance_loss(X, Y, C),
+        "negative",
+    ),
+    (
+        "triplet_margin_with_distance_loss",
+        lambda: jaxloss.triplet_margin_with_distance_loss(C, Y, P),
+        "anchor",
+    ),
+    ("circle_loss", lambda: jaxloss.circle_loss(E4 + 0j, L4), "embeddings"),
+    (
+        "circle_loss",
+        lambda: jaxloss.circle_loss(X, LAB, ref_embeddings=E4 + 0j, ref_labels=L4),
+        "ref_embeddings",
+    ),
+    ("circle_loss", lambda: jaxloss.circle_loss(E4, L4, gamma=2 + 0j), "gamma"),
     ("mean_squared_error", lambda: jaxloss.mean_squared_error(X, Y, weights=X + 0j), "weights"),
 ]
 
@@ -272,6 +307,12 @@ FLAG_CASES = [
     ("gaussian_nll_loss", "full", lambda v: jaxloss.gaussian_nll_loss(X, Y, P, full=v)),
     ("kl_divergence", "log_targets", lambda v: jaxloss.kl_divergence(X, Q, log_targets=v)),
     ("triplet_margin_loss", "swap", lambda v: jaxloss.triplet_margin_loss(X, Y, P, swap=v)),
+    (
+        "triplet_margin_with_distance_loss",
+        "swap",
+        lambda v: jaxloss.triplet_margin_with_distance_loss(X, Y, P, swap=v),
+    ),
+    ("circle_loss", "remove_diagonal", lambda v: jaxloss.circle_loss(E4, L4, remove_diagonal=v)),
     (
         "ctc_loss",
         "zero_infinity",
@@ -321,6 +362,16 @@ def test_python_lists_are_accepted():
     np.testing.assert_allclose(
         jaxloss.cosine_distance(X.tolist(), Y.tolist()), jaxloss.cosine_distance(X, Y)
     )
+    for name in (
+        "multilabel_margin_loss",
+        "generalized_cross_entropy",
+        "triplet_margin_with_distance_loss",
+        "circle_loss",
+    ):
+        g = GOOD[name]
+        np.testing.assert_allclose(
+            _fn(name)(*[v.tolist() for v in g.values()]), _fn(name)(*g.values()), err_msg=name
+        )
 
 
 BAD_LISTS = {
@@ -332,6 +383,19 @@ BAD_LISTS = {
     "bce-targets": (lambda: jaxloss.binary_cross_entropy([0.5, 0.5], ["x", "y"]), "'targets'"),
     "labels": (lambda: jaxloss.sparse_softmax_cross_entropy(X, ["a", "b"]), "'labels'"),
     "weights": (lambda: jaxloss.mean_squared_error([1.0], [1.0], weights=["a"]), "'weights'"),
+    "multilabel-labels": (
+        lambda: jaxloss.multilabel_margin_loss(X, [[0, -1], [1, 2, -1]]),
+        "'labels'",
+    ),
+    "gce-probabilities": (
+        lambda: jaxloss.generalized_cross_entropy([[0.5], [0.2, 0.8]], LAB),
+        "'probabilities'",
+    ),
+    "triplet-negative": (
+        lambda: jaxloss.triplet_margin_with_distance_loss(X, Y, [["a", "b", "c"]] * 2),
+        "'negative'",
+    ),
+    "circle-labels": (lambda: jaxloss.circle_loss(E4, ["a", "b", "a", "b"]), "'labels'"),
 }
 
 
@@ -357,6 +421,8 @@ ZERO_CLASS_CASES = [
     ("poly1_cross_entropy", lambda: jaxloss.poly1_cross_entropy(Z, LAB)),
     ("multiclass_hinge_loss", lambda: jaxloss.multiclass_hinge_loss(Z, LAB)),
     ("multi_margin_loss", lambda: jaxloss.multi_margin_loss(Z, LAB)),
+    ("multilabel_margin_loss", lambda: jaxloss.multilabel_margin_loss(Z, Z.astype(int))),
+    ("generalized_cross_entropy", lambda: jaxloss.generalized_cross_entropy(Z, LAB)),
     ("kl_divergence", lambda: jaxloss.kl_divergence(Z, Z)),
     ("multilabel_soft_margin_loss", lambda: jaxloss.multilabel_soft_margin_loss(Z, Z)),
     (

@@ -51,6 +51,8 @@ E_NTX = np.concatenate([X, Y])  # ntxent embeddings [4, 3]
 L_NTX = np.array([0, 1, 0, 1])
 CTC_LOGITS = np.zeros((2, 4, 3)) + np.arange(3.0) / 3  # [B, T, K], blank 0
 CTC_LABELS = np.array([[1, 2], [2, 1]])
+ML_LAB = np.array([[2, 0, -1], [1, -1, 0]])  # multilabel_margin_loss: row 0 {2, 0}, row 1 {1}
+E_CIRC = E_NTX / np.linalg.norm(E_NTX, axis=1, keepdims=True)  # circle_loss: unit rows [4, 3]
 
 
 def _a(v):
@@ -95,6 +97,8 @@ GOOD = {
     "poly1_cross_entropy": dict(logits=X, labels=LAB),
     "multiclass_hinge_loss": dict(scores=X, labels=LAB),
     "multi_margin_loss": dict(scores=X, labels=LAB),
+    "multilabel_margin_loss": dict(scores=X, labels=ML_LAB),
+    "generalized_cross_entropy": dict(probabilities=P, labels=LAB),
     "kl_divergence": dict(log_predictions=np.log(P), targets=Q),
     "kl_divergence_from_probabilities": dict(predictions=P, targets=Q),
     "js_divergence": dict(log_predictions=np.log(P), targets=Q),
@@ -106,6 +110,8 @@ GOOD = {
     "cosine_similarity_loss": dict(predictions=X, targets=Y),
     "cosine_embedding_loss": dict(x1=X, x2=Y, targets=T2),
     "triplet_margin_loss": dict(anchor=X, positive=Y, negative=P),
+    "triplet_margin_with_distance_loss": dict(anchor=X, positive=Y, negative=P),
+    "circle_loss": dict(embeddings=E_CIRC, labels=L_NTX),
     "margin_ranking_loss": dict(x1=X, x2=Y, targets=PM),
     "hinge_embedding_loss": dict(distances=np.abs(X), targets=PM),
     "contrastive_loss": dict(distances=np.abs(X), targets=B01),
@@ -204,6 +210,8 @@ def _describe(check):
     """(kind, argument, allows +inf) for one check of SPECS."""
     if check is _checked._ctc_checks:
         return "ctc", "labels", None
+    if check is _checked._multilabel_targets:
+        return "multilabel", "labels", None
     owner = check.__qualname__.split(".")[0]
     cv = inspect.getclosurevars(check).nonlocals
     if owner == "finite":
@@ -242,6 +250,7 @@ NAN_OTHER = {
     # only the label's entry is read (index (0, 0) is not row 0's label, 2)
     ("nll_loss", "log_probabilities"): "unread",
     ("sparse_categorical_cross_entropy", "probabilities"): "unread",
+    ("generalized_cross_entropy", "probabilities"): "unread",
     # a target neither 1 nor -1 contributes 0 (PyTorch)
     ("cosine_embedding_loss", "targets"): 0.0,
     # a target neither 1 nor -1 gets both terms: d + max(0, margin - d), d = 0.3
@@ -256,6 +265,7 @@ NAN_WHERE = {
     ("linear_cross_entropy", "weight"): np.s_[:],  # the shared weight couples every token
     ("linear_cross_entropy", "bias"): np.s_[:],
     ("ntxent_loss", "embeddings"): np.s_[:],  # embedding 0 is in every row's denominator
+    ("circle_loss", "embeddings"): np.s_[:],  # embedding 0 is in every anchor's P or N set
     ("grpo_loss", "advantages"): np.s_[0],  # the advantage of sequence 0 is in all its tokens
 }
 
@@ -296,6 +306,7 @@ def test_nan_input_gives_nan_for_its_example(name, arg):
     [
         ("nll_loss", "log_probabilities"),
         ("sparse_categorical_cross_entropy", "probabilities"),
+        ("generalized_cross_entropy", "probabilities"),
     ],
 )
 def test_nan_at_the_label_entry_gives_nan(name, arg):
@@ -344,6 +355,10 @@ INF_CASES = [
     ("poly1_cross_entropy", "logits", INF, INF),
     ("multiclass_hinge_loss", "scores", INF, INF),
     ("multi_margin_loss", "scores", INF, INF),
+    # row 0's targets {2, 0}: s_0 = +inf is a target, every hinge with it is max(0, 1 - inf) = 0,
+    # and the other pair (j = 2, i = 1) is max(0, 1 - 2.0 + (-0.4)) = 0
+    ("multilabel_margin_loss", "scores", INF, 0.0),
+    ("multilabel_margin_loss", "scores", -INF, INF),  # max(0, 1 - (-inf) + s_1)
     ("nll_loss", "log_probabilities", INF, "unread"),  # not the label's entry
     ("kl_divergence", "log_predictions", INF, -INF),  # t·(log t - inf)
     ("kl_divergence", "targets", INF, INF),
@@ -352,6 +367,8 @@ INF_CASES = [
     ("cosine_similarity_loss", "targets", -INF, NAN),
     ("cosine_embedding_loss", "x1", INF, NAN),
     ("triplet_margin_loss", "positive", INF, INF),  # d(a, p) = inf
+    ("triplet_margin_with_distance_loss", "positive", INF, INF),  # d(a, p) = inf
+    ("triplet_margin_with_distance_loss", "negative", -INF, 0.0),  # max(0, 1 + d(a, p) - inf)
     ("margin_ranking_loss", "x2", INF, INF),  # max(0, -(+1)·(0.3 - inf))
     ("hinge_embedding_loss", "distances", INF, INF),  # target +1: the distance
     ("contrastive_loss", "distances", INF, INF),  # target 1: d²
@@ -386,6 +403,43 @@ def test_ntxent_infinite_embedding():
     # ntxent couples the batch: embedding 0 is in every other row's softmax denominator
     out = _run("ntxent_loss", _with("ntxent_loss", "embeddings", (0, 0), INF))
     _assert_only(out, _base("ntxent_loss"), np.s_[:], NAN)
+
+
+def _circle_ref(e, y, gamma=80.0, m=0.4):
+    """Plain float64 NumPy circle loss of the docstring (remove_diagonal, references = e)."""
+    e = np.asarray(e, np.float64)
+    with np.errstate(invalid="ignore"):
+        d = np.maximum(1 - e @ e.T, 0.0)  # NaN stays NaN (np.maximum propagates it)
+    out = []
+    for i in range(len(y)):
+        pos = [j for j in range(len(y)) if y[j] == y[i] and j != i]
+        neg = [j for j in range(len(y)) if y[j] != y[i]]
+        if not pos or not neg:
+            out.append(0.0)
+            continue
+        lp = [
+            -gamma * max(m + d[i, j], 0.0) * (m - d[i, j]) if d[i, j] == d[i, j] else NAN
+            for j in pos
+        ]
+        ln = [
+            gamma * max(1 + m - d[i, j], 0.0) * (1 - m - d[i, j]) if d[i, j] == d[i, j] else NAN
+            for j in neg
+        ]
+        with np.errstate(invalid="ignore"):  # NaN distances propagate
+            out.append(softplus(np.logaddexp.reduce(lp) + np.logaddexp.reduce(ln)))
+    return np.array(out)
+
+
+def test_circle_infinite_embedding():
+    # +inf in e_0: <e_0, e_j> is +inf (d = max(0, 1 - inf) = 0) where e_j[0] > 0, and inf·0 = NaN
+    # with e_3 = Y[1] / ‖Y[1]‖ (first entry 0): anchors 0 and 3 get NaN, 1 and 2 the formula at d=0
+    args = _with("circle_loss", "embeddings", (0, 0), INF)
+    expected = _circle_ref(args["embeddings"], L_NTX)
+    assert np.isnan(expected[[0, 3]]).all() and np.isfinite(expected[[1, 2]]).all()
+    out = _run("circle_loss", args)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, equal_nan=True)
+    # and the reference reproduces the valid input's value
+    np.testing.assert_allclose(_base("circle_loss"), _circle_ref(E_CIRC, L_NTX), rtol=1e-12)
 
 
 def test_ctc_infinite_logit():
@@ -599,6 +653,10 @@ def _value_cases():
             1.5,
             -0.25 * np.sum(np.array([1.5, 0.3, 0.1]) * (1 - P[0]) ** 2 * np.log(P[0])),
         ),
+        # generalized cross-entropy (q = 0.5): p_y above 1 used as given, below 0 counts as 0
+        ("generalized_cross_entropy", "probabilities", (0, 2), 1.5, (1 - math.sqrt(1.5)) / 0.5),
+        ("generalized_cross_entropy", "probabilities", (0, 2), -0.5, 1 / 0.5),
+        ("generalized_cross_entropy", "probabilities", (0, 0), 1.5, (1 - math.sqrt(0.5)) / 0.5),
         # divergences: negative targets give NaN; other values are used as given
         ("kl_divergence_from_probabilities", "targets", (0, 0), -0.5, NAN),
         (
@@ -672,6 +730,7 @@ LABEL_LOSSES = [
     "multi_margin_loss",
     "multiclass_perceptron_loss",
     "multiclass_sparsemax_loss",
+    "generalized_cross_entropy",
 ]
 
 
@@ -688,6 +747,28 @@ def test_out_of_range_label_with_ignore_index_still_nan():
     args = _with(name, "labels", (0,), -1)
     out = _run(name, args, ignore_index=-100)
     _assert_only(out, _base(name), (0,), NAN)
+
+
+@pytest.mark.parametrize("bad", [3, 1000])
+def test_multilabel_margin_label_out_of_range_gives_nan(bad):
+    # a class id >= C before the -1 padding: NaN for that example (docstring; PyTorch raises)
+    name = "multilabel_margin_loss"
+    args = _with(name, "labels", (0, 1), bad)
+    _assert_only(_run(name, args), _base(name), (0,), NAN)
+
+
+def test_multilabel_margin_label_after_the_padding_is_ignored():
+    # an out-of-range id after the first negative entry is padding: not checked, not read
+    name = "multilabel_margin_loss"
+    args = _with(name, "labels", (1, 2), 1000)
+    out = jaxloss.checked(_fn(name))(**{k: _a(v) for k, v in args.items()}, reduction="none")
+    np.testing.assert_array_equal(np.asarray(out), _base(name))
+    # and the base value is the docstring's formula: (1/C) Σ_{j∈Y} Σ_{i∉Y} max(0, 1 - s_j + s_i)
+    ref = [
+        sum(max(0.0, 1 - X[r, j] + X[r, i]) for j in ys for i in range(3) if i not in ys) / 3
+        for r, ys in ((0, (2, 0)), (1, (1,)))
+    ]
+    np.testing.assert_allclose(_base(name), ref, rtol=1e-12)
 
 
 def test_linear_cross_entropy_out_of_range_label_gives_nan():
@@ -740,6 +821,8 @@ def _covered():
     for name in LABEL_LOSSES:
         keys.add((name, "labels", "labels"))
     keys.add(("linear_cross_entropy", "labels", "labels"))
+    keys.add(("multilabel_margin_loss", "multilabel", "labels"))  # test_multilabel_margin_label_*
+    keys.add(("circle_loss", "inf", None))  # test_circle_infinite_embedding
     keys.add(("ctc_loss", "ctc", "labels"))
     return keys
 
