@@ -298,13 +298,13 @@ def check_broadcastable(name: str, arg: str, value: ArrayLike, shape: tuple[int,
 
 
 def check_floating(name: str, arg: str, x: ArrayLike) -> None:
-    dtype = jnp.result_type(x)
+    dtype = _as_array(name, arg, x).dtype  # lists convert, as elsewhere
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(f"{name}: '{arg}' must be a floating-point array, got dtype {dtype}")
 
 
 def check_integer(name: str, arg: str, x: ArrayLike) -> None:
-    dtype = jnp.result_type(x)
+    dtype = _as_array(name, arg, x).dtype  # lists convert, as elsewhere
     if not jnp.issubdtype(dtype, jnp.integer):
         raise TypeError(
             f"{name}: '{arg}' must be integer class ids, got dtype {dtype}"
