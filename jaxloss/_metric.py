@@ -514,8 +514,9 @@ def triplet_margin_with_distance_loss(
     :math:`\min(d(a, n), d(p, n))`.
 
     Args:
-      anchor, positive, negative: float arrays of the same shape (the feature axis last for the
-        default distance).
+      anchor: float array, the anchors (the feature axis last for the default distance).
+      positive: float array of ``anchor``'s shape, the positives.
+      negative: float array of ``anchor``'s shape, the negatives.
       distance_function: a callable ``d(x1, x2)`` of JAX arrays returning the per-triplet
         distances (e.g. ``1 - cosine``); ``None`` is PyTorch's ``pairwise_distance``,
         :math:`\lVert x_1 - x_2 + 10^{-6} \rVert_2` over the last axis.

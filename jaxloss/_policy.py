@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from . import _validation as val
 from ._numerics import as_compute, as_hyper, compute_dtype
 from ._validation import (
     check_broadcastable,
@@ -27,6 +28,7 @@ def _safe_div(num: jax.Array, den: jax.Array) -> jax.Array:
     return jnp.where(nonzero, num / jnp.where(nonzero, den, jnp.ones_like(den)), 0)
 
 
+@val.declare_ranges(beta=val.NONNEGATIVE)
 def grpo_loss(
     logps: ArrayLike,
     old_logps: ArrayLike,

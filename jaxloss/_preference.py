@@ -16,6 +16,7 @@ import numpy as np
 from jax import lax
 from jax.typing import ArrayLike
 
+from . import _validation as val
 from ._numerics import as_compute, as_hyper, compute_dtype, log_sigmoid
 from ._reduction import apply_reduction
 from ._validation import (
@@ -64,6 +65,7 @@ def log1mexp(x: jax.Array) -> jax.Array:
     return jnp.where(near_zero, jnp.log(-jnp.expm1(a)), jnp.log1p(-jnp.exp(b)))
 
 
+@val.declare_ranges(beta=val.POSITIVE, label_smoothing=val.UNIT_INTERVAL)
 def dpo_loss(
     chosen_logps: ArrayLike,
     rejected_logps: ArrayLike,
@@ -170,6 +172,7 @@ def dpo_loss(
     return apply_reduction(name, values, weights, where, reduction)
 
 
+@val.declare_ranges(beta=val.POSITIVE, gamma=val.REAL, label_smoothing=val.UNIT_INTERVAL)
 def simpo_loss(
     chosen_logps: ArrayLike,
     rejected_logps: ArrayLike,
@@ -222,12 +225,14 @@ def simpo_loss(
     name = "simpo_loss"
     check_positive(name, "beta", beta)
     check_in_range(name, "label_smoothing", label_smoothing, 0.0, 1.0)
+    val.check_ranges(name, gamma=gamma)
     c, r = _inputs(name, chosen_logps=chosen_logps, rejected_logps=rejected_logps)
     z = as_hyper(beta, c.dtype) * (c - r) - as_hyper(gamma, c.dtype)
     values = _smoothed_logistic(z, as_hyper(label_smoothing, c.dtype))
     return apply_reduction(name, values, weights, where, reduction)
 
 
+@val.declare_ranges(beta=val.NONNEGATIVE)
 def orpo_loss(
     chosen_logps: ArrayLike,
     rejected_logps: ArrayLike,
@@ -284,6 +289,7 @@ def orpo_loss(
     return apply_reduction(name, values, weights, where, reduction)
 
 
+@val.declare_ranges(beta=val.POSITIVE)
 def kto_loss(
     logps: ArrayLike,
     ref_logps: ArrayLike,
