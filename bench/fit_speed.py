@@ -194,6 +194,9 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=7, help="timed epochs per runner (median)")
     p.add_argument("--rounds", type=int, default=2, help="interleaved blocks of epochs")
     p.add_argument("--compile-reps", type=int, default=3)
+    p.add_argument(
+        "--compile-only", action="store_true", help="only the step compile times (no epochs)"
+    )
     p.add_argument("--only", default=None, help="substring of a workload name")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
@@ -208,6 +211,20 @@ def main(argv=None):
         if args.only and args.only not in name:
             continue
         bs = 32
+        if args.compile_only:
+            comp = [compile_seconds(make, x, y, loss_fn, bs, tx) for _ in range(args.compile_reps)]
+            c_plain = statistics.median(c[0] for c in comp)
+            c_fit = statistics.median(c[1] for c in comp)
+            ratio = statistics.median(c[1] / c[0] for c in comp)
+            ms = {"plain": 1e3 * c_plain, "fit": 1e3 * c_fit}
+            rows.append({"workload": name, "compile_ms": ms, "compile_ratio": c_fit / c_plain})
+            rows[-1]["median_pair_ratio"] = ratio
+            print(
+                f"{name:30} step compile ms plain {1e3 * c_plain:.0f}, fit {1e3 * c_fit:.0f} "
+                f"(x{c_fit / c_plain:.2f}; median of per-rep ratios x{ratio:.2f})",
+                flush=True,
+            )
+            continue
         runners = {"plain": plain_runner(make, x, y, loss_fn, bs, tx)}
         runners["plain_jax"] = plain_jax_runner(make, x, y, loss_fn, bs, tx)
         for ex in ("step", "scan", "auto"):

@@ -257,21 +257,26 @@ def _all_finite(*trees) -> jax.Array:
     """Whether every float leaf of ``trees`` is finite, as ONE reduction.
 
     ``x * 0`` is 0 for a finite ``x`` and NaN for ±inf / NaN, so the sum over all leaves is 0 or
-    NaN (never a false alarm from overflow). One concatenated reduction instead of one per leaf
-    keeps the guard from doubling the step's compile time.
+    NaN (never a false alarm from overflow). The leaves are concatenated behind an
+    ``optimization_barrier``: without it XLA rewrites the reduction of the concatenation into one
+    reduction (several kernels) per leaf, which made the guarded step compile ~2x as long as the
+    plain one; with it the check is one concatenation, one multiply and one reduction.
     """
     parts = []
     for leaf in jax.tree_util.tree_leaves(trees):
         if jnp.issubdtype(leaf.dtype, jnp.inexact):
             leaf = jnp.real(leaf) + jnp.imag(leaf) if jnp.iscomplexobj(leaf) else leaf
-            parts.append(jnp.ravel(leaf).astype(jnp.float32) * 0.0)
+            parts.append(jnp.ravel(leaf).astype(jnp.float32))
     if not parts:
         return jnp.asarray(True)
-    return jnp.isfinite(jnp.sum(jnp.concatenate(parts)))
+    flat = jax.lax.optimization_barrier(jnp.concatenate(parts))
+    return jnp.isfinite(jnp.sum(flat * 0.0))
 
 
 def _select(pred, new, old):
-    return jax.tree_util.tree_map(lambda a, b: jnp.where(pred, a, b), new, old)
+    """``new`` if ``pred`` else ``old``, as one ``lax.cond`` (a per-leaf ``where`` compiles one
+    kernel per leaf; under ``vmap`` the cond becomes that select anyway)."""
+    return jax.lax.cond(pred, lambda: new, lambda: old)
 
 
 def check_metrics(metric_fns, obj: Objective, where: str):
