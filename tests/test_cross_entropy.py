@@ -11,6 +11,7 @@ from .helpers import (
     assert_close,
     assert_finite,
     debug_nans,
+    fd_check_order2,
     grads_f64,
     reduce_ref,
     rng,
@@ -392,7 +393,8 @@ def test_seed_document_worked_example_0_288():
 # ------------------------------------------------------------------------------------------------
 
 
-def test_second_order_finite_differences():
+def _second_order_cases():
+    """(f, args, modes) of the order-2 checks, and the data of the order-1 ones."""
     x = _logits((4, 5), scale=1.0)
     y = jnp.asarray(_labels((4,), 5))
     t = _dist((4, 5), -1)
@@ -406,20 +408,44 @@ def test_second_order_finite_differences():
                 z, y, label_smoothing=0.1, class_weights=w, z_loss=0.05, logit_softcap=2.5
             ),
             (x,),
+            ("fwd", "rev"),
         ),
-        (lambda z, s: soft_ce(z, s, label_smoothing=0.1, class_weights=w, z_loss=0.05), (x, t)),
+        (
+            lambda z, s: soft_ce(z, s, label_smoothing=0.1, class_weights=w, z_loss=0.05),
+            (x, t),
+            ("fwd", "rev"),
+        ),
+        (
+            lambda q, s: jaxloss.categorical_cross_entropy(q, s, label_smoothing=0.1),
+            (p, t),
+            ("fwd",),
+        ),
     ]
-    for f, args in cases:
-        grads_f64(jax.jit(f), args)  # jit: compiled once instead of op-by-op dispatch
-    grads_f64(
-        jax.jit(lambda q, s: jaxloss.categorical_cross_entropy(q, s, label_smoothing=0.1)),
-        (p, t),
-        modes=("fwd",),
-    )
+    return cases, (x, y, p, w)
+
+
+def _first_order_checks(x, y, p, w):
     # z-loss's second order is also covered by the hessian tests; nll is linear in its input
     grads_f64(jax.jit(lambda z: jaxloss.z_loss(z, axis=0)), (x,), order=1)
     grads_f64(jax.jit(lambda q: jaxloss.sparse_categorical_cross_entropy(q, y)), (p,), order=1)
     grads_f64(jax.jit(lambda q: jaxloss.nll_loss(q, y, class_weights=w)), (np.log(p),), order=1)
+
+
+def test_second_order_finite_differences():
+    # default tier: gradient and Hessian-vector product (jitted) against central differences;
+    # check_grads in both modes to order 2: the slow test below
+    cases, data = _second_order_cases()
+    for f, args, _ in cases:
+        fd_check_order2(f, args, rtol=1e-5, atol=1e-5)
+    _first_order_checks(*data)
+
+
+@pytest.mark.slow
+def test_second_order_finite_differences_check_grads():
+    cases, data = _second_order_cases()
+    for f, args, modes in cases:
+        grads_f64(jax.jit(f), args, modes=modes)  # jit: compiled once instead of op-by-op dispatch
+    _first_order_checks(*data)
 
 
 def _plain_sparse(z, y, eps, w, zl, cap):

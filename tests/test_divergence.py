@@ -11,6 +11,7 @@ from .helpers import (
     assert_close,
     assert_finite,
     debug_nans,
+    fd_check_order2,
     grads_f64,
     reduce_ref,
     rng,
@@ -210,7 +211,7 @@ def test_kldivloss_alias_is_batchmean():
 # gradients: finite differences and closed forms
 
 
-def test_grads_finite_differences():
+def _fd_cases():
     # well-conditioned distributions (every entry ≥ 0.1) so finite differences with eps=1e-4 hold
     r = rng(6)
     p = r.uniform(0.5, 1.5, size=(2, 4))
@@ -218,10 +219,25 @@ def test_grads_finite_differences():
     t = r.uniform(0.5, 1.5, size=(2, 4))
     t /= t.sum(-1, keepdims=True)
     log_p = np.log(p)
-    grads_f64(lambda a, b: jaxloss.kl_divergence(a, b), (log_p, t))
-    grads_f64(lambda a, b: jaxloss.kl_divergence(a, b, log_targets=True), (log_p, np.log(t)))
-    grads_f64(lambda a, b: jaxloss.kl_divergence_from_probabilities(a, b), (p, t))
-    grads_f64(lambda a, b: jaxloss.js_divergence(a, b, reduction="sum"), (log_p, t))
+    return [
+        (lambda a, b: jaxloss.kl_divergence(a, b), (log_p, t)),
+        (lambda a, b: jaxloss.kl_divergence(a, b, log_targets=True), (log_p, np.log(t))),
+        (lambda a, b: jaxloss.kl_divergence_from_probabilities(a, b), (p, t)),
+        (lambda a, b: jaxloss.js_divergence(a, b, reduction="sum"), (log_p, t)),
+    ]
+
+
+def test_grads_finite_differences():
+    # gradient and Hessian-vector product (jitted) against central differences; check_grads in
+    # both modes to order 2: the slow test below
+    for f, args in _fd_cases():
+        fd_check_order2(f, args, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_grads_finite_differences_check_grads_order2():
+    for f, args in _fd_cases():
+        grads_f64(f, args)
 
 
 def test_grads_closed_form():

@@ -9,7 +9,15 @@ import pytest
 
 import jaxloss
 
-from .helpers import assert_close, assert_finite, debug_nans, grads_f64, reduce_ref, rng
+from .helpers import (
+    assert_close,
+    assert_finite,
+    debug_nans,
+    fd_check_order2,
+    grads_f64,
+    reduce_ref,
+    rng,
+)
 
 # ----------------------------------------------------------------------------------------------
 # Plain float64 NumPy references: per-row values and the gradient of their sum w.r.t. p.
@@ -209,11 +217,8 @@ def test_tversky_alpha_weights_false_positives_beta_false_negatives():
     )
 
 
-def test_finite_difference_grads():
-    """Order-2 finite differences (fwd and rev) of every loss, w.r.t. inputs and hyperparameters.
-
-    One stacked check (one output per loss) so that it compiles once.
-    """
+def _stacked_segmentation_losses():
+    """(f, args): every loss stacked (one output per loss), inputs and hyperparameters traced."""
     p, t = gen((2, 5), rng(23))
     pg, tg = gen_onehot((2, 4, 3), rng(24))
     T, TG = jnp.asarray(t), jnp.asarray(tg)
@@ -228,7 +233,24 @@ def test_finite_difference_grads():
         ]
         return jnp.stack(out)
 
-    grads_f64(jax.jit(f), (p, pg, 0.7, 0.3, 0.6, 0.2), order=2)
+    return f, (p, pg, 0.7, 0.3, 0.6, 0.2)
+
+
+def test_finite_difference_grads():
+    """Gradient and Hessian-vector product of every loss, w.r.t. inputs and hyperparameters,
+    against central differences (jitted; check_grads in both modes: the slow test below)."""
+    f, args = _stacked_segmentation_losses()
+    fd_check_order2(f, args, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_finite_difference_grads_check_grads_order2():
+    """Order-2 finite differences (fwd and rev) of every loss, w.r.t. inputs and hyperparameters.
+
+    One stacked check (one output per loss) so that it compiles once.
+    """
+    f, args = _stacked_segmentation_losses()
+    grads_f64(jax.jit(f), args, order=2)
 
 
 # ----------------------------------------------------------------------------------------------
