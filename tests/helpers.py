@@ -108,6 +108,20 @@ def fd_check_order2(f, args, seed=0, eps=1e-4, rtol=1e-6, atol=1e-8):
     assert_close(dot(fd_hv, u), dot(hvp_fwd(args, v), u), rtol=rtol, atol=atol)
 
 
+def tiered(grid, default):
+    """``pytest.param`` of every tuple in ``grid``: those in ``default`` run in the default tier,
+    the rest are marked ``slow`` (the exhaustive tier, ``scripts/test_slow.sh``)."""
+    default = [tuple(d) for d in default]
+    missing = [d for d in default if d not in [tuple(g) for g in grid]]
+    assert not missing, f"default-tier cases not in the grid: {missing}"
+    return [pytest.param(*g, marks=() if tuple(g) in default else pytest.mark.slow) for g in grid]
+
+
+# Pairwise covering rows for four two-level factors: every pair of levels of every two factors
+# occurs in one of these 5 rows (16 rows for the full product).
+PAIRWISE_2x4 = [(0, 0, 0, 0), (0, 1, 1, 1), (1, 0, 1, 1), (1, 1, 0, 1), (1, 1, 1, 0)]
+
+
 def torch_or_skip():
     """PyTorch (CPU) as an oracle, or skip the test cleanly where it is absent."""
     return pytest.importorskip("torch")

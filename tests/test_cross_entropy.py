@@ -8,6 +8,7 @@ import pytest
 import jaxloss
 
 from .helpers import (
+    PAIRWISE_2x4,
     assert_close,
     assert_finite,
     debug_nans,
@@ -15,6 +16,7 @@ from .helpers import (
     grads_f64,
     reduce_ref,
     rng,
+    tiered,
     to_torch,
     torch_or_skip,
 )
@@ -151,8 +153,16 @@ SPARSE_OPTIONS = [
 ]
 
 
-@pytest.mark.parametrize("shape,axis", SHAPES)
-@pytest.mark.parametrize("opts", SPARSE_OPTIONS, ids=lambda o: "-".join(o) or "plain")
+# default tier: every option set on the first layout, every layout with all options at once; the
+# other (layout, options) pairs run in the slow tier
+@pytest.mark.parametrize(
+    "shape,axis,opts",
+    tiered(
+        [(s, a, o) for o in SPARSE_OPTIONS for s, a in SHAPES],
+        [(*SHAPES[0], o) for o in SPARSE_OPTIONS] + [(s, a, SPARSE_OPTIONS[-1]) for s, a in SHAPES],
+    ),
+    ids=[f"{s}-{a}-{'-'.join(o) or 'plain'}" for o in SPARSE_OPTIONS for s, a in SHAPES],
+)
 def test_sparse_softmax_ce_matches_numpy(shape, axis, opts):
     x = _logits(shape)
     c = shape[axis]
@@ -262,10 +272,25 @@ def _torch_ce(torch, x, target, **kw):
     return out.detach().numpy(), xt.grad.numpy()
 
 
-@pytest.mark.parametrize("layout", ["2d", "bct"])
-@pytest.mark.parametrize("use_weight", [False, True])
-@pytest.mark.parametrize("use_ignore", [False, True])
-@pytest.mark.parametrize("eps", [0.0, 0.2])
+TORCH_GRID = [
+    (lay, w, ign, e)
+    for e in (0.0, 0.2)
+    for ign in (False, True)
+    for w in (False, True)
+    for lay in ("2d", "bct")
+]
+_LEVELS = (("2d", "bct"), (False, True), (False, True), (0.0, 0.2))
+
+
+# default tier: a pairwise covering subset (5 of 16: every pair of option values occurs); the full
+# product runs in the slow tier
+@pytest.mark.parametrize(
+    "layout,use_weight,use_ignore,eps",
+    tiered(
+        TORCH_GRID,
+        [tuple(lv[i] for lv, i in zip(_LEVELS, row, strict=True)) for row in PAIRWISE_2x4],
+    ),
+)
 def test_sparse_ce_matches_torch(layout, use_weight, use_ignore, eps):
     torch = torch_or_skip()
     shape, axis = ((4, 5), -1) if layout == "2d" else ((2, 5, 3), 1)
