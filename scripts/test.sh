@@ -15,7 +15,7 @@ export PYTHONUNBUFFERED=1
 WORKERS="${JAXLOSS_TEST_WORKERS:-2}"
 XDIST=()
 if [ "$WORKERS" != "0" ]; then
-  XDIST=(-n "$WORKERS" --dist loadgroup)
+  XDIST=(-n "$WORKERS" --dist loadfile)
 fi
 start=$(date +%s)
 status=0
