@@ -9,14 +9,7 @@ import pytest
 
 import jaxloss
 
-from .helpers import (
-    assert_close,
-    assert_finite,
-    debug_nans,
-    grads_f64,
-    reduce_ref,
-    rng,
-)
+from .helpers import assert_close, assert_finite, debug_nans, grads_f64, reduce_ref, rng
 
 # ----------------------------------------------------------------------------------------------
 # Plain float64 NumPy references: per-row values and the gradient of their sum w.r.t. p.
@@ -216,8 +209,11 @@ def test_tversky_alpha_weights_false_positives_beta_false_negatives():
     )
 
 
-def _stacked_segmentation_losses():
-    """(f, args): every loss stacked (one output per loss), inputs and hyperparameters traced."""
+def test_finite_difference_grads():
+    """Order-2 finite differences (fwd and rev) of every loss, w.r.t. inputs and hyperparameters.
+
+    One stacked check (one output per loss) so that it compiles once.
+    """
     p, t = gen((2, 5), rng(23))
     pg, tg = gen_onehot((2, 4, 3), rng(24))
     T, TG = jnp.asarray(t), jnp.asarray(tg)
@@ -232,17 +228,7 @@ def _stacked_segmentation_losses():
         ]
         return jnp.stack(out)
 
-    return f, (p, pg, 0.7, 0.3, 0.6, 0.2)
-
-
-def test_finite_difference_grads():
-    """Order-2 finite differences (fwd and rev) of every loss, w.r.t. inputs and hyperparameters.
-
-    One stacked check (one output per loss) so that it compiles once (3 s of CPU: it stays in the
-    default tier).
-    """
-    f, args = _stacked_segmentation_losses()
-    grads_f64(jax.jit(f), args, order=2)
+    grads_f64(jax.jit(f), (p, pg, 0.7, 0.3, 0.6, 0.2), order=2)
 
 
 # ----------------------------------------------------------------------------------------------
