@@ -73,6 +73,55 @@ def grads_f64(f, args, order=2, modes=("fwd", "rev"), eps=1e-4, rtol=1e-5, atol=
     check_grads(f, args, order=order, modes=modes, eps=eps, rtol=rtol, atol=atol)
 
 
+def fd_check_order2(f, args, seed=0, eps=1e-4, rtol=1e-6, atol=1e-8):
+    """First and second derivatives of ``f`` against central finite differences, float64.
+
+    The same check as ``grads_f64(f, args, order=2)`` along random directions, but every
+    evaluation is one of three jitted functions (f, ∇f, Hessian-vector product): check_grads
+    re-linearises at each finite-difference point, which costs 6-7x the CPU time (18 s instead of
+    2.8 s for the binary family's sum). The default test tier uses this one; the full
+    ``check_grads`` (forward and reverse, every order-2 combination) runs in the slow tier. A
+    non-scalar ``f`` is projected on a fixed random cotangent first.
+    """
+    r = rng(seed)
+    args = tuple(jnp.asarray(a, jnp.float64) for a in args)
+    argnums = tuple(range(len(args)))
+    shape = jax.eval_shape(f, *args).shape
+    if shape:
+        w = jnp.asarray(r.normal(size=shape))
+        f0 = f
+        f = lambda *a: jnp.vdot(w, f0(*a))
+    v = tuple(jnp.asarray(r.normal(size=a.shape)) for a in args)
+    u = tuple(jnp.asarray(r.normal(size=a.shape)) for a in args)  # a second direction to project on
+    f_j = jax.jit(f)
+    grad_j = jax.jit(jax.grad(f, argnums=argnums))
+    # Hessian-vector product, forward over reverse (what jax.hessian does)
+    hvp_fwd = jax.jit(lambda x, t: jax.jvp(lambda *y: jax.grad(f, argnums=argnums)(*y), x, t)[1])
+    plus = tuple(a + eps * d for a, d in zip(args, v, strict=False))
+    minus = tuple(a - eps * d for a, d in zip(args, v, strict=False))
+    dot = lambda xs, ys: sum(float(jnp.vdot(x, y)) for x, y in zip(xs, ys, strict=False))
+    g = grad_j(*args)
+    assert_close(
+        dot(g, v), (float(f_j(*plus)) - float(f_j(*minus))) / (2 * eps), rtol=rtol, atol=atol
+    )
+    fd_hv = [(gp - gm) / (2 * eps) for gp, gm in zip(grad_j(*plus), grad_j(*minus), strict=False)]
+    assert_close(dot(fd_hv, u), dot(hvp_fwd(args, v), u), rtol=rtol, atol=atol)
+
+
+def tiered(grid, default):
+    """``pytest.param`` of every tuple in ``grid``: those in ``default`` run in the default tier,
+    the rest are marked ``slow`` (the exhaustive tier, ``scripts/test_slow.sh``)."""
+    default = [tuple(d) for d in default]
+    missing = [d for d in default if d not in [tuple(g) for g in grid]]
+    assert not missing, f"default-tier cases not in the grid: {missing}"
+    return [pytest.param(*g, marks=() if tuple(g) in default else pytest.mark.slow) for g in grid]
+
+
+# Pairwise covering rows for four two-level factors: every pair of levels of every two factors
+# occurs in one of these 5 rows (16 rows for the full product).
+PAIRWISE_2x4 = [(0, 0, 0, 0), (0, 1, 1, 1), (1, 0, 1, 1), (1, 1, 0, 1), (1, 1, 1, 0)]
+
+
 def torch_or_skip():
     """PyTorch (CPU) as an oracle, or skip the test cleanly where it is absent."""
     return pytest.importorskip("torch")

@@ -56,3 +56,17 @@ def test_failing_loss_is_reported_not_raised():
         ]
     )
     assert "n/a" in row_table
+
+
+@pytest.mark.slow
+def test_bench_suite_quick_every_case(tmp_path):
+    """The benchmark runs (exhaustive tier): every case of the suite at its --quick size."""
+    run = pytest.importorskip("bench.run")
+    result = run.main(["--quick", "--reps", "3", "--out", str(tmp_path)])
+    assert result["rows"]
+    for row in result["rows"]:
+        assert row["optax_ms"] is None or row["optax_ms"] > 0
+        assert row["jaxloss_ms"] is not None or row["jaxloss_error"], row
+    assert result["copy_gbs"] > 0
+    with open(tmp_path / "results.json") as fh:
+        assert json.load(fh)["size"] == "quick"

@@ -16,6 +16,7 @@ from .helpers import (
     assert_close,
     assert_finite,
     debug_nans,
+    fd_check_order2,
     grads_f64,
     reduce_ref,
     rng,
@@ -296,7 +297,8 @@ def test_focal_grads_match_naive(gamma):
     )
 
 
-def test_finite_difference_grads_order2():
+def _smooth_binary_sum():
+    """(f, args): one order-2-differentiable sum of every smooth binary loss, and hinge's (x, y)."""
     r = rng(8)
     x = 2 * r.normal(size=(3, 4))
     t = soft(r, (3, 4))
@@ -317,8 +319,22 @@ def test_finite_difference_grads_order2():
             + 13 * jaxloss.multilabel_soft_margin_loss(z, u, class_weights=pw)
         )
 
-    grads_f64(smooth_losses, (x, t, p))
-    grads_f64(lambda z: jaxloss.hinge_loss(z, y), (x,), order=1)
+    return smooth_losses, (x, t, p), y
+
+
+def test_finite_difference_grads_order2():
+    # default tier: gradient and Hessian-vector product (jitted) against central differences
+    smooth_losses, args, y = _smooth_binary_sum()
+    fd_check_order2(smooth_losses, args, rtol=1e-5, atol=1e-5)
+    grads_f64(jax.jit(lambda z: jaxloss.hinge_loss(z, y)), args[:1], order=1)
+
+
+@pytest.mark.slow
+def test_finite_difference_grads_check_grads_order2():
+    # exhaustive: jax.test_util.check_grads, forward and reverse, every order-2 combination
+    smooth_losses, args, y = _smooth_binary_sum()
+    grads_f64(smooth_losses, args)
+    grads_f64(lambda z: jaxloss.hinge_loss(z, y), args[:1], order=1)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -863,7 +879,7 @@ def test_sigmoid_bce_select_form_derivatives():
         f = lambda z: jaxloss.sigmoid_binary_cross_entropy(z, t, pos_weight=pw, reduction="sum")
         w = 1.0 if pw is None else pw
         assert_close(
-            jax.grad(f)(x),
+            jax.jit(jax.grad(f))(x),
             w * np.asarray(t) * (sig - 1) + (1 - np.asarray(t)) * sig,
             dtype=jnp.float64,
         )
@@ -873,9 +889,20 @@ def test_sigmoid_bce_select_form_derivatives():
         g = lambda z: jaxloss.sigmoid_binary_cross_entropy(
             z, t[2:8], pos_weight=pw, reduction="sum"
         )
-        assert_close(jax.hessian(g)(x[2:8]), jax.hessian(ref)(x[2:8]), dtype=jnp.float64)
-        grads_f64(g, (jnp.asarray([-3.0, -0.5, -0.1, 0.7, 0.2, 4.0]),), order=2)
+        hess = jax.jit(jax.hessian(g))(x[2:8])
+        assert_close(hess, jax.jit(jax.hessian(ref))(x[2:8]), dtype=jnp.float64)
+        # check_grads (both modes, every order-2 combination): the slow test below
+        fd_check_order2(g, (jnp.asarray([-3.0, -0.5, -0.1, 0.7, 0.2, 4.0]),), rtol=1e-5, atol=1e-5)
     one = lambda z, y: jaxloss.sigmoid_binary_cross_entropy(z, y)
     _, tan = jax.jvp(lambda z: jax.vmap(one)(z, t), (x,), (jnp.ones_like(x),))
     assert_finite((tan, jax.vmap(jax.hessian(one))(x, t)))
     assert np.all(np.asarray(tan) == np.asarray(jax.vmap(jax.grad(one))(x, t)))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pw", [None, 2.5])
+def test_sigmoid_bce_select_form_check_grads_order2(pw):
+    # second-order finite differences on both sides of x = 0 (check_grads, both modes)
+    t = jnp.asarray([0.3, 1.0, 1.0, 0.0, 0.5, 0.0], jnp.float64)
+    g = lambda z: jaxloss.sigmoid_binary_cross_entropy(z, t, pos_weight=pw, reduction="sum")
+    grads_f64(g, (jnp.asarray([-3.0, -0.5, -0.1, 0.7, 0.2, 4.0]),), order=2)

@@ -15,6 +15,7 @@ from .helpers import (
     assert_close,
     assert_finite,
     debug_nans,
+    fd_check_order2,
     grads_f64,
     reduce_ref,
     rng,
@@ -335,9 +336,15 @@ def test_focal_grad_matches_naive_and_finite_differences(gamma):
     assert_close(gx, nx_)
     assert_close(gg, ng_)
     if gamma == 0.5:  # the hard case (γ < 1); γ = 0 would step below 0 in a finite difference
-        grads_f64(
-            jax.jit(lambda z, g: jaxloss.softmax_focal_loss(z, yj, gamma=g)), (x, gamma), order=2
-        )
+        # check_grads (both modes, every order-2 combination): the slow test below
+        fd_check_order2(f, (x, gamma), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_focal_check_grads_order2():
+    x, y = rand_case(21, (6, 5), -1)
+    yj = jnp.asarray(y)
+    grads_f64(jax.jit(lambda z, g: jaxloss.softmax_focal_loss(z, yj, gamma=g)), (x, 0.5), order=2)
 
 
 def test_poly1_and_categorical_focal_grads():
@@ -349,8 +356,9 @@ def test_poly1_and_categorical_focal_grads():
     n = jax.grad(_naive_poly, argnums=(0, 2))(xj, yj, jnp.asarray(0.8))
     assert_close(g[0], n[0])
     assert_close(g[1], n[1])
-    grads_f64(
-        jax.jit(lambda z, e: jaxloss.poly1_cross_entropy(z, yj, epsilon=e)), (x, 0.8), order=2
+    # check_grads (both modes, every order-2 combination) of both losses: the slow test below
+    fd_check_order2(
+        lambda z, e: jaxloss.poly1_cross_entropy(z, yj, epsilon=e), (x, 0.8), rtol=1e-5, atol=1e-5
     )
 
     p, t = rand_probs(23, (6, 5), -1, soft=True)
@@ -367,6 +375,24 @@ def test_poly1_and_categorical_focal_grads():
     assert_close(g[0], n[0])
     assert_close(g[1], n[1])
     # finite differences of log p need p away from 0 (third derivative ~ 1/p³)
+    p_fd, _ = rand_probs(24, (6, 5), -1, scale=0.3)
+    fd_check_order2(
+        lambda q, gm: jaxloss.categorical_focal_loss(q, jnp.asarray(t), gamma=gm, alpha=a),
+        (p_fd, 1.5),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+
+
+@pytest.mark.slow
+def test_poly1_and_categorical_focal_check_grads_order2():
+    x, y = rand_case(22, (6, 5), -1)
+    yj = jnp.asarray(y)
+    grads_f64(
+        jax.jit(lambda z, e: jaxloss.poly1_cross_entropy(z, yj, epsilon=e)), (x, 0.8), order=2
+    )
+    _, t = rand_probs(23, (6, 5), -1, soft=True)
+    a = jnp.asarray([0.5, 1.0, 2.0, 0.3, 1.2])
     p_fd, _ = rand_probs(24, (6, 5), -1, scale=0.3)
     grads_f64(
         jax.jit(lambda q, gm: jaxloss.categorical_focal_loss(q, jnp.asarray(t), gamma=gm, alpha=a)),
@@ -388,13 +414,27 @@ def test_hinge_family_grads_match_finite_differences():
         (x, 1.3),
         order=1,
     )
+    # check_grads to order 2 (both modes): the slow test below
+    fd_check_order2(
+        lambda z, m: jaxloss.multi_margin_loss(z, yj, margin=m, p=2, class_weights=w),
+        (x, 1.3),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+    t = jnp.asarray(np.eye(5)[y])
+    grads_f64(jax.jit(lambda z: jaxloss.get("categorical_hinge")(z, t)), (x,), order=1)
+
+
+@pytest.mark.slow
+def test_squared_multi_margin_check_grads_order2():
+    x, y = rand_case(24, (6, 5), -1)
+    yj = jnp.asarray(y)
+    w = jnp.asarray([1.0, 0.5, 2.0, 1.5, 0.7])
     grads_f64(
         jax.jit(lambda z, m: jaxloss.multi_margin_loss(z, yj, margin=m, p=2, class_weights=w)),
         (x, 1.3),
         order=2,
     )
-    t = jnp.asarray(np.eye(5)[y])
-    grads_f64(jax.jit(lambda z: jaxloss.get("categorical_hinge")(z, t)), (x,), order=1)
 
 
 # ----------------------------------------------------------------------------------------------

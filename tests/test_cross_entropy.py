@@ -8,12 +8,15 @@ import pytest
 import jaxloss
 
 from .helpers import (
+    PAIRWISE_2x4,
     assert_close,
     assert_finite,
     debug_nans,
+    fd_check_order2,
     grads_f64,
     reduce_ref,
     rng,
+    tiered,
     to_torch,
     torch_or_skip,
 )
@@ -150,8 +153,16 @@ SPARSE_OPTIONS = [
 ]
 
 
-@pytest.mark.parametrize("shape,axis", SHAPES)
-@pytest.mark.parametrize("opts", SPARSE_OPTIONS, ids=lambda o: "-".join(o) or "plain")
+# default tier: every option set on the first layout, every layout with all options at once; the
+# other (layout, options) pairs run in the slow tier
+@pytest.mark.parametrize(
+    "shape,axis,opts",
+    tiered(
+        [(s, a, o) for o in SPARSE_OPTIONS for s, a in SHAPES],
+        [(*SHAPES[0], o) for o in SPARSE_OPTIONS] + [(s, a, SPARSE_OPTIONS[-1]) for s, a in SHAPES],
+    ),
+    ids=[f"{s}-{a}-{'-'.join(o) or 'plain'}" for o in SPARSE_OPTIONS for s, a in SHAPES],
+)
 def test_sparse_softmax_ce_matches_numpy(shape, axis, opts):
     x = _logits(shape)
     c = shape[axis]
@@ -261,10 +272,25 @@ def _torch_ce(torch, x, target, **kw):
     return out.detach().numpy(), xt.grad.numpy()
 
 
-@pytest.mark.parametrize("layout", ["2d", "bct"])
-@pytest.mark.parametrize("use_weight", [False, True])
-@pytest.mark.parametrize("use_ignore", [False, True])
-@pytest.mark.parametrize("eps", [0.0, 0.2])
+TORCH_GRID = [
+    (lay, w, ign, e)
+    for e in (0.0, 0.2)
+    for ign in (False, True)
+    for w in (False, True)
+    for lay in ("2d", "bct")
+]
+_LEVELS = (("2d", "bct"), (False, True), (False, True), (0.0, 0.2))
+
+
+# default tier: a pairwise covering subset (5 of 16: every pair of option values occurs); the full
+# product runs in the slow tier
+@pytest.mark.parametrize(
+    "layout,use_weight,use_ignore,eps",
+    tiered(
+        TORCH_GRID,
+        [tuple(lv[i] for lv, i in zip(_LEVELS, row, strict=True)) for row in PAIRWISE_2x4],
+    ),
+)
 def test_sparse_ce_matches_torch(layout, use_weight, use_ignore, eps):
     torch = torch_or_skip()
     shape, axis = ((4, 5), -1) if layout == "2d" else ((2, 5, 3), 1)
@@ -392,7 +418,8 @@ def test_seed_document_worked_example_0_288():
 # ------------------------------------------------------------------------------------------------
 
 
-def test_second_order_finite_differences():
+def _second_order_cases():
+    """(f, args, modes) of the order-2 checks, and the data of the order-1 ones."""
     x = _logits((4, 5), scale=1.0)
     y = jnp.asarray(_labels((4,), 5))
     t = _dist((4, 5), -1)
@@ -406,20 +433,44 @@ def test_second_order_finite_differences():
                 z, y, label_smoothing=0.1, class_weights=w, z_loss=0.05, logit_softcap=2.5
             ),
             (x,),
+            ("fwd", "rev"),
         ),
-        (lambda z, s: soft_ce(z, s, label_smoothing=0.1, class_weights=w, z_loss=0.05), (x, t)),
+        (
+            lambda z, s: soft_ce(z, s, label_smoothing=0.1, class_weights=w, z_loss=0.05),
+            (x, t),
+            ("fwd", "rev"),
+        ),
+        (
+            lambda q, s: jaxloss.categorical_cross_entropy(q, s, label_smoothing=0.1),
+            (p, t),
+            ("fwd",),
+        ),
     ]
-    for f, args in cases:
-        grads_f64(jax.jit(f), args)  # jit: compiled once instead of op-by-op dispatch
-    grads_f64(
-        jax.jit(lambda q, s: jaxloss.categorical_cross_entropy(q, s, label_smoothing=0.1)),
-        (p, t),
-        modes=("fwd",),
-    )
+    return cases, (x, y, p, w)
+
+
+def _first_order_checks(x, y, p, w):
     # z-loss's second order is also covered by the hessian tests; nll is linear in its input
     grads_f64(jax.jit(lambda z: jaxloss.z_loss(z, axis=0)), (x,), order=1)
     grads_f64(jax.jit(lambda q: jaxloss.sparse_categorical_cross_entropy(q, y)), (p,), order=1)
     grads_f64(jax.jit(lambda q: jaxloss.nll_loss(q, y, class_weights=w)), (np.log(p),), order=1)
+
+
+def test_second_order_finite_differences():
+    # default tier: gradient and Hessian-vector product (jitted) against central differences;
+    # check_grads in both modes to order 2: the slow test below
+    cases, data = _second_order_cases()
+    for f, args, _ in cases:
+        fd_check_order2(f, args, rtol=1e-5, atol=1e-5)
+    _first_order_checks(*data)
+
+
+@pytest.mark.slow
+def test_second_order_finite_differences_check_grads():
+    cases, data = _second_order_cases()
+    for f, args, modes in cases:
+        grads_f64(jax.jit(f), args, modes=modes)  # jit: compiled once instead of op-by-op dispatch
+    _first_order_checks(*data)
 
 
 def _plain_sparse(z, y, eps, w, zl, cap):

@@ -14,6 +14,7 @@ from .helpers import (
     assert_close,
     assert_finite,
     debug_nans,
+    fd_check_order2,
     reduce_ref,
     rng,
     to_torch,
@@ -240,33 +241,6 @@ def test_grad_against_reference(name):
     )(*xs)
     for g, w in zip(got, want, strict=False):
         assert_close(g, w)
-
-
-def fd_check_order2(f, args, seed=0, eps=1e-4, rtol=1e-6, atol=1e-8):
-    """First and second derivatives of scalar ``f`` against central finite differences, float64.
-
-    The same check as ``helpers.grads_f64(f, args, order=2)`` along random directions, but every
-    evaluation is one of three jitted functions (f, ∇f, Hessian-vector product): check_grads
-    re-linearises at each finite-difference point, which costs ~13 s of CPU here instead of ~2 s.
-    """
-    r = rng(seed)
-    args = tuple(jnp.asarray(a, jnp.float64) for a in args)
-    argnums = tuple(range(len(args)))
-    v = tuple(jnp.asarray(r.normal(size=a.shape)) for a in args)
-    u = tuple(jnp.asarray(r.normal(size=a.shape)) for a in args)  # a second direction to project on
-    f_j = jax.jit(f)
-    grad_j = jax.jit(jax.grad(f, argnums=argnums))
-    # Hessian-vector product, forward over reverse (what jax.hessian does)
-    hvp_fwd = jax.jit(lambda x, t: jax.jvp(lambda *y: jax.grad(f, argnums=argnums)(*y), x, t)[1])
-    plus = tuple(a + eps * d for a, d in zip(args, v, strict=False))
-    minus = tuple(a - eps * d for a, d in zip(args, v, strict=False))
-    dot = lambda xs, ys: sum(float(jnp.vdot(x, y)) for x, y in zip(xs, ys, strict=False))
-    g = grad_j(*args)
-    assert_close(
-        dot(g, v), (float(f_j(*plus)) - float(f_j(*minus))) / (2 * eps), rtol=rtol, atol=atol
-    )
-    fd_hv = [(gp - gm) / (2 * eps) for gp, gm in zip(grad_j(*plus), grad_j(*minus), strict=False)]
-    assert_close(dot(fd_hv, u), dot(hvp_fwd(args, v), u), rtol=rtol, atol=atol)
 
 
 def test_second_order_finite_differences():

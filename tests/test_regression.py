@@ -13,6 +13,7 @@ from .helpers import (
     assert_close,
     assert_finite,
     debug_nans,
+    fd_check_order2,
     grads_f64,
     reduce_ref,
     rng,
@@ -213,7 +214,8 @@ def test_all_masked_is_exact_zero_with_zero_grad(case):
 SMOOTH = [c for c in CASES if c[0] not in ("mae", "quantile", "smooth_l1_b0")]
 
 
-def test_finite_difference_grads():
+def _smooth_regression_sum():
+    """(f, args): every twice-differentiable regression loss, stacked, away from its kinks."""
     xs, ts = [], []
     for i, (name, _, _, gen, opts) in enumerate(SMOOTH):
         p, t = gen((4,), rng(50 + i))
@@ -237,6 +239,19 @@ def test_finite_difference_grads():
         out.append(jaxloss.gaussian_nll_loss(mu, y, var, full=True))
         return jnp.stack(out)
 
+    return f, xs
+
+
+def test_finite_difference_grads():
+    # default tier: value, gradient and Hessian-vector product against central differences
+    f, xs = _smooth_regression_sum()
+    fd_check_order2(f, xs, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_finite_difference_grads_check_grads_order2():
+    # exhaustive: jax.test_util.check_grads, forward and reverse, every order-2 combination
+    f, xs = _smooth_regression_sum()
     grads_f64(jax.jit(f), xs, order=2)
 
 
@@ -832,13 +847,21 @@ def test_log_cosh_custom_jvp_rule():
     f = lambda x: jaxloss.log_cosh(x, jnp.zeros_like(x), reduction="sum")
     assert_close(jax.grad(f)(r), jax.grad(ref)(r), dtype=jnp.float64)
     assert_close(jax.hessian(f)(r), jax.hessian(ref)(r), dtype=jnp.float64)
-    grads_f64(f, (r,), order=2)
+    fd_check_order2(f, (r,), rtol=1e-5, atol=1e-5)  # check_grads: the slow test below
     edges = jnp.asarray([-1e4, -1.0, 0.0, 1.0, 1e4], jnp.float32)
     one = lambda x: jaxloss.log_cosh(x, jnp.zeros((), x.dtype))
     _, tan = jax.jvp(jax.vmap(one), (edges,), (jnp.ones_like(edges),))
     h = jax.vmap(jax.hessian(one))(edges)
     assert_finite((tan, h))
     assert_close(tan, np.tanh(np.asarray(edges, np.float64)), dtype=jnp.float32)
+
+
+@pytest.mark.slow
+def test_log_cosh_custom_jvp_rule_check_grads_order2():
+    # finite differences to second order (check_grads, both modes) on both sides of |r| = 1
+    r = jnp.asarray([-3.0, -1.2, -0.8, -1e-3, 0.3, 0.95, 1.05, 2.5], jnp.float64)
+    f = lambda x: jaxloss.log_cosh(x, jnp.zeros_like(x), reduction="sum")
+    grads_f64(f, (r,), order=2)
 
 
 def test_huber_select_form_gradients():
@@ -854,6 +877,16 @@ def test_huber_select_form_gradients():
         one = lambda x: jaxloss.huber_loss(x, jnp.zeros((), x.dtype), delta=d)
         _, tan = jax.jvp(jax.vmap(one), (r,), (jnp.ones_like(r),))
         assert_finite((tan, jax.vmap(jax.hessian(one))(r)))
+    fd_check_order2(
+        lambda x: jaxloss.huber_loss(x, jnp.zeros_like(x), delta=0.7),
+        (jnp.asarray([-2.0, -0.3, 0.25, 1.5]),),
+        rtol=1e-5,
+        atol=1e-5,
+    )  # check_grads: the slow test below
+
+
+@pytest.mark.slow
+def test_huber_select_form_check_grads_order2():
     grads_f64(
         lambda x: jaxloss.huber_loss(x, jnp.zeros_like(x), delta=0.7),
         (jnp.asarray([-2.0, -0.3, 0.25, 1.5]),),
