@@ -414,7 +414,7 @@ _STATIC = _STATIC | {"mesh", "vocab_axis", "batch_axis", "axis_name", "batch_axi
 
 
 def _canonical(loss_fn: Callable) -> tuple[Callable, dict]:
-    """The canonical loss behind ``loss_fn`` (an alias made by ``_alias.bind``) and its bound options."""
+    """The canonical loss behind ``loss_fn`` (an ``_alias.bind`` alias) and its bound options."""
     bound = {}
     fn = loss_fn
     while hasattr(fn, "canonical"):
@@ -447,9 +447,10 @@ def _raise(err) -> None:
 
 
 def checked(loss_fn: Callable | str) -> Callable:
-    """``loss_fn`` with the runtime input checks of API.md §5 (labels, probabilities, ±1 targets, NaN/inf).
+    """``loss_fn`` with the runtime input checks of API.md §5.
 
-    The returned function has the same signature. Called on concrete arrays it compiles the loss
+    The checks cover labels, probabilities, ±1 targets and NaN/inf. The returned function has the
+    same signature. Called on concrete arrays it compiles the loss
     with its checks (``jax.jit`` of ``checkify``) and raises :class:`LossInputError` — a
     ``ValueError`` — naming the loss, the argument, the first offending value and its index.
     Called inside your own ``jax.jit`` / ``grad`` / ``vmap``, the checks are
@@ -469,7 +470,8 @@ def checked(loss_fn: Callable | str) -> Callable:
       >>> ce(jnp.zeros((2, 10)), jnp.array([3, 1000]))
       Traceback (most recent call last):
       ...
-      jaxloss._checked.LossInputError: sparse_softmax_cross_entropy: 'labels' must be a class id in [0, 10); got 1000 at index [1]
+      jaxloss._checked.LossInputError: sparse_softmax_cross_entropy: 'labels' must be a class id
+      in [0, 10); got 1000 at index [1]
     """
     if isinstance(loss_fn, str):
         from ._registry import get
@@ -518,7 +520,8 @@ def checkify(fn: Callable) -> Callable:
     ``checkify(step)(*args)`` runs ``step`` under ``jax.experimental.checkify`` (user checks only)
     and raises :class:`LossInputError` if any check of a :func:`checked` loss failed; otherwise it
     returns ``step``'s result. Jit it as a whole: ``jax.jit(jaxloss.checkify(step))`` is *not* the
-    recipe (raising needs the error value outside the trace); use ``jaxloss.checkify(jax.jit(step))``.
+    recipe (raising needs the error value outside the trace); use
+    ``jaxloss.checkify(jax.jit(step))``.
 
     Examples:
       >>> import jax, jax.numpy as jnp
@@ -528,7 +531,8 @@ def checkify(fn: Callable) -> Callable:
       >>> jaxloss.checkify(step)(jnp.array([0.2, 1.5]), jnp.array([0.0, 1.0]))
       Traceback (most recent call last):
       ...
-      jaxloss._checked.LossInputError: binary_cross_entropy: 'probabilities' must be in [0, 1]; got 1.5 at index [1]
+      jaxloss._checked.LossInputError: binary_cross_entropy: 'probabilities' must be in [0, 1];
+      got 1.5 at index [1]
     """
     wrapped = _checkify.checkify(fn, errors=_checkify.user_checks)
 

@@ -48,7 +48,7 @@ def kl_divergence(
     where: ArrayLike | None = None,
     reduction: str = "mean",
 ) -> jax.Array:
-    r"""Kullback–Leibler divergence KL(targets ‖ predictions), predictions given as log-probabilities.
+    r"""Kullback–Leibler divergence KL(targets ‖ predictions), predictions as log-probabilities.
 
     .. math::
        \ell = \sum_{c} t_c \,(\log t_c - \mathrm{log\_predictions}_c), \qquad 0 \cdot \log 0 = 0,
@@ -82,7 +82,8 @@ def kl_divergence(
       >>> t = jnp.array([[0.2, 0.8, 0.0], [1 / 3, 1 / 3, 1 / 3]])
       >>> print(f"{float(jaxloss.kl_divergence(log_p, t)):.4f}")
       0.0820
-      >>> print(jaxloss.kl_divergence(log_p, jnp.log(t), log_targets=True, reduction="none").round(4))
+      >>> kl = jaxloss.kl_divergence(log_p, jnp.log(t), log_targets=True, reduction="none")
+      >>> print(kl.round(4))
       [0.164 0.   ]
 
     References:
@@ -134,7 +135,7 @@ def kl_divergence_from_probabilities(
     where: ArrayLike | None = None,
     reduction: str = "mean",
 ) -> jax.Array:
-    r"""KL(targets ‖ predictions) with both arguments given as probabilities (Keras / Flux call shape).
+    r"""KL(targets ‖ predictions), both arguments given as probabilities (Keras / Flux call shape).
 
     .. math::
        \ell = \sum_{c} t_c \,\bigl(\log t_c - \max(\log p_c, -100)\bigr), \qquad 0 \cdot \log 0 = 0,

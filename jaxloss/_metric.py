@@ -932,7 +932,8 @@ def ntxent_loss(
         lse_neg = jnp.zeros((0,), dtype)
     else:
         lse_neg = nx.logsumexp(jnp.where(neg, s, -jnp.inf), axis=1)  # [n]
-    # ℓ_ij = log(exp s_ij + exp lse_neg_i) − s_ij = softplus(lse_neg_i − s_ij) ≥ 0; 0 with no negatives
+    # ℓ_ij = log(exp s_ij + exp lse_neg_i) − s_ij = softplus(lse_neg_i − s_ij) ≥ 0;
+    # 0 with no negatives
     pair = nx.softplus(jnp.broadcast_to(lse_neg[:, None], (n, n)) - s)
     zeros = jnp.zeros_like(pair)
     per_anchor = jnp.sum(jnp.where(pos, pair, zeros), axis=1)  # L_i

@@ -40,8 +40,8 @@ def _inputs(
     if axis is None:
         if ndim < 2:
             raise ValueError(
-                f"{name}: 'probabilities' must have a leading batch axis and at least one more axis "
-                f"when 'axis' is None, got shape {p.shape}"
+                f"{name}: 'probabilities' must have a leading batch axis and at least one more "
+                f"axis when 'axis' is None, got shape {p.shape}"
             )
         axes = tuple(range(1, ndim))
     else:

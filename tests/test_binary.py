@@ -308,7 +308,8 @@ def _smooth_binary_sum():
     pw = r.uniform(0.5, 2.0, size=(4,))
 
     def smooth_losses(z, u, q):
-        # one order-2 check of every twice-differentiable loss (one check per loss costs ~3x the time)
+        # one order-2 check of every twice-differentiable loss (one check per loss costs ~3x the
+        # time)
         return (
             jaxloss.sigmoid_binary_cross_entropy(z, u, pos_weight=pw, label_smoothing=0.1)
             + 2 * jaxloss.binary_cross_entropy(q, u, label_smoothing=0.2)

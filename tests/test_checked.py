@@ -194,7 +194,7 @@ def test_unknown_function_is_rejected():
 def test_every_registry_name_can_be_checked():
     from jaxloss import _registry
 
-    for name, fn in _registry._table().values():
+    for _name, fn in _registry._table().values():
         jaxloss.checked(fn)  # raises if no spec covers the name
 
 

@@ -1,4 +1,4 @@
-"""Tests of the other multi-class losses: focal, poly-1, Crammer–Singer / Keras hinge, MultiMarginLoss.
+"""Tests of the other multi-class losses: focal, poly-1, Crammer–Singer / Keras hinge, MultiMargin.
 
 References are plain float64 NumPy written from the formulas (never calling jaxloss); PyTorch
 (`F.multi_margin_loss`, `F.cross_entropy`) and optax are oracles where they have the loss.
@@ -594,7 +594,8 @@ def test_out_of_range_labels_give_nan_value_but_finite_masked_grad(fn):
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
 def test_focal_finite_gradients_as_p_y_goes_to_one(dtype):
-    # p_y exactly 1 (1e4 gap, or a single finite class), p_y = 1 − tiny, and a hopeless row (p_y = 0)
+    # p_y exactly 1 (1e4 gap, or a single finite class), p_y = 1 − tiny, and a hopeless row
+    # (p_y = 0)
     x = jnp.asarray(
         [
             [1e4, -1e4, 0.0],

@@ -420,7 +420,7 @@ def test_half_precision(dtype):
     log_p, p, t = random_dists(13, (3, 4), -1, zeros=True)
     lp_h, p_h, t_h = (jnp.asarray(a, dtype) for a in (log_p, p, t))
     lp64, p64, t64 = (np.asarray(a.astype(jnp.float64)) for a in (lp_h, p_h, t_h))
-    for fn, x, x64, ref in (
+    for fn, x, _x64, ref in (
         (jaxloss.kl_divergence, lp_h, lp64, kl_ref(lp64, t64)),
         (jaxloss.js_divergence, lp_h, lp64, js_ref(np.exp(lp64), t64)),
         (jaxloss.kl_divergence_from_probabilities, p_h, p64, kl_prob_ref(p64, t64)),

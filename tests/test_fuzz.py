@@ -217,7 +217,7 @@ def test_fuzz_properties(name, d):
             )
 
 
-# ------------------------------------------------------------------ integer labels = one-hot targets
+# ------------------------------------------------------------- integer labels = one-hot targets
 def _onehot(y, C):
     return (np.arange(C) == np.asarray(y)[..., None]).astype(np.float64)
 
@@ -231,7 +231,10 @@ def _close(a, b, dt, scale=1.0):
 @given(d=st.data())
 @_logged(lambda d: "sparse_equals_dense_softmax")
 def test_fuzz_sparse_equals_dense_softmax(d):
-    """sparse_softmax_cross_entropy(x, y) == softmax_cross_entropy(x, one_hot(y)), options included."""
+    """sparse_softmax_cross_entropy(x, y) == softmax_cross_entropy(x, one_hot(y)).
+
+    Options included.
+    """
     dt = d.draw(fs.dtypes, label="dtype")
     B, C = fs._bc(d)
     y = fs.ints(d, (B,), 0, C - 1)
@@ -347,7 +350,7 @@ def test_fuzz_kl_log_equals_probabilities(d):
     _close(a, b, dt, np.abs(_np(b)).sum())
 
 
-# ------------------------------------------------------------------ perfect prediction = minimum
+# ----------------------------------------------------------------- perfect prediction = minimum
 def _perfect(d, dt, name):
     """(args, kwargs, minimum of each "none" entry, absolute tolerance) for a perfect prediction."""
     if name in fs.PERFECT:  # the optax-parity losses keep their cases next to their generators

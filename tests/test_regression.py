@@ -1,4 +1,4 @@
-"""Tests of the regression losses against float64 NumPy references, PyTorch and finite differences."""
+"""Tests of the regression losses against float64 NumPy references, PyTorch, finite differences."""
 
 from __future__ import annotations
 
@@ -594,8 +594,9 @@ def test_log_cosh_no_overflow_and_exact_near_zero(dtype):
     got = jaxloss.log_cosh(r, z, reduction="none")
     assert got.dtype == dtype
     x = np.asarray(r, np.float64)
-    # reference with np.logaddexp: log cosh x = logaddexp(x, −x) − log 2 (fine for any x in float64),
-    # and the Taylor series x²/2 − x⁴/12 + x⁶/45 near 0 where that form cancels (next term 17x⁸/2520)
+    # reference with np.logaddexp: log cosh x = logaddexp(x, −x) − log 2 (fine for any x in
+    # float64), and the Taylor series x²/2 − x⁴/12 + x⁶/45 near 0 where that form cancels (next
+    # term 17x⁸/2520)
     ref = np.where(
         np.abs(x) < 1e-2, x**2 / 2 - x**4 / 12 + x**6 / 45, np.logaddexp(x, -x) - np.log(2.0)
     )
@@ -866,7 +867,8 @@ def test_log_cosh_custom_jvp_rule_check_grads_order2():
 
 def test_huber_select_form_gradients():
     # the select form's derivatives: ∂/∂r = clip(r, −δ, δ) (0 at r = 0, also for δ = 0) and
-    # ∂/∂δ = |r| − min(|r|, δ), against the closed forms in float64; jvp / hessian finite at the edges
+    # ∂/∂δ = |r| − min(|r|, δ), against the closed forms in float64; jvp / hessian finite at the
+    # edges
     r = jnp.asarray([-3.0, -0.9, -0.2, 0.0, 0.4, 0.69, 0.71, 2.0, 1e4], jnp.float64)
     for d in (0.0, 0.7):
         f = lambda x, dd: jaxloss.huber_loss(x, jnp.zeros_like(x), delta=dd, reduction="sum")

@@ -41,8 +41,8 @@ def ctc_forward_ref(log_probs, label, blank):
     """−log P(label | log_probs [T, K]) by the textbook forward recursion in log space."""
     T = log_probs.shape[0]
     ext = [blank]
-    for l in label:
-        ext += [int(l), blank]
+    for lab in label:
+        ext += [int(lab), blank]
     S = len(ext)
     if T == 0:
         return 0.0 if not label else np.inf

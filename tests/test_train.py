@@ -187,7 +187,10 @@ def test_checked_train_step_raises_and_leaves_the_model_untouched():
     before = jax.tree_util.tree_map(np.asarray, nnx.state(model, nnx.Param))
     with pytest.raises(
         jaxloss.LossInputError,
-        match=r"sparse_softmax_cross_entropy: 'labels' must be a class id in \[0, 4\); got 9 at index \[2\]",
+        match=(
+            r"sparse_softmax_cross_entropy: 'labels' must be a class id in \[0, 4\); "
+            r"got 9 at index \[2\]"
+        ),
     ):
         step(model, opt, (x, jnp.asarray([0, 1, 9, 3, 0])))
     after = jax.tree_util.tree_map(np.asarray, nnx.state(model, nnx.Param))
