@@ -156,7 +156,10 @@ def max_abs_scale(x: jax.Array, axis=-1, keepdims: bool = True) -> jax.Array:
     """
     s = lax.stop_gradient(jnp.max(jnp.abs(x), axis=axis, keepdims=keepdims))
     usable = jnp.logical_and(s > 0, s < jnp.inf)
-    return jnp.where(usable, s, jnp.ones_like(s))
+    # at most 1/tiny (2**126 in float32): XLA divides as x·(1/s), and a subnormal 1/s would be
+    # flushed to 0 on CPU (s ≳ 8.5e37 in float32); x/s is then at most 4, its square still finite
+    cap = jnp.asarray(1.0 / jnp.finfo(s.dtype).tiny, s.dtype)
+    return jnp.where(usable, jnp.minimum(s, cap), jnp.ones_like(s))
 
 
 def scaled_sq_norm(
