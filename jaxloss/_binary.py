@@ -540,7 +540,8 @@ def binary_focal_loss(
 
 
 def _hinge(name: str, scores: ArrayLike, targets: ArrayLike, margin: ArrayLike) -> jax.Array:
-    val.check_ranges(name, margin=margin)
+    if name in val.RANGES:  # perceptron_loss has no margin hyperparameter (fixed at 0)
+        val.check_ranges(name, margin=margin)
     s, y, dtype = _inputs(name, "scores", scores, targets)
     m = _hyper(name, "margin", margin, dtype, s.shape)
     return jnp.maximum(m - y * s, jnp.zeros_like(s))
@@ -611,8 +612,6 @@ def hinge_loss(
     return apply_reduction(name, _hinge(name, scores, targets, margin), weights, where, reduction)
 
 
-# margin: the shared hinge helper checks it (fixed at 0 here)
-@val.declare_ranges(margin=val.NONNEGATIVE)
 def perceptron_loss(
     scores: ArrayLike,
     targets: ArrayLike,

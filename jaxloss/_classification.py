@@ -667,7 +667,8 @@ def _crammer_singer(name, scores, labels, axis, margin, weights, where, reductio
     x, safe, ok, bad, mask = _sparse_setup(name, "scores", scores, labels, axis, None, where)
     dtype = x.dtype
     _check_scalar(name, "margin", margin)
-    val.check_ranges(name, margin=margin)
+    if name in val.RANGES:  # multiclass_perceptron_loss: no margin hyperparameter (0)
+        val.check_ranges(name, margin=margin)
     mrg = as_hyper(margin, dtype)
     is_label = _is_label(safe, x.shape[-1])
     # max over j ≠ y: the label's own score is replaced (select, no arithmetic on -inf) by -inf
@@ -676,8 +677,6 @@ def _crammer_singer(name, scores, labels, axis, margin, weights, where, reductio
     return _finish(name, values, bad, mask, weights, reduction)
 
 
-# margin: the shared hinge helper checks it (fixed at 0 here)
-@val.declare_ranges(margin=val.NONNEGATIVE)
 def multiclass_perceptron_loss(
     scores: ArrayLike,
     labels: ArrayLike,

@@ -10,6 +10,7 @@ from jax.typing import ArrayLike
 from ._alias import bind
 from ._numerics import as_compute, as_hyper, compute_dtype, log_softmax
 from ._reduction import apply_reduction
+from . import _validation as val
 from ._validation import (
     check_axis,
     check_floating,
@@ -39,6 +40,7 @@ def _kl_log(log_p: jax.Array, log_q: jax.Array, axis: int) -> jax.Array:
     return jnp.sum(jnp.where(infinite, jnp.inf, terms), axis=axis)
 
 
+@val.declare_ranges(beta=val.UNIT_INTERVAL, temperature=val.POSITIVE)
 def distillation_loss(
     student_logits: ArrayLike,
     teacher_logits: ArrayLike,
@@ -84,6 +86,15 @@ def distillation_loss(
     Returns:
       A scalar, or for ``"none"`` an array of the input shape without ``axis``, in the
       computation dtype (float32 for half-precision inputs).
+
+    Raises:
+      ValueError: a concrete ``beta`` outside [0, 1] or ``temperature`` ≤ 0, or logits of
+        different shapes.
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``beta``
+    outside [0, 1] gives a mixture M with a negative weight (NaN where M < 0); a traced
+    ``temperature`` of 0 divides by zero (NaN / inf), and a negative one reverses both
+    distributions.
 
     Examples:
       >>> import jax.numpy as jnp

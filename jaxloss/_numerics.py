@@ -154,7 +154,7 @@ def max_abs_scale(x: jax.Array, axis=-1, keepdims: bool = True) -> jax.Array:
     same function of ``x`` for any fixed ``s`` when ``f`` is homogeneous, so every derivative is
     exact.
     """
-    s = lax.stop_gradient(jnp.max(jnp.abs(x), axis=axis, keepdims=keepdims))
+    s = lax.stop_gradient(jnp.max(jnp.abs(x), axis=axis, keepdims=keepdims, initial=0))
     usable = jnp.logical_and(s > 0, s < jnp.inf)
     # at most 1/tiny (2**126 in float32): XLA divides as x·(1/s), and a subnormal 1/s would be
     # flushed to 0 on CPU (s ≳ 8.5e37 in float32); x/s is then at most 4, its square still finite

@@ -88,6 +88,13 @@ def grpo_loss(
     Returns:
       A scalar, or ``[B, T]`` for ``"none"``, in the computation dtype.
 
+    Raises:
+      ValueError: a concrete ``beta`` < 0, an unknown ``loss_type``, or inputs of mismatched
+        shapes.
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``beta`` < 0 is
+    used as given: the k3 KL term is then a reward for moving away from the reference policy.
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss

@@ -112,6 +112,16 @@ def dpo_loss(
     Returns:
       A scalar, or for ``"none"`` the per-pair losses, in the computation dtype.
 
+    Raises:
+      ValueError: a concrete ``beta`` ≤ 0 or ``label_smoothing`` outside [0, 1] (``"robust"``
+        also needs ``label_smoothing`` < 0.5), an unknown ``loss_type``, or inputs of different
+        shapes.
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``beta`` ≤ 0 is
+    used as given (``beta`` = 0: every pair gives log 2 under ``"sigmoid"``; ``beta`` < 0 rewards
+    the rejected response); a traced ``label_smoothing`` outside [0, 1] gives one of the two terms a
+    negative weight (the loss may be negative), and 0.5 under ``"robust"`` divides by zero.
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -205,6 +215,15 @@ def simpo_loss(
     Returns:
       A scalar, or for ``"none"`` the per-pair losses, in the computation dtype.
 
+    Raises:
+      ValueError: a concrete ``beta`` ≤ 0, ``label_smoothing`` outside [0, 1] or a NaN ``gamma``,
+        or inputs of different shapes.
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``beta`` ≤ 0 is
+    used as given (``beta`` < 0 rewards the rejected response); a traced ``label_smoothing``
+    outside [0, 1] gives one term a negative weight (the loss may be negative); a NaN ``gamma``
+    gives NaN.
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -260,6 +279,12 @@ def orpo_loss(
 
     Returns:
       A scalar, or for ``"none"`` the per-pair losses, in the computation dtype.
+
+    Raises:
+      ValueError: a concrete ``beta`` < 0, or inputs of different shapes.
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``beta`` < 0 is
+    used as given: the odds-ratio term then rewards a *lower* chosen-vs-rejected odds ratio.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -331,6 +356,14 @@ def kto_loss(
 
     Returns:
       A scalar, or for ``"none"`` the per-example losses, in the computation dtype.
+
+    Raises:
+      ValueError: a concrete ``beta`` ≤ 0 or a negative ``desirable_weight`` /
+        ``undesirable_weight``, or inputs of different shapes.
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``beta`` ≤ 0 is
+    used as given (``beta`` = 0: every row gives half its weight, with zero gradient; ``beta`` < 0
+    reverses which responses are rewarded).
 
     Examples:
       >>> import jax.numpy as jnp

@@ -74,6 +74,20 @@ GOOD = {
     "contrastive_loss": dict(distances=np.abs(X), targets=B01),
     "ntxent_loss": dict(embeddings=np.concatenate([X, Y]), labels=np.array([0, 1, 0, 1])),
     "linear_cross_entropy": dict(hidden=X[:, :2], weight=X[:, :3] * 0.1, labels=LAB),
+    # post-training: sequence log-probs [2], GRPO per-token [2, 3]
+    "dpo_loss": dict(
+        chosen_logps=-P[:, 0],
+        rejected_logps=-Q[:, 0],
+        ref_chosen_logps=-P[:, 1],
+        ref_rejected_logps=-Q[:, 1],
+    ),
+    "simpo_loss": dict(chosen_logps=-P[:, 0], rejected_logps=-Q[:, 0]),
+    "orpo_loss": dict(chosen_logps=-P[:, 0], rejected_logps=-Q[:, 0]),
+    "kto_loss": dict(logps=-P[:, 0], ref_logps=-Q[:, 0], desirable=np.array([True, False])),
+    "grpo_loss": dict(
+        logps=-P, old_logps=-Q, advantages=np.array([1.0, -0.5]), mask=np.ones(P.shape, bool)
+    ),
+    "distillation_loss": dict(student_logits=X, teacher_logits=Y),
 }
 
 
