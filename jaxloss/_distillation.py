@@ -7,10 +7,10 @@ import jax.numpy as jnp
 from jax import lax
 from jax.typing import ArrayLike
 
+from . import _validation as val
 from ._alias import bind
 from ._numerics import as_compute, as_hyper, compute_dtype, log_softmax
 from ._reduction import apply_reduction
-from . import _validation as val
 from ._validation import (
     check_axis,
     check_floating,
