@@ -606,8 +606,8 @@ def sparse_softmax_cross_entropy(
     ``label_smoothing`` outside [0, 1] puts a negative weight on the label (ε > 1) or on the other
     classes (ε < 0): a finite value that may be negative (ε = 1.5 on uniform logits over 3 classes
     gives 1.0986, as if unsmoothed); a traced ``z_loss`` < 0 subtracts λ·lse²; a traced
-    ``logit_softcap`` < 0 acts as |cap| and 0 makes every logit 0 (a uniform prediction); a NaN in
-    ``class_weights`` gives NaN.
+    ``logit_softcap`` < 0 acts as ``|cap|`` and 0 makes every logit 0 (a uniform prediction); a
+    NaN in ``class_weights`` gives NaN.
 
     Examples:
       >>> import jax.numpy as jnp

@@ -583,8 +583,8 @@ def linear_cross_entropy(
 
     Traced hyperparameters are range-checked by ``jaxloss.checked`` only. As in
     :func:`sparse_softmax_cross_entropy`: a traced ``label_smoothing`` outside [0, 1] or ``z_loss``
-    < 0 gives a finite value that may be negative, a traced ``logit_softcap`` < 0 acts as |cap| and
-    0 makes every logit 0 (a uniform prediction), a NaN class weight gives NaN.
+    < 0 gives a finite value that may be negative, a traced ``logit_softcap`` < 0 acts as
+    ``|cap|`` and 0 makes every logit 0 (a uniform prediction), a NaN class weight gives NaN.
 
     Examples:
       >>> import jax, jax.numpy as jnp

@@ -154,7 +154,8 @@ def cosine_distance(
       TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
 
     Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``epsilon`` < 0
-    acts as ``epsilon = 0`` for non-zero vectors and gives the zero vector a norm of |ε| (cos = 0).
+    acts as ``epsilon = 0`` for non-zero vectors and gives the zero vector a norm of ``|ε|``
+    (cos = 0).
 
     Examples:
       >>> import jax.numpy as jnp
@@ -235,7 +236,8 @@ def cosine_similarity_loss(
       TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
 
     Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``epsilon`` < 0
-    acts as ``epsilon = 0`` for non-zero vectors and gives the zero vector a norm of |ε| (cos = 0).
+    acts as ``epsilon = 0`` for non-zero vectors and gives the zero vector a norm of ``|ε|``
+    (cos = 0).
 
     Examples:
       >>> import jax.numpy as jnp

@@ -359,7 +359,7 @@ def huber_loss(
       TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
 
     Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``delta`` < 0
-    gives the negative loss δ(|r| − δ/2) for every element (|r| ≤ δ never holds).
+    gives the negative loss ``δ(|r| − δ/2)`` for every element (``|r| ≤ δ`` never holds).
 
     Examples:
       >>> import jax.numpy as jnp
@@ -432,7 +432,7 @@ def smooth_l1_loss(
       TypeError: complex or non-numeric inputs or hyperparameters (Python lists are converted).
 
     Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``beta`` < 0
-    gives |r| − β = |r| + |β|, the L1 loss shifted up by |β|.
+    gives ``|r| − β = |r| + |β|``, the L1 loss shifted up by ``|β|``.
 
     Examples:
       >>> import jax.numpy as jnp

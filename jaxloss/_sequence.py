@@ -294,21 +294,21 @@ def ctc_loss_with_forward_probs(
     r""":func:`ctc_loss` and the CTC forward variables (log α) of the same forward pass.
 
     With the blank-extended label sequence :math:`(\phi, y_1, \phi, y_2, \dots, y_N, \phi)`,
-    :math:`lpha_t(s)` is the probability of all alignment prefixes of frames :math:`1..t` that
+    :math:`\alpha_t(s)` is the probability of all alignment prefixes of frames :math:`1..t` that
     end in state :math:`s` (Graves et al., 2006). They are returned split into the blank states
     and the label states, in optax's layout:
 
     .. math::
-       \mathrm{log\_alpha\_blank}[t, b, n] = \log lpha_t(2n) \ (n = 0..N), \qquad
-       \mathrm{log\_alpha\_label}[t, b, n] = \log lpha_t(2n + 1) \ (n = 0..N - 1),
+       \mathrm{log\_alpha\_blank}[t, b, n] = \log \alpha_t(2n) \ (n = 0..N), \qquad
+       \mathrm{log\_alpha\_label}[t, b, n] = \log \alpha_t(2n + 1) \ (n = 0..N - 1),
 
     except at the last frame, where the blank entry :math:`n \ge 1` holds the probability of
-    having emitted exactly :math:`n` labels, :math:`lpha_T(2n) + lpha_T(2n - 1)`, so that
+    having emitted exactly :math:`n` labels, :math:`\alpha_T(2n) + \alpha_T(2n - 1)`, so that
     ``log_alpha_blank[-1, b, L_b] = −loss_b``. Padded frames carry the previous α over.
 
     Args:
-      logits, logit_paddings, labels, label_paddings, blank_id, zero_infinity, weights, where,
-      reduction: as :func:`ctc_loss`.
+      logits: as :func:`ctc_loss` (so are ``logit_paddings``, ``labels``, ``label_paddings``,
+        ``blank_id``, ``zero_infinity``, ``weights``, ``where`` and ``reduction``).
 
     Returns:
       ``(loss, log_alpha_blank, log_alpha_label)``: the loss as :func:`ctc_loss` returns it
