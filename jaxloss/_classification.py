@@ -23,7 +23,7 @@ from jax.typing import ArrayLike
 
 from . import _validation as val
 from ._cross_entropy import softmax_cross_entropy
-from ._numerics import as_compute, as_hyper, clamped_log, log_softmax
+from ._numerics import as_compute, as_hyper, clamped_log, log_softmax, nan_where
 from ._reduction import apply_reduction
 
 __all__ = [
@@ -109,19 +109,12 @@ def _sparse_setup(
     safe_labels = jnp.where(ok, labels, jnp.zeros_like(labels))
     # a kept example with an invalid label: its scores become NaN (× NaN), so its gradient is NaN
     # whatever selects the loss applies downstream (the transpose of the product is ct · NaN)
-    x = x * _nan_where(_kept_bad(bad, mask), x.dtype)[..., None]
+    x = x * nan_where(_kept_bad(bad, mask), x.dtype)[..., None]
     return x, safe_labels, ok, bad, mask
 
 
 def _kept_bad(bad: jax.Array, mask) -> jax.Array:
     return bad if mask is None else bad & jnp.broadcast_to(jnp.asarray(mask), bad.shape)
-
-
-def _nan_where(bad: jax.Array, dtype) -> jax.Array:
-    """NaN where ``bad``, exactly 1 elsewhere; inf − inf creates the NaN only there, so valid
-    input never produces one (even under ``jax_debug_nans``)."""
-    inf_or_zero = jnp.where(bad, jnp.asarray(jnp.inf, dtype), jnp.zeros((), dtype))
-    return 1 + (inf_or_zero - inf_or_zero)
 
 
 def _pick(x: jax.Array, safe_labels: jax.Array) -> jax.Array:
@@ -142,7 +135,7 @@ def _finish(
 ) -> jax.Array:
     # invalid (out-of-range, not ignored) labels on kept examples: value NaN (their scores are
     # NaN too, see _sparse_setup: the gradient is NaN); dropped examples keep an exact 0
-    values = values * _nan_where(_kept_bad(bad, mask), values.dtype)
+    values = values * nan_where(_kept_bad(bad, mask), values.dtype)
     return apply_reduction(name, values, weights, mask, reduction)
 
 

@@ -42,7 +42,7 @@ from jax.typing import ArrayLike
 
 from . import _validation as val
 from ._alias import bind
-from ._numerics import as_hyper, clamped_log, class_sum_scale, compute_dtype
+from ._numerics import as_hyper, clamped_log, class_sum_scale, compute_dtype, nan_where
 from ._reduction import apply_reduction
 
 # ----------------------------------------------------------------------------------------------
@@ -678,8 +678,7 @@ def _out_of_range_factor(name, labels, num_classes, ignore_index, where, dtype):
     if where is not None:
         # the "none" reduction of a boolean: validates ``where`` (shape, dtype) and applies it
         bad = apply_reduction(name, bad, None, where, "none")
-    inf_or_zero = jnp.where(bad, jnp.asarray(jnp.inf, dtype), jnp.zeros((), dtype))
-    return 1 + (inf_or_zero - inf_or_zero)
+    return nan_where(bad, dtype)
 
 
 def _reduce_sparse(

@@ -30,7 +30,7 @@ from jax import lax
 from jax.typing import ArrayLike
 
 from . import _validation as val
-from ._numerics import as_hyper, class_sum_scale, compute_dtype
+from ._numerics import as_hyper, class_sum_scale, compute_dtype, nan_where
 from ._reduction import apply_reduction
 from ._validation import (
     check_broadcastable,
@@ -143,16 +143,9 @@ def _smoothing_sum(consts, lse_m, zf):
     return consts.wf * lse_m * consts.h - sum_zf
 
 
-def _nan_where(bad, dtype):
-    """NaN where ``bad``, exactly 1 elsewhere (inf − inf creates the NaN only there, so valid
-    input never produces one, even under ``jax_debug_nans``)."""
-    inf_or_zero = jnp.where(bad, jnp.asarray(jnp.inf, dtype), jnp.zeros((), dtype))
-    return 1 + (inf_or_zero - inf_or_zero)
-
-
 def _poison(x, valid, in_range):
     """``x`` per token; NaN on a kept token whose label is out of range (value and gradient)."""
-    return x * _nan_where(valid & ~in_range, x.dtype)
+    return x * nan_where(valid & ~in_range, x.dtype)
 
 
 def _row_loss(cfg, lse, zy, sw, cwy, valid, in_range, eps, zl, consts):

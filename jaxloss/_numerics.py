@@ -18,6 +18,7 @@ from jax import lax
 from jax.typing import ArrayLike
 
 __all__ = [
+    "nan_where",
     "compute_dtype",
     "as_compute",
     "as_hyper",
@@ -234,3 +235,15 @@ def class_sum_scale(num_classes: int, dtype) -> jax.Array:
     """
     e = max(1, int(num_classes)).bit_length() + 1
     return jnp.asarray(2.0**-e, dtype)
+
+
+def nan_where(bad: jax.Array, dtype) -> jax.Array:
+    """NaN where ``bad``, exactly 1 elsewhere: the factor of the library's invalid-label rule.
+
+    Multiplying a per-example value by it makes that example's value *and* gradient NaN (the
+    cotangent reaching it is NaN) and leaves every other example exactly unchanged (``× 1``).
+    inf − inf creates the NaN only where ``bad``, so valid input never produces one (even under
+    ``jax_debug_nans``); the factor is a constant for AD.
+    """
+    inf_or_zero = jnp.where(bad, jnp.asarray(jnp.inf, dtype), jnp.zeros((), dtype))
+    return 1 + (inf_or_zero - inf_or_zero)

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from ._numerics import as_compute, as_hyper, compute_dtype, log_softmax
+from ._numerics import as_compute, as_hyper, compute_dtype, log_softmax, nan_where
 from ._validation import check_axis, check_floating, check_integer, check_positive, check_rank
 
 
@@ -23,8 +23,7 @@ def out_of_range_nan(tokens: jax.Array, num_classes: int, dtype) -> jax.Array:
     gradient (the cotangent ``ct · NaN``), while in-range tokens get an exact ``× 1``; NaN is only
     created on the bad tokens (a constant select, no gradient flows into it).
     """
-    bad = (tokens < 0) | (tokens >= num_classes)
-    return jnp.where(bad, jnp.asarray(jnp.nan, dtype), jnp.asarray(1.0, dtype))
+    return nan_where((tokens < 0) | (tokens >= num_classes), dtype)
 
 
 def _entropy(logp: jax.Array, axis: int) -> jax.Array:

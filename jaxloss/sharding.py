@@ -39,7 +39,7 @@ from jax.sharding import AxisType, Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 from jax.typing import ArrayLike
 
-from ._numerics import as_hyper, compute_dtype
+from ._numerics import as_hyper, compute_dtype, nan_where
 from ._validation import (
     check_broadcastable,
     check_floating,
@@ -207,8 +207,7 @@ def _nan_out_of_range(rows, labels, valid, vocab):
     created only on bad rows (valid input never makes one, even under ``jax_debug_nans``).
     """
     bad = valid & ((labels < 0) | (labels >= vocab))
-    inf_or_zero = jnp.where(bad, jnp.asarray(jnp.inf, rows.dtype), jnp.zeros((), rows.dtype))
-    return rows * (1.0 + (inf_or_zero - inf_or_zero))
+    return rows * nan_where(bad, rows.dtype)
 
 
 def _reduce(rows, valid, weights, reduction, batch_axis_name):
