@@ -250,6 +250,13 @@ class Rule:
         chunk's contribution to the params' cotangents (a tuple like ``params``, or ``None``)."""
         raise NotImplementedError
 
+    def forward_backward(self, head, ctx, z, ex, xs_c, gs_c, consts, params):
+        """``(outs, res, dz, dparams)`` of one chunk (the forward-gradient path); override where
+        the two share work."""
+        outs, res_c = self.forward(head, ctx, z, ex, xs_c, consts, params)
+        dz, dp_c = self.backward(head, ctx, z, ex, xs_c, res_c, gs_c, consts, params)
+        return outs, res_c, dz, dp_c
+
     def finish(self, head, ctx, xs, res, gs, consts, params):
         """Cotangents of ``params`` from the whole-batch residuals (added to ``backward``'s)."""
         return None
@@ -272,6 +279,11 @@ class AutodiffRule(Rule):
         _, pull = jax.vjp(lambda z_, p_: self.values(head, z_, ex, xs_c, consts, p_), z, params)
         return pull(tuple(gs_c))
 
+    def forward_backward(self, head, ctx, z, ex, xs_c, gs_c, consts, params):
+        outs, pull = jax.vjp(lambda z_, p_: self.values(head, z_, ex, xs_c, consts, p_), z, params)
+        dz, dp_c = pull(tuple(gs_c))
+        return outs, (), dz, dp_c
+
 
 # --------------------------------------------------------------------------------------------
 # Shared scan bodies
@@ -288,12 +300,9 @@ def _zeros_carry(head, w, params):
     )
 
 
-def _grad_step(
-    head, rule, ctx, carry, h_c, z, aux, w, ex, xs_c, res_c, gs_c, consts, params, cap, tau
-):
-    """One chunk's gradient: rule's ``dz`` → block pull-back → matmuls; accumulates the carry."""
+def _grad_step(head, carry, h_c, z, aux, w, dz, dp_c, cap, tau):
+    """One chunk's block gradient ``dz`` → block pull-back → matmuls; accumulates the carry."""
     dw, db, dcap, dtau, dp = carry
-    dz, dp_c = rule.backward(head, ctx, z, ex, xs_c, res_c, gs_c, consts, params)
     dz, dcap_c, dtau_c = logit_block_vjp(head, z, aux, dz, cap, tau)
     dh_c, dw_c = matmul_grads(head, h_c, w, dz)
     dw = dw + dw_c
@@ -361,9 +370,8 @@ def _rows_bwd(head, rule, saved, gs):
         h_c, xs_c, res_c, gs_c = inp
         z, aux = logit_block(head, h_c, w, b, cap, tau)
         ex = rule.prepare(head, ctx, xs_c, consts)
-        return _grad_step(
-            head, rule, ctx, carry, h_c, z, aux, w, ex, xs_c, res_c, gs_c, consts, params, cap, tau
-        )
+        dz, dp_c = rule.backward(head, ctx, z, ex, xs_c, res_c, gs_c, consts, params)
+        return _grad_step(head, carry, h_c, z, aux, w, dz, dp_c, cap, tau)
 
     (dw, db, dcap, dtau, dp), dh = lax.scan(
         body, _zeros_carry(head, w, params), chunks((h, xs, res, gs), head.chunk)
@@ -396,25 +404,10 @@ def _total_scan(head, rule, h, w, b, cap, tau, xs, consts, params, coefs):
         h_c, xs_c, coefs_c = inp
         z, aux = logit_block(head, h_c, w, b, cap, tau)
         ex = rule.prepare(head, ctx, xs_c, consts)
-        outs, res_c = rule.forward(head, ctx, z, ex, xs_c, consts, params)
-        carry, dh_c = _grad_step(
-            head,
-            rule,
-            ctx,
-            carry,
-            h_c,
-            z,
-            aux,
-            w,
-            ex,
-            xs_c,
-            res_c,
-            coefs_c,
-            consts,
-            params,
-            cap,
-            tau,
+        outs, res_c, dz, dp_c = rule.forward_backward(
+            head, ctx, z, ex, xs_c, coefs_c, consts, params
         )
+        carry, dh_c = _grad_step(head, carry, h_c, z, aux, w, dz, dp_c, cap, tau)
         return carry, (outs, res_c, dh_c)
 
     (dw, db, dcap, dtau, dp), (outs, res, dh) = lax.scan(
