@@ -433,3 +433,15 @@ def test_fused_temporary_memory_is_a_tenth_of_unfused():
         f_bytes = _temp_bytes(vg(fused), h, w)
         u_bytes = _temp_bytes(vg(unfused), h, w)
         assert f_bytes * 10 <= u_bytes, (fused.__name__, f_bytes, u_bytes)
+
+
+def test_regression_temperature_gradient_finite_with_masked_logits():
+    """d/d temperature of the logits-level token_log_probs / distillation_loss was NaN with a
+    -inf (masked) logit: d(x/τ)/dτ = -x/τ² is inf there, times a zero cotangent."""
+    x = jnp.array([[1.0, -jnp.inf, 0.5], [0.2, 0.1, -jnp.inf]])
+    t = jnp.array([[0.3, -jnp.inf, 0.1], [0.0, 1.0, -jnp.inf]])
+    g1 = jax.grad(
+        lambda tau: jnp.sum(jaxloss.token_log_probs(x, jnp.array([0, 1]), temperature=tau))
+    )
+    g2 = jax.grad(lambda tau: jaxloss.distillation_loss(x, t, temperature=tau))
+    assert np.isfinite(g1(1.5)) and np.isfinite(g2(1.5))
