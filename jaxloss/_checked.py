@@ -191,6 +191,8 @@ def class_labels(arg="labels", logits="logits", axis_arg="axis", num_classes=Non
     """Integer labels in [0, C) unless equal to ``ignore_index``; C from ``logits``' class axis."""
 
     def check(name, args):
+        if args.get(arg) is None:  # optional labels (linear_distillation_loss)
+            return
         labels = jnp.asarray(args[arg])
         if num_classes is not None:
             c = num_classes(args)
@@ -381,6 +383,15 @@ SPECS: dict[str, tuple[Callable, ...]] = {
         _F("weight"),
         _F("bias"),
         class_labels(num_classes=_lce_classes),
+    ),
+    "linear_distillation_loss": (
+        _F("student_hidden"),
+        _F("student_weight"),
+        _F("student_bias", allow_neg_inf=True),  # -inf masks a class
+        _F("teacher_hidden"),
+        _F("teacher_weight"),
+        _F("teacher_bias", allow_neg_inf=True),
+        class_labels(num_classes=lambda args: jnp.shape(args["student_weight"])[-1]),
     ),
 }
 

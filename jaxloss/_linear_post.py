@@ -530,3 +530,8 @@ def linear_distillation_loss(
     return apply_reduction(
         name, rows[:n].reshape(batch_shape), weights, valid.reshape(batch_shape), reduction
     )
+
+
+from . import _registry  # noqa: E402  (the registry imports no module that imports this one)
+
+_registry.register("linear_distillation_loss", linear_distillation_loss)

@@ -843,6 +843,40 @@ def g_distill(d, dt, name):
     return Case([J(s, dt), J(t, dt)], hyper, {}, (0,), (B,), (0, 1), _div_tol(dt))
 
 
+@gen("linear_distillation_loss")
+def g_linear_distill(d, dt, name):
+    B, V, D = pick(d, 0, 1, 3), pick(d, 1, 4), 2
+    hs = arr(d, (B, D), -10, 10, (0.0, 100.0, -100.0))
+    ws = arr(d, (D, V), -10, 10, (0.0, 10.0))
+    ht = arr(d, (B, 3), -10, 10, (0.0, 100.0))
+    wt = arr(d, (3, V), -10, 10, (0.0,))
+    y = ints(d, (B,), 0, V - 1)
+    bs = bt = None
+    if d.draw(st.booleans()):  # classes masked in both heads (never the labels)
+        drop = d.draw(hnp.arrays(np.bool_, (V,), elements=st.booleans()))
+        drop &= ~np.isin(np.arange(V), y)
+        bs = np.where(drop, -INF, arr(d, (V,), -10, 10, (0.0,)))
+        bt = np.where(drop, -INF, arr(d, (V,), -10, 10, (0.0,)))
+    ig, y = _ignore(d, y, V)
+    hyper = {
+        "beta": pick(d, 0.0, 0.3, 0.5, 1.0),
+        "temperature": pick(d, 1.0, 2.0),
+        "hard_weight": pick(d, 0.0, 0.5),
+        "student_bias": None if bs is None else J(bs, dt),
+        "teacher_bias": None if bt is None else J(bt, dt),
+    }
+    return Case(
+        [J(hs, dt), J(ws, dt), J(ht, dt), J(wt, dt), J(y, jnp.int32)],
+        hyper,
+        {"ignore_index": ig, "chunk_size": pick(d, None, 2)},
+        (0, 1),
+        (B,),
+        (0, 2, 4),
+        _div_tol(dt),
+        norm=_valid(y, ig),
+    )
+
+
 # optax-parity losses -------------------------------------------------------------------------
 @gen("perceptron_loss")
 def g_perceptron(d, dt, name):

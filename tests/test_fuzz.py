@@ -482,6 +482,9 @@ def _perfect(d, dt, name):
         return [J(lp, dt), J(-1e4 - lp, dt), jnp.asarray(good)], {}, 0.0, 0.0
     if name == "distillation_loss":  # teacher = student
         return [J(v, dt), J(v, dt)], {}, 0.0, eps32
+    if name == "linear_distillation_loss":  # teacher head = student head
+        h, w = fs.arr(d, (B, 2), -10, 10, (0.0,)), fs.arr(d, (2, C), -3, 3, (0.0,))
+        return [J(h, dt), J(w, dt), J(h, dt), J(w, dt)], {}, 0.0, eps32
     if name == "ctc_loss":
         x = np.full((B, 1, 3), -1e4)
         x[:, 0, 1] = 1e4

@@ -88,6 +88,9 @@ GOOD = {
         logps=-P, old_logps=-Q, advantages=np.array([1.0, -0.5]), mask=np.ones(P.shape, bool)
     ),
     "distillation_loss": dict(student_logits=X, teacher_logits=Y),
+    "linear_distillation_loss": dict(
+        student_hidden=X, student_weight=Y.T, teacher_hidden=Y, teacher_weight=X.T, labels=LAB % 2
+    ),
 }
 
 

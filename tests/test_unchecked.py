@@ -123,6 +123,16 @@ GOOD = {
         label_paddings=np.zeros((2, 2)),
     ),
     "linear_cross_entropy": dict(hidden=X[:, :2], weight=W_LCE, labels=LAB, bias=np.zeros(3)),
+    "linear_distillation_loss": dict(
+        student_hidden=X[:, :2],
+        student_weight=W_LCE,
+        teacher_hidden=Y[:, :2],
+        teacher_weight=-W_LCE,
+        labels=LAB,
+        student_bias=np.zeros(3),
+        teacher_bias=np.zeros(3),
+        hard_weight=0.5,
+    ),
     # post-training (API.md §7): sequence log-probs [2], GRPO per-token [2, 3]
     "dpo_loss": dict(
         chosen_logps=X[0] - 3,
@@ -264,6 +274,8 @@ NAN_XFAIL: dict = {}  # every finding so far is fixed; an entry here marks a new
 NAN_WHERE = {
     ("linear_cross_entropy", "weight"): np.s_[:],  # the shared weight couples every token
     ("linear_cross_entropy", "bias"): np.s_[:],
+    **{("linear_distillation_loss", a): np.s_[:] for a in ("student_weight", "student_bias")},
+    **{("linear_distillation_loss", a): np.s_[:] for a in ("teacher_weight", "teacher_bias")},
     ("ntxent_loss", "embeddings"): np.s_[:],  # embedding 0 is in every row's denominator
     ("circle_loss", "embeddings"): np.s_[:],  # embedding 0 is in every anchor's P or N set
     ("grpo_loss", "advantages"): np.s_[0],  # the advantage of sequence 0 is in all its tokens
@@ -323,6 +335,7 @@ def test_nan_at_the_label_entry_gives_nan(name, arg):
 INF_CASES = [
     # +inf student logit: log-softmax of its row is inf - inf
     ("distillation_loss", "student_logits", INF, NAN),
+    ("linear_distillation_loss", "student_hidden", INF, NAN),  # logits ±inf: inf - inf
     ("mean_squared_error", "predictions", INF, INF),
     ("mean_squared_error", "targets", -INF, INF),
     ("mean_absolute_error", "predictions", -INF, INF),
@@ -731,6 +744,7 @@ LABEL_LOSSES = [
     "multiclass_perceptron_loss",
     "multiclass_sparsemax_loss",
     "generalized_cross_entropy",
+    "linear_distillation_loss",  # the hard cross-entropy term (hard_weight=0.5)
 ]
 
 
