@@ -222,21 +222,8 @@ def _rows_checkpoint(head, rule, h, w, b, cap, xs, cw, eps, zl):
     def chunk_loss(h_c, xs_c, w, b, eps, zl, cap):
         y_c, cwy_c, v_c, r_c = xs_c
         z, _ = eng.logit_block(head, h_c, w, b, cap, None)
-        finite = jnp.isfinite(z)
-        zf = jnp.where(finite, z, jnp.zeros_like(z))
-        m = lax.stop_gradient(jnp.max(zf, axis=1, keepdims=True))
-        # logsumexp(z) = m + log Σ exp(z − m); masked classes contribute exactly 0 via the where
-        e = jnp.where(finite, jnp.exp(zf - m), jnp.zeros_like(zf))
-        lse_m = jnp.log(jnp.sum(e, axis=1))
-        lse = m[:, 0] + lse_m
-        onehot = lax.broadcasted_iota(y_c.dtype, z.shape, 1) == y_c[:, None]
-        zy = jnp.sum(jnp.where(onehot, zf, jnp.zeros_like(zf)), axis=1)
-        sw = None
-        if rule.smooth:
-            h = consts.h
-            sw = _smoothing_sum(
-                consts, lse_m, jnp.where(finite, zf * h - m * h, jnp.zeros_like(zf))
-            )
+        # the same per-token statistics as the custom-VJP paths, differentiated by JAX
+        lse, zy, sw = _row_stats(rule.smooth, z, y_c, consts)
         return _row_loss(rule, lse, zy, sw, cwy_c, v_c, r_c, eps, zl, consts)
 
     def body(_, inp):

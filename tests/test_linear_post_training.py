@@ -149,7 +149,7 @@ def test_token_log_probs_gradients_any_cotangent_against_unfused_float64(with_f3
     unfused = scalar(lambda h, w, b, tau, cap: _unfused_tlp(h, w, b, tau, cap, y))
     args = (h, w, b, jnp.float64(1.7), jnp.float64(4.0))
     got = jax.jit(jax.grad(fused, argnums=(0, 1, 2, 3, 4)))(*args)
-    want = jax.grad(unfused, argnums=(0, 1, 2, 3, 4))(*args)
+    want = jax.jit(jax.grad(unfused, argnums=(0, 1, 2, 3, 4)))(*args)
     for g, r in zip(got, want, strict=True):
         np.testing.assert_allclose(g, r, rtol=1e-10, atol=1e-12)
 
@@ -212,7 +212,7 @@ def test_token_log_probs_bf16_inputs_computed_in_float32():
     want_lp, want_ent = np_token(np_logits(*(np.asarray(a, np.float64) for a in (hb, wb, bb))), y)
     _close(lp, want_lp)
     _close(ent, want_ent)
-    grads = jax.grad(f, argnums=(0, 1, 2))(hb, wb, bb)
+    grads = jax.jit(jax.grad(f, argnums=(0, 1, 2)))(hb, wb, bb)
     assert all(g.dtype == jnp.bfloat16 for g in grads)
 
 
@@ -226,7 +226,7 @@ def test_token_log_probs_out_of_range_token_is_nan():
 
     lp = _tlp(h, w, bad, b, 1.0, None, entropy=False)
     assert np.isnan(lp[5]) and np.all(np.isfinite(np.delete(np.asarray(lp), 5)))
-    g = jax.grad(f)(h)
+    g = jax.jit(jax.grad(f))(h)
     assert np.all(np.isnan(g[5])) and np.all(np.isfinite(np.delete(np.asarray(g), 5, axis=0)))
 
 
@@ -308,7 +308,7 @@ def test_distillation_gradients_against_unfused_float64(reduction):
     argnums = tuple(range(9))
     args = (hs, ws, bs, ht, wt, bt, jnp.float64(0.3), jnp.float64(1.5), jnp.float64(0.7))
     got = jax.jit(jax.grad(scalar(_fused_distill), argnums))(*args)
-    want = jax.grad(scalar(_unfused_distill), argnums)(*args)
+    want = jax.jit(jax.grad(scalar(_unfused_distill), argnums))(*args)
     for i, (g, r) in enumerate(zip(got, want, strict=True)):
         if i in (3, 4, 5):  # the teacher gets no gradient
             assert np.all(g == 0)
@@ -334,8 +334,10 @@ def test_distillation_closed_form_gradients_static_beta_against_unfused_float64(
 
     argnums = (1, 2, 3, 4)
     args = (hs, ws, bs, jnp.float64(0.7))
-    got = jax.grad(loss, argnums)(_fused_distill, *args)
-    want = jax.grad(loss, argnums)(_unfused_distill, *args)
+    vg = jax.jit(jax.value_and_grad(loss, argnums), static_argnums=0)
+    value, got = vg(_fused_distill, *args)
+    want_value, want = vg(_unfused_distill, *args)
+    np.testing.assert_allclose(value, want_value, rtol=1e-12)
     for g, r in zip(got, want, strict=True):
         assert np.all(np.isfinite(g))
         np.testing.assert_allclose(g, r, rtol=1e-9, atol=1e-12)
