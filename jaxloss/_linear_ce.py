@@ -17,6 +17,11 @@ logits (and of their gradient) exists at a time. Three implementations share one
 
 ``method="auto"`` (the default) picks ``"forward_grad"`` for ``"mean"`` / ``"sum"`` and
 ``"recompute"`` for ``"none"``; this was chosen by measurement on CPU (``bench/RESULTS.md``).
+
+The chunking, the scan, the logit block (bias, softcap) and both custom VJPs are those of the
+shared engine (:mod:`jaxloss._engine`); this module is its cross-entropy rule (``_CERule``: per-row
+statistics, loss and block gradient) plus the ``"checkpoint"`` path, which differentiates the same
+per-row statistics with JAX.
 """
 
 from __future__ import annotations
