@@ -105,6 +105,11 @@ def _fused_tlp(h, w, y, b, tau, cap, entropy=True):
 _tlp = jax.jit(_fused_tlp, static_argnames="entropy")
 
 
+@jax.jit
+def _logits_tlp(z, y, tau):
+    return jaxloss.token_log_probs(z, y, temperature=tau, return_entropy=True)
+
+
 def test_token_log_probs_values_against_float64_numpy():
     h, w, b, _, _, _, y, _, _ = _data()
     for tau, cap in ((1.0, None), (1.7, 4.0)):
@@ -115,7 +120,7 @@ def test_token_log_probs_values_against_float64_numpy():
         _close(ent, want_ent)
         # equal to the unfused logits-level function
         z = jnp.asarray(np_logits(h, w, b, cap).astype(np.float32))
-        ref_lp, ref_ent = jaxloss.token_log_probs(z, y, temperature=tau, return_entropy=True)
+        ref_lp, ref_ent = _logits_tlp(z, y, tau)
         _close(lp, ref_lp, rtol=2e-6)
         _close(ent, ref_ent, rtol=2e-6)
 
@@ -262,6 +267,13 @@ def _np_distill_rows(hs, ws, bs, ht, wt, bt, y, beta, tau, hw):
     return np.where(keep, rows, 0.0), keep
 
 
+@jax.jit
+def _logits_distill(zs, zt, beta, y):
+    return jaxloss.distillation_loss(
+        zs, zt, beta=beta, temperature=2.0, labels=y, ignore_index=-100
+    )
+
+
 def test_distillation_values_against_float64_numpy_and_unfused():
     hs, ws, bs, ht, wt, bt, y, _, ct = _data()
     y = y.copy()
@@ -278,9 +290,7 @@ def test_distillation_values_against_float64_numpy_and_unfused():
         # the unfused logits-level loss (hard_weight 0)
         zs = jnp.asarray(np_logits(hs, ws, bs).astype(np.float32))
         zt = jnp.asarray(np_logits(ht, wt, bt).astype(np.float32))
-        want = jaxloss.distillation_loss(
-            zs, zt, beta=beta, temperature=2.0, labels=y, ignore_index=-100
-        )
+        want = _logits_distill(zs, zt, beta, y)
         _close(_distill(hs, ws, bs, ht, wt, bt, y, beta, 2.0, 0.0), want, rtol=2e-6)
 
 
@@ -370,7 +380,7 @@ def test_distillation_masked_classes_bf16_and_empty_mask():
     def f(hs, ws, bs):
         return _fused_distill(hs, ws, bs, *args[3:], y, 0.5, 2.0, 0.5)
 
-    value, grads = jax.value_and_grad(f, argnums=(0, 1, 2))(*args[:3])
+    value, grads = jax.jit(jax.value_and_grad(f, argnums=(0, 1, 2)))(*args[:3])
     assert value.dtype == jnp.float32 and np.isfinite(value)
     assert all(
         g.dtype == jnp.bfloat16 and np.all(np.isfinite(np.asarray(g, np.float32))) for g in grads
@@ -379,8 +389,10 @@ def test_distillation_masked_classes_bf16_and_empty_mask():
     _close(value, rows.sum() / keep.sum())
     # nothing valid: exactly 0 with zero gradients
     none_valid = np.full((N,), -100)
-    v0, g0 = jax.value_and_grad(
-        lambda hs: _fused_distill(hs, ws, None, ht, wt, None, none_valid, 0.5, 1.0, 1.0)
+    v0, g0 = jax.jit(
+        jax.value_and_grad(
+            lambda hs: _fused_distill(hs, ws, None, ht, wt, None, none_valid, 0.5, 1.0, 1.0)
+        )
     )(hs)
     assert v0 == 0 and np.all(g0 == 0)
 
@@ -442,8 +454,10 @@ def test_regression_temperature_gradient_finite_with_masked_logits():
     -inf (masked) logit: d(x/τ)/dτ = -x/τ² is inf there, times a zero cotangent."""
     x = jnp.array([[1.0, -jnp.inf, 0.5], [0.2, 0.1, -jnp.inf]])
     t = jnp.array([[0.3, -jnp.inf, 0.1], [0.0, 1.0, -jnp.inf]])
-    g1 = jax.grad(
-        lambda tau: jnp.sum(jaxloss.token_log_probs(x, jnp.array([0, 1]), temperature=tau))
+    g1 = jax.jit(
+        jax.grad(
+            lambda tau: jnp.sum(jaxloss.token_log_probs(x, jnp.array([0, 1]), temperature=tau))
+        )
     )
-    g2 = jax.grad(lambda tau: jaxloss.distillation_loss(x, t, temperature=tau))
+    g2 = jax.jit(jax.grad(lambda tau: jaxloss.distillation_loss(x, t, temperature=tau)))
     assert np.isfinite(g1(1.5)) and np.isfinite(g2(1.5))
