@@ -6,7 +6,10 @@ import importlib.util
 import os
 
 import jax
+import numpy as np
 import pytest
+
+import jaxloss
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -53,4 +56,31 @@ def test_dpo_tiny_lm_rejects_bad_args():
     mod = _load("dpo_tiny_lm")
     with pytest.raises(SystemExit) as e:
         mod.main(["--min-completion", "1"])
+    assert e.value.code == 2
+
+
+def test_distill_tiny_lm_smoke(capsys):
+    """The student's loss curve, unfused (full logits) and fused: equal to float32 round-off."""
+    mod = _load("distill_tiny_lm")
+    fused = hasattr(jaxloss, "linear_distillation_loss")
+    argv = ["--smoke", "--hard-weight", "0.5"] + ([] if fused else ["--paths", "unfused"])
+    with jax.numpy_dtype_promotion("standard"):  # optax.adam mixes a float and an int32 count
+        assert mod.main(argv) == 0
+    out = capsys.readouterr().out
+    rows = _table(out)  # | step | unfused loss | fused loss |
+    assert [int(r[0]) for r in rows] == [1, 2, 3, 4, 5, 6]
+    unfused = np.asarray([float(r[1]) for r in rows])
+    assert unfused[-1] < unfused[0]
+    assert "| unfused |" in out and "temp MiB" in out
+    if not fused:
+        pytest.skip("fused path: this jaxloss has no linear_distillation_loss yet")
+    fused_losses = np.asarray([float(r[2]) for r in rows])
+    np.testing.assert_allclose(fused_losses, unfused, rtol=1e-5)
+    assert "max |fused - unfused| loss" in out
+
+
+def test_distill_tiny_lm_rejects_bad_args():
+    mod = _load("distill_tiny_lm")
+    with pytest.raises(SystemExit) as e:
+        mod.main(["--beta", "1.5"])
     assert e.value.code == 2
