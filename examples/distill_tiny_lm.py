@@ -22,7 +22,7 @@ printed), the held-out token accuracy of teacher and student, and per path the m
 (steps after compilation) and the temporary memory XLA allocates for the compiled step
 (``jax.jit(step).lower(...).compile().memory_analysis().temp_size_in_bytes``).
 
-    python examples/distill_tiny_lm.py            # vocabulary 8192, about a minute on CPU
+    python examples/distill_tiny_lm.py            # vocabulary 8192, a minute or two on CPU
     python examples/distill_tiny_lm.py --smoke    # seconds: tiny vocabulary, models and data
 """
 
@@ -151,18 +151,18 @@ def main(argv=None):
     p.add_argument("--teacher-dim", type=int, default=128)
     p.add_argument("--dim", type=int, default=32, help="the student's hidden size")
     p.add_argument("--context", type=int, default=4)
-    p.add_argument("--text-tokens", type=int, default=200_000)
+    p.add_argument("--text-tokens", type=int, default=100_000)
     p.add_argument("--teacher-epochs", type=int, default=1)
     p.add_argument("--teacher-batch-size", type=int, default=256)
-    p.add_argument("--steps", type=int, default=150, help="distillation steps per path")
-    p.add_argument("--batch-size", type=int, default=1024, help="tokens per distillation step")
+    p.add_argument("--steps", type=int, default=60, help="distillation steps per path")
+    p.add_argument("--batch-size", type=int, default=512, help="tokens per distillation step")
     p.add_argument("--lr", type=float, default=3e-3, help="the student's learning rate (Adam)")
     p.add_argument("--beta", type=float, default=0.5, help="GKD beta in [0, 1]")
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--hard-weight", type=float, default=0.0, help="weight of the label CE")
     p.add_argument("--chunk-size", type=int, default=None, help="fused path (default: auto)")
-    p.add_argument("--eval-tokens", type=int, default=8192, help="held-out tokens evaluated")
-    p.add_argument("--log-every", type=int, default=25)
+    p.add_argument("--eval-tokens", type=int, default=4096, help="held-out tokens evaluated")
+    p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--paths", default="both", choices=["both", "fused", "unfused"])
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
