@@ -53,6 +53,10 @@ from ._fenchel_young import make_fenchel_young_loss as make_fenchel_young_loss
 
 # large vocabulary: fused linear cross-entropy (registers itself with the registry)
 from ._linear_ce import linear_cross_entropy as linear_cross_entropy
+
+# fused post-training on the same engine (API.md §7; the distillation loss registers itself)
+from ._linear_post import linear_distillation_loss as linear_distillation_loss
+from ._linear_post import linear_token_log_probs as linear_token_log_probs
 from ._metric import circle_loss as circle_loss
 from ._metric import contrastive_loss as contrastive_loss
 

@@ -9,7 +9,7 @@ from jax.typing import ArrayLike
 
 from . import _validation as val
 from ._alias import bind
-from ._numerics import as_compute, as_hyper, compute_dtype, log_softmax
+from ._numerics import as_compute, as_hyper, compute_dtype, divide_logits, log_softmax
 from ._reduction import apply_reduction
 from ._validation import (
     check_axis,
@@ -38,6 +38,50 @@ def _kl_log(log_p: jax.Array, log_q: jax.Array, axis: int) -> jax.Array:
     lq = jnp.where(ok, log_q, jnp.zeros_like(log_q))
     terms = jnp.where(ok, jnp.exp(lp) * (lp - lq), jnp.zeros_like(lp))
     return jnp.sum(jnp.where(infinite, jnp.inf, terms), axis=axis)
+
+
+def log_mixture(log_ps: jax.Array, log_pt: jax.Array, b: jax.Array) -> jax.Array:
+    """log M, M = β·P_t + (1 − β)·P_s (0 < β < 1), in log space; 0 where both are absent."""
+    absent = (log_ps == -jnp.inf) & (log_pt == -jnp.inf)
+    a_t = jnp.where(absent, 0.0, log_pt + jnp.log(b))
+    a_s = jnp.where(absent, 0.0, log_ps + jnp.log1p(-b))
+    return jnp.logaddexp(a_t, a_s)
+
+
+def beta_mode(beta) -> str | None:
+    """The one branch of :func:`generalized_jsd` a concrete β needs (``None`` if traced)."""
+    v = val.concrete_or_none(beta)
+    if v is None or v.shape != ():
+        return None
+    v = float(v)
+    return "forward" if v == 0 else "reverse" if v == 1 else "mixture"
+
+
+def generalized_jsd(
+    log_ps: jax.Array, log_pt: jax.Array, b: jax.Array, axis: int, mode: str | None = None
+) -> jax.Array:
+    """The per-token GKD divergence from student / teacher log-probabilities (``b`` = β).
+
+    β = 0: KL(P_t ‖ P_s); β = 1: KL(P_s ‖ P_t); otherwise β·KL(P_t ‖ M) + (1 − β)·KL(P_s ‖ M),
+    M = β·P_t + (1 − β)·P_s. The one copy of the formula: :func:`distillation_loss` and the fused
+    :func:`jaxloss.linear_distillation_loss` (on each logit block) both call it. Autodiff-safe.
+    ``mode`` (static, :func:`beta_mode`): compute only that branch (``None``: all three, selected
+    by the traced β).
+    """
+    if mode == "forward":
+        return _kl_log(log_pt, log_ps, axis)
+    if mode == "reverse":
+        return _kl_log(log_ps, log_pt, axis)
+    forward = _kl_log(log_pt, log_ps, axis) if mode is None else None  # β = 0
+    reverse = _kl_log(log_ps, log_pt, axis) if mode is None else None  # β = 1
+    # mixture; log β and log(1 − β) taken on safe values, the ends are selected below
+    interior = (b > 0) & (b < 1)
+    b_safe = b if mode == "mixture" else jnp.where(interior, b, 0.5)
+    log_m = log_mixture(log_ps, log_pt, b_safe)
+    mixture = b_safe * _kl_log(log_pt, log_m, axis) + (1 - b_safe) * _kl_log(log_ps, log_m, axis)
+    if mode == "mixture":
+        return mixture
+    return jnp.where(b == 0, forward, jnp.where(b == 1, reverse, mixture))
 
 
 @val.declare_ranges(beta=val.UNIT_INTERVAL, temperature=val.POSITIVE)
@@ -133,21 +177,10 @@ def distillation_loss(
     s = as_compute(student_logits, dtype)
     t = lax.stop_gradient(as_compute(teacher_logits, dtype))
     tau = as_hyper(temperature, dtype)
-    log_ps = log_softmax(s / tau, axis=axis)
-    log_pt = log_softmax(t / tau, axis=axis)
+    log_ps = log_softmax(divide_logits(s, tau), axis=axis)
+    log_pt = log_softmax(divide_logits(t, tau), axis=axis)
 
-    b = as_hyper(beta, dtype)
-    forward = _kl_log(log_pt, log_ps, axis)  # β = 0
-    reverse = _kl_log(log_ps, log_pt, axis)  # β = 1
-    # mixture; log β and log(1 − β) taken on safe values, the ends are selected below
-    interior = (b > 0) & (b < 1)
-    b_safe = jnp.where(interior, b, 0.5)
-    absent = (log_ps == -jnp.inf) & (log_pt == -jnp.inf)
-    a_t = jnp.where(absent, 0.0, log_pt + jnp.log(b_safe))
-    a_s = jnp.where(absent, 0.0, log_ps + jnp.log1p(-b_safe))
-    log_m = jnp.logaddexp(a_t, a_s)
-    mixture = b_safe * _kl_log(log_pt, log_m, axis) + (1 - b_safe) * _kl_log(log_ps, log_m, axis)
-    values = jnp.where(b == 0, forward, jnp.where(b == 1, reverse, mixture))
+    values = generalized_jsd(log_ps, log_pt, as_hyper(beta, dtype), axis)
 
     if labels is not None:
         check_integer(name, "labels", labels)

@@ -21,14 +21,13 @@ logits (and of their gradient) exists at a time. Three implementations share one
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 from jax.typing import ArrayLike
 
+from . import _engine as eng
 from . import _validation as val
 from ._numerics import as_hyper, class_sum_scale, compute_dtype, nan_where
 from ._reduction import apply_reduction
@@ -48,64 +47,27 @@ DEFAULT_CHUNK_SIZE = 128
 
 
 # --------------------------------------------------------------------------------------------
-# One chunk of tokens: logits, per-token statistics and the gradient block
+# The cross-entropy rule of the chunked engine (jaxloss/_engine.py): per-token statistics of one
+# block of logits, the per-token loss and the block's gradient
 # --------------------------------------------------------------------------------------------
-
-
-class _Cfg:
-    """Static configuration of one call (hashable, so it can be a ``nondiff_argnum``)."""
-
-    def __init__(self, has_bias, smooth, zloss, cap, chunk, cdt, num_finite_from_bias):
-        self.has_bias = has_bias
-        self.smooth = smooth  # label smoothing term present
-        self.zloss = zloss  # z-loss term present
-        self.cap = cap  # logit softcap present
-        self.chunk = chunk
-        self.cdt = jnp.dtype(cdt)
-        self.key = (has_bias, smooth, zloss, cap, chunk, str(self.cdt))
-
-    def __hash__(self):
-        return hash(self.key)
-
-    def __eq__(self, other):
-        return isinstance(other, _Cfg) and self.key == other.key
-
-
-def _logits(cfg, h_c, w, b, cap):
-    """Logits of one chunk (computation dtype); ``aux`` holds what the softcap's derivative needs.
-
-    Masked vocabulary: a ``-inf`` bias entry marks a class that does not exist; it stays ``-inf``
-    through the softcap (``cap·tanh(−inf/cap)`` would otherwise make it a finite ``−cap``).
-    """
-    # matmul in the operands' dtype (bf16 stays bf16), accumulation in the computation dtype
-    raw = lax.dot_general(h_c, w, (((1,), (0,)), ((), ())), preferred_element_type=cfg.cdt)
-    if cfg.has_bias:
-        raw = raw + b.astype(cfg.cdt)[None, :]
-    if not cfg.cap:
-        return raw, None
-    finite = jnp.isfinite(raw)
-    # softcap: z = cap·tanh(raw / cap); dz/draw = 1 − tanh², dz/dcap = tanh − (raw/cap)(1 − tanh²)
-    t = jnp.tanh(jnp.where(finite, raw, jnp.zeros_like(raw)) / cap)
-    z = jnp.where(finite, cap * t, -jnp.inf)
-    return z, (t, raw, finite)
 
 
 class _Consts:
     """Per-call constants: K (existing classes), W_f = Σ_{c existing} w_c, masked class weights."""
 
-    def __init__(self, cfg, w, b, cw):
+    def __init__(self, head, w, b, cw):
         vocab = w.shape[1]
         self.cwv = None
-        if cfg.has_bias:
+        if head.has_bias:
             fin = jnp.isfinite(b)
             # K = 0 only when the bias masks every class (valid only for a batch with no valid
             # token); every Σ over existing classes is then empty, so K is read as 1, not 0/0
-            self.k = jnp.maximum(jnp.sum(fin), 1).astype(cfg.cdt)
+            self.k = jnp.maximum(jnp.sum(fin), 1).astype(head.cdt)
         else:
             fin = None
-            self.k = jnp.asarray(vocab, cfg.cdt)
+            self.k = jnp.asarray(vocab, head.cdt)
         # sums over classes are taken of h·(z − m) (overflow-free, exact): S is carried as h·S
-        self.h = class_sum_scale(vocab, cfg.cdt)
+        self.h = class_sum_scale(vocab, head.cdt)
         if cw is None:
             self.wf = self.k
         else:
@@ -113,19 +75,16 @@ class _Consts:
             self.wf = jnp.sum(self.cwv)
 
 
-def _row_stats(cfg, z, y, consts):
-    """Per-token logsumexp, target logit and (with smoothing) S of one block.
+def _row_stats(smooth, z, y, consts):
+    """Per-token logsumexp, target logit and (with smoothing) h·S of one block.
 
-    S = Σ_c w_c (lse − z_c).
+    S = Σ_c w_c (lse − z_c). Autodiff-safe (the ``"checkpoint"`` method differentiates it).
     """
-    m = jnp.max(z, axis=1)
-    m = jnp.where(jnp.isfinite(m), m, jnp.zeros_like(m))
-    # logsumexp(z) = m + log Σ exp(z − m)
-    lse_m = jnp.log(jnp.sum(jnp.exp(z - m[:, None]), axis=1))
+    m, lse_m = eng.block_lse(z)
     lse = m + lse_m
     zy = jnp.take_along_axis(z, y[:, None], axis=1)[:, 0]
     sw = None
-    if cfg.smooth:
+    if smooth:
         # Σ over existing (finite-logit) classes only: the masked vocabulary gets no smoothing mass
         h = consts.h
         zf = jnp.where(jnp.isfinite(z), z * h - m[:, None] * h, jnp.zeros_like(z))
@@ -148,7 +107,7 @@ def _poison(x, valid, in_range):
     return x * nan_where(valid & ~in_range, x.dtype)
 
 
-def _row_loss(cfg, lse, zy, sw, cwy, valid, in_range, eps, zl, consts):
+def _row_loss(rule, lse, zy, sw, cwy, valid, in_range, eps, zl, consts):
     """w_y[(1−ε)(lse − z_y) + z_loss·lse²] + (ε/K) Σ_c w_c (lse − z_c).
 
     The (ε/K) term is PyTorch's smoothing term.
@@ -158,13 +117,13 @@ def _row_loss(cfg, lse, zy, sw, cwy, valid, in_range, eps, zl, consts):
     lse, zy = (jnp.where(valid, a, jnp.zeros_like(a)) for a in (lse, zy))
     sw = None if sw is None else jnp.where(valid, sw, jnp.zeros_like(sw))
     main = lse - zy
-    if cfg.smooth:
+    if rule.smooth:
         main = (1 - eps) * main
-    if cfg.zloss:
+    if rule.zloss:
         main = main + zl * lse * lse
     if cwy is not None:
         main = cwy * main
-    if cfg.smooth:
+    if rule.smooth:
         # sw = h·S, S = Σ_c w_c (lse − z_c); ε/K·S is finite whenever the exact value is
         main = main + eps / (consts.k * consts.h) * sw
     # out-of-range labels are invalid input: nan, as sparse_softmax_cross_entropy; a product, so
@@ -173,8 +132,8 @@ def _row_loss(cfg, lse, zy, sw, cwy, valid, in_range, eps, zl, consts):
     return jnp.where(valid, main, jnp.zeros_like(main))
 
 
-def _grad_block(cfg, z, aux, y, cwy, valid, in_range, g, lse, eps, zl, consts, cap):
-    """d(Σ_i g_i·loss_i)/d raw-logits of one chunk, and the chunk's contribution to d/d cap."""
+def _grad_block(rule, z, y, cwy, valid, in_range, g, lse, eps, zl, consts):
+    """d(Σ_i g_i·loss_i)/d z (final logits) of one chunk."""
     # d loss_i/d z_ij = p_ij [w_y(1−ε) + 2 w_y z_loss lse + ε W_f/K]
     #                   − w_y(1−ε) δ_{j,y} − ε w_j [j exists]/K
     # dropped tokens: 0; a kept token with an out-of-range label: NaN (its loss is NaN)
@@ -183,265 +142,72 @@ def _grad_block(cfg, z, aux, y, cwy, valid, in_range, g, lse, eps, zl, consts, c
     # g is 0) has lse = −inf: 0·lse and exp(−inf − (−inf)) would be NaN, so lse is read as 0 there
     lse = jnp.where(lse == -jnp.inf, jnp.zeros_like(lse), lse)
     gw = g if cwy is None else g * cwy
-    hit = (1 - eps) * gw if cfg.smooth else gw
+    hit = (1 - eps) * gw if rule.smooth else gw
     scale = hit
-    if cfg.zloss:
+    if rule.zloss:
         scale = scale + 2 * zl * gw * lse
-    if cfg.smooth:
+    if rule.smooth:
         scale = scale + eps * consts.wf / consts.k * g
     p = jnp.exp(z - lse[:, None])
     onehot = lax.broadcasted_iota(y.dtype, z.shape, 1) == y[:, None]
     dz = p * scale[:, None] - jnp.where(onehot, hit[:, None], jnp.zeros((), z.dtype))
-    if cfg.smooth:
+    if rule.smooth:
         per_class = (eps / consts.k * g)[:, None]
         if consts.cwv is not None:
             per_class = per_class * consts.cwv[None, :]
         dz = dz - jnp.where(jnp.isfinite(z), per_class, jnp.zeros((), z.dtype))
-    if not cfg.cap:
-        return dz, None
-    t, raw, finite = aux
-    dz = jnp.where(finite, dz, jnp.zeros_like(dz))
-    r = jnp.where(finite, raw, jnp.zeros_like(raw)) / cap
-    one_minus_t2 = 1 - t * t
-    dcap = jnp.sum(dz * (t - r * one_minus_t2))
-    return dz * one_minus_t2, dcap
+    return dz
 
 
-def _hyper_grads(cfg, g, lse, zy, sw, cwy, valid, eps, zl, consts):
+def _hyper_grads(rule, head, g, lse, zy, sw, cwy, valid, eps, zl, consts):
     """d(Σ g_i loss_i)/dε and /d z_loss from the per-token statistics."""
     gw = g if cwy is None else g * cwy
 
     def valid_sum(x):  # drop invalid rows by a select, not g = 0: their statistics may be ±inf
         return jnp.sum(jnp.where(valid, x, jnp.zeros_like(x)))
 
-    if cfg.smooth:
+    if rule.smooth:
         # d loss_i/dε = −w_y (lse − z_y) + S/K, S = Σ_c w_c (lse − z_c)
         deps = valid_sum(-gw * (lse - zy) + g * sw / (consts.k * consts.h))  # sw = h·S
     else:
-        deps = jnp.zeros((), cfg.cdt)
-    dzl = valid_sum(gw * lse * lse) if cfg.zloss else jnp.zeros((), cfg.cdt)
+        deps = jnp.zeros((), head.cdt)
+    dzl = valid_sum(gw * lse * lse) if rule.zloss else jnp.zeros((), head.cdt)
     return deps.astype(jnp.result_type(eps)), dzl.astype(jnp.result_type(zl))
 
 
-def _chunks(x, chunk):
-    return x.reshape((x.shape[0] // chunk, chunk) + x.shape[1:])
+class _CERule(eng.Rule):
+    """Sparse softmax cross-entropy with smoothing, z-loss and class weights, per token.
 
-
-def _opt_chunks(x, chunk):
-    return None if x is None else _chunks(x, chunk)
-
-
-def _dots(cfg, h_c, w, dz):
-    """d hidden block and d weight contribution.
-
-    Matmuls in the operands' dtype, f32+ accumulation.
+    xs = (labels, w_y or None, valid, in_range); consts = (class weights or None,);
+    params = (ε, z_loss); residuals (lse, z_y, h·S or None).
     """
-    dzm = dz.astype(h_c.dtype)
-    dh_c = lax.dot_general(dzm, w, (((1,), (1,)), ((), ())), preferred_element_type=cfg.cdt)
-    dw_c = lax.dot_general(h_c, dzm, (((0,), (0,)), ((), ())), preferred_element_type=cfg.cdt)
-    return dh_c.astype(h_c.dtype), dw_c
 
+    def __init__(self, smooth: bool, zloss: bool):
+        self.smooth = smooth  # label smoothing term present
+        self.zloss = zloss  # z-loss term present
+        self.key = (smooth, zloss)
 
-def _float0(x):
-    return np.zeros(x.shape, jax.dtypes.float0)
+    def context(self, head, w, b, consts, params):
+        return _Consts(head, w, b, consts[0])
 
+    def forward(self, head, ctx, z, ex, xs_c, consts, params):
+        y, cwy, valid, in_range = xs_c
+        eps, zl = params
+        lse, zy, sw = _row_stats(self.smooth, z, y, ctx)
+        loss = _row_loss(self, lse, zy, sw, cwy, valid, in_range, eps, zl, ctx)
+        return (loss,), (lse, zy, sw)
 
-# --------------------------------------------------------------------------------------------
-# Recompute (Cut Cross-Entropy): per-token losses, backward recomputes logits chunk by chunk
-# --------------------------------------------------------------------------------------------
+    def backward(self, head, ctx, z, ex, xs_c, res_c, gs_c, consts, params):
+        y, cwy, valid, in_range = xs_c
+        eps, zl = params
+        dz = _grad_block(self, z, y, cwy, valid, in_range, gs_c[0], res_c[0], eps, zl, ctx)
+        return dz, None
 
-
-def _recompute_fwd_scan(cfg, h, w, b, y, cwy, valid, in_range, cw, eps, zl, cap):
-    consts = _Consts(cfg, w, b, cw)
-
-    def body(_, xs):
-        h_c, y_c, cwy_c, v_c, r_c = xs
-        z, _aux = _logits(cfg, h_c, w, b, cap)
-        lse, zy, sw = _row_stats(cfg, z, y_c, consts)
-        loss = _row_loss(cfg, lse, zy, sw, cwy_c, v_c, r_c, eps, zl, consts)
-        return None, (loss, lse, zy, sw)
-
-    c = cfg.chunk
-    _, outs = lax.scan(
-        body,
-        None,
-        (
-            _chunks(h, c),
-            _chunks(y, c),
-            _opt_chunks(cwy, c),
-            _chunks(valid, c),
-            _chunks(in_range, c),
-        ),
-    )
-    return tuple(None if o is None else o.reshape(-1) for o in outs)
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
-def _rows_recompute(cfg, h, w, b, y, cwy, valid, in_range, cw, eps, zl, cap):
-    return _recompute_fwd_scan(cfg, h, w, b, y, cwy, valid, in_range, cw, eps, zl, cap)[0]
-
-
-def _rows_recompute_fwd(cfg, h, w, b, y, cwy, valid, in_range, cw, eps, zl, cap):
-    loss, lse, zy, sw = _recompute_fwd_scan(cfg, h, w, b, y, cwy, valid, in_range, cw, eps, zl, cap)
-    return loss, (h, w, b, y, cwy, valid, in_range, cw, eps, zl, cap, lse, zy, sw)
-
-
-def _rows_recompute_bwd(cfg, res, ct):
-    h, w, b, y, cwy, valid, in_range, cw, eps, zl, cap, lse, zy, sw = res
-    consts = _Consts(cfg, w, b, cw)
-    g = ct.astype(cfg.cdt)
-
-    def body(carry, xs):
-        dw, db, dcap = carry
-        h_c, y_c, cwy_c, v_c, r_c, g_c, lse_c = xs
-        z, aux = _logits(cfg, h_c, w, b, cap)
-        dz, dcap_c = _grad_block(
-            cfg, z, aux, y_c, cwy_c, v_c, r_c, g_c, lse_c, eps, zl, consts, cap
-        )
-        dh_c, dw_c = _dots(cfg, h_c, w, dz)
-        dw = dw + dw_c
-        if cfg.has_bias:
-            db = db + jnp.sum(dz, axis=0)
-        if cfg.cap:
-            dcap = dcap + dcap_c
-        return (dw, db, dcap), dh_c
-
-    c = cfg.chunk
-    carry0 = (
-        jnp.zeros(w.shape, cfg.cdt),
-        jnp.zeros((w.shape[1],), cfg.cdt),
-        jnp.zeros((), cfg.cdt),
-    )
-    (dw, db, dcap), dh = lax.scan(
-        body,
-        carry0,
-        (
-            _chunks(h, c),
-            _chunks(y, c),
-            _opt_chunks(cwy, c),
-            _chunks(valid, c),
-            _chunks(in_range, c),
-            _chunks(g, c),
-            _chunks(lse, c),
-        ),
-    )
-    deps, dzl = _hyper_grads(
-        cfg, _poison(g, valid, in_range), lse, zy, sw, cwy, valid, eps, zl, consts
-    )
-    return (
-        dh.reshape(h.shape),
-        dw.astype(w.dtype),
-        db.astype(b.dtype) if cfg.has_bias else None,
-        _float0(y),
-        None if cwy is None else jnp.zeros_like(cwy),
-        _float0(valid),
-        _float0(in_range),
-        None if cw is None else jnp.zeros_like(cw),
-        deps,
-        dzl,
-        dcap.astype(jnp.result_type(cap)) if cfg.cap else None,
-    )
-
-
-_rows_recompute.defvjp(_rows_recompute_fwd, _rows_recompute_bwd)
-
-
-# --------------------------------------------------------------------------------------------
-# Forward-gradient (Liger-Kernel): scalar Σ coef_i loss_i, gradient computed in the forward pass
-# --------------------------------------------------------------------------------------------
-
-
-def _forward_grad_scan(cfg, h, w, b, y, cwy, valid, in_range, coef, cw, eps, zl, cap):
-    consts = _Consts(cfg, w, b, cw)
-
-    def body(carry, xs):
-        dw, db, dcap = carry
-        h_c, y_c, cwy_c, v_c, r_c, g_c = xs
-        z, aux = _logits(cfg, h_c, w, b, cap)
-        lse, zy, sw = _row_stats(cfg, z, y_c, consts)
-        loss = _row_loss(cfg, lse, zy, sw, cwy_c, v_c, r_c, eps, zl, consts)
-        dz, dcap_c = _grad_block(cfg, z, aux, y_c, cwy_c, v_c, r_c, g_c, lse, eps, zl, consts, cap)
-        dh_c, dw_c = _dots(cfg, h_c, w, dz)
-        dw = dw + dw_c
-        if cfg.has_bias:
-            db = db + jnp.sum(dz, axis=0)
-        if cfg.cap:
-            dcap = dcap + dcap_c
-        return (dw, db, dcap), (loss, dh_c, lse, zy, sw)
-
-    c = cfg.chunk
-    carry0 = (
-        jnp.zeros(w.shape, cfg.cdt),
-        jnp.zeros((w.shape[1],), cfg.cdt),
-        jnp.zeros((), cfg.cdt),
-    )
-    (dw, db, dcap), (loss, dh, lse, zy, sw) = lax.scan(
-        body,
-        carry0,
-        (
-            _chunks(h, c),
-            _chunks(y, c),
-            _opt_chunks(cwy, c),
-            _chunks(valid, c),
-            _chunks(in_range, c),
-            _chunks(coef, c),
-        ),
-    )
-    loss, lse, zy = (x.reshape(-1) for x in (loss, lse, zy))
-    sw = None if sw is None else sw.reshape(-1)
-    # coefficients are exactly 0 on ignored / masked tokens, whose loss is exactly 0 too
-    total = jnp.sum(coef * loss)
-    deps, dzl = _hyper_grads(
-        cfg,
-        _poison(coef, valid, in_range),
-        lse,
-        zy,
-        sw,
-        cwy,
-        valid,
-        eps,
-        zl,
-        consts,
-    )
-    return total, (dh.reshape(h.shape), dw, db, dcap, loss, deps, dzl)
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
-def _total_forward_grad(cfg, h, w, b, y, cwy, valid, in_range, coef, cw, eps, zl, cap):
-    return _forward_grad_scan(cfg, h, w, b, y, cwy, valid, in_range, coef, cw, eps, zl, cap)[0]
-
-
-def _total_forward_grad_fwd(cfg, h, w, b, y, cwy, valid, in_range, coef, cw, eps, zl, cap):
-    total, res = _forward_grad_scan(cfg, h, w, b, y, cwy, valid, in_range, coef, cw, eps, zl, cap)
-    return total, (res, b, y, cwy, valid, in_range, coef, cw, cap)
-
-
-def _total_forward_grad_bwd(cfg, res, ct):
-    (dh, dw, db, dcap, loss, deps, dzl), b, y, cwy, valid, in_range, coef, cw, cap = res
-    ct = ct.astype(cfg.cdt)
-    # the forward pass computed d(Σ coef·loss); the backward pass only scales by the cotangent
-    dh_out = (dh.astype(cfg.cdt) * ct).astype(dh.dtype)
-    dw_out = (dw * ct).astype(dh.dtype)  # weight was cast to hidden's (matmul) dtype
-    db_out = (db * ct).astype(b.dtype) if cfg.has_bias else None
-    # the loss of a kept token with an out-of-range label is NaN, and so is this derivative
-    dcoef = jnp.where(valid, loss, jnp.zeros_like(loss)) * ct
-    return (
-        dh_out,
-        dw_out,
-        db_out,
-        _float0(y),
-        None if cwy is None else jnp.zeros_like(cwy),
-        _float0(valid),
-        _float0(in_range),
-        dcoef.astype(coef.dtype),
-        None if cw is None else jnp.zeros_like(cw),
-        (deps * ct).astype(deps.dtype),
-        (dzl * ct).astype(dzl.dtype),
-        (dcap * ct).astype(jnp.result_type(cap)) if cfg.cap else None,
-    )
-
-
-_total_forward_grad.defvjp(_total_forward_grad_fwd, _total_forward_grad_bwd)
+    def finish(self, head, ctx, xs, res, gs, consts, params):
+        _, cwy, valid, in_range = xs
+        lse, zy, sw = res
+        g = _poison(gs[0], valid, in_range)
+        return _hyper_grads(self, head, g, lse, zy, sw, cwy, valid, *params, ctx)
 
 
 # --------------------------------------------------------------------------------------------
@@ -449,12 +215,13 @@ _total_forward_grad.defvjp(_total_forward_grad_fwd, _total_forward_grad_bwd)
 # --------------------------------------------------------------------------------------------
 
 
-def _rows_checkpoint(cfg, h, w, b, y, cwy, valid, in_range, cw, eps, zl, cap):
-    consts = _Consts(cfg, w, b, cw)
+def _rows_checkpoint(head, rule, h, w, b, cap, xs, cw, eps, zl):
+    consts = _Consts(head, w, b, cw)
 
     @jax.checkpoint
-    def chunk_loss(h_c, y_c, cwy_c, v_c, r_c, w, b, eps, zl, cap):
-        z, _ = _logits(cfg, h_c, w, b, cap)
+    def chunk_loss(h_c, xs_c, w, b, eps, zl, cap):
+        y_c, cwy_c, v_c, r_c = xs_c
+        z, _ = eng.logit_block(head, h_c, w, b, cap, None)
         finite = jnp.isfinite(z)
         zf = jnp.where(finite, z, jnp.zeros_like(z))
         m = lax.stop_gradient(jnp.max(zf, axis=1, keepdims=True))
@@ -465,29 +232,18 @@ def _rows_checkpoint(cfg, h, w, b, y, cwy, valid, in_range, cw, eps, zl, cap):
         onehot = lax.broadcasted_iota(y_c.dtype, z.shape, 1) == y_c[:, None]
         zy = jnp.sum(jnp.where(onehot, zf, jnp.zeros_like(zf)), axis=1)
         sw = None
-        if cfg.smooth:
+        if rule.smooth:
             h = consts.h
             sw = _smoothing_sum(
                 consts, lse_m, jnp.where(finite, zf * h - m * h, jnp.zeros_like(zf))
             )
-        return _row_loss(cfg, lse, zy, sw, cwy_c, v_c, r_c, eps, zl, consts)
+        return _row_loss(rule, lse, zy, sw, cwy_c, v_c, r_c, eps, zl, consts)
 
-    def body(_, xs):
-        h_c, y_c, cwy_c, v_c, r_c = xs
-        return None, chunk_loss(h_c, y_c, cwy_c, v_c, r_c, w, b, eps, zl, cap)
+    def body(_, inp):
+        h_c, xs_c = inp
+        return None, chunk_loss(h_c, xs_c, w, b, eps, zl, cap)
 
-    c = cfg.chunk
-    _, loss = lax.scan(
-        body,
-        None,
-        (
-            _chunks(h, c),
-            _chunks(y, c),
-            _opt_chunks(cwy, c),
-            _chunks(valid, c),
-            _chunks(in_range, c),
-        ),
-    )
+    _, loss = lax.scan(body, None, eng.chunks((h, xs), head.chunk))
     return loss.reshape(-1)
 
 
@@ -721,11 +477,9 @@ def linear_cross_entropy(
             "(use jax.vmap to sweep them)"
         )
 
-    chunk = DEFAULT_CHUNK_SIZE if chunk_size is None else int(chunk_size)
-    chunk = max(1, min(chunk, n))
-    padded = -(-n // chunk) * chunk if n else chunk
-    pad = padded - n
-    cfg = _Cfg(bias is not None, smooth, zloss, cap is not None, chunk, cdt, None)
+    chunk, pad = eng.plan(n, chunk_size, DEFAULT_CHUNK_SIZE)
+    head = eng.Head(bias is not None, cap is not None, False, chunk, cdt)
+    rule = _CERule(smooth, zloss)
 
     # labels: an out-of-range label (not ignore_index) reads class 0 and gives a nan loss
     in_range = (y >= 0) & (y < vocab)
@@ -741,11 +495,13 @@ def linear_cross_entropy(
         else jnp.broadcast_to(jnp.asarray(weights).astype(cdt), batch_shape).reshape(-1)
     )
 
-    def padv(x, value):
-        return None if x is None else (jnp.pad(x, (0, pad), constant_values=value) if pad else x)
-
-    hp = jnp.pad(h2, ((0, pad), (0, 0))) if pad else h2
-    args = (hp, w, bias, padv(ys, 0), padv(cwy, 0), padv(valid, False), padv(in_range, True))
+    hp = eng.pad_rows(h2, pad)
+    xs = (
+        eng.pad_rows(ys, pad, 0),
+        eng.pad_rows(cwy, pad, 0),
+        eng.pad_rows(valid, pad, False),
+        eng.pad_rows(in_range, pad, True),
+    )
     cw_k = cw if smooth else None  # the kernel needs the whole vector only for the smoothing sum
 
     if method == "auto":
@@ -755,21 +511,14 @@ def linear_cross_entropy(
 
     if method == "forward_grad":
         # d reduced / d loss_i: weights_i / Σ_valid weights·w_y for "mean", weights_i for "sum"
-        num = jnp.ones((n,), cdt) if tok_w is None else tok_w
-        num = jnp.where(valid, num, jnp.zeros_like(num))
-        if reduction == "sum":
-            coef = num
-        else:
-            denom = jnp.sum(num if cwy is None else num * cwy)
-            nonzero = denom != 0
-            # double where: nothing valid gives coefficients (and loss, gradients) of exactly 0
-            coef = jnp.where(
-                nonzero, num / jnp.where(nonzero, denom, jnp.ones_like(denom)), jnp.zeros_like(num)
-            )
-        return _total_forward_grad(cfg, *args, padv(coef, 0), cw_k, eps, zl, cap)
+        coef = eng.reduction_coefs(valid, tok_w, reduction, cdt, denom_w=cwy)
+        coefs = (eng.pad_rows(coef, pad, 0),)
+        return eng.total(head, rule, hp, w, bias, cap, None, xs, (cw_k,), (eps, zl), coefs)
 
-    core = _rows_recompute if method == "recompute" else functools.partial(_rows_checkpoint)
-    rows = core(cfg, *args, cw_k, eps, zl, cap)
+    if method == "recompute":
+        (rows,) = eng.rows(head, rule, hp, w, bias, cap, None, xs, (cw_k,), (eps, zl))
+    else:
+        rows = _rows_checkpoint(head, rule, hp, w, bias, cap, xs, cw_k, eps, zl)
     rows = rows[:n] if pad else rows
     normalizer = None
     if cwy is not None:

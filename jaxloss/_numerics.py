@@ -22,9 +22,12 @@ __all__ = [
     "compute_dtype",
     "as_compute",
     "as_hyper",
+    "shifted_logsumexp",
     "logsumexp",
     "log_softmax",
+    "log_softmax_given_lse",
     "softmax",
+    "divide_logits",
     "log_sigmoid",
     "softplus",
     "xlogy",
@@ -76,10 +79,13 @@ def canonical_axis(axis: int, ndim: int) -> int:
     return axis % ndim
 
 
-def logsumexp(x: jax.Array, axis: int = -1, keepdims: bool = False) -> jax.Array:
-    """log Σ exp(x) along ``axis``; ``-inf`` entries are fine; an all-``-inf`` row gives ``-inf``.
+def shifted_logsumexp(x: jax.Array, axis: int = -1) -> tuple[jax.Array, jax.Array]:
+    """``(m, s)`` with log Σ exp(x) = m + s along ``axis`` (both with ``keepdims``).
 
-    Gradients are finite everywhere, including on all-``-inf`` rows (where they are 0).
+    m = max(x) (0 on a row without a finite entry; a constant for AD), s = log Σ exp(x − m) in
+    [0, log n] (``-inf`` on a row without mass). Sums taken relative to the max (label smoothing,
+    entropy) use ``s`` directly and stay exact for huge logits. The one log-sum-exp core of the
+    library: :func:`logsumexp` here and the fused engine's blocks (``_engine.block_lse``).
     """
     # logsumexp(x) = m + log Σ exp(x − m), m = max(x), with m := 0 on rows that have no finite entry
     m = jnp.max(x, axis=axis, keepdims=True)
@@ -88,13 +94,26 @@ def logsumexp(x: jax.Array, axis: int = -1, keepdims: bool = False) -> jax.Array
     # double where: log never sees 0; the predicate is "no mass" (not "s > 0") so that a NaN
     # entry, which makes s NaN, propagates instead of taking the -inf branch
     no_mass = s == 0
-    out = jnp.where(no_mass, -jnp.inf, m + jnp.log(jnp.where(no_mass, jnp.ones_like(s), s)))
+    return m, jnp.where(no_mass, -jnp.inf, jnp.log(jnp.where(no_mass, jnp.ones_like(s), s)))
+
+
+def logsumexp(x: jax.Array, axis: int = -1, keepdims: bool = False) -> jax.Array:
+    """log Σ exp(x) along ``axis``; ``-inf`` entries are fine; an all-``-inf`` row gives ``-inf``.
+
+    Gradients are finite everywhere, including on all-``-inf`` rows (where they are 0).
+    """
+    m, s = shifted_logsumexp(x, axis=axis)
+    out = m + s
     return out if keepdims else jnp.squeeze(out, axis=axis)
 
 
 def log_softmax(x: jax.Array, axis: int = -1) -> jax.Array:
     """x − logsumexp(x); ``-inf`` logits give ``-inf`` (never NaN), with finite derivatives."""
-    lse = logsumexp(x, axis=axis, keepdims=True)
+    return log_softmax_given_lse(x, logsumexp(x, axis=axis, keepdims=True))
+
+
+def log_softmax_given_lse(x: jax.Array, lse: jax.Array) -> jax.Array:
+    """:func:`log_softmax` from a known ``lse = logsumexp(x)`` (``keepdims``), e.g. a residual."""
     # masked means x = −inf exactly: a NaN logit is not masked, it propagates
     masked = x == -jnp.inf
     # log softmax(x)_j = x_j − logsumexp(x); masked (−inf) entries stay −inf
@@ -102,6 +121,16 @@ def log_softmax(x: jax.Array, axis: int = -1) -> jax.Array:
     return jnp.where(
         masked, -jnp.inf, jnp.where(masked, jnp.zeros_like(x), x) - jnp.where(masked, 0, lse)
     )
+
+
+def divide_logits(x: jax.Array, tau: jax.Array) -> jax.Array:
+    """x / τ with masked (``-inf``) logits kept ``-inf`` and out of the derivative w.r.t. τ.
+
+    ``-inf / τ`` is ``-inf`` too, but its derivative w.r.t. τ (``inf/τ²``) times the zero
+    cotangent of a masked class is NaN; the double where keeps d/dτ finite.
+    """
+    masked = x == -jnp.inf
+    return jnp.where(masked, -jnp.inf, jnp.where(masked, jnp.zeros_like(x), x) / tau)
 
 
 def softmax(x: jax.Array, axis: int = -1) -> jax.Array:

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from ._numerics import as_compute, as_hyper, compute_dtype, log_softmax, nan_where
+from ._numerics import as_compute, as_hyper, compute_dtype, divide_logits, log_softmax, nan_where
 from ._validation import check_axis, check_floating, check_integer, check_positive, check_rank
 
 
@@ -94,7 +94,7 @@ def token_log_probs(
             f"{x.shape[:-1]}, got {tokens.shape}"
         )
     check_positive(name, "temperature", temperature)
-    x = x / as_hyper(temperature, x.dtype)
+    x = divide_logits(x, as_hyper(temperature, x.dtype))
     logp = log_softmax(x, axis=-1)
     num_classes = x.shape[-1]
     idx = jnp.clip(tokens, 0, max(num_classes - 1, 0))[..., None]
