@@ -156,7 +156,7 @@ def main(argv=None):
     p.add_argument("--teacher-batch-size", type=int, default=256)
     p.add_argument("--steps", type=int, default=60, help="distillation steps per path")
     p.add_argument("--batch-size", type=int, default=512, help="tokens per distillation step")
-    p.add_argument("--lr", type=float, default=3e-3, help="the student's learning rate (Adam)")
+    p.add_argument("--lr", type=float, default=1e-2, help="the student's learning rate (Adam)")
     p.add_argument("--beta", type=float, default=0.5, help="GKD beta in [0, 1]")
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--hard-weight", type=float, default=0.0, help="weight of the label CE")

@@ -77,6 +77,12 @@ def test_distill_tiny_lm_smoke(capsys):
     fused_losses = np.asarray([float(r[2]) for r in rows])
     np.testing.assert_allclose(fused_losses, unfused, rtol=1e-5)
     assert "max |fused - unfused| loss" in out
+    temp = {
+        line.split("|")[1].strip(): float(line.split("|")[3])
+        for line in out.splitlines()
+        if line.startswith(("| fused |", "| unfused |"))
+    }
+    assert temp["fused"] < temp["unfused"], temp  # no [tokens, vocab] logits in the fused step
 
 
 def test_distill_tiny_lm_rejects_bad_args():
