@@ -22,10 +22,7 @@ temporary memory XLA allocates for the compiled step (``memory_analysis().temp_s
 from __future__ import annotations
 
 import argparse
-import collections
-import glob
 import os
-import re
 import statistics
 import sys
 import time
@@ -33,62 +30,14 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from flax import nnx
 
 from jaxloss import train
 
-_WORD = re.compile(r"[A-Za-z_]+|\d+|[^\sA-Za-z_\d]")
-
-
-def stdlib_tokens(max_tokens: int) -> list[str]:
-    """Word / punctuation tokens of the standard library's ``.py`` files (sorted, deterministic)."""
-    root = os.path.dirname(os.__file__)
-    out: list[str] = []
-    for path in sorted(glob.glob(os.path.join(root, "*.py"))):
-        try:
-            with open(path, encoding="utf-8") as fh:
-                out.extend(_WORD.findall(fh.read()))
-        except (OSError, UnicodeDecodeError):
-            continue
-        if len(out) >= max_tokens:
-            break
-    if len(out) < 1000:
-        raise RuntimeError(f"lm_fused_head: found only {len(out)} tokens of text under {root}")
-    return out[:max_tokens]
-
-
-def encode(words: list[str], vocab: int) -> np.ndarray:
-    counts = collections.Counter(words)
-    ids = {w: i + 1 for i, (w, _) in enumerate(counts.most_common(vocab - 1))}  # 0 = <unk>
-    return np.asarray([ids.get(w, 0) for w in words], np.int32)
-
-
-def windows(ids: np.ndarray, context: int):
-    """``(inputs [N, context], labels [N])``: each token predicted from the ``context`` before."""
-    n = len(ids) - context
-    idx = np.arange(n)[:, None] + np.arange(context)[None, :]
-    return ids[idx], ids[context:]
-
-
-class LM(nnx.Module):
-    """Embed the context, one tanh layer, then ``head`` (skipped when ``fused``)."""
-
-    def __init__(self, vocab, dim, context, *, fused, rngs):
-        self.embed = nnx.Embed(vocab, dim, rngs=rngs)
-        self.mix = nnx.Linear(context * dim, dim, rngs=rngs)
-        self.head = nnx.Linear(dim, vocab, rngs=rngs)
-        self.fused = fused
-
-    def __call__(self, tokens):
-        e = self.embed(tokens)
-        h = nnx.tanh(self.mix(e.reshape(e.shape[0], -1)))
-        return h if self.fused else self.head(h)
-
-
-def make(vocab, dim, context, fused, lr):
-    model = LM(vocab, dim, context, fused=fused, rngs=nnx.Rngs(0))
-    return model, nnx.Optimizer(model, optax.adam(lr), wrt=nnx.Param)
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)  # the shared corpus / model module next to this script
+from _tiny_lm import encode, fit_lm, make, stdlib_tokens, windows  # noqa: E402
 
 
 def compare_step(vocab, dim, context, tokens, reps):
@@ -159,25 +108,7 @@ def main(argv=None):
         flush=True,
     )
     model, opt = make(args.vocab, args.dim, args.context, True, 3e-3)
-    hist = train.fit(
-        model,
-        opt,
-        (x[:split], y[:split]),
-        loss="linear_cross_entropy",
-        head="head",
-        metrics=["token_accuracy"],
-        validation_data=(x[split:], y[split:]),
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        progress=False,
-    )
-    for e in hist.epoch:
-        print(
-            f"  epoch {e + 1}: loss {hist['loss'][e]:.3f}, token accuracy "
-            f"{hist['token_accuracy'][e]:.3f}; validation loss {hist['val_loss'][e]:.3f}, "
-            f"token accuracy {hist['val_token_accuracy'][e]:.3f}",
-            flush=True,
-        )
+    fit_lm(model, opt, x, y, split=split, epochs=args.epochs, batch_size=args.batch_size)
     print(
         f"\none training step, {args.step_tokens} tokens, hidden {args.dim}",
         f"(median of {args.reps}):",
