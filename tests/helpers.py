@@ -117,6 +117,30 @@ def tiered(grid, default):
     return [pytest.param(*g, marks=() if tuple(g) in default else pytest.mark.slow) for g in grid]
 
 
+def cover_once(cases, features):
+    """Split ``cases`` into (default, rest): a case goes to the default tier when it brings a
+    feature (``features(case)``: a set of hashables, e.g. the loss name and each option it sets)
+    that no earlier default case had; the rest go to the exhaustive (slow) tier. Every feature is
+    therefore exercised at least once in the default tier."""
+    seen, default, rest = set(), [], []
+    for case in cases:
+        new = set(features(case)) - seen
+        (default if new else rest).append(case)
+        seen |= new
+    return default, rest
+
+
+def cover_once_params(params, features):
+    """``cover_once`` over ``pytest.param`` objects, as one parameter list in the original order:
+    the cases outside the default tier get the ``slow`` mark added to their marks."""
+    default, _ = cover_once(params, features)
+    keep = {id(p) for p in default}
+    return [
+        p if id(p) in keep else pytest.param(*p.values, marks=(*p.marks, pytest.mark.slow), id=p.id)
+        for p in params
+    ]
+
+
 # Pairwise covering rows for four two-level factors: every pair of levels of every two factors
 # occurs in one of these 5 rows (16 rows for the full product).
 PAIRWISE_2x4 = [(0, 0, 0, 0), (0, 1, 1, 1), (1, 0, 1, 1), (1, 1, 0, 1), (1, 1, 1, 0)]

@@ -82,8 +82,8 @@ def test_fast_core_hessian_equals_reference_with_masked_logits():
     x, y, t, w = _inputs(2)
     for combo in [(True, 1, 1, 1, 1), (False, 1, 1, 1, False)]:
         kw = _core_kwargs(*combo, y, t, w, jnp.float64)
-        h1 = jax.hessian(lambda z: jnp.sum(ce._ce_rows(z, **kw)[0]))(x)
-        h2 = jax.hessian(lambda z: jnp.sum(ce._ce_rows_ref(z, **kw)[0]))(x)
+        h1 = jax.jit(jax.hessian(lambda z: jnp.sum(ce._ce_rows(z, **kw)[0])))(x)
+        h2 = jax.jit(jax.hessian(lambda z: jnp.sum(ce._ce_rows_ref(z, **kw)[0])))(x)
         assert_finite(h1)
         np.testing.assert_allclose(np.asarray(h1), np.asarray(h2), rtol=1e-12, atol=1e-14)
 
@@ -136,8 +136,8 @@ def test_public_jvp_and_hessian_against_plain_formula_and_finite_differences():
     plain = lambda z: _plain_public(z, y, t, w, 0.1, 0.03)
     dx = jnp.asarray(r.normal(size=(3, 4)))
     assert_close(jax.jvp(f, (x,), (dx,))[1], jax.jvp(plain, (x,), (dx,))[1])
-    assert_close(jax.hessian(f)(x), jax.hessian(plain)(x))
-    assert_close(jax.jacfwd(f)(x), jax.grad(plain)(x))
+    assert_close(jax.jit(jax.hessian(f))(x), jax.jit(jax.hessian(plain))(x))
+    assert_close(jax.jit(jax.jacfwd(f))(x), jax.grad(plain)(x))
     # finite differences in float64, forward-over-forward (reverse mode's second order is in
     # tests/test_cross_entropy.py::test_second_order_finite_differences)
     grads_f64(f, (x,), modes=("fwd",))
@@ -152,7 +152,7 @@ def test_masked_logits_public_jvp_hessian_finite_and_exact_zero_on_masked_classe
         lambda z: soft_ce(z, t, label_smoothing=0.1, class_weights=w, z_loss=0.01),
     ):
         g = jax.grad(f)(x)
-        h = jax.hessian(f)(x)
+        h = jax.jit(jax.hessian(f))(x)
         jv = jax.jvp(f, (x,), (jnp.ones_like(x),))[1]
         assert_finite(g), assert_finite(h), assert_finite(jv)
         assert float(g[0, 3]) == 0.0 and float(g[2, 5]) == 0.0
@@ -172,7 +172,7 @@ def test_all_ignored_all_masked_rows_exact_zero_value_and_gradient():
         f = lambda z: sparse_ce(z, y, ignore_index=-100, **kw)
         with debug_nans():
             v, g = jax.value_and_grad(f)(x)
-            h = jax.hessian(f)(x)
+            h = jax.jit(jax.hessian(f))(x)
         assert float(v) == 0.0 and np.all(np.asarray(g) == 0.0) and np.all(np.asarray(h) == 0.0)
     # ignored all-masked row among valid rows: the valid rows are unaffected, the row gets 0
     y2 = jnp.asarray([0, -100, 2, 4, 5])

@@ -650,7 +650,7 @@ def test_focal_and_poly_masked_vocabulary_value_grad_jvp_hessian_finite():
                     f(z),
                     jax.grad(f)(z),
                     jax.jvp(f, (z,), (jnp.ones_like(z),)),
-                    jax.hessian(f)(z),
+                    jax.jit(jax.hessian(f))(z),
                 )
             )(x)
         )

@@ -21,6 +21,8 @@ import pytest
 
 from jaxloss.compat import keras as K
 
+from .helpers import cover_once_params
+
 DATA = json.loads((pathlib.Path(__file__).parent / "data" / "keras_loss_cases.json").read_text())
 CASES = DATA["cases"]
 
@@ -74,7 +76,24 @@ def _check(actual, expected, tol):
         np.testing.assert_allclose(actual, expected, atol=tol["atol"], rtol=tol["rtol"])
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"{i}-{c['test']}" for i, c in enumerate(CASES)])
+def _case_features(c):
+    """What a Keras case exercises: its loss as class or function, each constructor option, the
+    sample-weight form and the input rank."""
+    out = {(c["name"], c["kind"]), (c["name"], "rank", np.ndim(c["y_pred"]))}
+    out |= {(c["name"], k) for k in c["kwargs"]}
+    if c["sample_weight"] is not None:
+        out.add((c["name"], "sample_weight", np.ndim(c["sample_weight"])))
+    return out
+
+
+# Default tier: the 55 of 164 cases that first exercise a feature above; all 164 in the slow tier.
+_CASE_PARAMS = cover_once_params(
+    [pytest.param(c, id=f"{i}-{c['test']}") for i, c in enumerate(CASES)],
+    lambda p: _case_features(p.values[0]),
+)
+
+
+@pytest.mark.parametrize("case", _CASE_PARAMS)
 def test_keras_losses_test_case(case):
     _check(_run(case), _expected(case), case["tolerance"])
 

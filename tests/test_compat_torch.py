@@ -22,6 +22,8 @@ F = torch.nn.functional
 
 from jaxloss.compat import torch as JF  # noqa: E402
 
+from .helpers import cover_once  # noqa: E402
+
 RTOL, ATOL = 1e-9, 1e-12
 RED = ("none", "mean", "sum")
 
@@ -458,17 +460,18 @@ def _class_of(name):
 CASES = _cases()
 
 
-def _default_tier(cases, stride=3):
-    """Every ``stride``-th case, plus the first case of each function (fast default tier)."""
-    first = {}
-    for i, c in enumerate(cases):
-        first.setdefault(c.values[0], i)
-    keep = set(range(0, len(cases), stride)) | set(first.values())
-    return [c for i, c in enumerate(cases) if i in keep]
+def _features(case):
+    """What a case exercises: its function, each option it sets, and its reduction."""
+    name, _, _, options = case.values
+    out = {name} | {(name, k) for k in options}
+    if "reduction" in options:
+        out.add((name, "reduction", options["reduction"]))
+    return out
 
 
-DEFAULT = _default_tier(CASES)
-REST = [c for c in CASES if c not in DEFAULT]
+# Default tier: the cases that first exercise a function, one of its options or a reduction
+# (76 of 675); the rest run in the slow tier (test_functional_matches_torch_rest).
+DEFAULT, REST = cover_once(CASES, _features)
 
 
 @pytest.mark.parametrize(("name", "args", "diff", "options"), DEFAULT)

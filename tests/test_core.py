@@ -37,7 +37,7 @@ def test_log_softmax_masked_finite_derivatives():
     assert_finite(f(x))
     assert_finite(jax.grad(f)(x))
     assert_finite(jax.jvp(f, (x,), (jnp.ones_like(x),)))
-    assert_finite(jax.hessian(f)(x))
+    assert_finite(jax.jit(jax.hessian(f))(x))
 
 
 def test_clamped_log_and_safe_norm():

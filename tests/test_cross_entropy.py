@@ -619,7 +619,12 @@ def _assert_all_derivatives_finite(f, x):
     # one compiled program instead of hundreds of eagerly dispatched ops
     @jax.jit
     def all_derivatives(z):
-        return f(z), jax.grad(f)(z), jax.jvp(f, (z,), (jnp.ones_like(z),)), jax.hessian(f)(z)
+        return (
+            f(z),
+            jax.grad(f)(z),
+            jax.jvp(f, (z,), (jnp.ones_like(z),)),
+            jax.jit(jax.hessian(f))(z),
+        )
 
     for what, value in zip(("value", "grad", "jvp", "hessian"), all_derivatives(x), strict=False):
         assert_finite(value, what)
@@ -672,7 +677,7 @@ def test_traced_zero_label_smoothing_with_masked_logits_is_exact():
             return (
                 f(z, e),
                 jax.grad(f, argnums=(0, 1))(z, e),
-                jax.hessian(f)(z, e),
+                jax.jit(jax.hessian(f))(z, e),
                 jax.jvp(lambda u: f(u, e), (z,), (jnp.ones_like(z),)),
             )
 

@@ -183,14 +183,23 @@ def _options(opts, h, b, y, v, seed=1):
     return kw
 
 
+# Default tier: every option set on the default method, and all options at once on the other two;
+# the rest of the grid in the slow tier.
+_LAST = len(OPTION_SETS) - 1
+
+
 @pytest.mark.parametrize(
     "method,opt_i",
-    [
-        (m, i)
-        for m in METHODS
-        for i in range(len(OPTION_SETS))
-        if m != "checkpoint" or i in (0, len(OPTION_SETS) - 1)
-    ],
+    helpers.tiered(
+        [
+            (m, i)
+            for m in METHODS
+            for i in range(len(OPTION_SETS))
+            if m != "checkpoint" or i in (0, _LAST)
+        ],
+        default=[("forward_grad", i) for i in range(len(OPTION_SETS))]
+        + [("recompute", _LAST), ("checkpoint", _LAST)],
+    ),
 )
 def test_value_and_grad_match_unfused(method, opt_i):
     lead = (13,) if opt_i % 2 == 0 else (3, 5)  # two shapes; 13 and 15 tokens do not divide chunk 4

@@ -602,7 +602,7 @@ def test_zero_vectors_and_coincident_points_are_finite():
         for fn in (jaxloss.cosine_distance, jaxloss.cosine_similarity_loss):
             out.append(fn(z, x, epsilon=eps, reduction="none"))
             out.append(jax.grad(lambda a, b: fn(a, b, epsilon=eps), argnums=(0, 1))(z, x))
-            out.append(jax.hessian(lambda a: fn(a, x + 1.0, epsilon=eps))(x))
+            out.append(jax.jit(jax.hessian(lambda a: fn(a, x + 1.0, epsilon=eps)))(x))
         out.append(jaxloss.cosine_embedding_loss(z, x, y, reduction="none"))
         out.append(
             jax.grad(lambda a, b: jaxloss.cosine_embedding_loss(a, b, y), argnums=(0, 1))(z, x)
@@ -616,7 +616,7 @@ def test_zero_vectors_and_coincident_points_are_finite():
             f(x, x),
             jax.grad(f, argnums=(0, 1))(x, x),
             jax.jvp(lambda a: f(a, x), (x,), (jnp.ones_like(x),)),
-            jax.hessian(lambda a: f(a, x))(x),
+            jax.jit(jax.hessian(lambda a: f(a, x)))(x),
         )
 
     with debug_nans():

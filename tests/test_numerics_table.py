@@ -21,6 +21,8 @@ import pytest
 import jaxloss
 from jaxloss.sharding import sharded_cross_entropy
 
+from .helpers import cover_once_params
+
 ROOT = Path(__file__).resolve().parents[1]
 NAN, INF = float("nan"), float("inf")
 
@@ -537,8 +539,15 @@ TARGET_BAD = {
 }
 
 
-@pytest.mark.parametrize("name", list(LABEL_NAN))
-@pytest.mark.parametrize("bad", [5, -1])
+# Default tier: every loss of the column once, each bad label (5 and -1) at least once; the full
+# product in the slow tier.
+@pytest.mark.parametrize(
+    "name,bad",
+    cover_once_params(
+        [pytest.param(n, b, id=f"{b}-{n}") for n in LABEL_NAN for b in (5, -1)],
+        lambda p: set(p.values),
+    ),
+)
 def test_label_column_class_ids(name, bad):
     case = BY_NAME[name]
     arg, grad_too = LABEL_NAN[name]

@@ -21,6 +21,8 @@ import pytest
 
 import jaxloss
 
+from .helpers import cover_once_params
+
 # Unqualified names spelled like a Keras loss whose unqualified meaning is jaxloss' (README,
 # "Coming from optax / PyTorch / Keras"); "keras:<name>" gives Keras' values.
 KERAS_NAME_COLLISIONS = {
@@ -275,9 +277,19 @@ def _live_keras_options(name, options):
     return options
 
 
-@pytest.mark.parametrize(
-    "name", [n for n in importlib.import_module("jaxloss.compat.keras").__all__ if n != "Loss"]
+# Default tier: each Keras loss once (as a class where it has one: that also checks sample_weight)
+# and one plain-function name; every name in the slow tier.
+_KERAS_NAMES = sorted(
+    (n for n in importlib.import_module("jaxloss.compat.keras").__all__ if n != "Loss"),
+    key=lambda n: not n[0].isupper(),
 )
+_KERAS_NAME_PARAMS = cover_once_params(
+    [pytest.param(n, id=n) for n in _KERAS_NAMES],
+    lambda p: {_KERAS_CLASS_FN.get(p.values[0], p.values[0]), p.values[0][0].isupper()},
+)
+
+
+@pytest.mark.parametrize("name", _KERAS_NAME_PARAMS)
 def test_every_keras_name_matches_keras(name):
     keras = _keras()
     is_class = name[0].isupper()

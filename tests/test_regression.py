@@ -329,7 +329,12 @@ def test_rmse_zero_error_has_finite_zero_gradient():
         for reduction in ("mean", "sum"):
             f = lambda a: jaxloss.root_mean_squared_error(a, x, reduction=reduction)
             out.append(
-                (f(z), jax.grad(f)(z), jax.hessian(f)(z), jax.jvp(f, (z,), (jnp.ones_like(z),))[1])
+                (
+                    f(z),
+                    jax.grad(f)(z),
+                    jax.jit(jax.hessian(f))(z),
+                    jax.jvp(f, (z,), (jnp.ones_like(z),))[1],
+                )
             )
         g = jax.grad(lambda a: jnp.sum(jaxloss.root_mean_squared_error(a, x, reduction="none")))(z)
         return out, g
@@ -568,7 +573,7 @@ def test_huber_delta_zero_and_smooth_l1_beta_zero():
             sl1=jaxloss.smooth_l1_loss(x, T, beta=b, reduction="none"),
             sl1_grad=jax.grad(lambda a: jaxloss.smooth_l1_loss(a, T, beta=b, reduction="sum"))(x),
             # zero error with a zero threshold
-            at_zero=[(jax.grad(f)(z, z, b), jax.hessian(f)(z, z, b)) for f in (hub, sl1)],
+            at_zero=[(jax.grad(f)(z, z, b), jax.jit(jax.hessian(f))(z, z, b)) for f in (hub, sl1)],
             # derivative w.r.t. the threshold is finite at 0
             d_threshold=[jax.grad(f, argnums=2)(x, T, b) for f in (hub, sl1)],
         )
@@ -625,7 +630,7 @@ def test_poisson_edges_and_stirling_only_above_one():
         return dict(
             v=rate(x, y, "none"),
             g=jax.grad(rate)(x, y),
-            h=jax.hessian(rate)(x, y),
+            h=jax.jit(jax.hessian(rate))(x, y),
             # zero rate, positive count: the true NLL, +inf
             inf=rate(jnp.zeros(1), jnp.ones(1)),
             stirling=jaxloss.poisson_nll_loss(p, t, full=True, reduction="none")
@@ -655,7 +660,7 @@ def test_gaussian_nll_zero_variance_finite_and_pass_through():
         lambda m, v: (
             f(m, v),
             jax.grad(f, argnums=(0, 1))(m, v),
-            jax.hessian(f, argnums=(0, 1))(m, v),
+            jax.jit(jax.hessian(f, argnums=(0, 1)))(m, v),
         )
     )(mu, var)
     assert_finite((value, gm, gv, hess))
@@ -847,12 +852,12 @@ def test_log_cosh_custom_jvp_rule():
     r = jnp.asarray([-3.0, -1.2, -0.8, -1e-3, 0.3, 0.95, 1.05, 2.5], jnp.float64)
     f = lambda x: jaxloss.log_cosh(x, jnp.zeros_like(x), reduction="sum")
     assert_close(jax.grad(f)(r), jax.grad(ref)(r), dtype=jnp.float64)
-    assert_close(jax.hessian(f)(r), jax.hessian(ref)(r), dtype=jnp.float64)
+    assert_close(jax.jit(jax.hessian(f))(r), jax.jit(jax.hessian(ref))(r), dtype=jnp.float64)
     fd_check_order2(f, (r,), rtol=1e-5, atol=1e-5)  # check_grads: the slow test below
     edges = jnp.asarray([-1e4, -1.0, 0.0, 1.0, 1e4], jnp.float32)
     one = lambda x: jaxloss.log_cosh(x, jnp.zeros((), x.dtype))
     _, tan = jax.jvp(jax.vmap(one), (edges,), (jnp.ones_like(edges),))
-    h = jax.vmap(jax.hessian(one))(edges)
+    h = jax.vmap(jax.jit(jax.hessian(one)))(edges)
     assert_finite((tan, h))
     assert_close(tan, np.tanh(np.asarray(edges, np.float64)), dtype=jnp.float32)
 
@@ -878,7 +883,7 @@ def test_huber_select_form_gradients():
         assert_close(gd, np.sum(np.abs(x) - np.minimum(np.abs(x), d)), dtype=jnp.float64)
         one = lambda x: jaxloss.huber_loss(x, jnp.zeros((), x.dtype), delta=d)
         _, tan = jax.jvp(jax.vmap(one), (r,), (jnp.ones_like(r),))
-        assert_finite((tan, jax.vmap(jax.hessian(one))(r)))
+        assert_finite((tan, jax.vmap(jax.jit(jax.hessian(one)))(r)))
     fd_check_order2(
         lambda x: jaxloss.huber_loss(x, jnp.zeros_like(x), delta=0.7),
         (jnp.asarray([-2.0, -0.3, 0.25, 1.5]),),

@@ -485,8 +485,8 @@ def test_item16_focal_hessian_non_integer_gamma_at_confident_logits(dtype, t):
     def f(z):
         return jaxloss.sigmoid_focal_loss(z, tt, gamma=0.5, reduction="sum")
 
-    h = _np(jnp.diag(jax.hessian(f)(x)))
-    g = _np(jax.grad(f)(x))
+    h = _np(jnp.diag(jax.jit(jax.hessian(f))(x)))
+    g = _np(jax.jit(jax.grad(f))(x))
     _, f1, f2 = _focal64(xs, t, 0.5)
     assert np.all(np.isfinite(h)), h  # was NaN at 44 ≤ |x| ≤ 87 (float32)
     rtol = 1e-5 if dtype == jnp.float32 else 1e-10

@@ -322,7 +322,7 @@ def test_empty_rows_and_exact_probabilities(case):
         @jax.jit
         def run(x, y):
             g = jax.grad(lambda a: fn(a, y, **kw))(x)
-            h = jax.hessian(lambda a: fn(a, y, **kw))(x)
+            h = jax.jit(jax.hessian(lambda a: fn(a, y, **kw)))(x)
             tangent = jax.jvp(lambda a: fn(a, y, **kw), (x,), (jnp.ones_like(x),))[1]
             return fn(x, y, reduction="none", **kw), g, h, tangent
 

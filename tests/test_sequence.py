@@ -453,7 +453,7 @@ def test_jvp_and_hessian_finite_with_masked_classes():
     f = lambda z: jaxloss.ctc_loss(z, lp, lab, lbp)
     assert_close(f(jnp.asarray(x)), ref_losses(x, il, labels, ll).mean())
     assert_finite(jax.jvp(f, (jnp.asarray(x),), (jnp.ones_like(jnp.asarray(x)),)))
-    assert_finite(jax.hessian(f)(jnp.asarray(x)))
+    assert_finite(jax.jit(jax.hessian(f))(jnp.asarray(x)))
 
 
 def test_large_logits_and_never_negative():

@@ -32,6 +32,7 @@ import pytest
 import jaxloss
 from jaxloss import _checked
 from jaxloss._checked import SPECS
+from tests.helpers import cover_once_params
 from tests.test_sequence import ctc_forward_ref
 
 F = jnp.float64
@@ -293,7 +294,11 @@ def _nan_params():
     return out
 
 
-NAN_PARAMS = _nan_params()
+# Default tier: the first float argument of each loss, and every (loss, argument) whose NaN spreads
+# differently (NAN_WHERE); every (loss, argument) in the slow tier.
+NAN_PARAMS = cover_once_params(
+    _nan_params(), lambda p: {p.values[0], p.values if p.values in NAN_WHERE else None} - {None}
+)
 
 
 @pytest.mark.parametrize("name,arg", NAN_PARAMS)
