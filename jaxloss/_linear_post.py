@@ -420,6 +420,11 @@ def linear_distillation_loss(
       ValueError: a concrete ``beta`` outside [0, 1], ``temperature`` ≤ 0 or ``hard_weight`` < 0;
         mismatched shapes or vocabularies; ``hard_weight`` given without ``labels``.
 
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only. A traced ``beta``
+    outside [0, 1] or ``temperature`` ≤ 0 gives what :func:`distillation_loss` gives for it (NaN
+    where the mixture has a negative weight; NaN / inf at ``temperature`` = 0); a traced
+    ``hard_weight`` < 0 subtracts the cross-entropy term, so the loss rewards wrong labels.
+
     Examples:
       >>> import jax, jax.numpy as jnp
       >>> import jaxloss

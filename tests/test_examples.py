@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -83,11 +85,34 @@ def test_seed_experiments_match_tutorial_metric_semantics():
     assert xtr.dtype == np.float32 and abs(float(np.mean(np.r_[ytr[:, 0]]))) < 0.2
 
 
-def test_sweep_verify_small(capsys):
-    mod = _load("sweep")
-    assert mod.main(["--small", "--epochs", "2", "--verify", "--no-loop", "--no-plots"]) == 0
-    out = capsys.readouterr().out
-    assert "8 configurations" in out and out.count("-> OK") == 2 and "best:" in out
+# The code-generation flags scripts/test.sh adds for compile speed (LLVM -O0); see tests/TIERS.md.
+FAST_COMPILE_FLAGS = (
+    "--xla_backend_optimization_level=0",
+    "--xla_llvm_disable_expensive_passes=true",
+)
+
+
+def test_sweep_verify_small():
+    # The example's own check that the vmapped sweep equals a per-configuration loop (float32,
+    # rtol 1e-5 on the trained parameters) holds for the code users get: XLA's default code
+    # generation. At LLVM -O0 the two programs round differently and drift apart by ~3e-5 over two
+    # epochs, so this runs in its own process without the test tier's fast-compile flags.
+    env = dict(os.environ)
+    flags = [f for f in env.get("XLA_FLAGS", "").split() if f not in FAST_COMPILE_FLAGS]
+    env["XLA_FLAGS"] = " ".join(flags)
+    env["JAX_PLATFORMS"] = "cpu"
+    args = ["--small", "--epochs", "2", "--verify", "--no-loop", "--no-plots"]
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "examples", "sweep.py"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert "8 configurations" in out and out.count("-> OK") == 2 and "best:" in out, out[-3000:]
 
 
 def test_sweep_helpers():
