@@ -39,7 +39,10 @@ from jax.sharding import AxisType, Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 from jax.typing import ArrayLike
 
-from ._numerics import as_hyper, compute_dtype, nan_where
+from . import _engine as eng
+from . import _validation as val
+from ._linear_post import _is_static_one, _scalar_hyper, _TokenRule, token_log_probs_core
+from ._numerics import as_compute, as_hyper, compute_dtype, nan_where
 from ._validation import (
     check_broadcastable,
     check_floating,
@@ -58,6 +61,8 @@ __all__ = [
     "vocab_parallel_cross_entropy",
     "vocab_parallel_linear_cross_entropy",
     "sharded_cross_entropy",
+    "vocab_parallel_token_log_probs",
+    "vocab_parallel_linear_token_log_probs",
 ]
 
 
@@ -612,6 +617,169 @@ def vocab_parallel_linear_cross_entropy(
     valid = _valid_rows(labels, ignore_index, where, rows_shape)
     rows = _nan_out_of_range(rows, labels, valid, weight.shape[-1] * lax.axis_size(axis_name))
     return _reduce(rows, valid, weights, reduction, batch_axis_name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Token log-probabilities (API.md §7) on the engine, vocabulary split over a mesh axis
+# ---------------------------------------------------------------------------------------------
+
+
+def vocab_parallel_token_log_probs(
+    logits: ArrayLike,
+    tokens: ArrayLike,
+    *,
+    axis_name,
+    temperature: ArrayLike = 1.0,
+    return_entropy: bool = False,
+) -> jax.Array | tuple[jax.Array, jax.Array]:
+    r"""Log-probability of each token with the vocabulary split over mesh axis ``axis_name``.
+
+    Call it inside :func:`jax.shard_map`; ``logits`` is this device's slice ``[..., V/n]`` (shard
+    ``k`` holds classes ``[k·V/n, (k+1)·V/n)``), ``tokens`` are global ids. Equal (to rounding) to
+    :func:`jaxloss.token_log_probs` of the gathered logits:
+
+    .. math::
+       \mathrm{out} = \frac{x_{\mathrm{tokens}}}{\tau} - \log \sum_c e^{x_c / \tau},
+       \qquad H = -\sum_c p_c \log p_c = \log S - \frac{1}{S}\sum_c e^{z_c - m}(z_c - m),
+
+    with :math:`z = x/\tau`, :math:`m = \max_c z_c` and :math:`S = \sum_c e^{z_c - m}`.
+
+    Args:
+      logits: this device's ``[..., V/n]`` slice; ``-inf`` marks a masked class.
+      tokens: global token ids ``[...]`` (the logits' shape without the last axis), replicated
+        along ``axis_name``.
+      axis_name: the mesh axis the vocabulary is split over.
+      temperature: :math:`\tau > 0` (scalar, may be traced; differentiable).
+      return_entropy: also return :math:`H` per token.
+
+    Returns:
+      ``log_probs`` ``[...]`` in the computation dtype (float32 for half-precision logits), or
+      ``(log_probs, entropy)``; replicated along ``axis_name``.
+
+    Communication: the row statistics of the shared engine (:func:`jaxloss._engine.row_stats`):
+    one ``pmax`` of the row max and one ``psum`` of the stacked ``[Σ exp, target logit, entropy
+    term]`` over ``axis_name`` in the forward pass (2 or 3 floats per token). The backward pass
+    (a custom VJP on the same rule as :func:`jaxloss.linear_token_log_probs`) needs no collective
+    for the logits (only ``temperature``'s scalar gradient is summed).
+
+    Unchecked invalid input (the library's label rule): a token outside ``[0, V)`` (global ``V``)
+    gives NaN (value and gradient); a token on a masked class gets ``-inf`` with a zero gradient.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from jax.sharding import AxisType, PartitionSpec as P
+      >>> from jaxloss.sharding import vocab_parallel_token_log_probs
+      >>> mesh = jax.make_mesh((1,), ("model",), axis_types=(AxisType.Auto,))
+      >>> logits = jnp.array([[1.0, 2.0, 0.5], [0.0, 0.0, -jnp.inf]])
+      >>> f = jax.shard_map(
+      ...     lambda x, y: vocab_parallel_token_log_probs(x, y, axis_name="model"),
+      ...     mesh=mesh, in_specs=(P(None, "model"), P()), out_specs=P())
+      >>> print(f(logits, jnp.array([1, 0])).round(4))
+      [-0.4644 -0.6931]
+    """
+    name = "vocab_parallel_token_log_probs"
+    check_floating(name, "logits", logits)
+    check_integer(name, "tokens", tokens)
+    check_rank(name, "logits", logits, 1)
+    x = jnp.asarray(logits)
+    tokens = _wide_labels(tokens)
+    if tokens.shape != x.shape[:-1]:
+        raise ValueError(
+            f"{name}: 'tokens' must have the shape of 'logits' without the last axis, "
+            f"{x.shape[:-1]}, got {tokens.shape}"
+        )
+    val.check_positive(name, "temperature", temperature)
+    return_entropy = val.check_bool_flag(name, "return_entropy", return_entropy)
+    cdt = compute_dtype(x)
+    x2 = as_compute(x, cdt).reshape(-1, x.shape[-1])
+    y = tokens.reshape(-1)
+    vocab = x.shape[-1] * lax.axis_size(axis_name)
+    bad = (y < 0) | (y >= vocab)  # the library's label rule (token_log_probs' out_of_range_nan)
+    tok = jnp.where(bad, 0, y).astype(jnp.int32)
+    (tau,) = _scalar_hyper(name, cdt, temperature=temperature)
+    has_tau = not _is_static_one(temperature)
+    head = eng.Head(False, False, has_tau, max(1, y.shape[0]), cdt, axis_name)
+    outs = eng.logits_rows(
+        head, _TokenRule(return_entropy), x2, None, tau if has_tau else None, (tok, bad), (), ()
+    )
+    outs = tuple(o.reshape(tokens.shape) for o in outs)
+    return outs if return_entropy else outs[0]
+
+
+def vocab_parallel_linear_token_log_probs(
+    hidden: ArrayLike,
+    weight: ArrayLike,
+    tokens: ArrayLike,
+    *,
+    axis_name,
+    bias: ArrayLike | None = None,
+    temperature: ArrayLike = 1.0,
+    logit_softcap: ArrayLike | None = None,
+    return_entropy: bool = False,
+    chunk_size: int | None = None,
+) -> jax.Array | tuple[jax.Array, jax.Array]:
+    r"""Token log-probabilities of the head ``hidden @ weight (+ bias)``, vocabulary-parallel.
+
+    Call it inside :func:`jax.shard_map`: ``hidden`` ``[..., D]`` is replicated along ``axis_name``
+    and ``weight`` is this device's ``[D, V/n]`` column block (``bias`` its ``[V/n]`` slice).
+    Equal (to rounding) to :func:`jaxloss.linear_token_log_probs` with the gathered weight: with
+    :math:`x = \mathrm{cap}\cdot\tanh((hW + b)/\mathrm{cap})` (:math:`x = hW + b` without
+    ``logit_softcap``) and :math:`\tau` = ``temperature``,
+
+    .. math::
+       \mathrm{out} = \frac{x_{\mathrm{tokens}}}{\tau} - \log \sum_c e^{x_c / \tau},
+       \qquad H = -\sum_c p_c \log p_c, \quad p = \mathrm{softmax}(x / \tau),
+
+    computed ``chunk_size`` tokens at a time by the same engine and rule
+    (:mod:`jaxloss._engine`): no device ever holds its ``[tokens, V/n]`` logits.
+
+    Args:
+      hidden: ``[..., D]`` hidden states, replicated along ``axis_name``.
+      weight: ``[D, V/n]`` this device's slice of the output projection.
+      tokens: ``[...]`` global token ids (``hidden``'s leading shape).
+      axis_name: the mesh axis the vocabulary is split over.
+      bias: optional ``[V/n]`` slice; a ``-inf`` entry masks that class.
+      temperature, logit_softcap, return_entropy, chunk_size: as
+        :func:`jaxloss.linear_token_log_probs`.
+
+    Returns:
+      ``log_probs`` of shape ``tokens.shape``, or ``(log_probs, entropy)``; replicated along
+      ``axis_name``.
+
+    Communication per chunk: forward, one ``pmax`` of the row max and one ``psum`` of the stacked
+    ``[Σ exp, target logit, entropy term]``; backward (recompute), none for the logit blocks, then
+    one all-reduce of the hidden-state gradient (``D`` floats per token) over ``axis_name``, as in
+    Megatron-LM's column-parallel output layer (plus the scalar ``τ`` / ``cap`` gradients).
+    Gradients w.r.t. ``hidden``, ``weight``, ``bias``, ``temperature`` and ``logit_softcap`` for
+    any cotangent on both outputs.
+
+    Unchecked invalid input: as :func:`vocab_parallel_token_log_probs` (out-of-range token: NaN
+    value and gradient; token on a masked class: ``-inf``, zero gradient).
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from jax.sharding import AxisType, PartitionSpec as P
+      >>> from jaxloss.sharding import vocab_parallel_linear_token_log_probs
+      >>> mesh = jax.make_mesh((1,), ("model",), axis_types=(AxisType.Auto,))
+      >>> h, w = jnp.ones((4, 3)), jnp.zeros((3, 5))
+      >>> f = jax.shard_map(
+      ...     lambda h, w, y: vocab_parallel_linear_token_log_probs(h, w, y, axis_name="model"),
+      ...     mesh=mesh, in_specs=(P(), P(None, "model"), P()), out_specs=P())
+      >>> print(f(h, w, jnp.array([0, 1, 2, 3])).round(4))  # uniform over 5 classes: -log 5
+      [-1.6094 -1.6094 -1.6094 -1.6094]
+    """
+    return token_log_probs_core(
+        "vocab_parallel_linear_token_log_probs",
+        hidden,
+        weight,
+        tokens,
+        bias=bias,
+        temperature=temperature,
+        logit_softcap=logit_softcap,
+        return_entropy=return_entropy,
+        chunk_size=chunk_size,
+        axis_name=axis_name,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
