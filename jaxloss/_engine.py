@@ -153,7 +153,7 @@ def logit_block(head: Head, h_c, w, b, cap, tau):
 
 
 def transform(head: Head, raw, cap, tau):
-    """``softcap(raw) / τ`` (each only if ``head`` has it) and what :func:`logit_block_vjp` needs."""
+    """``softcap(raw) / τ`` (each if ``head`` has it) and what :func:`logit_block_vjp` needs."""
     aux = None
     z = raw
     if head.cap:

@@ -4,8 +4,9 @@
 :func:`jaxloss.token_log_probs` and :func:`jaxloss.distillation_loss` of the logits
 ``hidden @ weight (+ bias)``, computed by :mod:`jaxloss._engine` one ``[chunk, vocab]`` block at a
 time, so the ``[tokens, vocab]`` logits never exist. Each is a small rule on the engine; the
-per-row formulas are the engine's row statistics (``_engine.row_stats``) and the logits-level ones (``_numerics.log_softmax``,
-``_distillation.generalized_jsd``), applied to a block.
+per-row formulas are the engine's row statistics (``_engine.row_stats``, also vocabulary-parallel)
+and the logits-level ones (``_numerics.log_softmax``, ``_distillation.generalized_jsd``), applied
+to a block.
 """
 
 from __future__ import annotations
@@ -158,7 +159,9 @@ class _TokenRule(eng.Rule):
             ent, g2 = res_c[2], gs_c[1]
             lp = jnp.where(present, logp, jnp.zeros_like(logp))
             dz = dz - jnp.where(present, p * (lp + ent[:, None]), 0.0) * g2[:, None]
-        return dz, None
+        # masked classes get exactly 0, also on a NaN row (an out-of-range token), as
+        # token_log_probs (and as logit_block_vjp requires)
+        return jnp.where(present, dz, jnp.zeros_like(dz)), None
 
 
 def linear_token_log_probs(
