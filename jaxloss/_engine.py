@@ -212,7 +212,7 @@ def local_tokens(tok, vocab_local: int, axis):
     return jnp.where(owned, local, jnp.zeros_like(local)), owned
 
 
-def row_stats(z, idx, owned=None, axis=None, entropy: bool = False):
+def row_stats(z, idx, owned=None, axis=None, entropy: bool = False, extra=None):
     """Per-row statistics of a block ``z`` ``[R, V']``: ``(m, s, target, H)``, global over ``axis``.
 
     ``logsumexp(z) = m + s`` (``m`` the row max, 0 on a row without a finite logit, ``s = log S``,
@@ -224,6 +224,9 @@ def row_stats(z, idx, owned=None, axis=None, entropy: bool = False):
     With the vocabulary split over mesh axis ``axis`` (Megatron-LM): one ``pmax`` of the row max,
     then **one** ``psum`` of the stacked local ``[S, target, T]`` (``target`` is 0 on shards that do
     not own ``idx``, ``owned`` False). No autodiff runs through this (callers are custom VJPs).
+
+    ``extra``: optional ``f(z) -> tuple`` of further local per-row sums (e.g. label smoothing's
+    Σ_finite z and K), summed over ``axis`` in the same ``psum``; returned as a fifth element.
     """
     m = jnp.max(z, axis=1)
     if axis is not None:
@@ -239,6 +242,9 @@ def row_stats(z, idx, owned=None, axis=None, entropy: bool = False):
     if entropy:
         present = jnp.isfinite(d)
         stats.append(jnp.sum(jnp.where(present, e * jnp.where(present, d, 0), 0), axis=1))
+    n_base = len(stats)
+    if extra is not None:
+        stats.extend(a.astype(z.dtype) for a in extra(z))
     if axis is not None:
         stats = list(lax.psum(jnp.stack(stats), axis))
     big_s, target = stats[0], stats[1]
@@ -248,6 +254,8 @@ def row_stats(z, idx, owned=None, axis=None, entropy: bool = False):
     ent = None
     if entropy:
         ent = jnp.where(no_mass, jnp.zeros_like(s), s - stats[2] / safe_s)
+    if extra is not None:
+        return m, s, target, ent, tuple(stats[n_base:])
     return m, s, target, ent
 
 

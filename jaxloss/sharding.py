@@ -73,10 +73,7 @@ __all__ = [
 
 def _local_label(labels, vocab_local, axis_name):
     """(index into the local slice, whether this shard owns the label)."""
-    offset = lax.axis_index(axis_name) * vocab_local
-    local = labels - offset.astype(labels.dtype)
-    owned = (local >= 0) & (local < vocab_local)
-    return jnp.where(owned, local, 0), owned
+    return eng.local_tokens(labels, vocab_local, axis_name)
 
 
 def _row_stats(x, local_idx, owned, axis_name, smooth):
@@ -84,38 +81,27 @@ def _row_stats(x, local_idx, owned, axis_name, smooth):
 
     Returns ``lse`` (logsumexp over the whole vocabulary), the target logit, and — only when
     ``smooth`` (label smoothing may be non-zero) — the mean of the finite logits and their count K
-    (else zeros, never computed). Non-finite rows follow the single-device loss exactly: ``lse`` is
-    0 on a row with no finite logit (all ``-inf``; its loss is then ``+inf`` through the target
-    logit), ``+inf`` on a row with a ``+inf`` logit, and NaN on a row with a NaN logit.
-
-    No select touches an [R, V/n] array on the way into a reduction (XLA's CPU reduction fusion
-    does not absorb selects, and would write the selected array out): ``exp(−inf − m) = 0`` masks
-    itself, and the max is clipped to the finite floats instead of selected.
+    (else zeros, never computed). The statistics and their collectives are the engine's
+    (:func:`jaxloss._engine.row_stats`: ``pmax`` of the row max, one ``psum`` of the stacked
+    ``[Σ exp, target logit (, Σ_finite x, K)]``). Non-finite rows follow the single-device loss
+    exactly: ``lse`` is 0 on a row with no finite logit (all ``-inf``; its loss is then ``+inf``
+    through the target logit), ``+inf`` on a row with a ``+inf`` logit, and NaN on a row with a
+    NaN logit.
     """
-    m = lax.stop_gradient(lax.pmax(jnp.max(x, axis=-1), axis_name))
-    finfo = jnp.finfo(x.dtype)
-    # the shift: m clipped to the finite floats. Equal to m on every row whose max is finite; on
-    # an all-(−inf) row finite (so exp(−inf − m) = 0 and Σ = 0); on a row with a +inf logit the
-    # largest float (exp(inf − max) = inf, so lse = +inf, not inf − inf); NaN stays NaN (max and
-    # min propagate it, and a NaN logit makes its shard's Σ NaN whatever the shift)
-    m = jnp.minimum(jnp.maximum(m, finfo.min), finfo.max)
-    sumexp = jnp.sum(jnp.exp(x - m[:, None]), axis=-1)
-    picked = jnp.take_along_axis(x, local_idx[:, None], axis=-1)[:, 0]
-    target = jnp.where(owned, picked, 0.0)
+
+    def smoothing_sums(z):
+        finite = jnp.isfinite(z)
+        return jnp.sum(jnp.where(finite, z, 0.0), axis=-1), jnp.sum(finite, axis=-1)
+
+    m, s, target, _, sums = eng.row_stats(
+        x, local_idx, owned, axis_name, extra=smoothing_sums if smooth else lambda z: ()
+    )
+    # lse = m + log Σ exp(x − m); 0 on rows without any finite logit (as single-device)
+    lse = jnp.where(s == -jnp.inf, jnp.zeros_like(s), m + s)
     if smooth:
-        finite = jnp.isfinite(x)
-        sum_finite = jnp.sum(jnp.where(finite, x, 0.0), axis=-1)
-        n_finite = jnp.sum(finite, axis=-1).astype(x.dtype)
-        sumexp, target, sum_finite, n_finite = lax.psum(
-            (sumexp, target, sum_finite, n_finite), axis_name
-        )
+        sum_finite, n_finite = sums
     else:
-        sumexp, target = lax.psum((sumexp, target), axis_name)
-        sum_finite = n_finite = jnp.zeros_like(sumexp)
-    # lse = m + log Σ exp(x − m); 0 on rows without any finite logit (Σ = 0, as single-device).
-    # "Σ == 0", not "Σ > 0": a NaN Σ must stay NaN. log(0) = −inf in the unused branch is harmless
-    # (no autodiff runs through this: both callers are custom VJPs)
-    lse = jnp.where(sumexp == 0, 0.0, m + jnp.log(sumexp))
+        sum_finite = n_finite = jnp.zeros_like(lse)
     mean_finite = sum_finite / jnp.maximum(n_finite, 1.0)
     return lse, target, mean_finite, n_finite
 
