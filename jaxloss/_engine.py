@@ -490,20 +490,26 @@ def _rows_bwd(head, rule, saved, gs):
     ctx = rule.context(head, w, b, consts, params)
     gs = tuple(g.astype(head.cdt) for g in gs)
 
+    block_dp = []  # whether the rule's backward gives per-block param cotangents (trace time)
+
     def body(carry, inp):
         h_c, xs_c, res_c, gs_c = inp
         z, aux = logit_block(head, h_c, w, b, cap, tau)
         ex = rule.prepare(head, ctx, xs_c, consts)
         dz, dp_c = rule.backward(head, ctx, z, ex, xs_c, res_c, gs_c, consts, params)
+        block_dp.append(dp_c is not None)
         return _grad_step(head, carry, h_c, z, aux, w, dz, dp_c, cap, tau)
 
     # inside shard_map the carry must vary over the mesh axes its updates vary over
     axes = _tree_vma((h, w, b, cap, tau, xs, consts, params, res, gs))
     carry0 = jax.tree.map(lambda x: pvary_to(x, axes), _zeros_carry(head, w, params))
     (dw, db, dcap, dtau, dp), dh = lax.scan(body, carry0, chunks((h, xs, res, gs), head.chunk))
-    dp = _param_cotangents(rule, head, ctx, xs, res, gs, consts, params, dp)
     # hidden, cap, τ and params are replicated along the vocabulary axis: sum every shard's part
-    dh, dp = _psum_axis(head, dh), _psum_axis(head, dp)
+    # of what the blocks gave (``finish`` works on the global per-row residuals: no sum)
+    dh = _psum_axis(head, dh)
+    if any(block_dp):
+        dp = _psum_axis(head, dp)
+    dp = _param_cotangents(rule, head, ctx, xs, res, gs, consts, params, dp)
     dcap = _psum_axis(head, dcap) if head.cap else dcap
     dtau = _psum_axis(head, dtau) if head.tau else dtau
     return (
@@ -552,12 +558,10 @@ def _logits_rows_bwd(head, rule, saved, gs):
     ex = rule.prepare(head, ctx, xs, consts)
     dz, dp = rule.backward(head, ctx, z, ex, xs, res, gs, consts, params)
     dx, dcap, dtau = logit_block_vjp(head, z, aux, dz, cap, tau)
-    extra = rule.finish(head, ctx, xs, res, gs, consts, params)
-    if dp is None:
-        dp = jax.tree.map(jnp.zeros_like, params)
-    if extra is not None:
-        dp = jax.tree.map(lambda a, c: a + c.astype(a.dtype), dp, tuple(extra))
-    dcap, dtau, dp = _psum_axis(head, dcap), _psum_axis(head, dtau), _psum_axis(head, dp)
+    # the block's parts are summed over the vocabulary axis; ``finish``'s are global already
+    dcap, dtau = _psum_axis(head, dcap), _psum_axis(head, dtau)
+    dp = jax.tree.map(jnp.zeros_like, params) if dp is None else _psum_axis(head, tuple(dp))
+    dp = _param_cotangents(rule, head, ctx, xs, res, gs, consts, params, dp)
     return (
         match_vma(dx.astype(x.dtype), x),
         match_vma(_opt_grad(head.cap, dcap, cap), cap),

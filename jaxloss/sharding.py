@@ -29,8 +29,6 @@ column-parallel output layer does), since ``hidden`` is replicated along the voc
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -152,41 +150,47 @@ def _row_cotangent(g, d):
 
 
 # ---------------------------------------------------------------------------------------------
-# vocab-parallel cross-entropy on given logits: custom VJP, no collective in the backward pass
+# The vocabulary-parallel cross-entropy rule of the engine (jaxloss/_engine.py)
 # ---------------------------------------------------------------------------------------------
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5, 6))
-def _vp_rows(logits, labels, eps, z, axis_name, smooth, use_z):
-    loss, _ = _vp_rows_fwd(logits, labels, eps, z, axis_name, smooth, use_z)
-    return loss
+class _VocabParallelCERule(eng.Rule):
+    """Megatron's cross-entropy of a block of this device's classes, per row.
 
+    xs = (global labels, ε per row, z per row); params = (ε per row, z per row) (their cotangents
+    come from ``finish``, on the global per-row residuals: no collective). The block gradient is
+    :func:`_dlogits`, local given the global ``lse``; the engine runs it on given logits
+    (:func:`jaxloss._engine.logits_rows`) or chunk by chunk of ``hidden @ weight``
+    (:func:`jaxloss._engine.rows`, which all-reduces the hidden-state gradient).
+    """
 
-def _vp_rows_fwd(logits, labels, eps, z, axis_name, smooth, use_z):
-    x = logits.astype(eps.dtype)
-    local_idx, owned = _local_label(labels, x.shape[-1], axis_name)
-    lse, target, mean_finite, n_finite = _row_stats(x, local_idx, owned, axis_name, smooth)
-    loss, d_eps, d_z = _row_loss(lse, target, mean_finite, eps, z, smooth, use_z)
-    return loss, (logits, labels, lse, n_finite, eps, z, d_eps, d_z)
+    def __init__(self, smooth: bool, use_z: bool):
+        self.smooth, self.use_z = smooth, use_z
+        self.key = (smooth, use_z)
 
+    def forward(self, head, ctx, z, ex, xs_c, consts, params):
+        y, eps, zl = xs_c
+        local_idx, owned = eng.local_tokens(y, z.shape[-1], head.axis)
+        lse, target, mean_finite, n_finite = _row_stats(z, local_idx, owned, head.axis, self.smooth)
+        loss, d_eps, d_z = _row_loss(lse, target, mean_finite, eps, zl, self.smooth, self.use_z)
+        return (loss,), (lse, n_finite, d_eps, d_z)
 
-def _vp_rows_bwd(axis_name, smooth, use_z, res, g):
-    logits, labels, lse, n_finite, eps, z, d_eps, d_z = res
-    x = logits.astype(eps.dtype)
-    local_idx, owned = _local_label(labels, x.shape[-1], axis_name)
-    dx = _dlogits(x, lse, local_idx, owned, n_finite, eps, z, g, smooth, use_z)
-    # ∂ℓ/∂ε = smooth − ce, ∂ℓ/∂z = lse²; only the rows' own g (no collective needed)
-    g_eps = _row_cotangent(g, d_eps) if smooth else jnp.zeros_like(eps)
-    g_z = _row_cotangent(g, d_z) if use_z else jnp.zeros_like(z)
-    return (
-        _sum_to_vma(dx.astype(logits.dtype), logits),
-        None,
-        _sum_to_vma(g_eps, eps),
-        _sum_to_vma(g_z, z),
-    )
+    def backward(self, head, ctx, z, ex, xs_c, res_c, gs_c, consts, params):
+        y, eps, zl = xs_c
+        lse, n_finite = res_c[0], res_c[1]
+        local_idx, owned = eng.local_tokens(y, z.shape[-1], head.axis)
+        g = gs_c[0]
+        return _dlogits(
+            z, lse, local_idx, owned, n_finite, eps, zl, g, self.smooth, self.use_z
+        ), None
 
-
-_vp_rows.defvjp(_vp_rows_fwd, _vp_rows_bwd)
+    def finish(self, head, ctx, xs, res, gs, consts, params):
+        # ∂ℓ/∂ε = smooth − ce, ∂ℓ/∂z = lse²; only the rows' own g (no collective needed)
+        eps, zl = params
+        g, d_eps, d_z = gs[0], res[2], res[3]
+        g_eps = _row_cotangent(g, d_eps) if self.smooth else jnp.zeros_like(eps)
+        g_z = _row_cotangent(g, d_z) if self.use_z else jnp.zeros_like(zl)
+        return g_eps, g_z
 
 
 def _nan_out_of_range(rows, labels, valid, vocab):
@@ -284,9 +288,13 @@ def _vp_cross_entropy(
     def flat(a):
         return a.reshape((-1,) + a.shape[len(rows_shape) :])
 
-    rows = _vp_rows(
-        flat(logits), flat(labels), flat(eps), flat(z), axis_name, smooth, use_z
-    ).reshape(rows_shape)
+    y, eps, z = flat(labels), flat(eps), flat(z)
+    head = eng.Head(False, False, False, max(1, y.shape[0]), dtype, axis_name)
+    (rows,) = eng.logits_rows(
+        head, _VocabParallelCERule(smooth, use_z), flat(logits), None, None, (y, eps, z), (),
+        (eps, z),
+    )  # fmt: skip
+    rows = rows.reshape(rows_shape)
     valid = _valid_rows(labels, ignore_index, where, rows_shape)
     vocab = logits.shape[-1] * lax.axis_size(axis_name)
     rows = _nan_out_of_range(rows, labels, valid, vocab)
@@ -392,107 +400,6 @@ def vocab_parallel_cross_entropy(
 # ---------------------------------------------------------------------------------------------
 
 
-def _chunks(a, n_chunks, chunk):
-    pad = n_chunks * chunk - a.shape[0]
-    a = jnp.pad(a, [(0, pad)] + [(0, 0)] * (a.ndim - 1))
-    return a.reshape((n_chunks, chunk) + a.shape[1:])
-
-
-def _vma(x) -> set:
-    """The manual mesh axes ``x`` varies over inside shard_map (empty outside)."""
-    aval = jax.typeof(x)
-    mat = getattr(aval, "mat", None)  # jax >= 0.9 keeps it as aval.mat.varying
-    return set(getattr(mat, "varying", None) or getattr(aval, "vma", None) or ())
-
-
-def _sum_to_vma(ct, primal):
-    """Cotangent ``ct`` summed over the mesh axes it varies over but its primal does not.
-
-    A value invariant along a mesh axis (weights replicated over the data axis, say) receives the
-    sum of every shard's contribution — the data-parallel gradient all-reduce.
-    """
-    extra = _vma(ct) - _vma(primal)
-    return lax.psum(ct, tuple(sorted(extra))) if extra else ct
-
-
-def _pvary_like(x, *refs):
-    """``x`` marked as varying over every mesh axis any of ``refs`` varies over.
-
-    For use inside shard_map.
-    """
-    axes = set()
-    for r in refs:
-        axes |= _vma(r)
-    axes -= _vma(x)
-    return lax.pcast(x, tuple(sorted(axes)), to="varying") if axes else x
-
-
-def _matmul(h, w, dtype):
-    return jnp.matmul(h, w, preferred_element_type=dtype)
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(5, 6, 7, 8))
-def _vp_linear_rows(hidden, weight, labels, eps, z, axis_name, chunk, smooth, use_z):
-    return _vp_linear_fwd(hidden, weight, labels, eps, z, axis_name, chunk, smooth, use_z)[0]
-
-
-def _vp_linear_fwd(hidden, weight, labels, eps, z, axis_name, chunk, smooth, use_z):
-    n = hidden.shape[0]
-    n_chunks = -(-n // chunk)
-    dtype = eps.dtype
-    vocab_local = weight.shape[-1]
-
-    def body(_, xs):
-        h, y, e, zz = xs
-        x = _matmul(h, weight, dtype)  # [chunk, V/n] — the only logits ever held
-        local_idx, owned = _local_label(y, vocab_local, axis_name)
-        lse, target, mean_finite, n_finite = _row_stats(x, local_idx, owned, axis_name, smooth)
-        loss, d_eps, d_z = _row_loss(lse, target, mean_finite, e, zz, smooth, use_z)
-        return None, (loss, lse, n_finite, d_eps, d_z)
-
-    xs = tuple(_chunks(a, n_chunks, chunk) for a in (hidden, labels, eps, z))
-    _, outs = lax.scan(body, None, xs)
-    loss, lse, n_finite, d_eps, d_z = (o.reshape(-1)[:n] for o in outs)
-    return loss, (hidden, weight, labels, eps, z, lse, n_finite, d_eps, d_z)
-
-
-def _vp_linear_bwd(axis_name, chunk, smooth, use_z, res, g):
-    hidden, weight, labels, eps, z, lse, n_finite, d_eps, d_z = res
-    n = hidden.shape[0]
-    n_chunks = -(-n // chunk)
-    dtype = eps.dtype
-    vocab_local = weight.shape[-1]
-
-    def body(dw, xs):
-        h, y, e, zz, lse_c, k, gg = xs
-        x = _matmul(h, weight, dtype)  # recomputed chunk of logits
-        local_idx, owned = _local_label(y, vocab_local, axis_name)
-        dx = _dlogits(x, lse_c, local_idx, owned, k, e, zz, gg, smooth, use_z)
-        # hidden is replicated along axis_name: its gradient sums every shard's contribution
-        dh = lax.psum(_matmul(dx.astype(weight.dtype), weight.T, dtype), axis_name)
-        dw = dw + _matmul(h.T, dx.astype(h.dtype), dtype)
-        return dw, dh
-
-    xs = tuple(_chunks(a, n_chunks, chunk) for a in (hidden, labels, eps, z, lse, n_finite, g))
-    # inside shard_map the accumulator must vary over the same mesh axes as its updates
-    dw0 = _pvary_like(jnp.zeros(weight.shape, dtype), hidden, weight, g)
-    # padded rows have g = 0, so they add nothing to dw
-    dw, dh = lax.scan(body, dw0, xs)
-    dh = dh.reshape((-1, hidden.shape[-1]))[:n].astype(hidden.dtype)
-    g_eps = _row_cotangent(g, d_eps) if smooth else jnp.zeros_like(eps)
-    g_z = _row_cotangent(g, d_z) if use_z else jnp.zeros_like(z)
-    return (
-        _sum_to_vma(dh, hidden),
-        _sum_to_vma(dw, weight).astype(weight.dtype),
-        None,
-        _sum_to_vma(g_eps, eps),
-        _sum_to_vma(g_z, z),
-    )
-
-
-_vp_linear_rows.defvjp(_vp_linear_fwd, _vp_linear_bwd)
-
-
 def vocab_parallel_linear_cross_entropy(
     hidden: ArrayLike,
     weight: ArrayLike,
@@ -583,23 +490,27 @@ def vocab_parallel_linear_cross_entropy(
     io_dtype = jnp.promote_types(hidden.dtype, weight.dtype)
     hidden, weight = hidden.astype(io_dtype), weight.astype(io_dtype)
     dtype = compute_dtype(hidden)
-    n = max(1, labels.size)
-    chunk = min(n, 1024 if chunk_size is None else int(chunk_size))
     smooth, use_z = _maybe_nonzero(label_smoothing), _maybe_nonzero(z_loss)
-    eps = jnp.broadcast_to(as_hyper(label_smoothing, dtype), rows_shape)
-    z = jnp.broadcast_to(as_hyper(z_loss, dtype), rows_shape)
-    h2 = hidden.reshape((-1, hidden.shape[-1]))
-    rows = _vp_linear_rows(
-        h2,
+    eps = jnp.broadcast_to(as_hyper(label_smoothing, dtype), rows_shape).reshape(-1)
+    z = jnp.broadcast_to(as_hyper(z_loss, dtype), rows_shape).reshape(-1)
+    y = labels.reshape(-1)
+    n = y.shape[0]
+    chunk, pad = eng.plan(n, chunk_size, 1024)
+    head = eng.Head(False, False, False, chunk, dtype, axis_name)
+    eps, z = eng.pad_rows(eps, pad), eng.pad_rows(z, pad)
+    (rows,) = eng.rows(
+        head,
+        _VocabParallelCERule(smooth, use_z),
+        eng.pad_rows(hidden.reshape((-1, hidden.shape[-1])), pad),
         weight,
-        labels.reshape(-1),
-        eps.reshape(-1),
-        z.reshape(-1),
-        axis_name,
-        chunk,
-        smooth,
-        use_z,
-    ).reshape(rows_shape)
+        None,
+        None,
+        None,
+        (eng.pad_rows(y, pad), eps, z),
+        (),
+        (eps, z),
+    )
+    rows = rows[:n].reshape(rows_shape)
     valid = _valid_rows(labels, ignore_index, where, rows_shape)
     rows = _nan_out_of_range(rows, labels, valid, weight.shape[-1] * lax.axis_size(axis_name))
     return _reduce(rows, valid, weights, reduction, batch_axis_name)
