@@ -272,9 +272,16 @@ def _check_logits_labels(name, logits, labels):
         )
 
 
+def _softcap(logit_softcap, dtype):
+    """The softcap as a scalar of the computation dtype, or ``None``."""
+    if logit_softcap is None:
+        return None
+    return as_hyper(logit_softcap, dtype)
+
+
 def _vp_cross_entropy(
     logits, labels, *, axis_name, batch_axis_name, ignore_index, label_smoothing, z_loss,
-    weights, where, reduction,
+    weights, where, reduction, logit_softcap=None,
 ):  # fmt: skip
     """:func:`vocab_parallel_cross_entropy` after validation (inside ``shard_map``)."""
     logits = jnp.asarray(logits)
@@ -289,9 +296,10 @@ def _vp_cross_entropy(
         return a.reshape((-1,) + a.shape[len(rows_shape) :])
 
     y, eps, z = flat(labels), flat(eps), flat(z)
-    head = eng.Head(False, False, False, max(1, y.shape[0]), dtype, axis_name)
+    cap = _softcap(logit_softcap, dtype)
+    head = eng.Head(False, cap is not None, False, max(1, y.shape[0]), dtype, axis_name)
     (rows,) = eng.logits_rows(
-        head, _VocabParallelCERule(smooth, use_z), flat(logits), None, None, (y, eps, z), (),
+        head, _VocabParallelCERule(smooth, use_z), flat(logits), cap, None, (y, eps, z), (),
         (eps, z),
     )  # fmt: skip
     rows = rows.reshape(rows_shape)
@@ -310,6 +318,7 @@ def vocab_parallel_cross_entropy(
     ignore_index: int | None = None,
     label_smoothing: ArrayLike = 0.0,
     z_loss: ArrayLike = 0.0,
+    logit_softcap: ArrayLike | None = None,
     weights: ArrayLike | None = None,
     where: ArrayLike | None = None,
     reduction: str = "mean",
@@ -339,6 +348,8 @@ def vocab_parallel_cross_entropy(
       ignore_index: labels equal to it contribute nothing to loss, gradient or normaliser.
       label_smoothing: ε in [0, 1], spread over the finite-logit classes.
       z_loss: coefficient of the ``lse²`` auxiliary term.
+      logit_softcap: optional scalar ``cap > 0``: the loss is taken of ``cap·tanh(logits/cap)``
+        (as :func:`jaxloss.linear_cross_entropy`'s; ``-inf`` stays ``-inf``; differentiable).
       weights, where, reduction: as every jaxloss loss; ``"none"`` returns this device's rows.
 
     Returns:
@@ -381,6 +392,7 @@ def vocab_parallel_cross_entropy(
     check_reduction(name, reduction)
     _check_logits_labels(name, logits, labels)
     _check_options(name, jnp.shape(labels), ignore_index, label_smoothing, z_loss, weights, where)
+    _check_softcap(name, logit_softcap)
     return _vp_cross_entropy(
         logits,
         labels,
@@ -392,7 +404,14 @@ def vocab_parallel_cross_entropy(
         weights=weights,
         where=where,
         reduction=reduction,
+        logit_softcap=logit_softcap,
     )
+
+
+def _check_softcap(name, logit_softcap):
+    if logit_softcap is not None:
+        check_scalar(name, "logit_softcap", logit_softcap)
+        val.check_positive(name, "logit_softcap", logit_softcap)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -410,6 +429,7 @@ def vocab_parallel_linear_cross_entropy(
     ignore_index: int | None = None,
     label_smoothing: ArrayLike = 0.0,
     z_loss: ArrayLike = 0.0,
+    logit_softcap: ArrayLike | None = None,
     chunk_size: int | None = None,
     weights: ArrayLike | None = None,
     where: ArrayLike | None = None,
@@ -428,8 +448,9 @@ def vocab_parallel_linear_cross_entropy(
       hidden: ``[..., D]`` hidden states (float32 or bf16/fp16; matmuls accumulate in float32).
       weight: ``[D, V/n]`` this device's slice of the output projection.
       labels: global class ids ``[...]``.
-      axis_name, batch_axis_name, ignore_index, label_smoothing, z_loss, weights, where, reduction:
-        as :func:`vocab_parallel_cross_entropy`.
+      axis_name, batch_axis_name, ignore_index, label_smoothing, z_loss, logit_softcap, weights,
+        where, reduction: as :func:`vocab_parallel_cross_entropy` (the softcap applies to
+        ``hidden @ weight``, as in :func:`jaxloss.linear_cross_entropy`).
       chunk_size: tokens per chunk (static; default ``min(tokens, 1024)``).
 
     Returns:
@@ -487,6 +508,7 @@ def vocab_parallel_linear_cross_entropy(
         raise ValueError(f"{name}: 'chunk_size' must be a positive int, got {chunk_size!r}")
     rows_shape = labels.shape
     _check_options(name, rows_shape, ignore_index, label_smoothing, z_loss, weights, where)
+    _check_softcap(name, logit_softcap)
     io_dtype = jnp.promote_types(hidden.dtype, weight.dtype)
     hidden, weight = hidden.astype(io_dtype), weight.astype(io_dtype)
     dtype = compute_dtype(hidden)
@@ -496,7 +518,8 @@ def vocab_parallel_linear_cross_entropy(
     y = labels.reshape(-1)
     n = y.shape[0]
     chunk, pad = eng.plan(n, chunk_size, 1024)
-    head = eng.Head(False, False, False, chunk, dtype, axis_name)
+    cap = _softcap(logit_softcap, dtype)
+    head = eng.Head(False, cap is not None, False, chunk, dtype, axis_name)
     eps, z = eng.pad_rows(eps, pad), eng.pad_rows(z, pad)
     (rows,) = eng.rows(
         head,
@@ -504,7 +527,7 @@ def vocab_parallel_linear_cross_entropy(
         eng.pad_rows(hidden.reshape((-1, hidden.shape[-1])), pad),
         weight,
         None,
-        None,
+        cap,
         None,
         (eng.pad_rows(y, pad), eps, z),
         (),

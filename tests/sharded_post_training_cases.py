@@ -15,6 +15,8 @@ from jax.sharding import PartitionSpec as P
 
 import jaxloss
 from jaxloss.sharding import (
+    vocab_parallel_cross_entropy,
+    vocab_parallel_linear_cross_entropy,
     vocab_parallel_linear_token_log_probs,
     vocab_parallel_token_log_probs,
 )
@@ -249,3 +251,57 @@ def test_one_all_reduce_of_row_statistics_besides_the_max():
     assert _count(hlo, "all-reduce") == 2, hlo
     for op in ("all-gather", "all-to-all"):
         assert _count(hlo, op) == 0
+
+
+def test_vocab_parallel_cross_entropy_logit_softcap_equal_single_device():
+    """Issue 13 item 4: ``logit_softcap`` in both vocabulary-parallel cross-entropies (values and
+    gradients w.r.t. logits / hidden / weight / cap, on a 2 x 4 mesh with a global mean)."""
+    mesh = _mesh((2, 4))
+    x, y, _, h, w, _ = _data(4)
+    y = np.where(y == MASKED, 0, y)
+    y[0, 0] = -100  # ignored
+    y = jnp.asarray(y)
+    opts = dict(ignore_index=-100, label_smoothing=0.1, z_loss=1e-3)
+
+    def vp(xx, cap):
+        return jax.shard_map(
+            lambda a, t, c: vocab_parallel_cross_entropy(
+                a, t, axis_name="model", batch_axis_name="data", logit_softcap=c, **opts
+            ),
+            mesh=mesh,
+            in_specs=(P("data", None, "model"), P("data"), P()),
+            out_specs=P(),
+        )(xx, y, cap)
+
+    def ref(xx, cap):
+        masked = xx == -jnp.inf  # double where: no NaN d/dcap from the masked entries
+        capped = jnp.where(masked, -jnp.inf, cap * jnp.tanh(jnp.where(masked, 0.0, xx) / cap))
+        return jaxloss.sparse_softmax_cross_entropy(capped, y, **opts)
+
+    args = (jnp.asarray(x), jnp.asarray(CAP))
+    got = jax.jit(jax.value_and_grad(vp, argnums=(0, 1)))(*args)
+    want = jax.jit(jax.value_and_grad(ref, argnums=(0, 1)))(*args)
+    assert_close(got[0], want[0], rtol=1e-12, atol=1e-12)
+    for g, rg in zip(got[1], want[1], strict=True):
+        assert_close(g, rg, rtol=1e-10, atol=1e-12)
+
+    def vp_lin(hh, ww, cap):
+        return jax.shard_map(
+            lambda a, b, t, c: vocab_parallel_linear_cross_entropy(
+                a, b, t, axis_name="model", batch_axis_name="data", logit_softcap=c,
+                chunk_size=3, **opts,
+            ),
+            mesh=mesh,
+            in_specs=(P("data"), P(None, "model"), P("data"), P()),
+            out_specs=P(),
+        )(hh, ww, y, cap)  # fmt: skip
+
+    def ref_lin(hh, ww, cap):
+        return jaxloss.linear_cross_entropy(hh, ww, y, logit_softcap=cap, **opts)
+
+    args = (jnp.asarray(h), jnp.asarray(w), jnp.asarray(CAP))
+    got = jax.jit(jax.value_and_grad(vp_lin, argnums=(0, 1, 2)))(*args)
+    want = jax.jit(jax.value_and_grad(ref_lin, argnums=(0, 1, 2)))(*args)
+    assert_close(got[0], want[0], rtol=1e-12, atol=1e-12)
+    for g, rg in zip(got[1], want[1], strict=True):
+        assert_close(g, rg, rtol=1e-10, atol=1e-12)
