@@ -43,6 +43,7 @@ from ._linear_post import _is_static_one, _scalar_hyper, _TokenRule, token_log_p
 from ._numerics import as_compute, as_hyper, compute_dtype, nan_where
 from ._validation import (
     check_broadcastable,
+    check_class_weights,
     check_floating,
     check_ignore_index,
     check_integer,
@@ -74,39 +75,59 @@ def _local_label(labels, vocab_local, axis_name):
     return eng.local_tokens(labels, vocab_local, axis_name)
 
 
-def _row_stats(x, local_idx, owned, axis_name, smooth):
+def _row_stats(x, local_idx, owned, axis_name, smooth, cw=None):
     """Global per-row statistics of logits ``x`` [R, V/n] (float32 or float64).
 
-    Returns ``lse`` (logsumexp over the whole vocabulary), the target logit, and — only when
-    ``smooth`` (label smoothing may be non-zero) — the mean of the finite logits and their count K
-    (else zeros, never computed). The statistics and their collectives are the engine's
-    (:func:`jaxloss._engine.row_stats`: ``pmax`` of the row max, one ``psum`` of the stacked
-    ``[Σ exp, target logit (, Σ_finite x, K)]``). Non-finite rows follow the single-device loss
-    exactly: ``lse`` is 0 on a row with no finite logit (all ``-inf``; its loss is then ``+inf``
-    through the target logit), ``+inf`` on a row with a ``+inf`` logit, and NaN on a row with a
-    NaN logit.
+    Returns ``(lse, target, mean_finite, K, w_y, W_f/K)``: the logsumexp over the whole
+    vocabulary, the target logit, and — only when ``smooth`` (label smoothing may be non-zero) —
+    ``Σ_finite w_c x_c / K`` and the count K of finite logits (else zeros, never computed); with
+    class weights ``cw`` (this device's ``[V/n]`` slice) also the label's weight ``w_y`` and
+    ``W_f/K``, ``W_f = Σ_finite w_c`` (else ``None``). The statistics and their collectives are the
+    engine's (:func:`jaxloss._engine.row_stats`: ``pmax`` of the row max, one ``psum`` of the
+    stacked ``[Σ exp, target logit (, w_y) (, Σ_finite w·x, K (, W_f))]``). Non-finite rows follow
+    the single-device loss exactly: ``lse`` is 0 on a row with no finite logit (all ``-inf``; its
+    loss is then ``+inf`` through the target logit), ``+inf`` on a row with a ``+inf`` logit, and
+    NaN on a row with a NaN logit.
     """
 
-    def smoothing_sums(z):
-        finite = jnp.isfinite(z)
-        return jnp.sum(jnp.where(finite, z, 0.0), axis=-1), jnp.sum(finite, axis=-1)
+    def sums(z):
+        out = ()
+        if cw is not None:
+            picked = jnp.take_along_axis(cw[None, :], local_idx[:, None], axis=-1)[:, 0]
+            out += (jnp.where(owned, picked, jnp.zeros_like(picked)),)
+        if smooth:
+            finite = jnp.isfinite(z)
+            zf = jnp.where(finite, z, 0.0)
+            if cw is None:
+                out += (jnp.sum(zf, axis=-1), jnp.sum(finite, axis=-1))
+            else:
+                wfin = jnp.where(finite, cw[None, :], 0.0)
+                out += (zf @ cw, jnp.sum(finite, axis=-1), jnp.sum(wfin, axis=-1))
+        return out
 
-    m, s, target, _, sums = eng.row_stats(
-        x, local_idx, owned, axis_name, extra=smoothing_sums if smooth else lambda z: ()
-    )
+    m, s, target, _, extra = eng.row_stats(x, local_idx, owned, axis_name, extra=sums)
     # lse = m + log Σ exp(x − m); 0 on rows without any finite logit (as single-device)
     lse = jnp.where(s == -jnp.inf, jnp.zeros_like(s), m + s)
+    wy = wfk = None
+    if cw is not None:
+        wy, extra = extra[0], extra[1:]
     if smooth:
-        sum_finite, n_finite = sums
+        sum_finite, n_finite = extra[0], extra[1]
+        k = jnp.maximum(n_finite, 1.0)
+        if cw is not None:
+            wfk = extra[2] / k
     else:
         sum_finite = n_finite = jnp.zeros_like(lse)
-    mean_finite = sum_finite / jnp.maximum(n_finite, 1.0)
-    return lse, target, mean_finite, n_finite
+        k = 1.0
+    mean_finite = sum_finite / k
+    return lse, target, mean_finite, n_finite, wy, wfk
 
 
-def _row_loss(lse, target, mean_finite, eps, z, smooth, use_z):
+def _row_loss(lse, target, mean_finite, eps, z, smooth, use_z, wy=None, wfk=None):
     """(1 − ε)(lse − x_y) + ε(lse − mean_finite x) + z·lse², and its ∂/∂ε and ∂/∂z.
 
+    With class weights (``wy`` = w_y, ``wfk`` = W_f/K): w_y[(1 − ε)(lse − x_y) + z·lse²] +
+    ε(W_f/K·lse − Σ_finite w_c x_c / K), the single-device (PyTorch) weighted loss.
     The ε terms are there only when ``smooth`` and the z term only when ``use_z`` (each False only
     when its coefficient is a concrete 0), as in the single-device loss: a ``+inf`` row stays
     ``+inf`` rather than ``0 · inf``. Non-finite rows are not masked: ``+inf`` / NaN propagate.
@@ -114,6 +135,17 @@ def _row_loss(lse, target, mean_finite, eps, z, smooth, use_z):
     ce = lse - target
     loss = ce
     d_eps = jnp.zeros_like(ce)
+    if wy is not None:
+        main = (1.0 - eps) * ce if smooth else ce
+        d_z = wy * lse * lse
+        if use_z:
+            main = main + z * lse * lse
+        loss = wy * main
+        if smooth:
+            smoothed = wfk * lse - mean_finite
+            loss = loss + eps * smoothed
+            d_eps = smoothed - wy * ce
+        return loss, d_eps, d_z
     if smooth:
         smoothed = lse - mean_finite
         loss = (1.0 - eps) * ce + eps * smoothed
@@ -124,23 +156,36 @@ def _row_loss(lse, target, mean_finite, eps, z, smooth, use_z):
     return loss, d_eps, d_z
 
 
-def _dlogits(x, lse, local_idx, owned, n_finite, eps, z, g, smooth, use_z):
+def _dlogits(
+    x, lse, local_idx, owned, n_finite, eps, z, g, smooth, use_z, wy=None, wfk=None, cw=None
+):
     """g·∂ℓ/∂x for the local slice: g·(softmax·(1 + 2z·lse) − (1 − ε)·onehot − ε/K·[finite]).
 
-    One fused pass over ``x``: ``exp(x − lse)`` is 0 on masked (−inf) logits by itself, and the
-    one-hot is an iota comparison, never an array. Non-finite rows give the single-device
-    gradient: NaN rows NaN; a ``+inf`` logit NaN at that logit (``exp(inf − inf)``); an all-``-inf``
-    row ``−g(1 − ε)`` at the label.
+    With class weights: g·(softmax·(w_y(1 − ε) + ε·W_f/K + 2z·w_y·lse) − w_y(1 − ε)·onehot −
+    ε/K·w·[finite]). One fused pass over ``x``: ``exp(x − lse)`` is 0 on masked (−inf) logits by
+    itself, and the one-hot is an iota comparison, never an array. Non-finite rows give the
+    single-device gradient: NaN rows NaN; a ``+inf`` logit NaN at that logit (``exp(inf − inf)``);
+    an all-``-inf`` row ``−g(1 − ε)`` at the label.
     """
     p = jnp.exp(x - lse[:, None])
-    coef = g * (1.0 + 2.0 * z * lse) if use_z else g
-    hot_scale = g * (1.0 - eps) if smooth else g
+    if wy is not None:
+        gw = g * wy
+        hot_scale = gw * (1.0 - eps) if smooth else gw
+        coef = hot_scale
+        if smooth:
+            coef = coef + g * eps * wfk
+        if use_z:
+            coef = coef + 2.0 * z * gw * lse
+    else:
+        coef = g * (1.0 + 2.0 * z * lse) if use_z else g
+        hot_scale = g * (1.0 - eps) if smooth else g
     hot = (jnp.arange(x.shape[-1])[None, :] == local_idx[:, None]) & owned[:, None]
     grad = p * coef[:, None] - jnp.where(hot, hot_scale[:, None], 0.0)
     if smooth:
-        grad = grad - jnp.where(
-            jnp.isfinite(x), (g * eps / jnp.maximum(n_finite, 1.0))[:, None], 0.0
-        )
+        per_class = (g * eps / jnp.maximum(n_finite, 1.0))[:, None]
+        if cw is not None:
+            per_class = per_class * cw[None, :]
+        grad = grad - jnp.where(jnp.isfinite(x), per_class, 0.0)
     return grad
 
 
@@ -157,32 +202,41 @@ def _row_cotangent(g, d):
 class _VocabParallelCERule(eng.Rule):
     """Megatron's cross-entropy of a block of this device's classes, per row.
 
-    xs = (global labels, ε per row, z per row); params = (ε per row, z per row) (their cotangents
-    come from ``finish``, on the global per-row residuals: no collective). The block gradient is
-    :func:`_dlogits`, local given the global ``lse``; the engine runs it on given logits
-    (:func:`jaxloss._engine.logits_rows`) or chunk by chunk of ``hidden @ weight``
-    (:func:`jaxloss._engine.rows`, which all-reduces the hidden-state gradient).
+    xs = (global labels, ε per row, z per row); consts = (this device's class weights,) or ();
+    params = (ε per row, z per row) (their cotangents come from ``finish``, on the global per-row
+    residuals: no collective). Outputs: the loss (and, with class weights, ``w_y``, for the mean's
+    normaliser). The block gradient is :func:`_dlogits`, local given the global ``lse``; the
+    engine runs it on given logits (:func:`jaxloss._engine.logits_rows`) or chunk by chunk of
+    ``hidden @ weight`` (:func:`jaxloss._engine.rows`, which all-reduces the hidden gradient).
     """
 
-    def __init__(self, smooth: bool, use_z: bool):
-        self.smooth, self.use_z = smooth, use_z
-        self.key = (smooth, use_z)
+    def __init__(self, smooth: bool, use_z: bool, weighted: bool = False):
+        self.smooth, self.use_z, self.weighted = smooth, use_z, weighted
+        self.key = (smooth, use_z, weighted)
 
     def forward(self, head, ctx, z, ex, xs_c, consts, params):
         y, eps, zl = xs_c
+        cw = consts[0] if self.weighted else None
         local_idx, owned = eng.local_tokens(y, z.shape[-1], head.axis)
-        lse, target, mean_finite, n_finite = _row_stats(z, local_idx, owned, head.axis, self.smooth)
-        loss, d_eps, d_z = _row_loss(lse, target, mean_finite, eps, zl, self.smooth, self.use_z)
-        return (loss,), (lse, n_finite, d_eps, d_z)
+        lse, target, mean_finite, n_finite, wy, wfk = _row_stats(
+            z, local_idx, owned, head.axis, self.smooth, cw
+        )
+        loss, d_eps, d_z = _row_loss(
+            lse, target, mean_finite, eps, zl, self.smooth, self.use_z, wy, wfk
+        )
+        outs = (loss, wy) if self.weighted else (loss,)
+        return outs, (lse, n_finite, d_eps, d_z, wy, wfk)
 
     def backward(self, head, ctx, z, ex, xs_c, res_c, gs_c, consts, params):
         y, eps, zl = xs_c
-        lse, n_finite = res_c[0], res_c[1]
+        lse, n_finite, _, _, wy, wfk = res_c
+        cw = consts[0] if self.weighted else None
         local_idx, owned = eng.local_tokens(y, z.shape[-1], head.axis)
-        g = gs_c[0]
-        return _dlogits(
-            z, lse, local_idx, owned, n_finite, eps, zl, g, self.smooth, self.use_z
-        ), None
+        dz = _dlogits(
+            z, lse, local_idx, owned, n_finite, eps, zl, gs_c[0], self.smooth, self.use_z,
+            wy, wfk, cw,
+        )  # fmt: skip
+        return dz, None
 
     def finish(self, head, ctx, xs, res, gs, consts, params):
         # ∂ℓ/∂ε = smooth − ce, ∂ℓ/∂z = lse²; only the rows' own g (no collective needed)
@@ -205,8 +259,10 @@ def _nan_out_of_range(rows, labels, valid, vocab):
     return rows * nan_where(bad, rows.dtype)
 
 
-def _reduce(rows, valid, weights, reduction, batch_axis_name):
-    """Masked, weighted reduction of per-row losses; global over ``batch_axis_name`` if given."""
+def _reduce(rows, valid, weights, reduction, batch_axis_name, wy=None):
+    """Masked, weighted reduction of per-row losses; global over ``batch_axis_name`` if given.
+
+    With class weights, ``"mean"`` divides by ``Σ weights·w_y`` (PyTorch's normaliser)."""
     w = valid.astype(rows.dtype)
     if weights is not None:
         w = w * jnp.broadcast_to(jnp.asarray(weights).astype(rows.dtype), rows.shape)
@@ -215,7 +271,7 @@ def _reduce(rows, valid, weights, reduction, batch_axis_name):
     if reduction == "none":
         return contrib
     total = jnp.sum(contrib)
-    count = lax.stop_gradient(jnp.sum(w))
+    count = lax.stop_gradient(jnp.sum(w if wy is None else jnp.where(valid, w * wy, 0.0)))
     if batch_axis_name is not None:
         total, count = lax.psum((total, count), batch_axis_name)
     if reduction == "sum":
@@ -272,6 +328,13 @@ def _check_logits_labels(name, logits, labels):
         )
 
 
+def _class_weights(class_weights, dtype):
+    """This device's class weights as a ``[V/n]`` array of the computation dtype, or ``None``."""
+    if class_weights is None:
+        return None
+    return lax.stop_gradient(as_hyper(class_weights, dtype))
+
+
 def _softcap(logit_softcap, dtype):
     """The softcap as a scalar of the computation dtype, or ``None``."""
     if logit_softcap is None:
@@ -281,7 +344,7 @@ def _softcap(logit_softcap, dtype):
 
 def _vp_cross_entropy(
     logits, labels, *, axis_name, batch_axis_name, ignore_index, label_smoothing, z_loss,
-    weights, where, reduction, logit_softcap=None,
+    weights, where, reduction, logit_softcap=None, class_weights=None,
 ):  # fmt: skip
     """:func:`vocab_parallel_cross_entropy` after validation (inside ``shard_map``)."""
     logits = jnp.asarray(logits)
@@ -297,16 +360,18 @@ def _vp_cross_entropy(
 
     y, eps, z = flat(labels), flat(eps), flat(z)
     cap = _softcap(logit_softcap, dtype)
+    cw = _class_weights(class_weights, dtype)
     head = eng.Head(False, cap is not None, False, max(1, y.shape[0]), dtype, axis_name)
-    (rows,) = eng.logits_rows(
-        head, _VocabParallelCERule(smooth, use_z), flat(logits), cap, None, (y, eps, z), (),
-        (eps, z),
+    outs = eng.logits_rows(
+        head, _VocabParallelCERule(smooth, use_z, cw is not None), flat(logits), cap, None,
+        (y, eps, z), () if cw is None else (cw,), (eps, z),
     )  # fmt: skip
-    rows = rows.reshape(rows_shape)
+    rows = outs[0].reshape(rows_shape)
+    wy = None if cw is None else outs[1].reshape(rows_shape)
     valid = _valid_rows(labels, ignore_index, where, rows_shape)
     vocab = logits.shape[-1] * lax.axis_size(axis_name)
     rows = _nan_out_of_range(rows, labels, valid, vocab)
-    return _reduce(rows, valid, weights, reduction, batch_axis_name)
+    return _reduce(rows, valid, weights, reduction, batch_axis_name, wy)
 
 
 def vocab_parallel_cross_entropy(
@@ -319,6 +384,7 @@ def vocab_parallel_cross_entropy(
     label_smoothing: ArrayLike = 0.0,
     z_loss: ArrayLike = 0.0,
     logit_softcap: ArrayLike | None = None,
+    class_weights: ArrayLike | None = None,
     weights: ArrayLike | None = None,
     where: ArrayLike | None = None,
     reduction: str = "mean",
@@ -350,6 +416,10 @@ def vocab_parallel_cross_entropy(
       z_loss: coefficient of the ``lse²`` auxiliary term.
       logit_softcap: optional scalar ``cap > 0``: the loss is taken of ``cap·tanh(logits/cap)``
         (as :func:`jaxloss.linear_cross_entropy`'s; ``-inf`` stays ``-inf``; differentiable).
+      class_weights: optional ``[V/n]``, this device's slice of the per-class weights ``w``
+        (sharded like the vocabulary; no gradient): the loss is then
+        ``w_y[(1 − ε)(lse − x_y) + z·lse²] + ε/K·Σ_finite w_c(lse − x_c)`` and ``"mean"`` divides
+        by ``Σ weights·w_y``, as :func:`jaxloss.sparse_softmax_cross_entropy` (PyTorch).
       weights, where, reduction: as every jaxloss loss; ``"none"`` returns this device's rows.
 
     Returns:
@@ -393,6 +463,7 @@ def vocab_parallel_cross_entropy(
     _check_logits_labels(name, logits, labels)
     _check_options(name, jnp.shape(labels), ignore_index, label_smoothing, z_loss, weights, where)
     _check_softcap(name, logit_softcap)
+    check_class_weights(name, class_weights, jnp.shape(logits)[-1])
     return _vp_cross_entropy(
         logits,
         labels,
@@ -405,6 +476,7 @@ def vocab_parallel_cross_entropy(
         where=where,
         reduction=reduction,
         logit_softcap=logit_softcap,
+        class_weights=class_weights,
     )
 
 
@@ -430,6 +502,7 @@ def vocab_parallel_linear_cross_entropy(
     label_smoothing: ArrayLike = 0.0,
     z_loss: ArrayLike = 0.0,
     logit_softcap: ArrayLike | None = None,
+    class_weights: ArrayLike | None = None,
     chunk_size: int | None = None,
     weights: ArrayLike | None = None,
     where: ArrayLike | None = None,
@@ -448,9 +521,10 @@ def vocab_parallel_linear_cross_entropy(
       hidden: ``[..., D]`` hidden states (float32 or bf16/fp16; matmuls accumulate in float32).
       weight: ``[D, V/n]`` this device's slice of the output projection.
       labels: global class ids ``[...]``.
-      axis_name, batch_axis_name, ignore_index, label_smoothing, z_loss, logit_softcap, weights,
-        where, reduction: as :func:`vocab_parallel_cross_entropy` (the softcap applies to
-        ``hidden @ weight``, as in :func:`jaxloss.linear_cross_entropy`).
+      axis_name, batch_axis_name, ignore_index, label_smoothing, z_loss, logit_softcap,
+        class_weights, weights, where, reduction: as :func:`vocab_parallel_cross_entropy` (the
+        softcap applies to ``hidden @ weight``, as in :func:`jaxloss.linear_cross_entropy`;
+        ``class_weights`` is this device's ``[V/n]`` slice).
       chunk_size: tokens per chunk (static; default ``min(tokens, 1024)``).
 
     Returns:
@@ -509,6 +583,7 @@ def vocab_parallel_linear_cross_entropy(
     rows_shape = labels.shape
     _check_options(name, rows_shape, ignore_index, label_smoothing, z_loss, weights, where)
     _check_softcap(name, logit_softcap)
+    check_class_weights(name, class_weights, weight.shape[-1])
     io_dtype = jnp.promote_types(hidden.dtype, weight.dtype)
     hidden, weight = hidden.astype(io_dtype), weight.astype(io_dtype)
     dtype = compute_dtype(hidden)
@@ -519,24 +594,26 @@ def vocab_parallel_linear_cross_entropy(
     n = y.shape[0]
     chunk, pad = eng.plan(n, chunk_size, 1024)
     cap = _softcap(logit_softcap, dtype)
+    cw = _class_weights(class_weights, dtype)
     head = eng.Head(False, cap is not None, False, chunk, dtype, axis_name)
     eps, z = eng.pad_rows(eps, pad), eng.pad_rows(z, pad)
-    (rows,) = eng.rows(
+    outs = eng.rows(
         head,
-        _VocabParallelCERule(smooth, use_z),
+        _VocabParallelCERule(smooth, use_z, cw is not None),
         eng.pad_rows(hidden.reshape((-1, hidden.shape[-1])), pad),
         weight,
         None,
         cap,
         None,
         (eng.pad_rows(y, pad), eps, z),
-        (),
+        () if cw is None else (cw,),
         (eps, z),
     )
-    rows = rows[:n].reshape(rows_shape)
+    rows = outs[0][:n].reshape(rows_shape)
+    wy = None if cw is None else outs[1][:n].reshape(rows_shape)
     valid = _valid_rows(labels, ignore_index, where, rows_shape)
     rows = _nan_out_of_range(rows, labels, valid, weight.shape[-1] * lax.axis_size(axis_name))
-    return _reduce(rows, valid, weights, reduction, batch_axis_name)
+    return _reduce(rows, valid, weights, reduction, batch_axis_name, wy)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -253,30 +253,33 @@ def test_one_all_reduce_of_row_statistics_besides_the_max():
         assert _count(hlo, op) == 0
 
 
-def test_vocab_parallel_cross_entropy_logit_softcap_equal_single_device():
-    """Issue 13 item 4: ``logit_softcap`` in both vocabulary-parallel cross-entropies (values and
-    gradients w.r.t. logits / hidden / weight / cap, on a 2 x 4 mesh with a global mean)."""
+def test_vocab_parallel_cross_entropy_softcap_and_class_weights_equal_single_device():
+    """Issue 13 item 4: ``logit_softcap`` and ``class_weights`` in both vocabulary-parallel
+    cross-entropies (values and gradients w.r.t. logits / hidden / weight / cap, on a 2 x 4 mesh
+    with a global mean, whose normaliser is Σ w_y), against the single-device losses."""
     mesh = _mesh((2, 4))
     x, y, _, h, w, _ = _data(4)
     y = np.where(y == MASKED, 0, y)
     y[0, 0] = -100  # ignored
     y = jnp.asarray(y)
+    cw = jnp.asarray(rng(5).uniform(0.2, 3.0, size=V))
     opts = dict(ignore_index=-100, label_smoothing=0.1, z_loss=1e-3)
 
     def vp(xx, cap):
         return jax.shard_map(
-            lambda a, t, c: vocab_parallel_cross_entropy(
-                a, t, axis_name="model", batch_axis_name="data", logit_softcap=c, **opts
+            lambda a, t, c, k: vocab_parallel_cross_entropy(
+                a, t, axis_name="model", batch_axis_name="data", logit_softcap=c,
+                class_weights=k, **opts,
             ),
             mesh=mesh,
-            in_specs=(P("data", None, "model"), P("data"), P()),
+            in_specs=(P("data", None, "model"), P("data"), P(), P("model")),
             out_specs=P(),
-        )(xx, y, cap)
+        )(xx, y, cap, cw)  # fmt: skip
 
     def ref(xx, cap):
         masked = xx == -jnp.inf  # double where: no NaN d/dcap from the masked entries
         capped = jnp.where(masked, -jnp.inf, cap * jnp.tanh(jnp.where(masked, 0.0, xx) / cap))
-        return jaxloss.sparse_softmax_cross_entropy(capped, y, **opts)
+        return jaxloss.sparse_softmax_cross_entropy(capped, y, class_weights=cw, **opts)
 
     args = (jnp.asarray(x), jnp.asarray(CAP))
     got = jax.jit(jax.value_and_grad(vp, argnums=(0, 1)))(*args)
@@ -287,17 +290,17 @@ def test_vocab_parallel_cross_entropy_logit_softcap_equal_single_device():
 
     def vp_lin(hh, ww, cap):
         return jax.shard_map(
-            lambda a, b, t, c: vocab_parallel_linear_cross_entropy(
+            lambda a, b, t, c, k: vocab_parallel_linear_cross_entropy(
                 a, b, t, axis_name="model", batch_axis_name="data", logit_softcap=c,
-                chunk_size=3, **opts,
+                class_weights=k, chunk_size=3, **opts,
             ),
             mesh=mesh,
-            in_specs=(P("data"), P(None, "model"), P("data"), P()),
+            in_specs=(P("data"), P(None, "model"), P("data"), P(), P("model")),
             out_specs=P(),
-        )(hh, ww, y, cap)  # fmt: skip
+        )(hh, ww, y, cap, cw)  # fmt: skip
 
     def ref_lin(hh, ww, cap):
-        return jaxloss.linear_cross_entropy(hh, ww, y, logit_softcap=cap, **opts)
+        return jaxloss.linear_cross_entropy(hh, ww, y, logit_softcap=cap, class_weights=cw, **opts)
 
     args = (jnp.asarray(h), jnp.asarray(w), jnp.asarray(CAP))
     got = jax.jit(jax.value_and_grad(vp_lin, argnums=(0, 1, 2)))(*args)
