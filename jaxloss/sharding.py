@@ -794,6 +794,8 @@ def sharded_cross_entropy(
     ignore_index: int | None = None,
     label_smoothing: ArrayLike = 0.0,
     z_loss: ArrayLike = 0.0,
+    logit_softcap: ArrayLike | None = None,
+    class_weights: ArrayLike | None = None,
     weights: ArrayLike | None = None,
     where: ArrayLike | None = None,
     reduction: str = "mean",
@@ -812,8 +814,9 @@ def sharded_cross_entropy(
       mesh: the :class:`jax.sharding.Mesh`.
       vocab_axis: mesh axis name the vocabulary is split over.
       batch_axis: mesh axis name (or ``None``) the batch is split over.
-      ignore_index, label_smoothing, z_loss, weights, where, reduction: as
-        :func:`jaxloss.sparse_softmax_cross_entropy` (``weights``/``where`` have ``labels``' shape).
+      ignore_index, label_smoothing, z_loss, logit_softcap, class_weights, weights, where,
+        reduction: as :func:`jaxloss.sparse_softmax_cross_entropy` (``weights``/``where`` have
+        ``labels``' shape; ``class_weights`` is the global ``[V]``, split like the vocabulary).
 
     Returns:
       The reduced loss, or ``[B, ...]`` per-token losses for ``"none"`` (sharded like ``labels``).
@@ -847,6 +850,8 @@ def sharded_cross_entropy(
         raise ValueError(f"{name}: 'logits' must be [batch, ..., vocab], got shape {logits.shape}")
     rows = labels.shape
     _check_options(name, rows, ignore_index, label_smoothing, z_loss, weights, where)
+    _check_softcap(name, logit_softcap)
+    check_class_weights(name, class_weights, logits.shape[-1])
     n_vocab = _mesh_axis_size(name, "vocab_axis", mesh, vocab_axis)
     if batch_axis is not None:
         n_batch = _mesh_axis_size(name, "batch_axis", mesh, batch_axis)
@@ -880,8 +885,11 @@ def sharded_cross_entropy(
     eps = jnp.broadcast_to(as_hyper(label_smoothing, dtype), rows)
     zz = jnp.broadcast_to(as_hyper(z_loss, dtype), rows)
 
-    def local(x, y, w, m, e, z):
+    def local(x, y, w, m, e, z, *opt):
         # validated above on the global arrays: straight to the computation
+        opt = list(opt)
+        cap = opt.pop(0) if logit_softcap is not None else None
+        cw = opt.pop(0) if class_weights is not None else None
         return _vp_cross_entropy(
             x,
             y,
@@ -893,13 +901,19 @@ def sharded_cross_entropy(
             weights=w,
             where=m,
             reduction=reduction,
+            logit_softcap=cap,
+            class_weights=cw,
         )
 
     out_spec = row_spec if reduction == "none" else P()
     specs = (logits_spec, row_spec, row_spec, row_spec, row_spec, row_spec)
+    args = (logits, labels, ones, mask, eps, zz)
+    if logit_softcap is not None:  # a scalar, replicated
+        specs, args = specs + (P(),), args + (as_hyper(logit_softcap, dtype),)
+    if class_weights is not None:  # [V], split like the vocabulary
+        specs, args = specs + (P(vocab_axis),), args + (as_hyper(class_weights, dtype),)
     # jit: called eagerly, a bare shard_map would run (and compile) its body op by op (~20x slower)
     fn = jax.jit(jax.shard_map(local, mesh=mesh, in_specs=specs, out_specs=out_spec))
-    args = (logits, labels, ones, mask, eps, zz)
     explicit = any(t == AxisType.Explicit for t in getattr(mesh, "axis_types", ()))
     if explicit:
         # meshes with Explicit axis types (jax.make_mesh's default) need operands placed as the

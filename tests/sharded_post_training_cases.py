@@ -15,6 +15,7 @@ from jax.sharding import PartitionSpec as P
 
 import jaxloss
 from jaxloss.sharding import (
+    sharded_cross_entropy,
     vocab_parallel_cross_entropy,
     vocab_parallel_linear_cross_entropy,
     vocab_parallel_linear_token_log_probs,
@@ -305,6 +306,20 @@ def test_vocab_parallel_cross_entropy_softcap_and_class_weights_equal_single_dev
     args = (jnp.asarray(h), jnp.asarray(w), jnp.asarray(CAP))
     got = jax.jit(jax.value_and_grad(vp_lin, argnums=(0, 1, 2)))(*args)
     want = jax.jit(jax.value_and_grad(ref_lin, argnums=(0, 1, 2)))(*args)
+    assert_close(got[0], want[0], rtol=1e-12, atol=1e-12)
+    for g, rg in zip(got[1], want[1], strict=True):
+        assert_close(g, rg, rtol=1e-10, atol=1e-12)
+
+    # the global-array form places the shard_map itself (class_weights split like the vocabulary)
+    def sharded(xx, cap):
+        return sharded_cross_entropy(
+            xx, y, mesh=mesh, vocab_axis="model", batch_axis="data", logit_softcap=cap,
+            class_weights=cw, **opts,
+        )  # fmt: skip
+
+    args = (jnp.asarray(x), jnp.asarray(CAP))
+    got = jax.jit(jax.value_and_grad(sharded, argnums=(0, 1)))(*args)
+    want = jax.jit(jax.value_and_grad(ref, argnums=(0, 1)))(*args)
     assert_close(got[0], want[0], rtol=1e-12, atol=1e-12)
     for g, rg in zip(got[1], want[1], strict=True):
         assert_close(g, rg, rtol=1e-10, atol=1e-12)
