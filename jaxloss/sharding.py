@@ -1,4 +1,4 @@
-"""Cross-entropy with the vocabulary (and the batch) split over a JAX mesh (API.md §4).
+"""Vocabulary-parallel cross-entropy and token log-probs over a JAX mesh (API.md §4, §7).
 
 Everything here is plain JAX: :func:`jax.shard_map`, :mod:`jax.sharding` meshes and the
 collectives :func:`jax.lax.pmax` / :func:`jax.lax.psum`. There is no distribution layer of our own,
@@ -25,6 +25,16 @@ Communication per token (float32 statistics, ``n`` vocabulary shards): forward, 
 :func:`vocab_parallel_cross_entropy`. :func:`vocab_parallel_linear_cross_entropy` also all-reduces
 the hidden-state gradient, ``D`` floats per token, in the backward pass (as Megatron's
 column-parallel output layer does), since ``hidden`` is replicated along the vocabulary axis.
+With class weights the psum also carries ``w_y`` (and ``W_f = Σ_finite w_c`` with smoothing).
+
+One engine: every function here is a rule on :mod:`jaxloss._engine` with the engine's vocabulary
+axis (``Head.axis``): the row statistics and their two all-reduces are
+:func:`jaxloss._engine.row_stats` (the same code the single-device token log-probs use), the
+custom VJPs, chunking and scan are :func:`jaxloss._engine.logits_rows` (given logits) and
+:func:`jaxloss._engine.rows` (``hidden @ weight``, which also all-reduces the hidden gradient).
+:func:`vocab_parallel_token_log_probs` / :func:`vocab_parallel_linear_token_log_probs` use the
+token rule of :func:`jaxloss.linear_token_log_probs`: one ``psum`` of ``[Σ exp, target logit
+(, entropy term)]``.
 """
 
 from __future__ import annotations
