@@ -49,7 +49,14 @@ __all__ = [
     "chunks",
     "logit_block",
     "logit_block_vjp",
+    "transform",
+    "vma",
+    "pvary_to",
+    "match_vma",
     "block_lse",
+    "row_stats",
+    "local_tokens",
+    "logits_rows",
     "matmul_grads",
     "reduction_coefs",
     "rows",
@@ -61,15 +68,21 @@ class Head:
     """Static description of a logit block: bias / softcap / temperature present, chunk, dtype.
 
     Hashable, so that it can be a ``nondiff_argnum`` of the custom VJPs.
+
+    ``axis``: the mesh axis the vocabulary is split over (inside ``jax.shard_map``), or ``None``.
+    With it, a block holds this device's classes ``[k·V/n, (k+1)·V/n)`` only; rules combine their
+    per-row statistics over the axis (:func:`row_stats`), and the custom VJPs all-reduce the
+    gradients of what is replicated along it (``hidden``, ``cap``, ``τ``, the rule's params).
     """
 
-    def __init__(self, has_bias: bool, cap: bool, tau: bool, chunk: int, cdt):
+    def __init__(self, has_bias: bool, cap: bool, tau: bool, chunk: int, cdt, axis=None):
         self.has_bias = bool(has_bias)
         self.cap = bool(cap)
         self.tau = bool(tau)
         self.chunk = int(chunk)
         self.cdt = jnp.dtype(cdt)
-        self.key = (self.has_bias, self.cap, self.tau, self.chunk, str(self.cdt))
+        self.axis = axis
+        self.key = (self.has_bias, self.cap, self.tau, self.chunk, str(self.cdt), axis)
 
     def __hash__(self):
         return hash(self.key)
@@ -136,6 +149,11 @@ def logit_block(head: Head, h_c, w, b, cap, tau):
     raw = lax.dot_general(h_c, w, (((1,), (0,)), ((), ())), preferred_element_type=head.cdt)
     if head.has_bias:
         raw = raw + b.astype(head.cdt)[None, :]
+    return transform(head, raw, cap, tau)
+
+
+def transform(head: Head, raw, cap, tau):
+    """``softcap(raw) / τ`` (each if ``head`` has it) and what :func:`logit_block_vjp` needs."""
     aux = None
     z = raw
     if head.cap:
@@ -179,6 +197,66 @@ def block_lse(z):
     """
     m, s = shifted_logsumexp(z, axis=1)
     return m[:, 0], s[:, 0]
+
+
+def local_tokens(tok, vocab_local: int, axis):
+    """``(index into this device's block, owned)`` of global token ids ``tok`` (in range).
+
+    Without ``axis`` the block is the whole vocabulary: ``(tok, None)``.
+    """
+    if axis is None:
+        return tok, None
+    offset = (lax.axis_index(axis) * vocab_local).astype(tok.dtype)
+    local = tok - offset
+    owned = (local >= 0) & (local < vocab_local)
+    return jnp.where(owned, local, jnp.zeros_like(local)), owned
+
+
+def row_stats(z, idx, owned=None, axis=None, entropy: bool = False, extra=None):
+    """Per-row statistics of a block ``z`` ``[R, V']``: ``(m, s, target, H)``, global over ``axis``.
+
+    ``logsumexp(z) = m + s`` (``m`` the row max, 0 on a row without a finite logit, ``s = log S``,
+    ``S = Σ exp(z − m)``, ``−inf`` on a row without mass), ``target = z[idx]`` and, with
+    ``entropy``, ``H = −Σ p log p = s − T/S`` with ``T = Σ_finite exp(z − m)·(z − m)`` (0 on a row
+    without mass; ``None`` otherwise) — the conventions of
+    :func:`jaxloss._numerics.shifted_logsumexp`.
+
+    With the vocabulary split over mesh axis ``axis`` (Megatron-LM): one ``pmax`` of the row max,
+    then **one** ``psum`` of the stacked local ``[S, target, T]`` (``target`` is 0 on shards that do
+    not own ``idx``, ``owned`` False). No autodiff runs through this (callers are custom VJPs).
+
+    ``extra``: optional ``f(z) -> tuple`` of further local per-row sums (e.g. label smoothing's
+    Σ_finite z and K), summed over ``axis`` in the same ``psum``; returned as a fifth element.
+    """
+    m = jnp.max(z, axis=1)
+    if axis is not None:
+        m = lax.pmax(m, axis)
+    m = jnp.where(jnp.isfinite(m), m, jnp.zeros_like(m))
+    d = z - m[:, None]
+    e = jnp.exp(d)
+    big_s = jnp.sum(e, axis=1)
+    target = jnp.take_along_axis(z, idx[:, None], axis=1)[:, 0]
+    if owned is not None:
+        target = jnp.where(owned, target, jnp.zeros_like(target))
+    stats = [big_s, target]
+    if entropy:
+        present = jnp.isfinite(d)
+        stats.append(jnp.sum(jnp.where(present, e * jnp.where(present, d, 0), 0), axis=1))
+    n_base = len(stats)
+    if extra is not None:
+        stats.extend(a.astype(z.dtype) for a in extra(z))
+    if axis is not None:
+        stats = list(lax.psum(jnp.stack(stats), axis))
+    big_s, target = stats[0], stats[1]
+    no_mass = big_s == 0
+    safe_s = jnp.where(no_mass, jnp.ones_like(big_s), big_s)
+    s = jnp.where(no_mass, -jnp.inf, jnp.log(safe_s))
+    ent = None
+    if entropy:
+        ent = jnp.where(no_mass, jnp.zeros_like(s), s - stats[2] / safe_s)
+    if extra is not None:
+        return m, s, target, ent, tuple(stats[n_base:])
+    return m, s, target, ent
 
 
 def matmul_grads(head: Head, h_c, w, dz):
@@ -329,6 +407,52 @@ def _opt_grad(flag, value, ref):
 
 
 # --------------------------------------------------------------------------------------------
+# Mesh axes (inside jax.shard_map): replicated inputs get all-reduced gradients
+# --------------------------------------------------------------------------------------------
+
+
+def vma(x) -> set:
+    """The manual mesh axes ``x`` varies over inside ``shard_map`` (empty outside, or ``None``)."""
+    if x is None:
+        return set()
+    aval = jax.typeof(x)
+    mat = getattr(aval, "mat", None)  # jax >= 0.9 keeps it as aval.mat.varying
+    return set(getattr(mat, "varying", None) or getattr(aval, "vma", None) or ())
+
+
+def _tree_vma(tree) -> set:
+    out = set()
+    for leaf in jax.tree.leaves(tree):
+        out |= vma(leaf)
+    return out
+
+
+def pvary_to(x, axes: set):
+    """``x`` marked as varying over ``axes`` too (a scan carry must vary like its updates)."""
+    extra = tuple(sorted(set(axes) - vma(x)))
+    return lax.pcast(x, extra, to="varying") if extra else x
+
+
+def match_vma(ct, primal):
+    """Cotangent ``ct`` of ``primal``: summed over the mesh axes it varies over and ``primal`` does
+    not (a value replicated over a data axis gets every shard's contribution), marked varying over
+    those ``primal`` varies over and it does not."""
+    if ct is None or primal is None:
+        return ct
+    extra = tuple(sorted(vma(ct) - vma(primal)))
+    if extra:
+        ct = lax.psum(ct, extra)
+    return pvary_to(ct, vma(primal))
+
+
+def _psum_axis(head, x):
+    """All-reduce over the vocabulary axis of a gradient whose primal is replicated along it."""
+    if head.axis is None or x is None or not jax.tree.leaves(x):
+        return x
+    return lax.psum(x, head.axis)
+
+
+# --------------------------------------------------------------------------------------------
 # Recompute: per-row outputs, any cotangent; the backward pass recomputes the logit blocks
 # --------------------------------------------------------------------------------------------
 
@@ -366,30 +490,89 @@ def _rows_bwd(head, rule, saved, gs):
     ctx = rule.context(head, w, b, consts, params)
     gs = tuple(g.astype(head.cdt) for g in gs)
 
+    block_dp = []  # whether the rule's backward gives per-block param cotangents (trace time)
+
     def body(carry, inp):
         h_c, xs_c, res_c, gs_c = inp
         z, aux = logit_block(head, h_c, w, b, cap, tau)
         ex = rule.prepare(head, ctx, xs_c, consts)
         dz, dp_c = rule.backward(head, ctx, z, ex, xs_c, res_c, gs_c, consts, params)
+        block_dp.append(dp_c is not None)
         return _grad_step(head, carry, h_c, z, aux, w, dz, dp_c, cap, tau)
 
-    (dw, db, dcap, dtau, dp), dh = lax.scan(
-        body, _zeros_carry(head, w, params), chunks((h, xs, res, gs), head.chunk)
-    )
+    # inside shard_map the carry must vary over the mesh axes its updates vary over
+    axes = _tree_vma((h, w, b, cap, tau, xs, consts, params, res, gs))
+    carry0 = jax.tree.map(lambda x: pvary_to(x, axes), _zeros_carry(head, w, params))
+    (dw, db, dcap, dtau, dp), dh = lax.scan(body, carry0, chunks((h, xs, res, gs), head.chunk))
+    # hidden, cap, τ and params are replicated along the vocabulary axis: sum every shard's part
+    # of what the blocks gave (``finish`` works on the global per-row residuals: no sum)
+    dh = _psum_axis(head, dh)
+    if any(block_dp):
+        dp = _psum_axis(head, dp)
     dp = _param_cotangents(rule, head, ctx, xs, res, gs, consts, params, dp)
+    dcap = _psum_axis(head, dcap) if head.cap else dcap
+    dtau = _psum_axis(head, dtau) if head.tau else dtau
     return (
-        dh.reshape(h.shape),
-        dw.astype(w.dtype),
-        db.astype(b.dtype) if head.has_bias else None,
-        _opt_grad(head.cap, dcap, cap),
-        _opt_grad(head.tau, dtau, tau),
+        match_vma(dh.reshape(h.shape), h),
+        match_vma(dw.astype(w.dtype), w),
+        match_vma(db.astype(b.dtype), b) if head.has_bias else None,
+        match_vma(_opt_grad(head.cap, dcap, cap), cap),
+        match_vma(_opt_grad(head.tau, dtau, tau), tau),
         jax.tree.map(_zero_cotangent, xs),
         jax.tree.map(_zero_cotangent, consts),
-        jax.tree.map(lambda d, p: d.astype(jnp.result_type(p)), dp, params),
+        jax.tree.map(lambda d, p: match_vma(d.astype(jnp.result_type(p)), p), dp, params),
     )
 
 
 rows.defvjp(_rows_fwd, _rows_bwd)
+
+
+# --------------------------------------------------------------------------------------------
+# Logits given: the same rules on a block that already exists (one custom VJP, no matmul)
+# --------------------------------------------------------------------------------------------
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
+def logits_rows(head, rule, x, cap, tau, xs, consts, params):
+    """The rule's per-row outputs on given logits ``x`` ``[n, V']`` (softcap, then ``τ``).
+
+    For the logits-level forms (e.g. the vocabulary-parallel token log-probs): the rule's
+    ``forward`` / ``backward`` and the block pull-back of :func:`rows`, on one block of all rows.
+    """
+    return _logits_rows_fwd(head, rule, x, cap, tau, xs, consts, params)[0]
+
+
+def _logits_rows_fwd(head, rule, x, cap, tau, xs, consts, params):
+    ctx = rule.context(head, None, None, consts, params)
+    z, _ = transform(head, x.astype(head.cdt), cap, tau)
+    ex = rule.prepare(head, ctx, xs, consts)
+    outs, res = rule.forward(head, ctx, z, ex, xs, consts, params)
+    return outs, (x, cap, tau, xs, consts, params, res)
+
+
+def _logits_rows_bwd(head, rule, saved, gs):
+    x, cap, tau, xs, consts, params, res = saved
+    ctx = rule.context(head, None, None, consts, params)
+    gs = tuple(g.astype(head.cdt) for g in gs)
+    z, aux = transform(head, x.astype(head.cdt), cap, tau)
+    ex = rule.prepare(head, ctx, xs, consts)
+    dz, dp = rule.backward(head, ctx, z, ex, xs, res, gs, consts, params)
+    dx, dcap, dtau = logit_block_vjp(head, z, aux, dz, cap, tau)
+    # the block's parts are summed over the vocabulary axis; ``finish``'s are global already
+    dcap, dtau = _psum_axis(head, dcap), _psum_axis(head, dtau)
+    dp = jax.tree.map(jnp.zeros_like, params) if dp is None else _psum_axis(head, tuple(dp))
+    dp = _param_cotangents(rule, head, ctx, xs, res, gs, consts, params, dp)
+    return (
+        match_vma(dx.astype(x.dtype), x),
+        match_vma(_opt_grad(head.cap, dcap, cap), cap),
+        match_vma(_opt_grad(head.tau, dtau, tau), tau),
+        jax.tree.map(_zero_cotangent, xs),
+        jax.tree.map(_zero_cotangent, consts),
+        jax.tree.map(lambda d, p: match_vma(d.astype(jnp.result_type(p)), p), dp, params),
+    )
+
+
+logits_rows.defvjp(_logits_rows_fwd, _logits_rows_bwd)
 
 
 # --------------------------------------------------------------------------------------------

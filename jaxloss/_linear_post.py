@@ -4,8 +4,9 @@
 :func:`jaxloss.token_log_probs` and :func:`jaxloss.distillation_loss` of the logits
 ``hidden @ weight (+ bias)``, computed by :mod:`jaxloss._engine` one ``[chunk, vocab]`` block at a
 time, so the ``[tokens, vocab]`` logits never exist. Each is a small rule on the engine; the
-per-row formulas are the logits-level ones (``_numerics.log_softmax``, ``_token._entropy``,
-``_distillation.generalized_jsd``), applied to a block.
+per-row formulas are the engine's row statistics (``_engine.row_stats``, also vocabulary-parallel)
+and the logits-level ones (``_numerics.log_softmax``, ``_distillation.generalized_jsd``), applied
+to a block.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from ._numerics import (
     nan_where,
 )
 from ._reduction import apply_reduction
-from ._token import _entropy
 from ._validation import check_broadcastable, check_reduction, concrete_or_none
 
 __all__ = ["linear_token_log_probs", "linear_distillation_loss"]
@@ -114,51 +114,54 @@ def _matmul_operands(hidden, weight, bias):
 
 
 class _TokenRule(eng.Rule):
-    """log p(token) (and the entropy) of each row of a block; residuals lse (and H).
+    """log p(token) (and the entropy) of each row of a block; residuals lse, log p(token) (and H).
 
-    xs = (tokens clipped into range, out-of-range flag). With p = softmax(z), log p = z − lse:
-    d log p_y/dz = e_y − p and dH/dz = −p·(log p + H) (0 on masked classes).
+    xs = (global tokens clipped into range, out-of-range flag). With p = softmax(z),
+    log p = z − lse: d log p_y/dz = e_y − p and dH/dz = −p·(log p + H) (0 on masked classes).
+    The row statistics are :func:`jaxloss._engine.row_stats`, so the same rule serves a block of
+    the whole vocabulary and, with ``head.axis``, this device's slice of it (vocabulary-parallel:
+    one ``pmax`` and one ``psum`` of ``[Σ exp, target logit, entropy term]`` per block).
     """
 
     def __init__(self, entropy: bool):
         self.entropy = entropy
         self.key = (entropy,)
 
-    @staticmethod
-    def _logp(z, lse):
-        return log_softmax_given_lse(z, lse[:, None])
-
     def forward(self, head, ctx, z, ex, xs_c, consts, params):
         tok, bad = xs_c
-        m, s = eng.block_lse(z)
+        idx, owned = eng.local_tokens(tok, z.shape[1], head.axis)
+        m, s, target, ent = eng.row_stats(z, idx, owned, head.axis, self.entropy)
         lse = m + s
-        logp = self._logp(z, lse)
-        out = jnp.take_along_axis(logp, tok[:, None], axis=1)[:, 0]
+        # a token on a masked class (target −inf) has log p = −inf, also on a row without mass
+        out = jnp.where(target == -jnp.inf, -jnp.inf, target - lse)
         out = out * nan_where(bad, out.dtype)
         if not self.entropy:
-            return (out,), (lse,)
-        ent = _entropy(logp, axis=1)
-        return (out, ent), (lse, ent)
+            return (out,), (lse, out)
+        return (out, ent), (lse, out, ent)
 
     def backward(self, head, ctx, z, ex, xs_c, res_c, gs_c, consts, params):
         tok, bad = xs_c
-        lse = res_c[0]
+        lse, out = res_c[0], res_c[1]
+        idx, owned = eng.local_tokens(tok, z.shape[1], head.axis)
         # a row without a finite logit (padding under a fully masking bias) has lse = −inf
         lse = jnp.where(lse == -jnp.inf, jnp.zeros_like(lse), lse)
-        logp = self._logp(z, lse)
+        logp = log_softmax_given_lse(z, lse[:, None])
         present = logp != -jnp.inf
         p = jnp.exp(logp)
         # a token on a masked class has log p = −inf, a constant: no gradient (as token_log_probs)
-        lp_tok = jnp.take_along_axis(logp, tok[:, None], axis=1)[:, 0]
         g1 = gs_c[0] * nan_where(bad, z.dtype)
-        g1 = jnp.where(lp_tok == -jnp.inf, jnp.zeros_like(g1), g1)
-        onehot = lax.broadcasted_iota(tok.dtype, z.shape, 1) == tok[:, None]
-        dz = jnp.where(onehot, g1[:, None], jnp.zeros((), z.dtype)) - p * g1[:, None]
+        g1 = jnp.where(out == -jnp.inf, jnp.zeros_like(g1), g1)
+        hot = lax.broadcasted_iota(idx.dtype, z.shape, 1) == idx[:, None]
+        if owned is not None:
+            hot = hot & owned[:, None]
+        dz = jnp.where(hot, g1[:, None], jnp.zeros((), z.dtype)) - p * g1[:, None]
         if self.entropy:
-            ent, g2 = res_c[1], gs_c[1]
+            ent, g2 = res_c[2], gs_c[1]
             lp = jnp.where(present, logp, jnp.zeros_like(logp))
             dz = dz - jnp.where(present, p * (lp + ent[:, None]), 0.0) * g2[:, None]
-        return dz, None
+        # masked classes get exactly 0, also on a NaN row (an out-of-range token), as
+        # token_log_probs (and as logit_block_vjp requires)
+        return jnp.where(present, dz, jnp.zeros_like(dz)), None
 
 
 def linear_token_log_probs(
@@ -222,7 +225,25 @@ def linear_token_log_probs(
       (``-inf``) class gets ``-inf`` with a zero gradient. Matmuls run in the inputs' dtype with
       float32 (or float64) accumulation; the softmax math is in that computation dtype.
     """
-    name = "linear_token_log_probs"
+    return token_log_probs_core(
+        "linear_token_log_probs",
+        hidden,
+        weight,
+        tokens,
+        bias=bias,
+        temperature=temperature,
+        logit_softcap=logit_softcap,
+        return_entropy=return_entropy,
+        chunk_size=chunk_size,
+    )
+
+
+def token_log_probs_core(
+    name, hidden, weight, tokens, *, bias, temperature, logit_softcap, return_entropy,
+    chunk_size, axis_name=None,
+):  # fmt: skip
+    """:func:`linear_token_log_probs` (checks and computation); with ``axis_name`` ``weight`` /
+    ``bias`` are this device's vocabulary slice (``jaxloss.sharding``, inside ``shard_map``)."""
     hidden, weight, bias = _check_head(name, "hidden", hidden, "weight", weight, "bias", bias)
     tokens = jnp.asarray(val.as_integer_array(name, "tokens", tokens))
     if tokens.shape != hidden.shape[:-1]:
@@ -237,7 +258,7 @@ def linear_token_log_probs(
     return_entropy = val.check_bool_flag(name, "return_entropy", return_entropy)
 
     h2, w, b, cdt = _matmul_operands(hidden, weight, bias)
-    vocab = w.shape[1]
+    vocab = w.shape[1] * (1 if axis_name is None else lax.axis_size(axis_name))
     y = tokens.reshape(-1)
     n = y.shape[0]
     (tau,) = _scalar_hyper(name, cdt, temperature=temperature)
@@ -246,7 +267,7 @@ def linear_token_log_probs(
     if logit_softcap is not None:
         (cap,) = _scalar_hyper(name, cdt, logit_softcap=logit_softcap)
     chunk, pad = eng.plan(n, chunk_size, DEFAULT_CHUNK_SIZE)
-    head = eng.Head(b is not None, cap is not None, has_tau, chunk, cdt)
+    head = eng.Head(b is not None, cap is not None, has_tau, chunk, cdt, axis_name)
     bad = (y < 0) | (y >= vocab)  # the library's label rule (token_log_probs' out_of_range_nan)
     tok = jnp.where(bad, 0, y).astype(jnp.int32)
     xs = (eng.pad_rows(tok, pad, 0), eng.pad_rows(bad, pad, False))

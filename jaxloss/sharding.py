@@ -1,4 +1,4 @@
-"""Cross-entropy with the vocabulary (and the batch) split over a JAX mesh (API.md §4).
+"""Vocabulary-parallel cross-entropy and token log-probs over a JAX mesh (API.md §4, §7).
 
 Everything here is plain JAX: :func:`jax.shard_map`, :mod:`jax.sharding` meshes and the
 collectives :func:`jax.lax.pmax` / :func:`jax.lax.psum`. There is no distribution layer of our own,
@@ -25,11 +25,19 @@ Communication per token (float32 statistics, ``n`` vocabulary shards): forward, 
 :func:`vocab_parallel_cross_entropy`. :func:`vocab_parallel_linear_cross_entropy` also all-reduces
 the hidden-state gradient, ``D`` floats per token, in the backward pass (as Megatron's
 column-parallel output layer does), since ``hidden`` is replicated along the vocabulary axis.
+With class weights the psum also carries ``w_y`` (and ``W_f = Σ_finite w_c`` with smoothing).
+
+One engine: every function here is a rule on :mod:`jaxloss._engine` with the engine's vocabulary
+axis (``Head.axis``): the row statistics and their two all-reduces are
+:func:`jaxloss._engine.row_stats` (the same code the single-device token log-probs use), the
+custom VJPs, chunking and scan are :func:`jaxloss._engine.logits_rows` (given logits) and
+:func:`jaxloss._engine.rows` (``hidden @ weight``, which also all-reduces the hidden gradient).
+:func:`vocab_parallel_token_log_probs` / :func:`vocab_parallel_linear_token_log_probs` use the
+token rule of :func:`jaxloss.linear_token_log_probs`: one ``psum`` of ``[Σ exp, target logit
+(, entropy term)]``.
 """
 
 from __future__ import annotations
-
-import functools
 
 import jax
 import jax.numpy as jnp
@@ -39,9 +47,13 @@ from jax.sharding import AxisType, Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 from jax.typing import ArrayLike
 
-from ._numerics import as_hyper, compute_dtype, nan_where
+from . import _engine as eng
+from . import _validation as val
+from ._linear_post import _is_static_one, _scalar_hyper, _TokenRule, token_log_probs_core
+from ._numerics import as_compute, as_hyper, compute_dtype, nan_where
 from ._validation import (
     check_broadcastable,
+    check_class_weights,
     check_floating,
     check_ignore_index,
     check_integer,
@@ -58,6 +70,8 @@ __all__ = [
     "vocab_parallel_cross_entropy",
     "vocab_parallel_linear_cross_entropy",
     "sharded_cross_entropy",
+    "vocab_parallel_token_log_probs",
+    "vocab_parallel_linear_token_log_probs",
 ]
 
 
@@ -68,56 +82,62 @@ __all__ = [
 
 def _local_label(labels, vocab_local, axis_name):
     """(index into the local slice, whether this shard owns the label)."""
-    offset = lax.axis_index(axis_name) * vocab_local
-    local = labels - offset.astype(labels.dtype)
-    owned = (local >= 0) & (local < vocab_local)
-    return jnp.where(owned, local, 0), owned
+    return eng.local_tokens(labels, vocab_local, axis_name)
 
 
-def _row_stats(x, local_idx, owned, axis_name, smooth):
+def _row_stats(x, local_idx, owned, axis_name, smooth, cw=None):
     """Global per-row statistics of logits ``x`` [R, V/n] (float32 or float64).
 
-    Returns ``lse`` (logsumexp over the whole vocabulary), the target logit, and — only when
-    ``smooth`` (label smoothing may be non-zero) — the mean of the finite logits and their count K
-    (else zeros, never computed). Non-finite rows follow the single-device loss exactly: ``lse`` is
-    0 on a row with no finite logit (all ``-inf``; its loss is then ``+inf`` through the target
-    logit), ``+inf`` on a row with a ``+inf`` logit, and NaN on a row with a NaN logit.
-
-    No select touches an [R, V/n] array on the way into a reduction (XLA's CPU reduction fusion
-    does not absorb selects, and would write the selected array out): ``exp(−inf − m) = 0`` masks
-    itself, and the max is clipped to the finite floats instead of selected.
+    Returns ``(lse, target, mean_finite, K, w_y, W_f/K)``: the logsumexp over the whole
+    vocabulary, the target logit, and — only when ``smooth`` (label smoothing may be non-zero) —
+    ``Σ_finite w_c x_c / K`` and the count K of finite logits (else zeros, never computed); with
+    class weights ``cw`` (this device's ``[V/n]`` slice) also the label's weight ``w_y`` and
+    ``W_f/K``, ``W_f = Σ_finite w_c`` (else ``None``). The statistics and their collectives are the
+    engine's (:func:`jaxloss._engine.row_stats`: ``pmax`` of the row max, one ``psum`` of the
+    stacked ``[Σ exp, target logit (, w_y) (, Σ_finite w·x, K (, W_f))]``). Non-finite rows follow
+    the single-device loss exactly: ``lse`` is 0 on a row with no finite logit (all ``-inf``; its
+    loss is then ``+inf`` through the target logit), ``+inf`` on a row with a ``+inf`` logit, and
+    NaN on a row with a NaN logit.
     """
-    m = lax.stop_gradient(lax.pmax(jnp.max(x, axis=-1), axis_name))
-    finfo = jnp.finfo(x.dtype)
-    # the shift: m clipped to the finite floats. Equal to m on every row whose max is finite; on
-    # an all-(−inf) row finite (so exp(−inf − m) = 0 and Σ = 0); on a row with a +inf logit the
-    # largest float (exp(inf − max) = inf, so lse = +inf, not inf − inf); NaN stays NaN (max and
-    # min propagate it, and a NaN logit makes its shard's Σ NaN whatever the shift)
-    m = jnp.minimum(jnp.maximum(m, finfo.min), finfo.max)
-    sumexp = jnp.sum(jnp.exp(x - m[:, None]), axis=-1)
-    picked = jnp.take_along_axis(x, local_idx[:, None], axis=-1)[:, 0]
-    target = jnp.where(owned, picked, 0.0)
+
+    def sums(z):
+        out = ()
+        if cw is not None:
+            picked = jnp.take_along_axis(cw[None, :], local_idx[:, None], axis=-1)[:, 0]
+            out += (jnp.where(owned, picked, jnp.zeros_like(picked)),)
+        if smooth:
+            finite = jnp.isfinite(z)
+            zf = jnp.where(finite, z, 0.0)
+            if cw is None:
+                out += (jnp.sum(zf, axis=-1), jnp.sum(finite, axis=-1))
+            else:
+                wfin = jnp.where(finite, cw[None, :], 0.0)
+                out += (zf @ cw, jnp.sum(finite, axis=-1), jnp.sum(wfin, axis=-1))
+        return out
+
+    m, s, target, _, extra = eng.row_stats(x, local_idx, owned, axis_name, extra=sums)
+    # lse = m + log Σ exp(x − m); 0 on rows without any finite logit (as single-device)
+    lse = jnp.where(s == -jnp.inf, jnp.zeros_like(s), m + s)
+    wy = wfk = None
+    if cw is not None:
+        wy, extra = extra[0], extra[1:]
     if smooth:
-        finite = jnp.isfinite(x)
-        sum_finite = jnp.sum(jnp.where(finite, x, 0.0), axis=-1)
-        n_finite = jnp.sum(finite, axis=-1).astype(x.dtype)
-        sumexp, target, sum_finite, n_finite = lax.psum(
-            (sumexp, target, sum_finite, n_finite), axis_name
-        )
+        sum_finite, n_finite = extra[0], extra[1]
+        k = jnp.maximum(n_finite, 1.0)
+        if cw is not None:
+            wfk = extra[2] / k
     else:
-        sumexp, target = lax.psum((sumexp, target), axis_name)
-        sum_finite = n_finite = jnp.zeros_like(sumexp)
-    # lse = m + log Σ exp(x − m); 0 on rows without any finite logit (Σ = 0, as single-device).
-    # "Σ == 0", not "Σ > 0": a NaN Σ must stay NaN. log(0) = −inf in the unused branch is harmless
-    # (no autodiff runs through this: both callers are custom VJPs)
-    lse = jnp.where(sumexp == 0, 0.0, m + jnp.log(sumexp))
-    mean_finite = sum_finite / jnp.maximum(n_finite, 1.0)
-    return lse, target, mean_finite, n_finite
+        sum_finite = n_finite = jnp.zeros_like(lse)
+        k = 1.0
+    mean_finite = sum_finite / k
+    return lse, target, mean_finite, n_finite, wy, wfk
 
 
-def _row_loss(lse, target, mean_finite, eps, z, smooth, use_z):
+def _row_loss(lse, target, mean_finite, eps, z, smooth, use_z, wy=None, wfk=None):
     """(1 − ε)(lse − x_y) + ε(lse − mean_finite x) + z·lse², and its ∂/∂ε and ∂/∂z.
 
+    With class weights (``wy`` = w_y, ``wfk`` = W_f/K): w_y[(1 − ε)(lse − x_y) + z·lse²] +
+    ε(W_f/K·lse − Σ_finite w_c x_c / K), the single-device (PyTorch) weighted loss.
     The ε terms are there only when ``smooth`` and the z term only when ``use_z`` (each False only
     when its coefficient is a concrete 0), as in the single-device loss: a ``+inf`` row stays
     ``+inf`` rather than ``0 · inf``. Non-finite rows are not masked: ``+inf`` / NaN propagate.
@@ -125,6 +145,17 @@ def _row_loss(lse, target, mean_finite, eps, z, smooth, use_z):
     ce = lse - target
     loss = ce
     d_eps = jnp.zeros_like(ce)
+    if wy is not None:
+        main = (1.0 - eps) * ce if smooth else ce
+        d_z = wy * lse * lse
+        if use_z:
+            main = main + z * lse * lse
+        loss = wy * main
+        if smooth:
+            smoothed = wfk * lse - mean_finite
+            loss = loss + eps * smoothed
+            d_eps = smoothed - wy * ce
+        return loss, d_eps, d_z
     if smooth:
         smoothed = lse - mean_finite
         loss = (1.0 - eps) * ce + eps * smoothed
@@ -135,23 +166,36 @@ def _row_loss(lse, target, mean_finite, eps, z, smooth, use_z):
     return loss, d_eps, d_z
 
 
-def _dlogits(x, lse, local_idx, owned, n_finite, eps, z, g, smooth, use_z):
+def _dlogits(
+    x, lse, local_idx, owned, n_finite, eps, z, g, smooth, use_z, wy=None, wfk=None, cw=None
+):
     """g·∂ℓ/∂x for the local slice: g·(softmax·(1 + 2z·lse) − (1 − ε)·onehot − ε/K·[finite]).
 
-    One fused pass over ``x``: ``exp(x − lse)`` is 0 on masked (−inf) logits by itself, and the
-    one-hot is an iota comparison, never an array. Non-finite rows give the single-device
-    gradient: NaN rows NaN; a ``+inf`` logit NaN at that logit (``exp(inf − inf)``); an all-``-inf``
-    row ``−g(1 − ε)`` at the label.
+    With class weights: g·(softmax·(w_y(1 − ε) + ε·W_f/K + 2z·w_y·lse) − w_y(1 − ε)·onehot −
+    ε/K·w·[finite]). One fused pass over ``x``: ``exp(x − lse)`` is 0 on masked (−inf) logits by
+    itself, and the one-hot is an iota comparison, never an array. Non-finite rows give the
+    single-device gradient: NaN rows NaN; a ``+inf`` logit NaN at that logit (``exp(inf − inf)``);
+    an all-``-inf`` row ``−g(1 − ε)`` at the label.
     """
     p = jnp.exp(x - lse[:, None])
-    coef = g * (1.0 + 2.0 * z * lse) if use_z else g
-    hot_scale = g * (1.0 - eps) if smooth else g
+    if wy is not None:
+        gw = g * wy
+        hot_scale = gw * (1.0 - eps) if smooth else gw
+        coef = hot_scale
+        if smooth:
+            coef = coef + g * eps * wfk
+        if use_z:
+            coef = coef + 2.0 * z * gw * lse
+    else:
+        coef = g * (1.0 + 2.0 * z * lse) if use_z else g
+        hot_scale = g * (1.0 - eps) if smooth else g
     hot = (jnp.arange(x.shape[-1])[None, :] == local_idx[:, None]) & owned[:, None]
     grad = p * coef[:, None] - jnp.where(hot, hot_scale[:, None], 0.0)
     if smooth:
-        grad = grad - jnp.where(
-            jnp.isfinite(x), (g * eps / jnp.maximum(n_finite, 1.0))[:, None], 0.0
-        )
+        per_class = (g * eps / jnp.maximum(n_finite, 1.0))[:, None]
+        if cw is not None:
+            per_class = per_class * cw[None, :]
+        grad = grad - jnp.where(jnp.isfinite(x), per_class, 0.0)
     return grad
 
 
@@ -161,41 +205,56 @@ def _row_cotangent(g, d):
 
 
 # ---------------------------------------------------------------------------------------------
-# vocab-parallel cross-entropy on given logits: custom VJP, no collective in the backward pass
+# The vocabulary-parallel cross-entropy rule of the engine (jaxloss/_engine.py)
 # ---------------------------------------------------------------------------------------------
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5, 6))
-def _vp_rows(logits, labels, eps, z, axis_name, smooth, use_z):
-    loss, _ = _vp_rows_fwd(logits, labels, eps, z, axis_name, smooth, use_z)
-    return loss
+class _VocabParallelCERule(eng.Rule):
+    """Megatron's cross-entropy of a block of this device's classes, per row.
 
+    xs = (global labels, ε per row, z per row); consts = (this device's class weights,) or ();
+    params = (ε per row, z per row) (their cotangents come from ``finish``, on the global per-row
+    residuals: no collective). Outputs: the loss (and, with class weights, ``w_y``, for the mean's
+    normaliser). The block gradient is :func:`_dlogits`, local given the global ``lse``; the
+    engine runs it on given logits (:func:`jaxloss._engine.logits_rows`) or chunk by chunk of
+    ``hidden @ weight`` (:func:`jaxloss._engine.rows`, which all-reduces the hidden gradient).
+    """
 
-def _vp_rows_fwd(logits, labels, eps, z, axis_name, smooth, use_z):
-    x = logits.astype(eps.dtype)
-    local_idx, owned = _local_label(labels, x.shape[-1], axis_name)
-    lse, target, mean_finite, n_finite = _row_stats(x, local_idx, owned, axis_name, smooth)
-    loss, d_eps, d_z = _row_loss(lse, target, mean_finite, eps, z, smooth, use_z)
-    return loss, (logits, labels, lse, n_finite, eps, z, d_eps, d_z)
+    def __init__(self, smooth: bool, use_z: bool, weighted: bool = False):
+        self.smooth, self.use_z, self.weighted = smooth, use_z, weighted
+        self.key = (smooth, use_z, weighted)
 
+    def forward(self, head, ctx, z, ex, xs_c, consts, params):
+        y, eps, zl = xs_c
+        cw = consts[0] if self.weighted else None
+        local_idx, owned = eng.local_tokens(y, z.shape[-1], head.axis)
+        lse, target, mean_finite, n_finite, wy, wfk = _row_stats(
+            z, local_idx, owned, head.axis, self.smooth, cw
+        )
+        loss, d_eps, d_z = _row_loss(
+            lse, target, mean_finite, eps, zl, self.smooth, self.use_z, wy, wfk
+        )
+        outs = (loss, wy) if self.weighted else (loss,)
+        return outs, (lse, n_finite, d_eps, d_z, wy, wfk)
 
-def _vp_rows_bwd(axis_name, smooth, use_z, res, g):
-    logits, labels, lse, n_finite, eps, z, d_eps, d_z = res
-    x = logits.astype(eps.dtype)
-    local_idx, owned = _local_label(labels, x.shape[-1], axis_name)
-    dx = _dlogits(x, lse, local_idx, owned, n_finite, eps, z, g, smooth, use_z)
-    # ∂ℓ/∂ε = smooth − ce, ∂ℓ/∂z = lse²; only the rows' own g (no collective needed)
-    g_eps = _row_cotangent(g, d_eps) if smooth else jnp.zeros_like(eps)
-    g_z = _row_cotangent(g, d_z) if use_z else jnp.zeros_like(z)
-    return (
-        _sum_to_vma(dx.astype(logits.dtype), logits),
-        None,
-        _sum_to_vma(g_eps, eps),
-        _sum_to_vma(g_z, z),
-    )
+    def backward(self, head, ctx, z, ex, xs_c, res_c, gs_c, consts, params):
+        y, eps, zl = xs_c
+        lse, n_finite, _, _, wy, wfk = res_c
+        cw = consts[0] if self.weighted else None
+        local_idx, owned = eng.local_tokens(y, z.shape[-1], head.axis)
+        dz = _dlogits(
+            z, lse, local_idx, owned, n_finite, eps, zl, gs_c[0], self.smooth, self.use_z,
+            wy, wfk, cw,
+        )  # fmt: skip
+        return dz, None
 
-
-_vp_rows.defvjp(_vp_rows_fwd, _vp_rows_bwd)
+    def finish(self, head, ctx, xs, res, gs, consts, params):
+        # ∂ℓ/∂ε = smooth − ce, ∂ℓ/∂z = lse²; only the rows' own g (no collective needed)
+        eps, zl = params
+        g, d_eps, d_z = gs[0], res[2], res[3]
+        g_eps = _row_cotangent(g, d_eps) if self.smooth else jnp.zeros_like(eps)
+        g_z = _row_cotangent(g, d_z) if self.use_z else jnp.zeros_like(zl)
+        return g_eps, g_z
 
 
 def _nan_out_of_range(rows, labels, valid, vocab):
@@ -210,8 +269,10 @@ def _nan_out_of_range(rows, labels, valid, vocab):
     return rows * nan_where(bad, rows.dtype)
 
 
-def _reduce(rows, valid, weights, reduction, batch_axis_name):
-    """Masked, weighted reduction of per-row losses; global over ``batch_axis_name`` if given."""
+def _reduce(rows, valid, weights, reduction, batch_axis_name, wy=None):
+    """Masked, weighted reduction of per-row losses; global over ``batch_axis_name`` if given.
+
+    With class weights, ``"mean"`` divides by ``Σ weights·w_y`` (PyTorch's normaliser)."""
     w = valid.astype(rows.dtype)
     if weights is not None:
         w = w * jnp.broadcast_to(jnp.asarray(weights).astype(rows.dtype), rows.shape)
@@ -220,7 +281,7 @@ def _reduce(rows, valid, weights, reduction, batch_axis_name):
     if reduction == "none":
         return contrib
     total = jnp.sum(contrib)
-    count = lax.stop_gradient(jnp.sum(w))
+    count = lax.stop_gradient(jnp.sum(w if wy is None else jnp.where(valid, w * wy, 0.0)))
     if batch_axis_name is not None:
         total, count = lax.psum((total, count), batch_axis_name)
     if reduction == "sum":
@@ -277,9 +338,23 @@ def _check_logits_labels(name, logits, labels):
         )
 
 
+def _class_weights(class_weights, dtype):
+    """This device's class weights as a ``[V/n]`` array of the computation dtype, or ``None``."""
+    if class_weights is None:
+        return None
+    return lax.stop_gradient(as_hyper(class_weights, dtype))
+
+
+def _softcap(logit_softcap, dtype):
+    """The softcap as a scalar of the computation dtype, or ``None``."""
+    if logit_softcap is None:
+        return None
+    return as_hyper(logit_softcap, dtype)
+
+
 def _vp_cross_entropy(
     logits, labels, *, axis_name, batch_axis_name, ignore_index, label_smoothing, z_loss,
-    weights, where, reduction,
+    weights, where, reduction, logit_softcap=None, class_weights=None,
 ):  # fmt: skip
     """:func:`vocab_parallel_cross_entropy` after validation (inside ``shard_map``)."""
     logits = jnp.asarray(logits)
@@ -293,13 +368,20 @@ def _vp_cross_entropy(
     def flat(a):
         return a.reshape((-1,) + a.shape[len(rows_shape) :])
 
-    rows = _vp_rows(
-        flat(logits), flat(labels), flat(eps), flat(z), axis_name, smooth, use_z
-    ).reshape(rows_shape)
+    y, eps, z = flat(labels), flat(eps), flat(z)
+    cap = _softcap(logit_softcap, dtype)
+    cw = _class_weights(class_weights, dtype)
+    head = eng.Head(False, cap is not None, False, max(1, y.shape[0]), dtype, axis_name)
+    outs = eng.logits_rows(
+        head, _VocabParallelCERule(smooth, use_z, cw is not None), flat(logits), cap, None,
+        (y, eps, z), () if cw is None else (cw,), (eps, z),
+    )  # fmt: skip
+    rows = outs[0].reshape(rows_shape)
+    wy = None if cw is None else outs[1].reshape(rows_shape)
     valid = _valid_rows(labels, ignore_index, where, rows_shape)
     vocab = logits.shape[-1] * lax.axis_size(axis_name)
     rows = _nan_out_of_range(rows, labels, valid, vocab)
-    return _reduce(rows, valid, weights, reduction, batch_axis_name)
+    return _reduce(rows, valid, weights, reduction, batch_axis_name, wy)
 
 
 def vocab_parallel_cross_entropy(
@@ -311,6 +393,8 @@ def vocab_parallel_cross_entropy(
     ignore_index: int | None = None,
     label_smoothing: ArrayLike = 0.0,
     z_loss: ArrayLike = 0.0,
+    logit_softcap: ArrayLike | None = None,
+    class_weights: ArrayLike | None = None,
     weights: ArrayLike | None = None,
     where: ArrayLike | None = None,
     reduction: str = "mean",
@@ -340,6 +424,12 @@ def vocab_parallel_cross_entropy(
       ignore_index: labels equal to it contribute nothing to loss, gradient or normaliser.
       label_smoothing: ε in [0, 1], spread over the finite-logit classes.
       z_loss: coefficient of the ``lse²`` auxiliary term.
+      logit_softcap: optional scalar ``cap > 0``: the loss is taken of ``cap·tanh(logits/cap)``
+        (as :func:`jaxloss.linear_cross_entropy`'s; ``-inf`` stays ``-inf``; differentiable).
+      class_weights: optional ``[V/n]``, this device's slice of the per-class weights ``w``
+        (sharded like the vocabulary; no gradient): the loss is then
+        ``w_y[(1 − ε)(lse − x_y) + z·lse²] + ε/K·Σ_finite w_c(lse − x_c)`` and ``"mean"`` divides
+        by ``Σ weights·w_y``, as :func:`jaxloss.sparse_softmax_cross_entropy` (PyTorch).
       weights, where, reduction: as every jaxloss loss; ``"none"`` returns this device's rows.
 
     Returns:
@@ -382,6 +472,8 @@ def vocab_parallel_cross_entropy(
     check_reduction(name, reduction)
     _check_logits_labels(name, logits, labels)
     _check_options(name, jnp.shape(labels), ignore_index, label_smoothing, z_loss, weights, where)
+    _check_softcap(name, logit_softcap)
+    check_class_weights(name, class_weights, jnp.shape(logits)[-1])
     return _vp_cross_entropy(
         logits,
         labels,
@@ -393,113 +485,20 @@ def vocab_parallel_cross_entropy(
         weights=weights,
         where=where,
         reduction=reduction,
+        logit_softcap=logit_softcap,
+        class_weights=class_weights,
     )
+
+
+def _check_softcap(name, logit_softcap):
+    if logit_softcap is not None:
+        check_scalar(name, "logit_softcap", logit_softcap)
+        val.check_positive(name, "logit_softcap", logit_softcap)
 
 
 # ---------------------------------------------------------------------------------------------
 # vocab-parallel linear cross-entropy: chunked over tokens, recompute in the backward pass
 # ---------------------------------------------------------------------------------------------
-
-
-def _chunks(a, n_chunks, chunk):
-    pad = n_chunks * chunk - a.shape[0]
-    a = jnp.pad(a, [(0, pad)] + [(0, 0)] * (a.ndim - 1))
-    return a.reshape((n_chunks, chunk) + a.shape[1:])
-
-
-def _vma(x) -> set:
-    """The manual mesh axes ``x`` varies over inside shard_map (empty outside)."""
-    aval = jax.typeof(x)
-    mat = getattr(aval, "mat", None)  # jax >= 0.9 keeps it as aval.mat.varying
-    return set(getattr(mat, "varying", None) or getattr(aval, "vma", None) or ())
-
-
-def _sum_to_vma(ct, primal):
-    """Cotangent ``ct`` summed over the mesh axes it varies over but its primal does not.
-
-    A value invariant along a mesh axis (weights replicated over the data axis, say) receives the
-    sum of every shard's contribution — the data-parallel gradient all-reduce.
-    """
-    extra = _vma(ct) - _vma(primal)
-    return lax.psum(ct, tuple(sorted(extra))) if extra else ct
-
-
-def _pvary_like(x, *refs):
-    """``x`` marked as varying over every mesh axis any of ``refs`` varies over.
-
-    For use inside shard_map.
-    """
-    axes = set()
-    for r in refs:
-        axes |= _vma(r)
-    axes -= _vma(x)
-    return lax.pcast(x, tuple(sorted(axes)), to="varying") if axes else x
-
-
-def _matmul(h, w, dtype):
-    return jnp.matmul(h, w, preferred_element_type=dtype)
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(5, 6, 7, 8))
-def _vp_linear_rows(hidden, weight, labels, eps, z, axis_name, chunk, smooth, use_z):
-    return _vp_linear_fwd(hidden, weight, labels, eps, z, axis_name, chunk, smooth, use_z)[0]
-
-
-def _vp_linear_fwd(hidden, weight, labels, eps, z, axis_name, chunk, smooth, use_z):
-    n = hidden.shape[0]
-    n_chunks = -(-n // chunk)
-    dtype = eps.dtype
-    vocab_local = weight.shape[-1]
-
-    def body(_, xs):
-        h, y, e, zz = xs
-        x = _matmul(h, weight, dtype)  # [chunk, V/n] — the only logits ever held
-        local_idx, owned = _local_label(y, vocab_local, axis_name)
-        lse, target, mean_finite, n_finite = _row_stats(x, local_idx, owned, axis_name, smooth)
-        loss, d_eps, d_z = _row_loss(lse, target, mean_finite, e, zz, smooth, use_z)
-        return None, (loss, lse, n_finite, d_eps, d_z)
-
-    xs = tuple(_chunks(a, n_chunks, chunk) for a in (hidden, labels, eps, z))
-    _, outs = lax.scan(body, None, xs)
-    loss, lse, n_finite, d_eps, d_z = (o.reshape(-1)[:n] for o in outs)
-    return loss, (hidden, weight, labels, eps, z, lse, n_finite, d_eps, d_z)
-
-
-def _vp_linear_bwd(axis_name, chunk, smooth, use_z, res, g):
-    hidden, weight, labels, eps, z, lse, n_finite, d_eps, d_z = res
-    n = hidden.shape[0]
-    n_chunks = -(-n // chunk)
-    dtype = eps.dtype
-    vocab_local = weight.shape[-1]
-
-    def body(dw, xs):
-        h, y, e, zz, lse_c, k, gg = xs
-        x = _matmul(h, weight, dtype)  # recomputed chunk of logits
-        local_idx, owned = _local_label(y, vocab_local, axis_name)
-        dx = _dlogits(x, lse_c, local_idx, owned, k, e, zz, gg, smooth, use_z)
-        # hidden is replicated along axis_name: its gradient sums every shard's contribution
-        dh = lax.psum(_matmul(dx.astype(weight.dtype), weight.T, dtype), axis_name)
-        dw = dw + _matmul(h.T, dx.astype(h.dtype), dtype)
-        return dw, dh
-
-    xs = tuple(_chunks(a, n_chunks, chunk) for a in (hidden, labels, eps, z, lse, n_finite, g))
-    # inside shard_map the accumulator must vary over the same mesh axes as its updates
-    dw0 = _pvary_like(jnp.zeros(weight.shape, dtype), hidden, weight, g)
-    # padded rows have g = 0, so they add nothing to dw
-    dw, dh = lax.scan(body, dw0, xs)
-    dh = dh.reshape((-1, hidden.shape[-1]))[:n].astype(hidden.dtype)
-    g_eps = _row_cotangent(g, d_eps) if smooth else jnp.zeros_like(eps)
-    g_z = _row_cotangent(g, d_z) if use_z else jnp.zeros_like(z)
-    return (
-        _sum_to_vma(dh, hidden),
-        _sum_to_vma(dw, weight).astype(weight.dtype),
-        None,
-        _sum_to_vma(g_eps, eps),
-        _sum_to_vma(g_z, z),
-    )
-
-
-_vp_linear_rows.defvjp(_vp_linear_fwd, _vp_linear_bwd)
 
 
 def vocab_parallel_linear_cross_entropy(
@@ -512,6 +511,8 @@ def vocab_parallel_linear_cross_entropy(
     ignore_index: int | None = None,
     label_smoothing: ArrayLike = 0.0,
     z_loss: ArrayLike = 0.0,
+    logit_softcap: ArrayLike | None = None,
+    class_weights: ArrayLike | None = None,
     chunk_size: int | None = None,
     weights: ArrayLike | None = None,
     where: ArrayLike | None = None,
@@ -530,8 +531,10 @@ def vocab_parallel_linear_cross_entropy(
       hidden: ``[..., D]`` hidden states (float32 or bf16/fp16; matmuls accumulate in float32).
       weight: ``[D, V/n]`` this device's slice of the output projection.
       labels: global class ids ``[...]``.
-      axis_name, batch_axis_name, ignore_index, label_smoothing, z_loss, weights, where, reduction:
-        as :func:`vocab_parallel_cross_entropy`.
+      axis_name, batch_axis_name, ignore_index, label_smoothing, z_loss, logit_softcap,
+        class_weights, weights, where, reduction: as :func:`vocab_parallel_cross_entropy` (the
+        softcap applies to ``hidden @ weight``, as in :func:`jaxloss.linear_cross_entropy`;
+        ``class_weights`` is this device's ``[V/n]`` slice).
       chunk_size: tokens per chunk (static; default ``min(tokens, 1024)``).
 
     Returns:
@@ -589,29 +592,201 @@ def vocab_parallel_linear_cross_entropy(
         raise ValueError(f"{name}: 'chunk_size' must be a positive int, got {chunk_size!r}")
     rows_shape = labels.shape
     _check_options(name, rows_shape, ignore_index, label_smoothing, z_loss, weights, where)
+    _check_softcap(name, logit_softcap)
+    check_class_weights(name, class_weights, weight.shape[-1])
     io_dtype = jnp.promote_types(hidden.dtype, weight.dtype)
     hidden, weight = hidden.astype(io_dtype), weight.astype(io_dtype)
     dtype = compute_dtype(hidden)
-    n = max(1, labels.size)
-    chunk = min(n, 1024 if chunk_size is None else int(chunk_size))
     smooth, use_z = _maybe_nonzero(label_smoothing), _maybe_nonzero(z_loss)
-    eps = jnp.broadcast_to(as_hyper(label_smoothing, dtype), rows_shape)
-    z = jnp.broadcast_to(as_hyper(z_loss, dtype), rows_shape)
-    h2 = hidden.reshape((-1, hidden.shape[-1]))
-    rows = _vp_linear_rows(
-        h2,
+    eps = jnp.broadcast_to(as_hyper(label_smoothing, dtype), rows_shape).reshape(-1)
+    z = jnp.broadcast_to(as_hyper(z_loss, dtype), rows_shape).reshape(-1)
+    y = labels.reshape(-1)
+    n = y.shape[0]
+    chunk, pad = eng.plan(n, chunk_size, 1024)
+    cap = _softcap(logit_softcap, dtype)
+    cw = _class_weights(class_weights, dtype)
+    head = eng.Head(False, cap is not None, False, chunk, dtype, axis_name)
+    eps, z = eng.pad_rows(eps, pad), eng.pad_rows(z, pad)
+    outs = eng.rows(
+        head,
+        _VocabParallelCERule(smooth, use_z, cw is not None),
+        eng.pad_rows(hidden.reshape((-1, hidden.shape[-1])), pad),
         weight,
-        labels.reshape(-1),
-        eps.reshape(-1),
-        z.reshape(-1),
-        axis_name,
-        chunk,
-        smooth,
-        use_z,
-    ).reshape(rows_shape)
+        None,
+        cap,
+        None,
+        (eng.pad_rows(y, pad), eps, z),
+        () if cw is None else (cw,),
+        (eps, z),
+    )
+    rows = outs[0][:n].reshape(rows_shape)
+    wy = None if cw is None else outs[1][:n].reshape(rows_shape)
     valid = _valid_rows(labels, ignore_index, where, rows_shape)
     rows = _nan_out_of_range(rows, labels, valid, weight.shape[-1] * lax.axis_size(axis_name))
-    return _reduce(rows, valid, weights, reduction, batch_axis_name)
+    return _reduce(rows, valid, weights, reduction, batch_axis_name, wy)
+
+
+# ---------------------------------------------------------------------------------------------
+# Token log-probabilities (API.md §7) on the engine, vocabulary split over a mesh axis
+# ---------------------------------------------------------------------------------------------
+
+
+def vocab_parallel_token_log_probs(
+    logits: ArrayLike,
+    tokens: ArrayLike,
+    *,
+    axis_name,
+    temperature: ArrayLike = 1.0,
+    return_entropy: bool = False,
+) -> jax.Array | tuple[jax.Array, jax.Array]:
+    r"""Log-probability of each token with the vocabulary split over mesh axis ``axis_name``.
+
+    Call it inside :func:`jax.shard_map`; ``logits`` is this device's slice ``[..., V/n]`` (shard
+    ``k`` holds classes ``[k·V/n, (k+1)·V/n)``), ``tokens`` are global ids. Equal (to rounding) to
+    :func:`jaxloss.token_log_probs` of the gathered logits:
+
+    .. math::
+       \mathrm{out} = \frac{x_{\mathrm{tokens}}}{\tau} - \log \sum_c e^{x_c / \tau},
+       \qquad H = -\sum_c p_c \log p_c = \log S - \frac{1}{S}\sum_c e^{z_c - m}(z_c - m),
+
+    with :math:`z = x/\tau`, :math:`m = \max_c z_c` and :math:`S = \sum_c e^{z_c - m}`.
+
+    Args:
+      logits: this device's ``[..., V/n]`` slice; ``-inf`` marks a masked class.
+      tokens: global token ids ``[...]`` (the logits' shape without the last axis), replicated
+        along ``axis_name``.
+      axis_name: the mesh axis the vocabulary is split over.
+      temperature: :math:`\tau > 0` (scalar, may be traced; differentiable).
+      return_entropy: also return :math:`H` per token.
+
+    Returns:
+      ``log_probs`` ``[...]`` in the computation dtype (float32 for half-precision logits), or
+      ``(log_probs, entropy)``; replicated along ``axis_name``.
+
+    Communication: the row statistics of the shared engine (:func:`jaxloss._engine.row_stats`):
+    one ``pmax`` of the row max and one ``psum`` of the stacked ``[Σ exp, target logit, entropy
+    term]`` over ``axis_name`` in the forward pass (2 or 3 floats per token). The backward pass
+    (a custom VJP on the same rule as :func:`jaxloss.linear_token_log_probs`) needs no collective
+    for the logits (only ``temperature``'s scalar gradient is summed).
+
+    Unchecked invalid input (the library's label rule): a token outside ``[0, V)`` (global ``V``)
+    gives NaN (value and gradient); a token on a masked class gets ``-inf`` with a zero gradient.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from jax.sharding import AxisType, PartitionSpec as P
+      >>> from jaxloss.sharding import vocab_parallel_token_log_probs
+      >>> mesh = jax.make_mesh((1,), ("model",), axis_types=(AxisType.Auto,))
+      >>> logits = jnp.array([[1.0, 2.0, 0.5], [0.0, 0.0, -jnp.inf]])
+      >>> f = jax.shard_map(
+      ...     lambda x, y: vocab_parallel_token_log_probs(x, y, axis_name="model"),
+      ...     mesh=mesh, in_specs=(P(None, "model"), P()), out_specs=P())
+      >>> print(f(logits, jnp.array([1, 0])).round(4))
+      [-0.4644 -0.6931]
+    """
+    name = "vocab_parallel_token_log_probs"
+    check_floating(name, "logits", logits)
+    check_integer(name, "tokens", tokens)
+    check_rank(name, "logits", logits, 1)
+    x = jnp.asarray(logits)
+    tokens = _wide_labels(tokens)
+    if tokens.shape != x.shape[:-1]:
+        raise ValueError(
+            f"{name}: 'tokens' must have the shape of 'logits' without the last axis, "
+            f"{x.shape[:-1]}, got {tokens.shape}"
+        )
+    val.check_positive(name, "temperature", temperature)
+    return_entropy = val.check_bool_flag(name, "return_entropy", return_entropy)
+    cdt = compute_dtype(x)
+    x2 = as_compute(x, cdt).reshape(-1, x.shape[-1])
+    y = tokens.reshape(-1)
+    vocab = x.shape[-1] * lax.axis_size(axis_name)
+    bad = (y < 0) | (y >= vocab)  # the library's label rule (token_log_probs' out_of_range_nan)
+    tok = jnp.where(bad, 0, y).astype(jnp.int32)
+    (tau,) = _scalar_hyper(name, cdt, temperature=temperature)
+    has_tau = not _is_static_one(temperature)
+    head = eng.Head(False, False, has_tau, max(1, y.shape[0]), cdt, axis_name)
+    outs = eng.logits_rows(
+        head, _TokenRule(return_entropy), x2, None, tau if has_tau else None, (tok, bad), (), ()
+    )
+    outs = tuple(o.reshape(tokens.shape) for o in outs)
+    return outs if return_entropy else outs[0]
+
+
+def vocab_parallel_linear_token_log_probs(
+    hidden: ArrayLike,
+    weight: ArrayLike,
+    tokens: ArrayLike,
+    *,
+    axis_name,
+    bias: ArrayLike | None = None,
+    temperature: ArrayLike = 1.0,
+    logit_softcap: ArrayLike | None = None,
+    return_entropy: bool = False,
+    chunk_size: int | None = None,
+) -> jax.Array | tuple[jax.Array, jax.Array]:
+    r"""Token log-probabilities of the head ``hidden @ weight (+ bias)``, vocabulary-parallel.
+
+    Call it inside :func:`jax.shard_map`: ``hidden`` ``[..., D]`` is replicated along ``axis_name``
+    and ``weight`` is this device's ``[D, V/n]`` column block (``bias`` its ``[V/n]`` slice).
+    Equal (to rounding) to :func:`jaxloss.linear_token_log_probs` with the gathered weight: with
+    :math:`x = \mathrm{cap}\cdot\tanh((hW + b)/\mathrm{cap})` (:math:`x = hW + b` without
+    ``logit_softcap``) and :math:`\tau` = ``temperature``,
+
+    .. math::
+       \mathrm{out} = \frac{x_{\mathrm{tokens}}}{\tau} - \log \sum_c e^{x_c / \tau},
+       \qquad H = -\sum_c p_c \log p_c, \quad p = \mathrm{softmax}(x / \tau),
+
+    computed ``chunk_size`` tokens at a time by the same engine and rule
+    (:mod:`jaxloss._engine`): no device ever holds its ``[tokens, V/n]`` logits.
+
+    Args:
+      hidden: ``[..., D]`` hidden states, replicated along ``axis_name``.
+      weight: ``[D, V/n]`` this device's slice of the output projection.
+      tokens: ``[...]`` global token ids (``hidden``'s leading shape).
+      axis_name: the mesh axis the vocabulary is split over.
+      bias: optional ``[V/n]`` slice; a ``-inf`` entry masks that class.
+      temperature, logit_softcap, return_entropy, chunk_size: as
+        :func:`jaxloss.linear_token_log_probs`.
+
+    Returns:
+      ``log_probs`` of shape ``tokens.shape``, or ``(log_probs, entropy)``; replicated along
+      ``axis_name``.
+
+    Communication per chunk: forward, one ``pmax`` of the row max and one ``psum`` of the stacked
+    ``[Σ exp, target logit, entropy term]``; backward (recompute), none for the logit blocks, then
+    one all-reduce of the hidden-state gradient (``D`` floats per token) over ``axis_name``, as in
+    Megatron-LM's column-parallel output layer (plus the scalar ``τ`` / ``cap`` gradients).
+    Gradients w.r.t. ``hidden``, ``weight``, ``bias``, ``temperature`` and ``logit_softcap`` for
+    any cotangent on both outputs.
+
+    Unchecked invalid input: as :func:`vocab_parallel_token_log_probs` (out-of-range token: NaN
+    value and gradient; token on a masked class: ``-inf``, zero gradient).
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from jax.sharding import AxisType, PartitionSpec as P
+      >>> from jaxloss.sharding import vocab_parallel_linear_token_log_probs
+      >>> mesh = jax.make_mesh((1,), ("model",), axis_types=(AxisType.Auto,))
+      >>> h, w = jnp.ones((4, 3)), jnp.zeros((3, 5))
+      >>> f = jax.shard_map(
+      ...     lambda h, w, y: vocab_parallel_linear_token_log_probs(h, w, y, axis_name="model"),
+      ...     mesh=mesh, in_specs=(P(), P(None, "model"), P()), out_specs=P())
+      >>> print(f(h, w, jnp.array([0, 1, 2, 3])).round(4))  # uniform over 5 classes: -log 5
+      [-1.6094 -1.6094 -1.6094 -1.6094]
+    """
+    return token_log_probs_core(
+        "vocab_parallel_linear_token_log_probs",
+        hidden,
+        weight,
+        tokens,
+        bias=bias,
+        temperature=temperature,
+        logit_softcap=logit_softcap,
+        return_entropy=return_entropy,
+        chunk_size=chunk_size,
+        axis_name=axis_name,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -629,6 +804,8 @@ def sharded_cross_entropy(
     ignore_index: int | None = None,
     label_smoothing: ArrayLike = 0.0,
     z_loss: ArrayLike = 0.0,
+    logit_softcap: ArrayLike | None = None,
+    class_weights: ArrayLike | None = None,
     weights: ArrayLike | None = None,
     where: ArrayLike | None = None,
     reduction: str = "mean",
@@ -647,8 +824,9 @@ def sharded_cross_entropy(
       mesh: the :class:`jax.sharding.Mesh`.
       vocab_axis: mesh axis name the vocabulary is split over.
       batch_axis: mesh axis name (or ``None``) the batch is split over.
-      ignore_index, label_smoothing, z_loss, weights, where, reduction: as
-        :func:`jaxloss.sparse_softmax_cross_entropy` (``weights``/``where`` have ``labels``' shape).
+      ignore_index, label_smoothing, z_loss, logit_softcap, class_weights, weights, where,
+        reduction: as :func:`jaxloss.sparse_softmax_cross_entropy` (``weights``/``where`` have
+        ``labels``' shape; ``class_weights`` is the global ``[V]``, split like the vocabulary).
 
     Returns:
       The reduced loss, or ``[B, ...]`` per-token losses for ``"none"`` (sharded like ``labels``).
@@ -682,6 +860,8 @@ def sharded_cross_entropy(
         raise ValueError(f"{name}: 'logits' must be [batch, ..., vocab], got shape {logits.shape}")
     rows = labels.shape
     _check_options(name, rows, ignore_index, label_smoothing, z_loss, weights, where)
+    _check_softcap(name, logit_softcap)
+    check_class_weights(name, class_weights, logits.shape[-1])
     n_vocab = _mesh_axis_size(name, "vocab_axis", mesh, vocab_axis)
     if batch_axis is not None:
         n_batch = _mesh_axis_size(name, "batch_axis", mesh, batch_axis)
@@ -715,8 +895,11 @@ def sharded_cross_entropy(
     eps = jnp.broadcast_to(as_hyper(label_smoothing, dtype), rows)
     zz = jnp.broadcast_to(as_hyper(z_loss, dtype), rows)
 
-    def local(x, y, w, m, e, z):
+    def local(x, y, w, m, e, z, *opt):
         # validated above on the global arrays: straight to the computation
+        opt = list(opt)
+        cap = opt.pop(0) if logit_softcap is not None else None
+        cw = opt.pop(0) if class_weights is not None else None
         return _vp_cross_entropy(
             x,
             y,
@@ -728,13 +911,19 @@ def sharded_cross_entropy(
             weights=w,
             where=m,
             reduction=reduction,
+            logit_softcap=cap,
+            class_weights=cw,
         )
 
     out_spec = row_spec if reduction == "none" else P()
     specs = (logits_spec, row_spec, row_spec, row_spec, row_spec, row_spec)
+    args = (logits, labels, ones, mask, eps, zz)
+    if logit_softcap is not None:  # a scalar, replicated
+        specs, args = specs + (P(),), args + (as_hyper(logit_softcap, dtype),)
+    if class_weights is not None:  # [V], split like the vocabulary
+        specs, args = specs + (P(vocab_axis),), args + (as_hyper(class_weights, dtype),)
     # jit: called eagerly, a bare shard_map would run (and compile) its body op by op (~20x slower)
     fn = jax.jit(jax.shard_map(local, mesh=mesh, in_specs=specs, out_specs=out_spec))
-    args = (logits, labels, ones, mask, eps, zz)
     explicit = any(t == AxisType.Explicit for t in getattr(mesh, "axis_types", ()))
     if explicit:
         # meshes with Explicit axis types (jax.make_mesh's default) need operands placed as the
