@@ -64,6 +64,8 @@ _STATIC = frozenset(
         "squared",
         "num_classes",
         "p",
+        "return_entropy",
+        "loss_type",
     }
 )
 
@@ -178,11 +180,41 @@ def hinge_targets_keras(arg):
     return check
 
 
-def nonnegative(arg):
+def nonnegative(arg, class_axis=False):
+    """``arg >= 0`` (NaN fails too); entries with ``where=False`` are not checked."""
+
     def check(name, args):
         x = jnp.asarray(args[arg])
         bad = ~(x >= 0)
+        mask = _mask_for(args, x.shape, axis=args.get("axis") if class_axis else None)
+        if mask is not None:
+            bad = bad & mask
         _report(name, arg, bad, x, "must be non-negative")
+
+    return check
+
+
+def nonpositive(arg):
+    """Log-probabilities: ``arg <= 0`` (``-inf`` included); entries with ``where=False`` skipped.
+
+    NaN is left to :func:`finite` (its message names the NaN).
+    """
+    return _value_check(arg, lambda x: x > 0, "must be <= 0 (a log-probability)")
+
+
+def completion_mask(arg="mask"):
+    """GRPO's completion mask: booleans, or numbers that are each 0 or 1 (a 0.5 would silently
+    weight the token, a NaN poison the normaliser)."""
+
+    def check(name, args):
+        x = jnp.asarray(args[arg])
+        if x.dtype == jnp.bool_:
+            return
+        bad = ~((x == 0) | (x == 1))
+        mask = _mask_for(args, x.shape)
+        if mask is not None:
+            bad = bad & mask
+        _report(name, arg, bad, x, "must be 0 or 1")
 
     return check
 
@@ -315,7 +347,12 @@ SPECS: dict[str, tuple[Callable, ...]] = {
         class_labels(logits="probabilities"),
     ),
     # divergences
-    "kl_divergence": (_F("log_predictions", allow_neg_inf=True), _F("targets", allow_neg_inf=True)),
+    # a negative target gives NaN (t·log t): reported, with NaN and inf (finite)
+    "kl_divergence": (
+        _F("log_predictions", allow_neg_inf=True),
+        _F("targets", allow_neg_inf=True),
+        nonnegative("targets", class_axis=True),
+    ),
     "kl_divergence_from_probabilities": (
         in_unit_interval("predictions"),
         in_unit_interval("targets"),
@@ -365,13 +402,20 @@ SPECS: dict[str, tuple[Callable, ...]] = {
         for a in ("chosen_logps", "rejected_logps", "ref_chosen_logps", "ref_rejected_logps")
     ),
     "simpo_loss": (_F("chosen_logps", allow_inf=True), _F("rejected_logps", allow_inf=True)),
-    "orpo_loss": (_F("chosen_logps", allow_inf=True), _F("rejected_logps", allow_inf=True)),
+    # log(1 - e^x) of a log-probability x > 0 is NaN: reported
+    "orpo_loss": (
+        _F("chosen_logps", allow_inf=True),
+        _F("rejected_logps", allow_inf=True),
+        nonpositive("chosen_logps"),
+        nonpositive("rejected_logps"),
+    ),
     "kto_loss": (_F("logps", allow_inf=True), _F("ref_logps", allow_inf=True)),
     "grpo_loss": (
         _F("logps", allow_inf=True, mask_arg="mask"),
         _F("old_logps", allow_inf=True, mask_arg="mask"),
         _F("advantages", allow_inf=True),
         _F("ref_logps", allow_inf=True, mask_arg="mask"),
+        completion_mask("mask"),
     ),
     "distillation_loss": (
         _F("student_logits", allow_neg_inf=True),
@@ -392,6 +436,17 @@ SPECS: dict[str, tuple[Callable, ...]] = {
         _F("teacher_weight"),
         _F("teacher_bias", allow_neg_inf=True),
         class_labels(num_classes=lambda args: jnp.shape(args["student_weight"])[-1]),
+    ),
+}
+
+
+# Per-token utilities that are not losses (not in the registry, no reduction): tested in
+# tests/test_robustness_posttraining.py rather than tests/test_unchecked.py.
+UTILITY_SPECS: dict[str, tuple[Callable, ...]] = {
+    # a token outside [0, V) gives NaN (value and gradient): reported, like a class label
+    "token_log_probs": (
+        _F("logits", allow_neg_inf=True),
+        class_labels(arg="tokens", logits="logits"),
     ),
 }
 
@@ -445,8 +500,34 @@ def _has_tracer(tree) -> bool:
     return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(tree))
 
 
+def _message(err) -> str | None:
+    """``err.get()``, also when checks inside and outside a ``shard_map`` are mixed.
+
+    checkify's ``Error.get`` indexes every check with the batch index of the first one: with a
+    mapped (per-device) check and an unmapped one (a hyperparameter range checked before the
+    ``shard_map``) in one error it fails with an ``IndexError``. The checks are read in groups of
+    one batch shape, the unmapped ones first.
+    """
+    preds = err._pred
+    shapes = {np.shape(p) for p in preds.values()}
+    if len(shapes) <= 1:
+        return err.get()
+    for shape in sorted(shapes, key=len):  # () first
+        keep = [e for e, p in preds.items() if np.shape(p) == shape]
+        part = type(err)(
+            {e: preds[e] for e in keep},
+            {e: err._code[e] for e in keep},
+            err._metadata,
+            {e: err._payload[e] for e in keep},
+        )
+        msg = part.get()
+        if msg is not None:
+            return msg
+    return None
+
+
 def _raise(err) -> None:
-    msg = err.get()
+    msg = _message(err)
     if msg is not None:
         msg = msg.replace(" (`check` failed)", "")
         # an error raised before a shard_map is threaded through it and comes back once per
@@ -488,7 +569,7 @@ def checked(loss_fn: Callable | str) -> Callable:
         from ._registry import get
 
         loss_fn = get(loss_fn)
-    specs = {**SPECS, **VOCAB_PARALLEL_SPECS}
+    specs = {**SPECS, **UTILITY_SPECS, **VOCAB_PARALLEL_SPECS}
     if getattr(loss_fn, "__name__", None) in specs:
         # a canonical loss, or a compat wrapper with checks of its own (Keras' hinge, ...)
         fn, bound = loss_fn, {}

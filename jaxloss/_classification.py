@@ -130,6 +130,15 @@ def _is_label(safe_labels: jax.Array, num_classes: int) -> jax.Array:
     return safe_labels[..., None] == classes
 
 
+def _posinf_rows(x: jax.Array) -> jax.Array:
+    """NaN on rows (class axis last) holding a ``+inf`` logit, exactly 1 elsewhere.
+
+    A ``+inf`` logit has no defined softmax (inf − inf): NaN for that row wherever the ``+inf``
+    is, as in :func:`jaxloss.sparse_softmax_cross_entropy` (the NaN-input rule).
+    """
+    return nan_where(jnp.any(x == jnp.inf, axis=-1), x.dtype)
+
+
 def _finish(
     name: str, values: jax.Array, bad: jax.Array, mask, weights, reduction: str
 ) -> jax.Array:
@@ -279,8 +288,8 @@ def softmax_focal_loss(
       ``p_y = 1``. A concrete negative ``gamma`` or ``alpha`` raises ``ValueError``; a traced one
       is checked by ``jaxloss.checked`` (see *Raises*). A label whose own logit is ``-inf``
       gives ``+inf``.
-      Unchecked input: a NaN logit off the label gives NaN for its row and a ``+inf`` one
-      ``+inf``; ``checked`` reports them (labels: see the module notes).
+      Unchecked input: a NaN or ``+inf`` logit gives NaN for its row (a ``+inf`` logit has no
+      defined softmax); ``checked`` reports them (labels: see the module notes).
     """
     name = "softmax_focal_loss"
     x, safe, ok, bad, mask = _sparse_setup(
@@ -293,7 +302,7 @@ def softmax_focal_loss(
     logp_y = _pick(log_softmax(x, axis=-1), safe)
     # unusable rows read log p = 0 (a finite stand-in; their value is masked or set to NaN)
     logp_y = jnp.where(ok, logp_y, jnp.zeros_like(logp_y))
-    values = _focal_nll(logp_y, g)
+    values = _focal_nll(logp_y, g) * _posinf_rows(x)
     if alpha is not None:
         a = _class_factor(name, "alpha", alpha, x.shape[-1], dtype)
         values = (a if a.ndim == 0 else jnp.take(a, safe)) * values
@@ -534,8 +543,9 @@ def poly1_cross_entropy(
     Notes:
       Optax's ``poly_loss_cross_entropy`` computes the same with one-hot labels (its default
       ``epsilon`` is 2.0; here it is 1.0, the paper's Poly-1 default).
-      Unchecked input: a ``+inf`` logit off the label gives ``+inf`` for its row; ``checked``
-      reports it (labels: see the module notes).
+      Unchecked input: a ``+inf`` logit gives NaN for its row (no defined softmax, as in
+      :func:`jaxloss.sparse_softmax_cross_entropy`); ``checked`` reports it (labels: see the module
+      notes).
     """
     name = "poly1_cross_entropy"
     # floating labels of the logits' shape are distributions; of any other shape, the integer
@@ -555,7 +565,7 @@ def poly1_cross_entropy(
     logp_y = _pick(log_softmax(x, axis=-1), safe)
     logp_y = jnp.where(ok, logp_y, jnp.zeros_like(logp_y))
     # 1 − p_y = −expm1(log p_y), accurate near p_y = 1
-    values = -logp_y - eps * jnp.expm1(logp_y)
+    values = (-logp_y - eps * jnp.expm1(logp_y)) * _posinf_rows(x)
     return _finish(name, values, bad, mask, weights, reduction)
 
 

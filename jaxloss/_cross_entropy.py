@@ -203,6 +203,10 @@ def _ce_rows_ref(
     no_mass = s == 0
     log_s = jnp.log(jnp.where(no_mass, jnp.ones_like(s), s))  # = lse − m ≥ 0
     lse = m[..., 0] + log_s
+    # a +inf logit (lse = +inf, and only then) is invalid input with no defined softmax: NaN for
+    # that row, wherever the +inf is (on the label's class the value would be inf − inf, elsewhere
+    # +inf) and in sparse and dense mode alike (the NaN-input rule; README numerics table)
+    posinf = nan_where(lse == jnp.inf, dtype)
 
     finite = None
     if label_smoothing is not None or targets is not None:
@@ -245,6 +249,7 @@ def _ce_rows_ref(
                 wf = jnp.where(finite, class_weights, jnp.zeros_like(class_weights))
                 smooth_lse, smooth_x = jnp.sum(wf, axis=-1) * log_s, jnp.sum(wf * z_safe, axis=-1)
             loss = loss + eps_over_k * smooth_lse - (eps_over_k / h) * smooth_x
+        loss = loss * posinf
         return (loss, w_label, m, log_s, e, s) if stats else (loss, w_label)
 
     t = targets
@@ -260,6 +265,7 @@ def _ce_rows_ref(
     loss = loss + jnp.where(bad, jnp.asarray(jnp.inf, dtype), jnp.asarray(0, dtype))
     if z_loss is not None:
         loss = loss + z_loss * lse * lse
+    loss = loss * posinf
     return (loss, None, m, log_s, e, s) if stats else (loss, None)
 
 
@@ -518,8 +524,8 @@ def softmax_cross_entropy(
       softmax-sized float residual under ``grad``; ``jvp`` and ``hessian`` work).
 
       Unchecked input: targets outside ``[0, 1]`` are used as given (the loss is linear in them)
-      and a NaN target gives NaN for its row; a NaN logit gives NaN for its row; a ``+inf`` logit
-      gives ``+inf`` when any target mass sits on another class. ``checked`` reports them.
+      and a NaN target gives NaN for its row; a NaN or ``+inf`` logit gives NaN for its row (a
+      ``+inf`` logit has no defined softmax), as in the sparse loss. ``checked`` reports them.
     """
     name = "softmax_cross_entropy"
     x, ax = _class_last(name, "logits", logits, axis)
@@ -636,9 +642,9 @@ def sparse_softmax_cross_entropy(
       label outside ``[0, C)`` that is not ``ignore_index`` (including negative labels, which
       are *not* wrapped) gives a ``nan`` loss and a ``nan`` gradient (its whole logit row) for
       that example — ``weights`` of 0 do not hide it (0 · NaN), ``where=False`` drops it (exact
-      0); a label whose logit is ``-inf`` gives ``+inf``. A NaN logit gives NaN for its example; a
-      ``+inf`` logit gives ``+inf`` (``nan`` if it is the label's logit, ``lse − x_y = inf − inf``;
-      with ``logit_softcap`` it is capped like any logit). ``checked`` reports them.
+      0); a label whose logit is ``-inf`` gives ``+inf``. A NaN or ``+inf`` logit gives NaN for
+      its example, wherever the ``+inf`` is (no defined softmax; the same in the dense loss; with
+      ``logit_softcap`` it is capped like any logit). ``checked`` reports them.
 
       Derivatives use a closed-form rule (``jax.custom_jvp``): under ``grad`` only per-row
       statistics are kept and the gradient is written in one fused pass over the logits

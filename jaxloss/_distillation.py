@@ -13,9 +13,7 @@ from ._numerics import as_compute, as_hyper, compute_dtype, divide_logits, log_s
 from ._reduction import apply_reduction
 from ._validation import (
     check_axis,
-    check_floating,
     check_in_range,
-    check_integer,
     check_positive,
     check_rank,
     check_same_shape,
@@ -166,8 +164,8 @@ def distillation_loss(
       - NaN logits give NaN for their token.
     """
     name = "distillation_loss"
-    check_floating(name, "student_logits", student_logits)
-    check_floating(name, "teacher_logits", teacher_logits)
+    student_logits = val.as_float_array(name, "student_logits", student_logits)
+    teacher_logits = val.as_float_array(name, "teacher_logits", teacher_logits)
     check_rank(name, "student_logits", student_logits, 1)
     check_same_shape(name, "student_logits", student_logits, "teacher_logits", teacher_logits)
     axis = check_axis(name, axis, jnp.ndim(student_logits))
@@ -183,10 +181,10 @@ def distillation_loss(
     values = generalized_jsd(log_ps, log_pt, as_hyper(beta, dtype), axis)
 
     if labels is not None:
-        check_integer(name, "labels", labels)
+        labels = val.as_integer_array(name, "labels", labels)
         check_same_shape(name, "labels", labels, "the loss", values)
         if ignore_index is not None:
-            keep = jnp.asarray(labels) != ignore_index
+            keep = labels != ignore_index
             where = keep if where is None else jnp.logical_and(jnp.asarray(where), keep)
     return apply_reduction(name, values, weights, where, reduction)
 

@@ -11,7 +11,6 @@ from . import _validation as val
 from ._numerics import as_compute, as_hyper, compute_dtype
 from ._validation import (
     check_broadcastable,
-    check_floating,
     check_in_range,
     check_nonnegative,
     check_reduction,
@@ -139,26 +138,31 @@ def grpo_loss(
         raise ValueError(
             f"{name}: 'max_completion_length' must be a positive int, got {max_completion_length!r}"
         )
-    check_floating(name, "logps", logps)
+    logps = val.as_float_array(name, "logps", logps)
     if jnp.ndim(logps) != 2:
         raise ValueError(f"{name}: 'logps' must be [B, T], got shape {jnp.shape(logps)}")
-    check_floating(name, "old_logps", old_logps)
+    old_logps = val.as_float_array(name, "old_logps", old_logps)
     check_same_shape(name, "logps", logps, "old_logps", old_logps)
+    mask = val.as_real_array(name, "mask", mask)
     check_same_shape(name, "logps", logps, "mask", mask)
     if ref_logps is not None:
-        check_floating(name, "ref_logps", ref_logps)
+        ref_logps = val.as_float_array(name, "ref_logps", ref_logps)
         check_same_shape(name, "logps", logps, "ref_logps", ref_logps)
     else:
         b_value = concrete_or_none(beta)
         if b_value is not None and np.any(b_value != 0):
             raise ValueError(f"{name}: 'beta' is {b_value} but no 'ref_logps' was given")
-    check_floating(name, "advantages", advantages)
+    advantages = val.as_float_array(name, "advantages", advantages)
     shape = jnp.shape(logps)
     adv_shape = jnp.shape(advantages)
     if adv_shape not in (shape[:1], shape):
         raise ValueError(
             f"{name}: 'advantages' must be [B] = {shape[:1]} (or [B, T] = {shape}), got {adv_shape}"
         )
+    if weights is not None:
+        weights = val.as_real_array(name, "weights", weights)
+    if where is not None:
+        where = val.as_real_array(name, "where", where)
     for arg, value in (("weights", weights), ("where", where)):
         # rank 0 or 2: a [B] array would broadcast along T (right-aligned), silently wrong
         if value is not None and jnp.ndim(value) not in (0, 2):

@@ -20,7 +20,6 @@ from . import _validation as val
 from ._numerics import as_compute, as_hyper, compute_dtype, log_sigmoid
 from ._reduction import apply_reduction
 from ._validation import (
-    check_floating,
     check_in_range,
     check_nonnegative,
     check_positive,
@@ -32,13 +31,15 @@ _DPO_TYPES = ("sigmoid", "hinge", "ipo", "robust")
 
 
 def _inputs(name: str, **arrays: ArrayLike) -> list[jax.Array]:
-    """Float inputs of one shape, cast to the computation dtype of the first."""
-    items = list(arrays.items())
+    """Float inputs of one shape, cast to the computation dtype of the first.
+
+    Lists are converted; complex, integer, boolean or non-numeric inputs are a ``TypeError``
+    naming the loss and the argument.
+    """
+    items = [(arg, val.as_float_array(name, arg, x)) for arg, x in arrays.items()]
     first_name, first = items[0]
-    for arg, x in items:
-        check_floating(name, arg, x)
-        if arg != first_name:
-            check_same_shape(name, first_name, first, arg, x)
+    for arg, x in items[1:]:
+        check_same_shape(name, first_name, first, arg, x)
     dtype = compute_dtype(first)
     return [as_compute(x, dtype) for _, x in items]
 
@@ -155,11 +156,12 @@ def dpo_loss(
     check_positive(name, "beta", beta)
     check_in_range(name, "label_smoothing", label_smoothing, 0.0, 1.0)
     eps_value = concrete_or_none(label_smoothing)
+    robust_eps = "must be < 0.5 for loss_type='robust' (it divides by 1 - 2·label_smoothing)"
     if loss_type == "robust" and eps_value is not None and np.any(eps_value >= 0.5):
-        raise ValueError(
-            f"{name}: 'label_smoothing' must be < 0.5 for loss_type='robust' (it divides by "
-            f"1 - 2·label_smoothing), got {eps_value.max().item()}"
-        )
+        raise ValueError(f"{name}: 'label_smoothing' {robust_eps}, got {eps_value.max().item()}")
+    if loss_type == "robust" and eps_value is None:  # traced: reported in checked mode
+        eps_traced = jnp.asarray(label_smoothing)
+        val.report(name, "label_smoothing", eps_traced >= 0.5, eps_traced, robust_eps)
     c, r, rc, rr = _inputs(
         name,
         chosen_logps=chosen_logps,
@@ -386,11 +388,10 @@ def kto_loss(
     check_nonnegative(name, "desirable_weight", desirable_weight)
     check_nonnegative(name, "undesirable_weight", undesirable_weight)
     lp, ref = _inputs(name, logps=logps, ref_logps=ref_logps)
+    desirable = val.as_real_array(name, "desirable", desirable)
     check_same_shape(name, "logps", logps, "desirable", desirable)
-    if jnp.result_type(desirable) != jnp.bool_:
-        raise TypeError(
-            f"{name}: 'desirable' must be a boolean array, got dtype {jnp.result_type(desirable)}"
-        )
+    if desirable.dtype != jnp.bool_:
+        raise TypeError(f"{name}: 'desirable' must be a boolean array, got dtype {desirable.dtype}")
     dtype = lp.dtype
     z = lax.stop_gradient(jnp.maximum(as_hyper(kl, dtype), 0))
     b = as_hyper(beta, dtype)

@@ -73,7 +73,8 @@ def ranking_softmax_loss(
     Notes:
       Invalid items become ``-inf`` scores with zero relevance, which the cross-entropy core
       treats exactly (no NaN, zero gradient to them). A relevant item with a ``-inf`` score gives
-      ``+inf``.
+      ``+inf``; a ``+inf`` score gives NaN for its list (no defined softmax, as in
+      :func:`jaxloss.softmax_cross_entropy`).
     """
     name = "ranking_softmax_loss"
     val.check_floating(name, "scores", scores)

@@ -13,7 +13,13 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from ._numerics import as_compute, as_hyper, compute_dtype, divide_logits, log_softmax, nan_where
-from ._validation import check_axis, check_floating, check_integer, check_positive, check_rank
+from ._validation import (
+    as_float_array,
+    as_integer_array,
+    check_axis,
+    check_positive,
+    check_rank,
+)
 
 
 def out_of_range_nan(tokens: jax.Array, num_classes: int, dtype) -> jax.Array:
@@ -81,13 +87,12 @@ def token_log_probs(
         the library's out-of-range label rule; NaN logits give NaN for their row.
     """
     name = "token_log_probs"
-    check_floating(name, "logits", logits)
-    check_integer(name, "tokens", tokens)
+    logits = as_float_array(name, "logits", logits)
+    tokens = as_integer_array(name, "tokens", tokens)
     check_rank(name, "logits", logits, 1)
     ndim = jnp.ndim(logits)
     axis = check_axis(name, axis, ndim)
     x = jnp.moveaxis(as_compute(logits, compute_dtype(logits)), axis, -1)
-    tokens = jnp.asarray(tokens)
     if tokens.shape != x.shape[:-1]:
         raise ValueError(
             f"{name}: 'tokens' must have the shape of 'logits' without axis {axis}, "

@@ -139,8 +139,9 @@ def _row_loss(lse, target, mean_finite, eps, z, smooth, use_z, wy=None, wfk=None
     With class weights (``wy`` = w_y, ``wfk`` = W_f/K): w_y[(1 − ε)(lse − x_y) + z·lse²] +
     ε(W_f/K·lse − Σ_finite w_c x_c / K), the single-device (PyTorch) weighted loss.
     The ε terms are there only when ``smooth`` and the z term only when ``use_z`` (each False only
-    when its coefficient is a concrete 0), as in the single-device loss: a ``+inf`` row stays
-    ``+inf`` rather than ``0 · inf``. Non-finite rows are not masked: ``+inf`` / NaN propagate.
+    when its coefficient is a concrete 0), as in the single-device loss: an all-``-inf`` row stays
+    ``+inf`` rather than ``0 · inf``. Non-finite rows are not masked: that ``+inf`` and NaN
+    propagate, and a row with a ``+inf`` logit is NaN (the single-device rule).
     """
     ce = lse - target
     loss = ce
@@ -163,6 +164,8 @@ def _row_loss(lse, target, mean_finite, eps, z, smooth, use_z, wy=None, wfk=None
     d_z = lse * lse
     if use_z:
         loss = loss + z * d_z
+    # a +inf logit (lse = +inf, and only then): NaN for that row, as the single-device loss
+    loss = loss * nan_where(lse == jnp.inf, loss.dtype)
     return loss, d_eps, d_z
 
 
@@ -442,7 +445,7 @@ def vocab_parallel_cross_entropy(
     Invalid input gives exactly the single-device values
     (:func:`jaxloss.sparse_softmax_cross_entropy` on the gathered logits), never a plausible
     number, in every reduction: a NaN logit makes its row's loss and gradient NaN; a ``+inf``
-    logit gives ``+inf`` (NaN if it is the label's logit), its gradient NaN at that logit; a row
+    logit gives NaN for its row (no defined softmax), its gradient NaN at that logit; a row
     whose logits are all ``-inf`` gives ``+inf`` (gradient ``-(1 − ε)`` at the label). A label
     outside ``[0, V)`` (global ``V``) that is not ``ignore_index``, on a row that counts (``where``
     True), gives a NaN loss *and* a NaN gradient for its row, whatever its weight; ``where=False``

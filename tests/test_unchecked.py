@@ -228,10 +228,15 @@ def _describe(check):
     if owner == "finite":
         return "finite", cv["arg"], cv["allow_inf"]
     if owner == "_value_check":
-        kind = {"must be in [0, 1]": "unit", "must be -1 or +1": "pm1", "must be 0 or 1": "01"}[
-            cv["what"]
-        ]
+        kind = {
+            "must be in [0, 1]": "unit",
+            "must be -1 or +1": "pm1",
+            "must be 0 or 1": "01",
+            "must be <= 0 (a log-probability)": "nonpositive",
+        }[cv["what"]]
         return kind, cv["arg"], None
+    if owner == "completion_mask":
+        return "mask01", cv["arg"], None
     if owner == "nonnegative":
         return "nonnegative", cv["arg"], None
     if owner == "class_labels":
@@ -366,11 +371,12 @@ INF_CASES = [
     ("hinge", "scores", -INF, INF),
     ("squared_hinge", "scores", INF, 0.0),
     ("categorical_hinge", "scores", INF, NAN),  # neg - pos = inf - inf
-    ("softmax_cross_entropy", "logits", INF, INF),  # all target mass off class 0 is at -inf
+    # a +inf logit has no defined softmax: NaN for its row wherever it is (README ²)
+    ("softmax_cross_entropy", "logits", INF, NAN),
     ("z_loss", "logits", INF, INF),
-    ("sparse_softmax_cross_entropy", "logits", INF, INF),  # +inf off the label
-    ("softmax_focal_loss", "logits", INF, INF),  # p_label -> 0
-    ("poly1_cross_entropy", "logits", INF, INF),
+    ("sparse_softmax_cross_entropy", "logits", INF, NAN),  # +inf off the label: NaN too
+    ("softmax_focal_loss", "logits", INF, NAN),
+    ("poly1_cross_entropy", "logits", INF, NAN),
     ("multiclass_hinge_loss", "scores", INF, INF),
     ("multi_margin_loss", "scores", INF, INF),
     # row 0's targets {2, 0}: s_0 = +inf is a target, every hinge with it is max(0, 1 - inf) = 0,
@@ -395,7 +401,7 @@ INF_CASES = [
     ("multiclass_perceptron_loss", "scores", INF, INF),  # +inf off the label
     ("multiclass_sparsemax_loss", "scores", INF, NAN),  # the simplex projection: inf - inf
     ("generalized_kl_divergence", "log_predictions", INF, NAN),  # e^inf - t·inf
-    ("ranking_softmax_loss", "scores", INF, INF),  # +inf on a relevant item's competitor
+    ("ranking_softmax_loss", "scores", INF, NAN),  # a softmax cross-entropy: +inf score, NaN
 ]
 
 
@@ -676,6 +682,7 @@ def _value_cases():
         ("generalized_cross_entropy", "probabilities", (0, 2), -0.5, 1 / 0.5),
         ("generalized_cross_entropy", "probabilities", (0, 0), 1.5, (1 - math.sqrt(0.5)) / 0.5),
         # divergences: negative targets give NaN; other values are used as given
+        ("kl_divergence", "targets", (0, 0), -0.5, NAN),  # t·log t of a negative t
         ("kl_divergence_from_probabilities", "targets", (0, 0), -0.5, NAN),
         (
             "kl_divergence_from_probabilities",
@@ -704,6 +711,9 @@ def _value_cases():
         ("contrastive_loss", "distances", (0, 0), -0.5, 0.25),  # target 1: d² as given
         ("contrastive_loss", "distances", (0, 1), -0.5, sq(1.0 - -0.5)),  # target 0: max(0, 1 - d)²
         ("contrastive_loss", "targets", (0, 0), 0.5, 0.5 * 0.09 + 0.5 * sq(1 - 0.3)),
+        # orpo: log(1 - e^x) of a log-probability x > 0 is NaN
+        ("orpo_loss", "chosen_logps", (0,), 0.5, NAN),
+        ("orpo_loss", "rejected_logps", (0,), 0.5, NAN),
         # optax-parity losses: the formulas as written
         ("perceptron_loss", "targets", (0, 0), 0.0, 0.0),  # neither ±1: max(0, -0·s)
         # t·sp(-s) + (1 - t)·sp(s) - t(1 - t) at s = 0.3, t = 1.5
@@ -835,7 +845,7 @@ def _covered():
     keys.add(("ctc_loss", "inf", None))
     keys.add(("ntxent_loss", "inf", None))  # test_ntxent_infinite_embedding
     for name, arg, _, _, _ in VALUE_CASES:
-        for kind in ("unit", "pm1", "01", "nonnegative", "keras_pm1"):
+        for kind in ("unit", "pm1", "01", "nonnegative", "keras_pm1", "nonpositive"):
             keys.add((name, kind, arg))
     for name in LABEL_LOSSES:
         keys.add((name, "labels", "labels"))
@@ -843,6 +853,8 @@ def _covered():
     keys.add(("multilabel_margin_loss", "multilabel", "labels"))  # test_multilabel_margin_label_*
     keys.add(("circle_loss", "inf", None))  # test_circle_infinite_embedding
     keys.add(("ctc_loss", "ctc", "labels"))
+    # grpo's mask is boolean here: tests/test_robustness_posttraining.py has the float-mask cases
+    keys.add(("grpo_loss", "mask01", "mask"))
     return keys
 
 
