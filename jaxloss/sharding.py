@@ -534,10 +534,11 @@ def vocab_parallel_linear_cross_entropy(
       hidden: ``[..., D]`` hidden states (float32 or bf16/fp16; matmuls accumulate in float32).
       weight: ``[D, V/n]`` this device's slice of the output projection.
       labels: global class ids ``[...]``.
-      axis_name, batch_axis_name, ignore_index, label_smoothing, z_loss, logit_softcap,
-        class_weights, weights, where, reduction: as :func:`vocab_parallel_cross_entropy` (the
-        softcap applies to ``hidden @ weight``, as in :func:`jaxloss.linear_cross_entropy`;
-        ``class_weights`` is this device's ``[V/n]`` slice).
+      axis_name, batch_axis_name, ignore_index, label_smoothing, z_loss: as
+        :func:`vocab_parallel_cross_entropy`.
+      logit_softcap, class_weights, weights, where, reduction: as
+        :func:`vocab_parallel_cross_entropy` (the softcap applies to ``hidden @ weight``, as in
+        :func:`jaxloss.linear_cross_entropy`; ``class_weights`` is this device's ``[V/n]`` slice).
       chunk_size: tokens per chunk (static; default ``min(tokens, 1024)``).
 
     Returns:
@@ -827,9 +828,11 @@ def sharded_cross_entropy(
       mesh: the :class:`jax.sharding.Mesh`.
       vocab_axis: mesh axis name the vocabulary is split over.
       batch_axis: mesh axis name (or ``None``) the batch is split over.
-      ignore_index, label_smoothing, z_loss, logit_softcap, class_weights, weights, where,
-        reduction: as :func:`jaxloss.sparse_softmax_cross_entropy` (``weights``/``where`` have
-        ``labels``' shape; ``class_weights`` is the global ``[V]``, split like the vocabulary).
+      ignore_index, label_smoothing, z_loss, logit_softcap: as
+        :func:`jaxloss.sparse_softmax_cross_entropy`.
+      class_weights, weights, where, reduction: as :func:`jaxloss.sparse_softmax_cross_entropy`
+        (``weights``/``where`` have ``labels``' shape; ``class_weights`` is the global ``[V]``,
+        split like the vocabulary).
 
     Returns:
       The reduced loss, or ``[B, ...]`` per-token losses for ``"none"`` (sharded like ``labels``).
