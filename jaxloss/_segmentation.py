@@ -416,7 +416,8 @@ def generalized_dice_loss(
     tmin = jnp.min(jnp.where(present, tsum, jnp.full_like(tsum, jnp.inf)), axis=-1, keepdims=True)
     tmin = jnp.where(any_present, tmin, jnp.ones_like(tmin))
     # ŵ_c = w_c / max w = (min T / T_c)² ∈ (0, 1]; absent classes (T_c = 0) get the max weight, 1
-    ratio_c = tmin / jnp.where(present, tsum, jnp.ones_like(tsum))
+    # _ratio's derivative (dn − r·dd)/d: autodiff's −n·dd/d² underflows d² at T_c ~ 1e-227 (float64)
+    ratio_c = _ratio(tmin, jnp.where(present, tsum, jnp.ones_like(tsum)))
     w = jnp.where(present, ratio_c * ratio_c, jnp.ones_like(tsum))
     eps = as_hyper(epsilon, dtype)
     numerator = 2.0 * jnp.sum(w * intersection, axis=-1) + eps

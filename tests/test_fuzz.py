@@ -724,3 +724,18 @@ def test_regression_kl_log_and_probability_forms_differ_only_by_the_clamp():
     b = jaxloss.kl_divergence_from_probabilities(p, t, reduction="none")
     np.testing.assert_allclose(_np(a), [-np.log(1.1125369292536007e-308)], rtol=1e-12)
     np.testing.assert_allclose(_np(b), [100.0], rtol=1e-12)
+
+
+def test_regression_generalized_dice_target_gradient_with_a_denormal_class_volume():
+    # long-profile finding: a present class of volume 1.7e-227 (float64) gave a NaN target
+    # gradient (d(min T / T_c)/dT_c = -min T / T_c², and T_c² underflows to 0)
+    p = np.zeros((1, 4, 3))
+    t = np.zeros((1, 4, 3))
+    t[0, 2, 0], t[0, 2, 1] = 1.0, 1.71188121e-227
+
+    def f(p, t):
+        return jaxloss.generalized_dice_loss(p, t, epsilon=0.0)
+
+    gp, gt = jax.jit(jax.grad(f, argnums=(0, 1)))(jnp.asarray(p), jnp.asarray(t))
+    assert np.all(np.isfinite(np.asarray(gp))) and np.all(np.isfinite(np.asarray(gt)))
+    assert float(f(jnp.asarray(p), jnp.asarray(t))) == 1.0  # nothing predicted: Dice 0
