@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -168,3 +172,26 @@ def debug_nans():
         yield
     finally:
         jax.config.update("jax_debug_nans", prev)
+
+
+def run_cases_on_8_host_devices(cases_file: str) -> None:
+    """Runs ``pytest cases_file`` in its own process with 8 CPU devices and asserts that it passed
+    with nothing skipped (XLA's host device count must be fixed before JAX starts; the rest of the
+    suite keeps a single device)."""
+    env = dict(os.environ)
+    env["XLA_FLAGS"] = (
+        env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
+    ).strip()
+    env["JAX_PLATFORMS"] = "cpu"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", cases_file],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    tail = (proc.stdout + proc.stderr)[-6000:]
+    print(tail)
+    assert proc.returncode == 0, tail
+    assert " passed" in proc.stdout and "skipped" not in proc.stdout.splitlines()[-1], tail
