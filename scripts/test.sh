@@ -12,12 +12,16 @@ python3 -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
 "$VENV/bin/python" -m pip install -q -e ".[test]" "torch==2.13.0"
 export PYTHONUNBUFFERED=1
-# The default tier compiles ~2000 small XLA programs and compiling is ~75% of its CPU time. LLVM
-# code generation at -O0 (XLA's HLO passes, hence every numerical rewrite, are unchanged) cuts the
-# suite's CPU time by about a fifth; the exhaustive tier (scripts/test_slow.sh) keeps XLA's default
-# flags, so the optimised code generation is tested there. JAXLOSS_TEST_FAST_COMPILE=0 turns it off.
+# The default tier compiles ~2000 small XLA programs and compiling is most of its CPU time. These
+# XLA CPU flags change only how the HLO is turned into machine code, never the HLO pipeline where
+# every numerical rewrite happens: LLVM code generation at -O0 without its expensive passes, XLA's
+# loop emitters instead of the MLIR fusion emitters, and one code-generation module per program
+# (tests/TIERS.md has the measurements). The exhaustive tier (scripts/test_slow.sh) keeps XLA's
+# defaults, so the default code generation stays tested there. JAXLOSS_TEST_FAST_COMPILE=0 turns
+# them off; tests that must see XLA's default code generation strip JAXLOSS_FAST_COMPILE_FLAGS.
 if [ "${JAXLOSS_TEST_FAST_COMPILE:-1}" != "0" ]; then
-  export XLA_FLAGS="${XLA_FLAGS:-} --xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+  export JAXLOSS_FAST_COMPILE_FLAGS="--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true --xla_cpu_use_fusion_emitters=false --xla_cpu_parallel_codegen_split_count=1"
+  export XLA_FLAGS="${XLA_FLAGS:-} $JAXLOSS_FAST_COMPILE_FLAGS"
 fi
 WORKERS="${JAXLOSS_TEST_WORKERS:-2}"
 XDIST=()
