@@ -174,17 +174,18 @@ def debug_nans():
         jax.config.update("jax_debug_nans", prev)
 
 
-def run_cases_on_8_host_devices(cases_file: str) -> None:
-    """Runs ``pytest cases_file`` in its own process with 8 CPU devices and asserts that it passed
-    with nothing skipped (XLA's host device count must be fixed before JAX starts; the rest of the
-    suite keeps a single device)."""
+def run_cases_on_8_host_devices(*cases_files: str) -> None:
+    """Runs ``pytest cases_files...`` in one process of its own with 8 CPU devices and asserts that
+    it passed with nothing skipped (XLA's host device count must be fixed before JAX starts; the
+    rest of the suite keeps a single device). One process for all the files: JAX and pytest start
+    once."""
     env = dict(os.environ)
     env["XLA_FLAGS"] = (
         env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
     ).strip()
     env["JAX_PLATFORMS"] = "cpu"
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", cases_file],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *cases_files],
         cwd=Path(__file__).resolve().parents[1],
         env=env,
         capture_output=True,

@@ -1,6 +1,6 @@
 """Vocabulary-parallel token log-probs (issue 13) on 8 CPU host devices.
 
-Not collected by the main test run (it keeps one device): ``tests/test_sharding_post_training.py``
+Not collected by the main test run (it keeps one device): ``tests/test_sharding.py``
 runs this file in its own process with ``--xla_force_host_platform_device_count=8``. Few compiles:
 one jitted function per form and mesh returns the outputs and the gradients for a random
 cotangent; the single-device references (float64) are jitted once and shared by the meshes.
@@ -32,7 +32,7 @@ TAU, CAP = 1.7, 4.0
 
 def _mesh(shape):
     if jax.device_count() < 8:
-        pytest.skip("needs 8 host devices (run through tests/test_sharding_post_training.py)")
+        pytest.skip("needs 8 host devices (run through tests/test_sharding.py)")
     return jax.make_mesh(shape, ("data", "model"), axis_types=(AxisType.Auto,) * 2)
 
 

@@ -5,7 +5,7 @@ loss (never a silent 0), in every reduction, with the single-device gradients; b
 raise the single-device errors naming the public function and the global shapes; and
 ``jaxloss.checked`` must work on the sharded losses.
 
-Not collected by the main test run (it keeps one device): ``tests/test_sharding_robustness.py``
+Not collected by the main test run (it keeps one device): ``tests/test_sharding.py``
 runs this file in its own process with ``--xla_force_host_platform_device_count=8``. Few compiles:
 one jitted function per option set evaluates every invalid-input case (same shapes).
 """
@@ -40,7 +40,7 @@ REDUCTIONS = ("none", "mean", "sum")
 
 def _mesh():
     if jax.device_count() < 8:
-        pytest.skip("needs 8 host devices (run through tests/test_sharding_robustness.py)")
+        pytest.skip("needs 8 host devices (run through tests/test_sharding.py)")
     return jax.make_mesh((2, 4), ("data", "model"), axis_types=(AxisType.Auto,) * 2)
 
 

@@ -1,4 +1,8 @@
-"""Runs the sharded-loss tests (tests/sharded_cases.py) in their own process with 8 CPU devices.
+"""Runs the sharded-loss tests in one process of their own with 8 CPU devices:
+tests/sharded_cases.py (the sharded losses equal single device, meshes x options, collectives),
+tests/sharded_robustness_cases.py (issue 11: invalid input to the sharded losses) and
+tests/sharded_post_training_cases.py (issue 13: vocabulary-parallel token log-probs and entropy
+equal single device, gradients, label rule, collectives).
 
 The rest of the suite keeps a single device; XLA's host device count must be fixed before JAX
 starts, hence the separate process.
@@ -15,12 +19,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_sharded_cases_on_8_host_devices():
-    run_cases_on_8_host_devices("tests/sharded_cases.py")
+    run_cases_on_8_host_devices(
+        "tests/sharded_cases.py",
+        "tests/sharded_robustness_cases.py",
+        "tests/sharded_post_training_cases.py",
+    )
 
 
 def test_sharded_lm_head_example_runs():
     env = dict(os.environ)
-    env.pop("XLA_FLAGS", None)
+    # the example sets its own device count; only the test tier's compile-speed flags carry over
+    env["XLA_FLAGS"] = env.get("JAXLOSS_FAST_COMPILE_FLAGS", "")
     env["JAX_PLATFORMS"] = "cpu"
     proc = subprocess.run(
         [
