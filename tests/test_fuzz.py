@@ -36,6 +36,7 @@ from hypothesis.extra import numpy as hnp
 
 import jaxloss
 from tests import fuzz_strategies as fs
+from tests.helpers import cover_once_params
 
 LOSSES = sorted(jaxloss.list_losses())
 
@@ -149,8 +150,16 @@ def _expected(case, none, w, m):
     return (s / den.sum() if den.sum() != 0 else 0.0), s
 
 
+def _first_of_each_family(names):
+    """Default tier: the first loss of each family module (tests/TIERS.md, third pass); the other
+    nodes run in the exhaustive tier (``-m slow``), and every loss in the long profile."""
+    return cover_once_params(
+        [pytest.param(n, id=n) for n in names], lambda p: {jaxloss.get(p.values[0]).__module__}
+    )
+
+
 @pytest.mark.fuzz
-@pytest.mark.parametrize("name", LOSSES)
+@pytest.mark.parametrize("name", _first_of_each_family(LOSSES))
 @given(d=st.data())
 @_logged(lambda name, d: "properties[" + name + "]")
 def test_fuzz_properties(name, d):
@@ -507,7 +516,7 @@ NO_MINIMUM = {"poisson_nll_loss", "gaussian_nll_loss", "ntxent_loss", "grpo_loss
 
 
 @pytest.mark.fuzz
-@pytest.mark.parametrize("name", [n for n in LOSSES if n not in NO_MINIMUM])
+@pytest.mark.parametrize("name", _first_of_each_family([n for n in LOSSES if n not in NO_MINIMUM]))
 @given(d=st.data())
 @_logged(lambda name, d: "perfect[" + name + "]")
 def test_fuzz_perfect_prediction(name, d):
