@@ -66,6 +66,9 @@ _STATIC = frozenset(
         "p",
         "return_entropy",
         "loss_type",
+        "smooth_numerator",
+        "activation",
+        "class_weighting",
     }
 )
 
@@ -151,6 +154,16 @@ def _value_check(arg, invalid, what, class_axis=False):
 def in_unit_interval(arg):
     """Probabilities (or binary / soft targets) in [0, 1]; NaN fails too."""
     return _value_check(arg, lambda x: ~((x >= 0) & (x <= 1)), "must be in [0, 1]", class_axis=True)
+
+
+def probabilities_or_logits(arg):
+    """Probabilities in [0, 1]; logits (finite or ±inf, no NaN) where ``activation`` is given."""
+    probabilities, logits = in_unit_interval(arg), finite(arg, allow_inf=True)
+
+    def check(name, args):
+        (probabilities if args.get("activation") is None else logits)(name, args)
+
+    return check
 
 
 def plus_minus_one(arg):
@@ -360,9 +373,10 @@ SPECS: dict[str, tuple[Callable, ...]] = {
     "js_divergence": (_F("log_predictions", allow_neg_inf=True), in_unit_interval("targets")),
     # segmentation
     **{
-        n: (in_unit_interval("probabilities"), in_unit_interval("targets"))
-        for n in ("dice_loss", "tversky_loss", "jaccard_loss", "generalized_dice_loss")
+        n: (probabilities_or_logits("probabilities"), in_unit_interval("targets"))
+        for n in ("dice_loss", "tversky_loss", "jaccard_loss")
     },
+    "generalized_dice_loss": (in_unit_interval("probabilities"), in_unit_interval("targets")),
     # metric learning and ranking
     "cosine_distance": (_F("predictions"), _F("targets")),
     "cosine_similarity_loss": (_F("predictions"), _F("targets")),
