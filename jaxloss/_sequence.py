@@ -197,10 +197,11 @@ def ctc_loss(
         blank between each pair of repeated labels; or one whose only paths pass through ``-inf``
         logits) give ``+inf``, the exact ``-log 0``, as PyTorch does, but never NaN: their
         gradient is exactly 0, and a ``weights`` entry of 0 or ``where=False`` removes them
-        (``0·inf`` is never formed). optax returns a large finite number instead. A ``"mean"``
-        over a batch containing one is ``+inf``; use ``zero_infinity=True`` (or ``where``) to
-        train through such data. ``jaxloss.get("CTCLoss")`` is PyTorch's class (its argument
-        layout, ``reduction="mean"`` per target length).
+        (``0·inf`` is never formed). optax returns a large finite number instead (so does
+        ``log_epsilon``, above). A ``"mean"`` over a batch containing one is ``+inf``; use
+        ``zero_infinity=True`` (or ``where``) to train through such data.
+        ``jaxloss.get("CTCLoss")`` is PyTorch's class (its argument layout, ``reduction="mean"``
+        per target length).
       - The value is clamped at 0, so rounding never yields a negative loss. An empty target
         (``L_b = 0``) gives ``-Σ_t log softmax(logits_t)_blank``; an empty input with an empty
         target gives 0.

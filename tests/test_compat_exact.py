@@ -217,7 +217,16 @@ def test_optax_dice_family_and_l2_loss_match_optax():
     for mod in (optax.losses, jo):
         with pytest.raises(ValueError, match="sum to 1"):
             _peer(mod.binary_dice_loss, jnp.asarray(probs[..., 0]), t[..., 0], apply_sigmoid=False)
-    # gradients too (the class weights depend on the targets only through the frequencies)
+
+
+@pytest.mark.slow
+def test_optax_dice_family_and_l2_loss_gradients_match_optax():
+    optax = _optax()
+    from jaxloss.compat import optax as jo
+
+    x, t = _seg_logits()
+    probs = _softmax(x)
+    # the gradients (the class weights depend on the targets only through the frequencies)
     for name in ("multiclass_generalized_dice_loss", "l2_loss"):
         args = (x, t) if name != "l2_loss" else (x, probs)
         g_want = jax.grad(lambda a, n=name: jnp.sum(_peer(getattr(optax.losses, n), a, args[1])))(
@@ -383,7 +392,6 @@ def test_unqualified_kldivloss_is_pytorch():
             lambda a, b, kw=kw: loss(a, b, **kw),
             x,
             (target,),
-            grad=kw == {},
         )
     # default "mean": PyTorch's element count, not jaxloss' "mean" (the batchmean)
     mean = float(loss(jnp.asarray(x), jnp.asarray(t)))
@@ -441,6 +449,22 @@ def test_unqualified_ctcloss_is_pytorch():
         log_probs,
         (shifted, input_lengths, target_lengths),
     )
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides")
+def test_unqualified_kldivloss_gradients_are_pytorch():
+    torch = pytest.importorskip("torch")
+    x, t = _kl_case()
+    for kw in _KL_OPTIONS:
+        target = np.log(t) if kw.get("log_target") else t
+        _torch_vs_jax(
+            lambda a, b, kw=kw: torch.nn.KLDivLoss(**kw)(a, b),
+            lambda a, b, kw=kw: jaxloss.get("KLDivLoss")(a, b, **kw),
+            x,
+            (target,),
+            grad=True,
+        )
 
 
 @pytest.mark.slow
