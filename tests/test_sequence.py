@@ -522,4 +522,6 @@ def test_errors():
 def test_registry():
     assert "ctc_loss" in jaxloss.list_losses()
     assert jaxloss.get("ctc_loss") is jaxloss.ctc_loss
-    assert jaxloss.get("ctcloss").canonical is jaxloss.ctc_loss
+    # case-insensitive; PyTorch's class (issue 10), whose canonical layout is ctc_loss
+    assert jaxloss.get("ctcloss").__name__ == "CTCLoss"
+    assert "jaxloss.ctc_loss" in jaxloss.get("ctcloss").__doc__
