@@ -106,6 +106,8 @@ def _torch_class_alias(name: str, fallback: Callable) -> Callable:
 
     if jaxloss_only:  # the canonical loss's signature and metadata (calls may reach it)
         alias = functools.wraps(fallback)(alias)
+        alias.canonical = getattr(fallback, "canonical", fallback)  # what jaxloss.checked checks
+        alias.bound_options = dict(getattr(fallback, "bound_options", {}))
         rest = (
             f"; calls that use jaxloss-only options ({', '.join(sorted(jaxloss_only))}) run "
             f":func:`jaxloss.{canonical}` with the class axis 1 unless ``axis`` is given."

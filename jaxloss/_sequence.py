@@ -177,6 +177,15 @@ def ctc_loss(
     Returns:
       A scalar, or ``[B]`` for ``"none"``, in the computation dtype (float32 for half inputs).
 
+    Raises:
+      ValueError: inputs of mismatched shapes, a ``blank_id`` out of range, an unknown
+        ``reduction``, or a concrete ``log_epsilon`` ≥ 0 (it stands in for log 0) or not a scalar.
+      TypeError: a ``blank_id`` that is not a static int, a ``zero_infinity`` that is not a bool,
+        complex or non-numeric inputs.
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only: a traced
+    ``log_epsilon`` ≥ 0 is used as written (impossible states then outweigh possible ones).
+
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
@@ -276,7 +285,8 @@ def _ctc(
     if not 0 <= blank_id < num_classes:
         raise ValueError(f"{name}: 'blank_id'={blank_id} is out of range for {num_classes} classes")
     if log_epsilon is not None:
-        val.check_ranges(name, log_epsilon=log_epsilon)
+        # one declared range (ctc_loss's) serves both entry points; the message names the caller
+        val.check_range(name, "log_epsilon", log_epsilon, val.RANGES["ctc_loss"]["log_epsilon"])
         if jnp.ndim(log_epsilon) != 0:
             raise ValueError(
                 f"{name}: 'log_epsilon' must be a scalar, got shape {jnp.shape(log_epsilon)}"
@@ -318,7 +328,6 @@ def _ctc(
     return (reduced, alphas) if with_alphas else reduced
 
 
-@val.declare_ranges(log_epsilon=val.Range(hi=0.0, hi_open=True))
 def ctc_loss_with_forward_probs(
     logits: ArrayLike,
     logit_paddings: ArrayLike,
@@ -357,6 +366,12 @@ def ctc_loss_with_forward_probs(
       (scalar, or ``[B]`` for ``"none"``), and the ``[T, B, N + 1]`` and ``[T, B, N]`` log-α in
       the computation dtype; ``-inf`` marks an unreachable state (exact; with ``log_epsilon``,
       optax's multiples of it).
+
+    Raises:
+      ValueError: as :func:`ctc_loss`, e.g. a concrete ``log_epsilon`` ≥ 0.
+      TypeError: as :func:`ctc_loss`.
+
+    A traced ``log_epsilon`` ≥ 0 is used as written (``jaxloss.checked`` covers :func:`ctc_loss`).
 
     Examples:
       >>> import jax.numpy as jnp
