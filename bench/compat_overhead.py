@@ -1,4 +1,5 @@
-"""What the optax skin costs: ``jaxloss.compat.optax`` vs the canonical loss it wraps.
+"""What the compat skins cost: ``jaxloss.compat.optax`` (and Keras' dice / tversky) vs the
+canonical loss each wraps.
 
 For each pair, ``jax.jit(jax.value_and_grad(sum ∘ loss))`` is compiled for the same inputs; the
 table reports the compiled HLO text size (``compiled.as_text()``) of the compat function over the
@@ -23,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxloss
+from jaxloss.compat import keras as jk
 from jaxloss.compat import optax as jo
 
 
@@ -38,6 +40,18 @@ def cases(n: int, c: int):
     b = jnp.asarray(rng.random((n, c)) > 0.5, jnp.float32)
     p = jnp.asarray(rng.normal(size=(n, c)), jnp.float32)
     none = dict(reduction="none")
+    # segmentation: [n/4, 4, c] logits / one-hot targets (classes last, one spatial axis)
+    seg_x, seg_t = x.reshape(n // 4, 4, c), t.reshape(n // 4, 4, c)
+    seg_p = jax.nn.sigmoid(seg_x)
+    seg_b = jnp.asarray(rng.random((n // 4, 4, c)) > 0.5, jnp.float32)
+    # CTC: [B, 16, c] logits, 4 labels per sequence (one padded), the last frame of row 0 padded
+    b_ctc = max(n // 64, 2)
+    ctc_x = jnp.asarray(rng.normal(size=(b_ctc, 16, c)), jnp.float32)
+    ctc_xp = jnp.zeros((b_ctc, 16), jnp.float32).at[0, -1].set(1.0)
+    ctc_l = jnp.asarray(rng.integers(1, c, (b_ctc, 4)), jnp.int32)
+    ctc_lp = jnp.zeros((b_ctc, 4), jnp.float32).at[:, -1].set(1.0)
+    mask = jnp.asarray(rng.random((n, c)) > 0.2)
+    seg = dict(activation="softmax", axis=(1,), **none)
     return [
         (
             "softmax_cross_entropy",
@@ -87,6 +101,54 @@ def cases(n: int, c: int):
             lambda a, b_: jaxloss.multiclass_sparsemax_loss(a, b_, **none),
             (x, y),
         ),
+        (
+            "l2_loss",
+            jo.l2_loss,
+            lambda a, b_: jaxloss.mean_squared_error(a, b_, weights=0.5, **none),
+            (x, p),
+        ),
+        (
+            "dice_loss",
+            jo.dice_loss,
+            lambda a, b_: jnp.mean(jaxloss.tversky_loss(a, b_, **seg), axis=-1),
+            (seg_x, seg_t),
+        ),
+        (
+            "multiclass_generalized_dice_loss",
+            jo.multiclass_generalized_dice_loss,
+            lambda a, b_: jnp.mean(
+                jaxloss.tversky_loss(a, b_, class_weighting="inverse_square_frequency", **seg)
+            ),
+            (seg_x, seg_t),
+        ),
+        (
+            "ctc_loss",
+            jo.ctc_loss,
+            lambda *a: jaxloss.ctc_loss(*a, log_epsilon=-1e5, **none),
+            (ctc_x, ctc_xp, ctc_l, ctc_lp),
+        ),
+        (
+            "smooth_labels (where)",
+            lambda a, m: jo.smooth_labels(a, 0.1, where=m),
+            lambda a, m: jaxloss.smooth_labels(a, 0.1, where=m),
+            (t, mask),
+        ),
+        (
+            "keras dice",
+            lambda a, b_: jk.dice(b_, a, axis=(1, 2)),
+            lambda a, b_: jaxloss.dice_loss(
+                a, b_, smooth=1e-7, smooth_numerator=False, axis=(1, 2), **none
+            ),
+            (seg_p, seg_b),
+        ),
+        (
+            "keras tversky",
+            lambda a, b_: jk.tversky(b_, a, alpha=0.3, beta=0.7, axis=(1, 2)),
+            lambda a, b_: jaxloss.tversky_loss(
+                a, b_, alpha=0.3, beta=0.7, smooth=1e-7, smooth_numerator=False, axis=(1, 2), **none
+            ),
+            (seg_p, seg_b),
+        ),
     ]
 
 
@@ -133,7 +195,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     n, c, rounds, reps = (64, 16, 3, 3) if a.smoke else (a.n, a.c, a.rounds, a.reps)
     rows = run(n, c, rounds, reps)
-    print(f"compat.optax vs canonical, value_and_grad, [{n}, {c}] float32, {jax.devices()[0]}")
+    print(f"compat vs canonical, value_and_grad, [{n}, {c}] float32, {jax.devices()[0]}")
     head = f"{'loss':44s} {'HLO compat':>10s} {'canonical':>10s} {'ratio':>6s}"
     print(head + f" {'µs compat':>10s} {'canonical':>10s} {'ratio':>6s}")
     for name, hc, hk, hr, tc, tk, tr in rows:

@@ -202,7 +202,7 @@ def collect() -> tuple[list[Entry], list[Alias]]:
         if target is None and getattr(fn, "__name__", None) in entries:
             target, note = fn, ""  # the canonical function itself under another name
         if target is None:  # a wrapper of its own: attach it to the loss its docstring names
-            named = re.findall(r"(?:jaxloss\.|:func:`)(\w+)", _doc(fn))
+            named = re.findall(r"(?:jaxloss\.|:func:`(?:jaxloss\.)?)(\w+)", _doc(fn))
             target = next((jaxloss.get(n) for n in named if n in entries), None)
         alias = Alias(name, options if options else None, note)
         if target is not None and target.__name__ in entries:

@@ -66,6 +66,9 @@ _STATIC = frozenset(
         "p",
         "return_entropy",
         "loss_type",
+        "smooth_numerator",
+        "activation",
+        "class_weighting",
     }
 )
 
@@ -134,23 +137,35 @@ def finite(arg, allow_neg_inf=False, allow_inf=False, mask_arg=None):
     return check
 
 
-def _value_check(arg, invalid, what, class_axis=False):
-    """A check that reports every unmasked entry of ``arg`` where ``invalid(x)`` holds."""
+def _value_check(arg, invalid, what, class_axis=False, logits_with=None):
+    """A check that reports every unmasked entry of ``arg`` where ``invalid(x)`` holds.
+
+    ``logits_with`` names an option (``activation``) that, when set, makes ``arg`` logits: then
+    only NaN is reported.
+    """
 
     def check(name, args):
         x = jnp.asarray(args[arg])
-        bad = invalid(x)
+        logits = logits_with is not None and args.get(logits_with) is not None
+        bad = jnp.isnan(x) if logits else invalid(x)
         mask = _mask_for(args, x.shape, axis=args.get("axis") if class_axis else None)
         if mask is not None:
             bad = bad & mask
-        _report(name, arg, bad, x, what)
+        _report(name, arg, bad, x, "must not be NaN" if logits else what)
 
     return check
 
 
-def in_unit_interval(arg):
-    """Probabilities (or binary / soft targets) in [0, 1]; NaN fails too."""
-    return _value_check(arg, lambda x: ~((x >= 0) & (x <= 1)), "must be in [0, 1]", class_axis=True)
+def in_unit_interval(arg, logits_with=None):
+    """Probabilities (or binary / soft targets) in [0, 1]; NaN fails too. With ``logits_with``
+    set in the call (segmentation's ``activation``), ``arg`` holds logits: only NaN fails."""
+    return _value_check(
+        arg,
+        lambda x: ~((x >= 0) & (x <= 1)),
+        "must be in [0, 1]",
+        class_axis=True,
+        logits_with=logits_with,
+    )
 
 
 def plus_minus_one(arg):
@@ -360,9 +375,10 @@ SPECS: dict[str, tuple[Callable, ...]] = {
     "js_divergence": (_F("log_predictions", allow_neg_inf=True), in_unit_interval("targets")),
     # segmentation
     **{
-        n: (in_unit_interval("probabilities"), in_unit_interval("targets"))
-        for n in ("dice_loss", "tversky_loss", "jaccard_loss", "generalized_dice_loss")
+        n: (in_unit_interval("probabilities", "activation"), in_unit_interval("targets"))
+        for n in ("dice_loss", "tversky_loss", "jaccard_loss")
     },
+    "generalized_dice_loss": (in_unit_interval("probabilities"), in_unit_interval("targets")),
     # metric learning and ranking
     "cosine_distance": (_F("predictions"), _F("targets")),
     "cosine_similarity_loss": (_F("predictions"), _F("targets")),

@@ -94,9 +94,10 @@ def kl_divergence(
       - ``"mean"`` here divides by the number of remaining positions (PyTorch's ``"batchmean"``
         for ``[batch, classes]`` inputs). PyTorch's own ``reduction="mean"`` divides by the
         number of *elements* (``batch × classes``), which is not the KL divergence; to reproduce
-        it, use ``reduction="sum"`` and divide by ``log_predictions.size``. The ``KLDivLoss`` /
-        ``kl_div`` aliases keep this ``"mean"`` (``"batchmean"``): PyTorch itself warns that its
-        element-count ``"mean"`` is not the divergence and will change to ``"batchmean"``.
+        it, use ``reduction="sum"`` and divide by ``log_predictions.size``. The ``kl_div`` alias
+        keeps this ``"mean"`` (``"batchmean"``); ``jaxloss.get("KLDivLoss")`` is PyTorch's class
+        in full (its element-count ``"mean"``, ``"batchmean"``, ``log_target``), computed by
+        ``jaxloss.compat.torch``.
       - Where PyTorch's element-wise term forms ``0·(−inf)`` (a zero target on a ``-inf``
         log-prediction) and returns NaN, jaxloss returns the exact 0.
       - Numerics: zero targets contribute exactly 0 and ``-inf`` log-predictions there give a
@@ -357,6 +358,8 @@ LOSSES = (
 ALIASES = {
     **{fn.__name__: fn for fn in LOSSES},
     "kl_div": kl_divergence,
+    # the registry replaces this entry by PyTorch's class (element-count "mean", "batchmean",
+    # log_target) computed by jaxloss.compat.torch
     "KLDivLoss": kl_divergence,
     # Keras `kl_divergence`: both inputs clipped to [1e-7, 1] (keras.backend.epsilon())
     "kullback_leibler_divergence": bind(

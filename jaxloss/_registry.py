@@ -54,12 +54,31 @@ _EXTRA: dict[str, Callable] = {}  # losses that live outside the family modules 
 
 _PEERS = ("optax", "torch", "keras")
 
-# PyTorch loss classes whose unqualified name must carry PyTorch's semantics beyond the bound
-# options of their family alias: class dimension 1 on [N, C, d1, ...] inputs, probability targets.
-_TORCH_CLASS_DIM = ("CrossEntropyLoss", "NLLLoss")
 # jaxloss-only options: a call using one of them stays on the canonical loss (class axis 1 unless
 # ``axis`` is given); any other call is PyTorch's class, constructed with the options
 _JAXLOSS_ONLY = frozenset({"axis", "class_weights", "z_loss", "logit_softcap", "weights", "where"})
+# PyTorch loss classes whose unqualified name must carry PyTorch's semantics beyond the bound
+# options of their family alias, each with its jaxloss-only options and what PyTorch's class does
+# differently from the canonical loss
+_TORCH_CLASSES = {
+    "CrossEntropyLoss": (
+        _JAXLOSS_ONLY,
+        "class dimension 1, ``ignore_index=-100``, probability targets",
+    ),
+    "NLLLoss": (_JAXLOSS_ONLY, "class dimension 1, ``ignore_index=-100``"),
+    "KLDivLoss": (
+        frozenset({"axis", "log_targets", "weights", "where"}),
+        'point-wise ``target·(log target − input)``; ``reduction="mean"`` over all elements, '
+        '``"batchmean"``, ``log_target``',
+    ),
+    # PyTorch's argument layout (log_probs [T, N, C], targets, input_lengths, target_lengths) has
+    # no jaxloss-only options: the canonical layout is ``ctc_loss`` / ``ctc``
+    "CTCLoss": (
+        frozenset(),
+        "``(log_probs [T, N, C], targets, input_lengths, target_lengths)``, ``blank``, "
+        '``reduction="mean"`` dividing each loss by its target length, ``zero_infinity``',
+    ),
+}
 
 
 def _peer_module(lib: str):
@@ -76,21 +95,29 @@ def _peer_module(lib: str):
 @functools.lru_cache(maxsize=None)
 def _torch_class_alias(name: str, fallback: Callable) -> Callable:
     """``get("CrossEntropyLoss")``: PyTorch's class semantics in full, jaxloss options kept."""
+    jaxloss_only, semantics = _TORCH_CLASSES[name]
+    canonical = getattr(fallback, "canonical", fallback).__name__
 
-    @functools.wraps(fallback)
     def alias(input, target, *rest, **options):
-        if _JAXLOSS_ONLY.intersection(options):
+        if jaxloss_only.intersection(options):
             options.setdefault("axis", 0 if len(getattr(input, "shape", ())) == 1 else 1)
             return fallback(input, target, *rest, **options)
         return getattr(_peer_module("torch"), name)(**options)(input, target, *rest)
 
+    if jaxloss_only:  # the canonical loss's signature and metadata (calls may reach it)
+        alias = functools.wraps(fallback)(alias)
+        alias.canonical = getattr(fallback, "canonical", fallback)  # what jaxloss.checked checks
+        alias.bound_options = dict(getattr(fallback, "bound_options", {}))
+        rest = (
+            f"; calls that use jaxloss-only options ({', '.join(sorted(jaxloss_only))}) run "
+            f":func:`jaxloss.{canonical}` with the class axis 1 unless ``axis`` is given."
+        )
+    else:
+        rest = f"; the canonical argument layout is :func:`jaxloss.{canonical}`."
     alias.__name__ = alias.__qualname__ = name
     alias.__doc__ = (
-        f"PyTorch's ``torch.nn.{name}(**options)(input, target)`` (class dimension 1, "
-        "``ignore_index=-100``, ...) computed by :mod:`jaxloss.compat.torch`; calls that use "
-        f"jaxloss-only options ({', '.join(sorted(_JAXLOSS_ONLY))}) run "
-        f":func:`jaxloss.{getattr(fallback, 'canonical', fallback).__name__}` with the class "
-        "axis 1 unless ``axis`` is given."
+        f"PyTorch's ``torch.nn.{name}(**options)(input, target, ...)`` ({semantics}) computed by "
+        ":mod:`jaxloss.compat.torch`" + rest
     )
     return alias
 
@@ -104,7 +131,7 @@ def _table() -> dict[str, tuple[str, Callable]]:
             if key in table and table[key][1] is not fn:
                 raise RuntimeError(f"jaxloss registry: the name {name!r} is bound twice")
             table[key] = (name, fn)
-    for name in _TORCH_CLASS_DIM:
+    for name in _TORCH_CLASSES:
         key = name.lower()
         if key in table:
             table[key] = (name, _torch_class_alias(name, table[key][1]))

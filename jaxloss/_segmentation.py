@@ -1,4 +1,4 @@
-"""Segmentation overlap losses: (probabilities, targets), one value per batch row.
+r"""Segmentation overlap losses: (probabilities, targets), one value per batch row.
 
 Inputs are soft masks with a leading batch axis, e.g. ``[batch, height, width]`` or
 ``[batch, height, width, classes]``. By default (``axis=None``) the overlap sums run over every
@@ -10,6 +10,19 @@ remaining axes (e.g. ``axis=(1, 2)`` on ``[B, H, W, C]`` gives a per-class loss 
 Every ratio below is guarded: a row whose denominator is exactly 0 (possible only with
 ``smooth = 0`` and an empty prediction and target) has ratio 1, hence loss 0 (two empty masks
 agree perfectly), with a zero gradient — never 0/0.
+
+Options shared by :func:`dice_loss`, :func:`tversky_loss` and :func:`jaccard_loss` (all static):
+
+- ``smooth_numerator`` (default ``True``): ``smooth`` is added to numerator and denominator of the
+  ratio; ``False`` adds it to the denominator only (Keras' ``backend.epsilon()`` convention),
+  so an empty row has ratio 0, loss 1 (for ``smooth > 0``).
+- ``activation`` (default ``None``: the inputs are probabilities): ``"sigmoid"`` applies σ to each
+  element, ``"softmax"`` a softmax over the last axis (the class axis) — the inputs are logits.
+- ``class_weighting`` (default ``None``): ``"inverse_square_frequency"`` multiplies each class's
+  loss by :math:`\hat w_c = C\,v_c / \sum_{c'} v_{c'}`, :math:`v_c = 1/(T_c^2 + 10^{-7})`, where
+  :math:`T_c` is the target volume of class ``c`` (the last axis, not summed) over the whole batch
+  and :math:`C` the number of classes (the weights average to 1; optax's generalized-Dice
+  weighting).
 """
 
 from __future__ import annotations
@@ -19,23 +32,55 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from . import _validation as val
-from ._numerics import as_hyper, compute_dtype
+from ._numerics import as_hyper, compute_dtype, softmax
 from ._reduction import apply_reduction
 from ._validation import check_axis, check_same_shape
 
 __all__ = ["dice_loss", "tversky_loss", "jaccard_loss", "generalized_dice_loss"]
 
 
+_ACTIVATIONS = (None, "sigmoid", "softmax")
+_CLASS_WEIGHTINGS = (None, "inverse_square_frequency")
+
+
+def _check_options(name: str, smooth_numerator, activation, class_weighting) -> bool:
+    """The static options shared by dice / tversky / jaccard; returns ``smooth_numerator``."""
+    if activation not in _ACTIVATIONS:
+        raise ValueError(
+            f"{name}: 'activation' must be None, 'sigmoid' or 'softmax', got {activation!r}"
+        )
+    if class_weighting not in _CLASS_WEIGHTINGS:
+        raise ValueError(
+            f"{name}: 'class_weighting' must be None or 'inverse_square_frequency', "
+            f"got {class_weighting!r}"
+        )
+    return val.check_bool_flag(name, "smooth_numerator", smooth_numerator)
+
+
 def _inputs(
-    name: str, probabilities: ArrayLike, targets: ArrayLike, axis: int | tuple[int, ...] | None
+    name: str,
+    probabilities: ArrayLike,
+    targets: ArrayLike,
+    axis: int | tuple[int, ...] | None,
+    activation: str | None = None,
 ) -> tuple[jax.Array, jax.Array, tuple[int, ...], jnp.dtype]:
-    """(probabilities, targets) in the computation dtype and the summed axes, after the checks."""
+    """(probabilities, targets) in the computation dtype and the summed axes, after the checks.
+
+    With ``activation``, ``probabilities`` holds logits and is mapped through σ or the softmax
+    over the last axis.
+    """
     probabilities = val.as_real_array(name, "probabilities", probabilities)
     targets = val.as_real_array(name, "targets", targets)
     check_same_shape(name, "probabilities", probabilities, "targets", targets)
     dtype = compute_dtype(probabilities)
     p = probabilities.astype(dtype)
     t = targets.astype(dtype)
+    if activation == "sigmoid":
+        p = jax.nn.sigmoid(p)
+    elif activation == "softmax":
+        if p.ndim == 0:
+            raise ValueError(f"{name}: activation='softmax' needs a class axis, got a scalar")
+        p = softmax(p, axis=-1)
     ndim = p.ndim
     if axis is None:
         if ndim < 2:
@@ -51,6 +96,24 @@ def _inputs(
         if len(set(axes)) != len(axes):
             raise ValueError(f"{name}: 'axis' has a repeated axis, got {axis}")
     return p, t, axes, dtype
+
+
+def _class_weighted(
+    name: str, values: jax.Array, t: jax.Array, axes: tuple[int, ...], class_weighting
+) -> jax.Array:
+    """``values`` (the per-row loss) times the class weights of ``class_weighting`` (or as is)."""
+    if class_weighting is None:
+        return values
+    if t.ndim - 1 in axes:
+        raise ValueError(
+            f"{name}: class_weighting={class_weighting!r} weights the classes on the last axis, "
+            f"which must not be summed; got the summed axes {axes}"
+        )
+    # v_c = 1 / (T_c² + 1e-7) with T_c the batch-wide target volume; ŵ = C·v / Σv (mean 1)
+    volume = jnp.sum(t, axis=tuple(range(t.ndim - 1)))
+    v = 1.0 / (volume * volume + 1e-7)
+    w = v / jnp.sum(v) * v.shape[0]
+    return values * jnp.reshape(w, (1,) * (values.ndim - 1) + w.shape)
 
 
 def _check_hyper_shapes(name: str, shape, axes, **hypers) -> None:
@@ -94,6 +157,9 @@ def dice_loss(
     targets: ArrayLike,
     *,
     smooth: ArrayLike = 1.0,
+    smooth_numerator: bool = True,
+    activation: str | None = None,
+    class_weighting: str | None = None,
     axis: int | tuple[int, ...] | None = None,
     weights: ArrayLike | None = None,
     where: ArrayLike | None = None,
@@ -105,14 +171,27 @@ def dice_loss(
     sums over ``axis`` (default: every axis but the batch axis 0),
 
     .. math::
-       \ell = 1 - \frac{2\sum p\,t + s}{\sum p + \sum t + s}
+       \ell = 1 - \frac{2\sum p\,t + [n]\,s}{\sum p + \sum t + s}
+
+    with :math:`[n] = 1` (``smooth_numerator=True``, the default) or 0 (``smooth`` in the
+    denominator only: Keras' ``dice``, whose ε = 1e-7 is ``smooth=1e-7,
+    smooth_numerator=False``).
 
     Args:
-      probabilities: predicted foreground probabilities in ``[0, 1]``, shape ``[B, ...]``.
+      probabilities: predicted foreground probabilities in ``[0, 1]``, shape ``[B, ...]``
+        (logits with ``activation``).
       targets: ground-truth masks in ``[0, 1]`` (binary or soft; bool / int masks are cast), the
         same shape.
       smooth: additive smoothing :math:`s \ge 0` of numerator and denominator; may be traced.
         A concrete negative value raises ``ValueError``.
+      smooth_numerator: static; ``True`` adds ``smooth`` to numerator and denominator, ``False``
+        to the denominator only (:math:`[\cdot]` in the formula; Keras' convention).
+      activation: static; ``None`` (inputs are probabilities), ``"sigmoid"`` (element-wise σ of
+        logits) or ``"softmax"`` (softmax of logits over the last axis, the class axis).
+      class_weighting: static; ``None`` or ``"inverse_square_frequency"``: each class's loss (the
+        last axis, which must not be summed) times
+        :math:`C\,v_c/\sum v`, :math:`v_c = 1/(T_c^2 + 10^{-7})`, :math:`T_c` the target
+        volume of class ``c`` over the whole batch (optax's generalized-Dice weights).
       axis: the summed axes (int or tuple); ``None`` means all axes but 0.
       weights: per-row weights broadcastable to the unreduced loss shape (``[B]`` by default).
       where: boolean mask of the same broadcast shape; ``False`` drops the row.
@@ -151,12 +230,15 @@ def dice_loss(
     """
     name = "dice_loss"
     val.check_ranges(name, smooth=smooth)
-    p, t, axes, dtype = _inputs(name, probabilities, targets, axis)
+    in_numerator = _check_options(name, smooth_numerator, activation, class_weighting)
+    p, t, axes, dtype = _inputs(name, probabilities, targets, axis, activation)
     _check_hyper_shapes(name, p.shape, axes, smooth=smooth)
     s = as_hyper(smooth, dtype)
     intersection = jnp.sum(p * t, axis=axes)
     total = jnp.sum(p, axis=axes) + jnp.sum(t, axis=axes)
-    values = 1.0 - _ratio(2.0 * intersection + s, total + s)
+    numerator = 2.0 * intersection + s if in_numerator else 2.0 * intersection
+    values = 1.0 - _ratio(numerator, total + s)
+    values = _class_weighted(name, values, t, axes, class_weighting)
     return apply_reduction(name, values, weights, where, reduction)
 
 
@@ -168,6 +250,9 @@ def tversky_loss(
     alpha: ArrayLike = 0.5,
     beta: ArrayLike = 0.5,
     smooth: ArrayLike = 1.0,
+    smooth_numerator: bool = True,
+    activation: str | None = None,
+    class_weighting: str | None = None,
     axis: int | tuple[int, ...] | None = None,
     weights: ArrayLike | None = None,
     where: ArrayLike | None = None,
@@ -180,7 +265,10 @@ def tversky_loss(
     .. math::
        \mathrm{TP} = \sum p\,t, \quad \mathrm{FP} = \sum p\,(1 - t), \quad
        \mathrm{FN} = \sum (1 - p)\,t, \qquad
-       \ell = 1 - \frac{\mathrm{TP} + s}{\mathrm{TP} + \alpha\,\mathrm{FP} + \beta\,\mathrm{FN} + s}
+       \ell = 1 - \frac{\mathrm{TP} + [n]\,s}{\mathrm{TP} + \alpha\,\mathrm{FP} + \beta\,\mathrm{FN}
+       + s}
+
+    with :math:`[n] = 1` (``smooth_numerator=True``, the default) or 0 (denominator only, Keras).
 
     **``alpha`` multiplies the false positives** :math:`\sum p(1 - t)` (predicted foreground
     where the target is background) and **``beta`` multiplies the false negatives**
@@ -190,11 +278,20 @@ def tversky_loss(
     :func:`jaccard_loss` with the same smoothing.
 
     Args:
-      probabilities: predicted foreground probabilities in ``[0, 1]``, shape ``[B, ...]``.
+      probabilities: predicted foreground probabilities in ``[0, 1]``, shape ``[B, ...]``
+        (logits with ``activation``).
       targets: ground-truth masks in ``[0, 1]``, the same shape.
       alpha: weight :math:`\alpha \ge 0` of the false positives; may be traced.
       beta: weight :math:`\beta \ge 0` of the false negatives; may be traced.
       smooth: additive smoothing :math:`s \ge 0`; may be traced.
+      smooth_numerator: static; ``True`` adds ``smooth`` to numerator and denominator, ``False``
+        to the denominator only (:math:`[\cdot]` in the formula; Keras' convention).
+      activation: static; ``None`` (inputs are probabilities), ``"sigmoid"`` (element-wise σ of
+        logits) or ``"softmax"`` (softmax of logits over the last axis, the class axis).
+      class_weighting: static; ``None`` or ``"inverse_square_frequency"``: each class's loss (the
+        last axis, which must not be summed) times
+        :math:`C\,v_c/\sum v`, :math:`v_c = 1/(T_c^2 + 10^{-7})`, :math:`T_c` the target
+        volume of class ``c`` over the whole batch (optax's generalized-Dice weights).
       axis: the summed axes (int or tuple); ``None`` means all axes but 0.
       weights: per-row weights broadcastable to the unreduced loss shape (``[B]`` by default).
       where: boolean mask of the same broadcast shape; ``False`` drops the row.
@@ -237,13 +334,15 @@ def tversky_loss(
     """
     name = "tversky_loss"
     val.check_ranges(name, alpha=alpha, beta=beta, smooth=smooth)
-    p, t, axes, dtype = _inputs(name, probabilities, targets, axis)
+    in_numerator = _check_options(name, smooth_numerator, activation, class_weighting)
+    p, t, axes, dtype = _inputs(name, probabilities, targets, axis, activation)
     _check_hyper_shapes(name, p.shape, axes, alpha=alpha, beta=beta, smooth=smooth)
     a, b, s = as_hyper(alpha, dtype), as_hyper(beta, dtype), as_hyper(smooth, dtype)
     tp = jnp.sum(p * t, axis=axes)
     fp = jnp.sum(p * (1.0 - t), axis=axes)
     fn = jnp.sum((1.0 - p) * t, axis=axes)
-    values = 1.0 - _ratio(tp + s, tp + a * fp + b * fn + s)
+    values = 1.0 - _ratio(tp + s if in_numerator else tp, tp + a * fp + b * fn + s)
+    values = _class_weighted(name, values, t, axes, class_weighting)
     return apply_reduction(name, values, weights, where, reduction)
 
 
@@ -253,6 +352,9 @@ def jaccard_loss(
     targets: ArrayLike,
     *,
     smooth: ArrayLike = 1.0,
+    smooth_numerator: bool = True,
+    activation: str | None = None,
+    class_weighting: str | None = None,
     axis: int | tuple[int, ...] | None = None,
     weights: ArrayLike | None = None,
     where: ArrayLike | None = None,
@@ -264,13 +366,24 @@ def jaccard_loss(
     sums over ``axis`` (default: every axis but the batch axis 0),
 
     .. math::
-       \ell = 1 - \frac{\sum p\,t + s}{\sum p + \sum t - \sum p\,t + s}
+       \ell = 1 - \frac{\sum p\,t + [n]\,s}{\sum p + \sum t - \sum p\,t + s}
+
+    with :math:`[n] = 1` (``smooth_numerator=True``, the default) or 0 (denominator only).
 
     Args:
-      probabilities: predicted foreground probabilities in ``[0, 1]``, shape ``[B, ...]``.
+      probabilities: predicted foreground probabilities in ``[0, 1]``, shape ``[B, ...]``
+        (logits with ``activation``).
       targets: ground-truth masks in ``[0, 1]``, the same shape.
       smooth: additive smoothing :math:`s \ge 0`; may be traced. A concrete negative value raises
         ``ValueError``.
+      smooth_numerator: static; ``True`` adds ``smooth`` to numerator and denominator, ``False``
+        to the denominator only (:math:`[\cdot]` in the formula; Keras' convention).
+      activation: static; ``None`` (inputs are probabilities), ``"sigmoid"`` (element-wise σ of
+        logits) or ``"softmax"`` (softmax of logits over the last axis, the class axis).
+      class_weighting: static; ``None`` or ``"inverse_square_frequency"``: each class's loss (the
+        last axis, which must not be summed) times
+        :math:`C\,v_c/\sum v`, :math:`v_c = 1/(T_c^2 + 10^{-7})`, :math:`T_c` the target
+        volume of class ``c`` over the whole batch (optax's generalized-Dice weights).
       axis: the summed axes (int or tuple); ``None`` means all axes but 0.
       weights: per-row weights broadcastable to the unreduced loss shape (``[B]`` by default).
       where: boolean mask of the same broadcast shape; ``False`` drops the row.
@@ -308,12 +421,14 @@ def jaccard_loss(
     """
     name = "jaccard_loss"
     val.check_ranges(name, smooth=smooth)
-    p, t, axes, dtype = _inputs(name, probabilities, targets, axis)
+    in_numerator = _check_options(name, smooth_numerator, activation, class_weighting)
+    p, t, axes, dtype = _inputs(name, probabilities, targets, axis, activation)
     _check_hyper_shapes(name, p.shape, axes, smooth=smooth)
     s = as_hyper(smooth, dtype)
     intersection = jnp.sum(p * t, axis=axes)
     union = jnp.sum(p, axis=axes) + jnp.sum(t, axis=axes) - intersection
-    values = 1.0 - _ratio(intersection + s, union + s)
+    values = 1.0 - _ratio(intersection + s if in_numerator else intersection, union + s)
+    values = _class_weighted(name, values, t, axes, class_weighting)
     return apply_reduction(name, values, weights, where, reduction)
 
 

@@ -11,7 +11,6 @@ from jax import lax
 from jax.typing import ArrayLike
 
 from . import _validation as val
-from ._alias import bind
 from ._numerics import as_compute, compute_dtype, log_softmax
 from ._reduction import apply_reduction
 from ._validation import REDUCTIONS, check_reduction
@@ -41,6 +40,7 @@ def _ctc_log_likelihood(
     label_lengths: jax.Array,
     blank_id: int,
     with_alphas: bool = False,
+    log_epsilon: jax.Array | None = None,
 ) -> jax.Array:
     """log P(labels | log_probs) per sequence by the CTC forward algorithm in log space.
 
@@ -50,6 +50,8 @@ def _ctc_log_likelihood(
       labels: ``[B, N]`` int, entries at ``n >= label_lengths[b]`` already replaced by the blank.
       label_lengths: ``[B]`` int.
       blank_id: the blank class.
+      log_epsilon: ``None`` (exact: ``log 0 = -inf``), or the finite stand-in for ``log 0`` of
+        optax's lattice (see :func:`ctc_loss`).
 
     Returns:
       ``[B]`` log-likelihoods, ``-inf`` where no alignment exists; with ``with_alphas`` also the
@@ -75,9 +77,18 @@ def _ctc_log_likelihood(
     # out-of-range label ids are invalid input: they give NaN (see ctc_loss's notes)
     emit = jnp.where(in_range[:, None, :], emit, jnp.asarray(jnp.nan, dtype))
 
+    # log 0 of the lattice: exact -inf, or optax's finite log_epsilon (unreachable start states,
+    # forbidden skips between repeated labels)
+    log_zero = neg_inf if log_epsilon is None else log_epsilon.astype(dtype)
+    if log_epsilon is not None:
+        # a skip into a label equal to the previous one is forbidden: it costs log_epsilon
+        repeat = jnp.zeros((batch, num_states), bool)
+        repeat = repeat.at[:, 3::2].set(labels[:, 1:] == labels[:, :-1])
+        is_blank = (jnp.arange(num_states) % 2 == 0)[None, :]
+
     # alpha before the first frame: all mass on a virtual start that feeds states 0 and 1 exactly
     # like state 0 feeds states 0, 1 (state 2 is a blank, so no skip from it)
-    alpha0 = jnp.full((batch, num_states), neg_inf).at[:, 0].set(0)
+    alpha0 = jnp.full((batch, num_states), log_zero).at[:, 0].set(0)
     pad1 = jnp.full((batch, 1), neg_inf)
     pad2 = jnp.full((batch, 2), neg_inf)
 
@@ -85,9 +96,17 @@ def _ctc_log_likelihood(
         emit_t, valid_t = xs
         stay = alpha
         advance = jnp.concatenate([pad1, alpha[:, :-1]], axis=1)
-        jump = jnp.where(skip, jnp.concatenate([pad2, alpha[:, :-2]], axis=1), neg_inf)
-        # α_t(s) = log[α_{t−1}(s) + α_{t−1}(s−1) + skip·α_{t−1}(s−2)] + log y_t(ext_s)
-        new = _logsumexp_stacked(stay, advance, jump) + emit_t
+        prev2 = jnp.concatenate([pad2, alpha[:, :-2]], axis=1)
+        jump = jnp.where(skip, prev2, neg_inf)
+        if log_epsilon is None:
+            # α_t(s) = log[α_{t−1}(s) + α_{t−1}(s−1) + skip·α_{t−1}(s−2)] + log y_t(ext_s)
+            new = _logsumexp_stacked(stay, advance, jump) + emit_t
+        else:
+            # optax's lattice: a forbidden skip costs ε = e^log_epsilon, and a blank state also
+            # takes the label → blank step a second time at weight ε
+            jump = jnp.where(repeat, prev2 + log_zero, jump)
+            twice = jnp.where(is_blank, advance + log_zero, neg_inf)
+            new = _logsumexp_stacked(stay, advance, jump, twice) + emit_t
         alpha = jnp.where(valid_t[:, None], new, alpha)
         return alpha, (alpha if with_alphas else None)
 
@@ -103,6 +122,7 @@ def _ctc_log_likelihood(
     return (log_likelihood, alphas) if with_alphas else log_likelihood
 
 
+@val.declare_ranges(log_epsilon=val.Range(hi=0.0, hi_open=True))
 def ctc_loss(
     logits: ArrayLike,
     logit_paddings: ArrayLike,
@@ -111,6 +131,7 @@ def ctc_loss(
     *,
     blank_id: int = 0,
     zero_infinity: bool = False,
+    log_epsilon: ArrayLike | None = None,
     weights: ArrayLike | None = None,
     where: ArrayLike | None = None,
     reduction: str = "mean",
@@ -139,6 +160,14 @@ def ctc_loss(
       blank_id: the blank class (static int).
       zero_infinity: if ``True``, impossible alignments give 0 (PyTorch's ``zero_infinity``)
         instead of ``+inf``.
+      log_epsilon: ``None`` (default): the forward algorithm uses the exact ``log 0 = -inf``. A
+        (traceable) number ``ε_log`` < 0 runs optax's lattice instead, where ``ε_log`` stands
+        in for ``log 0``: every state but the start begins at ``ε_log``, a skip between two equal
+        labels (forbidden: a blank must separate them) costs ``ε_log``, and each label → blank
+        step is also taken a second time at weight ``e^ε_log``. An impossible alignment then has
+        a large finite loss (about ``−k·ε_log`` for the fewest ``k`` forbidden steps, as
+        ``optax.ctc_loss`` with the same ``log_epsilon``) and a finite gradient; for possible
+        alignments and ``ε_log`` ≤ −40 the value equals the exact one (``e^ε_log`` underflows).
       weights: per-sequence weights broadcastable to ``[B]``; each multiplies ``ℓ_b``.
       where: boolean mask broadcastable to ``[B]``; ``False`` drops the sequence.
       reduction: ``"mean"`` (mean of the per-sequence losses, ``Σ w ℓ / Σ w``, as optax),
@@ -147,6 +176,15 @@ def ctc_loss(
 
     Returns:
       A scalar, or ``[B]`` for ``"none"``, in the computation dtype (float32 for half inputs).
+
+    Raises:
+      ValueError: inputs of mismatched shapes, a ``blank_id`` out of range, an unknown
+        ``reduction``, or a concrete ``log_epsilon`` ≥ 0 (it stands in for log 0) or not a scalar.
+      TypeError: a ``blank_id`` that is not a static int, a ``zero_infinity`` that is not a bool,
+        complex or non-numeric inputs.
+
+    Traced hyperparameters are range-checked by ``jaxloss.checked`` only: a traced
+    ``log_epsilon`` ≥ 0 is used as written (impossible states then outweigh possible ones).
 
     Examples:
       >>> import jax.numpy as jnp
@@ -168,10 +206,11 @@ def ctc_loss(
         blank between each pair of repeated labels; or one whose only paths pass through ``-inf``
         logits) give ``+inf``, the exact ``-log 0``, as PyTorch does, but never NaN: their
         gradient is exactly 0, and a ``weights`` entry of 0 or ``where=False`` removes them
-        (``0·inf`` is never formed). optax returns a large finite number instead. A ``"mean"``
-        over a batch containing one is ``+inf``; use ``zero_infinity=True`` (or ``where``) to
-        train through such data. The ``CTCLoss`` alias binds PyTorch's ``reduction=
-        "mean_per_label"``.
+        (``0·inf`` is never formed). optax returns a large finite number instead (so does
+        ``log_epsilon``, above). A ``"mean"`` over a batch containing one is ``+inf``; use
+        ``zero_infinity=True`` (or ``where``) to train through such data.
+        ``jaxloss.get("CTCLoss")`` is PyTorch's class (its argument layout, ``reduction="mean"``
+        per target length).
       - The value is clamped at 0, so rounding never yields a negative loss. An empty target
         (``L_b = 0``) gives ``-Σ_t log softmax(logits_t)_blank``; an empty input with an empty
         target gives 0.
@@ -191,6 +230,7 @@ def ctc_loss(
         label_paddings,
         blank_id,
         zero_infinity,
+        log_epsilon,
         weights,
         where,
         reduction,
@@ -206,6 +246,7 @@ def _ctc(
     label_paddings,
     blank_id,
     zero_infinity,
+    log_epsilon,
     weights,
     where,
     reduction,
@@ -243,6 +284,13 @@ def _ctc(
         raise TypeError(f"{name}: 'blank_id' must be a static int, got {type(blank_id).__name__}")
     if not 0 <= blank_id < num_classes:
         raise ValueError(f"{name}: 'blank_id'={blank_id} is out of range for {num_classes} classes")
+    if log_epsilon is not None:
+        # one declared range (ctc_loss's) serves both entry points; the message names the caller
+        val.check_range(name, "log_epsilon", log_epsilon, val.RANGES["ctc_loss"]["log_epsilon"])
+        if jnp.ndim(log_epsilon) != 0:
+            raise ValueError(
+                f"{name}: 'log_epsilon' must be a scalar, got shape {jnp.shape(log_epsilon)}"
+            )
 
     dtype = compute_dtype(logits)
     log_probs = log_softmax(as_compute(logits, dtype), axis=-1)
@@ -260,6 +308,7 @@ def _ctc(
         label_lengths,
         blank_id=int(blank_id),
         with_alphas=with_alphas,
+        log_epsilon=None if log_epsilon is None else jnp.asarray(log_epsilon, dtype),
     )
     if with_alphas:
         log_likelihood, alphas = log_likelihood
@@ -287,6 +336,7 @@ def ctc_loss_with_forward_probs(
     *,
     blank_id: int = 0,
     zero_infinity: bool = False,
+    log_epsilon: ArrayLike | None = None,
     weights: ArrayLike | None = None,
     where: ArrayLike | None = None,
     reduction: str = "mean",
@@ -308,13 +358,20 @@ def ctc_loss_with_forward_probs(
 
     Args:
       logits: as :func:`ctc_loss` (so are ``logit_paddings``, ``labels``, ``label_paddings``,
-        ``blank_id``, ``zero_infinity``, ``weights``, ``where`` and ``reduction``).
+        ``blank_id``, ``zero_infinity``, ``log_epsilon``, ``weights``, ``where`` and
+        ``reduction``).
 
     Returns:
       ``(loss, log_alpha_blank, log_alpha_label)``: the loss as :func:`ctc_loss` returns it
       (scalar, or ``[B]`` for ``"none"``), and the ``[T, B, N + 1]`` and ``[T, B, N]`` log-α in
-      the computation dtype; ``-inf`` marks an unreachable state (exact, where optax uses
-      ``log_epsilon`` multiples).
+      the computation dtype; ``-inf`` marks an unreachable state (exact; with ``log_epsilon``,
+      optax's multiples of it).
+
+    Raises:
+      ValueError: as :func:`ctc_loss`, e.g. a concrete ``log_epsilon`` ≥ 0.
+      TypeError: as :func:`ctc_loss`.
+
+    A traced ``log_epsilon`` ≥ 0 is used as written (``jaxloss.checked`` covers :func:`ctc_loss`).
 
     Examples:
       >>> import jax.numpy as jnp
@@ -345,6 +402,7 @@ def ctc_loss_with_forward_probs(
         label_paddings,
         blank_id,
         zero_infinity,
+        log_epsilon,
         weights,
         where,
         reduction,
@@ -364,7 +422,8 @@ LOSSES = (ctc_loss,)
 # Every name `jaxloss.get` resolves for this family (case-insensitive), canonical names included.
 ALIASES = {
     **{fn.__name__: fn for fn in LOSSES},
-    # PyTorch's CTCLoss default reduction="mean" divides each loss by its target length
-    "CTCLoss": bind(ctc_loss, "CTCLoss", reduction="mean_per_label"),
+    # the registry replaces this entry by PyTorch's class (its argument layout, blank, reduction
+    # "mean" per target length, zero_infinity) computed by jaxloss.compat.torch
+    "CTCLoss": ctc_loss,
     "ctc": ctc_loss,
 }

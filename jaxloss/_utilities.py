@@ -156,28 +156,45 @@ def one_hot(labels: ArrayLike, num_classes: int, *, axis: int = -1, dtype=jnp.fl
     return jax.nn.one_hot(jnp.asarray(labels), num_classes, dtype=dtype, axis=ax)
 
 
-def smooth_labels(targets: ArrayLike, label_smoothing: ArrayLike, *, axis: int = -1) -> jax.Array:
+def smooth_labels(
+    targets: ArrayLike,
+    label_smoothing: ArrayLike,
+    *,
+    axis: int = -1,
+    where: ArrayLike | None = None,
+) -> jax.Array:
     r"""Label smoothing of one-hot or soft targets (Flux's ``label_smoothing``).
 
     .. math::
        \mathrm{out} = (1 - \mathrm{label\_smoothing})\cdot \mathrm{targets}
                       + \frac{\mathrm{label\_smoothing}}{C},\qquad C = \mathrm{targets.shape[axis]}
 
+    With ``where``, :math:`C = \sum_{\mathrm{axis}} \mathrm{where}` counts the included classes
+    of each row (optax's ``smooth_labels(where=)``): the smoothing mass goes to those classes.
+    The formula is applied to every entry, included or not; entries outside ``where`` are not part
+    of the row's distribution (zero them with ``jnp.where`` if needed). A row with no included
+    class has :math:`C = 0` and gives ``inf`` (``label_smoothing / 0``), as optax.
+
     Args:
       targets: one-hot or soft targets ``[..., C, ...]``, class axis ``axis`` (float or integer).
       label_smoothing: in ``[0, 1]`` (traceable).
       axis: the class axis.
+      where: optional boolean mask broadcastable to ``targets``; ``True`` marks the classes that
+        count in :math:`C`.
 
     Returns:
       An array of ``targets.shape`` in the computation dtype (float32 for integer and
       half-precision targets, else the targets' dtype). Each row still sums to 1 when the input
-      row does.
+      row does (over the included classes, with ``where``, when the row's mass is there).
 
     Examples:
       >>> import jax.numpy as jnp
       >>> import jaxloss
       >>> print(jaxloss.smooth_labels(jnp.array([[0.0, 1.0, 0.0, 0.0]]), 0.2))
       [[0.05 0.85 0.05 0.05]]
+      >>> keep = jnp.array([[True, True, False, False]])  # two classes exist in this row
+      >>> print(jaxloss.smooth_labels(jnp.array([[0.0, 1.0, 0.0, 0.0]]), 0.2, where=keep)[:, :2])
+      [[0.1 0.9]]
 
     References:
       C. Szegedy et al., "Rethinking the Inception Architecture for Computer Vision", CVPR 2016.
@@ -189,7 +206,12 @@ def smooth_labels(targets: ArrayLike, label_smoothing: ArrayLike, *, axis: int =
     dtype = nx.compute_dtype(targets)
     t = nx.as_compute(targets, dtype)
     ls = nx.as_hyper(label_smoothing, dtype)
-    num_classes = jnp.shape(targets)[ax]
+    if where is None:
+        num_classes = jnp.shape(targets)[ax]
+    else:
+        val.check_where(name, where, jnp.shape(targets))
+        mask = jnp.broadcast_to(jnp.asarray(where), jnp.shape(targets))
+        num_classes = jnp.sum(mask, axis=ax, keepdims=True, dtype=dtype)
     return (jnp.ones_like(ls) - ls) * t + ls / num_classes
 
 

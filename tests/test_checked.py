@@ -195,6 +195,11 @@ def test_every_registry_name_can_be_checked():
     from jaxloss import _registry
 
     for _name, fn in _registry._table().values():
+        if _name == "CTCLoss":  # PyTorch's argument layout (issue 10): not checkable yet, it
+            # says so; checked(jaxloss.ctc_loss) checks the canonical layout
+            with pytest.raises(ValueError, match="no runtime checks are defined for 'CTCLoss'"):
+                jaxloss.checked(fn)
+            continue
         jaxloss.checked(fn)  # raises if no spec covers the name
 
 

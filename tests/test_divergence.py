@@ -199,11 +199,18 @@ def test_zero_target_on_neg_inf_is_exact_zero_where_torch_gives_nan():
     )
 
 
-def test_kldivloss_alias_is_batchmean():
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides")
+def test_kldivloss_alias_is_pytorchs_class():
+    # get("KLDivLoss") is PyTorch's class in full (issue 10): element-count "mean", "batchmean"
     torch = torch_or_skip()
     log_p, _, t = random_dists(5, (4, 3), -1)
+    for kw in ({}, {"reduction": "batchmean"}):
+        want = torch.nn.KLDivLoss(**kw)(to_torch(log_p, torch), to_torch(t, torch))
+        got = jaxloss.get("KLDivLoss")(jnp.asarray(log_p), jnp.asarray(t), **kw)
+        assert_close(got, float(want))
+    # kl_div keeps jaxloss' "mean", the batchmean
     want = torch.nn.KLDivLoss(reduction="batchmean")(to_torch(log_p, torch), to_torch(t, torch))
-    assert_close(jaxloss.get("KLDivLoss")(jnp.asarray(log_p), jnp.asarray(t)), float(want))
+    assert_close(jaxloss.get("kl_div")(jnp.asarray(log_p), jnp.asarray(t)), float(want))
 
 
 # ---------------------------------------------------------------------------------------------

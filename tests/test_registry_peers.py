@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import jaxloss
+from jaxloss import _registry
 
 from .helpers import cover_once_params
 
@@ -35,11 +36,9 @@ KERAS_NAME_COLLISIONS = {
     "tversky": "per-batch-row with smooth=1 (Keras: over all axes, ε=1e-7)",
     "cosine_similarity": "ε = 1e-8 on the norms (Keras 1e-7)",
 }
-# Unqualified PyTorch class names whose unqualified meaning is jaxloss' (README table)
-TORCH_NAME_EXCEPTIONS = {
-    "KLDivLoss": "reduction 'mean' is 'batchmean' (PyTorch's element-wise 'mean' is deprecated)",
-    "CTCLoss": "jaxloss' signature (logits, logit_paddings, labels, label_paddings)",
-}
+# Unqualified PyTorch class names whose unqualified meaning is jaxloss' (README table): none, every
+# unqualified PyTorch class name is PyTorch's class (KLDivLoss and CTCLoss included, issue 10)
+TORCH_NAME_EXCEPTIONS: dict[str, str] = {}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -63,7 +62,7 @@ def test_every_torch_name_matches_pytorch():
     torch = T.torch
     from jaxloss.compat import torch as JF
 
-    checked = 0
+    checked, unqualified_checked = 0, set()
     for name in JF.__all__:
         is_class = name[0].isupper()
         fn_name = next(n for n in first if T._class_of(n) == name) if is_class else name
@@ -90,7 +89,17 @@ def test_every_torch_name_matches_pytorch():
             j_call = lambda x, *r, j_base=j_base: j_base(jax.nn.log_softmax(x, -1), *r)
         T.compare(t_call, j_call, args(3), diff, {}, {}, seed=3)
         checked += 1
+        if is_class and name in _registry._TORCH_CLASSES:  # the unqualified name: PyTorch's too
+            unqualified = jaxloss.get(name)
+            j_unq = lambda *a, u=unqualified, o=j_opts: u(
+                *a, **{k: T._to_jax(v) for k, v in o.items()}
+            )
+            if fn_name == "ctc_loss":
+                j_unq = lambda x, *r, j_base=j_unq: j_base(jax.nn.log_softmax(x, -1), *r)
+            T.compare(t_call, j_unq, args(3), diff, {}, {}, seed=3)
+            unqualified_checked.add(name)
     assert checked == len(JF.__all__) == 42
+    assert unqualified_checked == {"CrossEntropyLoss", "NLLLoss", "KLDivLoss", "CTCLoss"}
 
 
 def test_unqualified_torch_class_names_are_pytorch():
@@ -105,11 +114,12 @@ def test_unqualified_torch_class_names_are_pytorch():
         loss = jaxloss.get(cls)
         t_fn = getattr(torch.nn, cls)()
         fn = loss
-        if fn_name == "ctc_loss":
-            continue
+        if fn_name == "ctc_loss":  # logits in, PyTorch's log_probs [T, N, C] to both
+            t_fn = lambda x, *r, t_loss=t_fn: t_loss(x.log_softmax(-1), *r)
+            fn = lambda x, *r, loss=loss: loss(jax.nn.log_softmax(x, -1), *r)
         T.compare(t_fn, fn, args(4), diff, {}, {}, seed=4)
         tested.add(cls)
-    assert {"CrossEntropyLoss", "NLLLoss", "MSELoss", "BCELoss"} <= tested
+    assert {"CrossEntropyLoss", "NLLLoss", "MSELoss", "BCELoss", "KLDivLoss", "CTCLoss"} <= tested
     assert set(TORCH_NAME_EXCEPTIONS) <= {names.get(n.lower()) for n in TORCH_NAME_EXCEPTIONS}
 
 

@@ -88,6 +88,13 @@ GOOD = {
         logps=-P, old_logps=-Q, advantages=np.array([1.0, -0.5]), mask=np.ones(P.shape, bool)
     ),
     "distillation_loss": dict(student_logits=X, teacher_logits=Y),
+    # CTC (log_epsilon, issue 10): [B=2, T=2, K=3] logits, labels (1, 2) and (1,)
+    "ctc_loss": dict(
+        logits=np.stack([X, Y]),
+        logit_paddings=np.zeros((2, 2)),
+        labels=np.array([[1, 2], [1, 0]]),
+        label_paddings=np.array([[0.0, 0.0], [0.0, 1.0]]),
+    ),
     "linear_distillation_loss": dict(
         student_hidden=X, student_weight=Y.T, teacher_hidden=Y, teacher_weight=X.T, labels=LAB % 2
     ),

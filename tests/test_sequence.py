@@ -308,13 +308,15 @@ def test_torch_impossible_alignment_and_zero_infinity():
     assert_close(grad, want_grad, rtol=1e-8, atol=1e-10)
 
 
-def test_ctcloss_alias_is_torch_default():
+def test_ctcloss_alias_is_torch_class():
+    # get("CTCLoss") is PyTorch's class: its argument layout, "mean" per target length (issue 10)
     torch = torch_or_skip()
-    case = main_case(seed=5)
-    want, _ = _torch_ctc(torch, *case, reduction="mean")
-    alias = jaxloss.get("CTCLoss")
-    assert alias.bound_options == {"reduction": "mean_per_label"}
-    assert_close(alias(*jl(*case)), want)
+    logits, il, labels, ll = main_case(seed=5)
+    want, _ = _torch_ctc(torch, logits, il, labels, ll, reduction="mean")
+    log_probs = jnp.swapaxes(jax.nn.log_softmax(jnp.asarray(logits), axis=-1), 0, 1)
+    targets = jnp.asarray(np.where(labels < 0, 1, labels))
+    got = jaxloss.get("CTCLoss")(log_probs, targets, jnp.asarray(il), jnp.asarray(ll))
+    assert_close(got, want)
     assert jaxloss.get("ctc") is jaxloss.ctc_loss
 
 
@@ -520,4 +522,6 @@ def test_errors():
 def test_registry():
     assert "ctc_loss" in jaxloss.list_losses()
     assert jaxloss.get("ctc_loss") is jaxloss.ctc_loss
-    assert jaxloss.get("ctcloss").canonical is jaxloss.ctc_loss
+    # case-insensitive; PyTorch's class (issue 10), whose canonical layout is ctc_loss
+    assert jaxloss.get("ctcloss").__name__ == "CTCLoss"
+    assert "jaxloss.ctc_loss" in jaxloss.get("ctcloss").__doc__

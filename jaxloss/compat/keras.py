@@ -418,21 +418,32 @@ def ctc(y_true, y_pred):
 def dice(y_true, y_pred, axis=None):
     """``keras.losses.dice``: ``1 − 2Σ y·p / (Σ y + Σ p + ε)`` over ``axis`` (``None``: all).
 
-    The canonical :func:`jaxloss.dice_loss` with ``smooth=1e-7`` adds the 1e-7 to the numerator too
-    (``(2Σ y·p + ε) / (Σ y + Σ p + ε)``): the values differ by at most ``1e-7 / (Σ y + Σ p)``.
+    :func:`jaxloss.dice_loss` with ``smooth=1e-7`` in the denominator only
+    (``smooth_numerator=False``), Keras' formula exactly.
     """
     y_true, y_pred = _inputs(y_true, y_pred)
     axes = _axis_tuple(axis, y_pred.ndim)
-    return _segmentation.dice_loss(y_pred, y_true, smooth=EPSILON, axis=axes, reduction="none")
+    return _segmentation.dice_loss(
+        y_pred, y_true, smooth=EPSILON, smooth_numerator=False, axis=axes, reduction="none"
+    )
 
 
 def tversky(y_true, y_pred, alpha=0.5, beta=0.5, axis=None):
     """``keras.losses.tversky`` as fixed upstream: ``alpha`` weights false positives
-    ``Σ p·(1 − y)``, ``beta`` false negatives ``Σ (1 − p)·y`` (3.15.1 swaps them)."""
+    ``Σ p·(1 − y)``, ``beta`` false negatives ``Σ (1 − p)·y`` (3.15.1 swaps them); ``1 − TP /
+    (TP + α·FP + β·FN + ε)``: :func:`jaxloss.tversky_loss` with ``smooth=1e-7`` in the
+    denominator only (``smooth_numerator=False``)."""
     y_true, y_pred = _inputs(y_true, y_pred)
     axes = _axis_tuple(axis, y_pred.ndim)
     return _segmentation.tversky_loss(
-        y_pred, y_true, alpha=alpha, beta=beta, smooth=EPSILON, axis=axes, reduction="none"
+        y_pred,
+        y_true,
+        alpha=alpha,
+        beta=beta,
+        smooth=EPSILON,
+        smooth_numerator=False,
+        axis=axes,
+        reduction="none",
     )
 
 

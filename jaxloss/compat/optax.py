@@ -11,13 +11,12 @@ Differences from optax, all where optax returns NaN / inf or an approximation fo
   zero-label classes (optax: NaN), like ``safe_softmax_cross_entropy``.
 - ``softmax_cross_entropy_with_integer_labels`` with a per-class ``where`` that masks the label's
   own class returns ``+inf`` (the label has probability 0); optax returns a finite number.
-- ``ctc_loss`` / ``ctc_loss_with_forward_probs`` use exact ``-inf`` for impossible states, so an
-  impossible alignment gives ``+inf`` (optax: about ``-log_epsilon`` per frame), the loss is
-  clamped at 0 (optax can round below 0), and ``log_epsilon`` is accepted but unused.
+- ``ctc_loss`` / ``ctc_loss_with_forward_probs`` run :func:`jaxloss.ctc_loss` with optax's
+  ``log_epsilon`` lattice (impossible alignments give optax's large finite value), and clamp the
+  loss at 0 (optax can round a near-certain alignment below 0).
 - ``cosine_distance`` is clamped at 0 (optax can round to ``-1e-7``).
 - ``triplet_margin_loss`` raises ``|u − v|`` to ``norm_degree`` (optax raises the signed
   difference, which differs only for odd degrees, where optax' "distance" can be negative).
-- ``smooth_labels`` does not take ``where`` (raises ``NotImplementedError``).
 """
 
 from __future__ import annotations
@@ -294,13 +293,16 @@ def ctc_loss_with_forward_probs(
     blank_id: int = 0,
     log_epsilon: ArrayLike = -1e5,
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """optax ``ctc_loss_with_forward_probs`` → :func:`jaxloss.ctc_loss_with_forward_probs`.
-
-    ``log_epsilon`` is accepted for optax's signature and unused (jaxloss uses an exact ``-inf``).
-    """
-    del log_epsilon
+    """optax ``ctc_loss_with_forward_probs`` → :func:`jaxloss.ctc_loss_with_forward_probs`
+    (``log_epsilon`` passed through: optax's lattice)."""
     return jl.ctc_loss_with_forward_probs(
-        logits, logit_paddings, labels, label_paddings, blank_id=blank_id, reduction=_NONE
+        logits,
+        logit_paddings,
+        labels,
+        label_paddings,
+        blank_id=blank_id,
+        log_epsilon=log_epsilon,
+        reduction=_NONE,
     )
 
 
@@ -313,10 +315,15 @@ def ctc_loss(
     blank_id: int = 0,
     log_epsilon: ArrayLike = -1e5,
 ) -> jax.Array:
-    """optax ``ctc_loss`` → :func:`jaxloss.ctc_loss` (``log_epsilon`` unused, see the module)."""
-    del log_epsilon
+    """optax ``ctc_loss`` → :func:`jaxloss.ctc_loss` (``log_epsilon`` passed through)."""
     return jl.ctc_loss(
-        logits, logit_paddings, labels, label_paddings, blank_id=blank_id, reduction=_NONE
+        logits,
+        logit_paddings,
+        labels,
+        label_paddings,
+        blank_id=blank_id,
+        log_epsilon=log_epsilon,
+        reduction=_NONE,
     )
 
 
@@ -364,8 +371,11 @@ def squared_error(predictions: ArrayLike, targets: ArrayLike | None = None) -> j
 
 
 def l2_loss(predictions: ArrayLike, targets: ArrayLike | None = None) -> jax.Array:
-    """optax ``l2_loss``: ½ · :func:`squared_error` (optax's scale convention)."""
-    return 0.5 * squared_error(predictions, targets)
+    """optax ``l2_loss`` (½ of the squared error) → :func:`jaxloss.mean_squared_error` with the
+    scalar weight ½ (``reduction="none"`` multiplies each value by its weight)."""
+    return jl.mean_squared_error(
+        *_zeros_if_none(predictions, targets), weights=0.5, reduction=_NONE
+    )
 
 
 def huber_loss(
@@ -442,8 +452,37 @@ def dice_loss(
     """optax ``dice_loss`` → :func:`jaxloss.tversky_loss` per class, then optax's class reduction.
 
     optax's per-class ratio (I + s)/(I + α·FP + β·FN + s) is jaxloss' Tversky ratio with the
-    same smoothing; the logits go through sigmoid (one channel) or softmax first.
+    same smoothing; with ``apply_softmax`` the canonical loss takes logits
+    (``activation="sigmoid"`` for one channel, else ``"softmax"``).
     """
+    return _dice(
+        predictions,
+        targets,
+        class_weights=class_weights,
+        smooth=smooth,
+        alpha=alpha,
+        beta=beta,
+        apply_softmax=apply_softmax,
+        reduction=reduction,
+        ignore_background=ignore_background,
+        axis=axis,
+    )
+
+
+def _dice(
+    predictions,
+    targets,
+    *,
+    class_weights=None,
+    smooth=1.0,
+    alpha=0.5,
+    beta=0.5,
+    apply_softmax=True,
+    reduction="mean",
+    ignore_background=False,
+    axis=None,
+    class_weighting=None,
+):
     p, t = jnp.asarray(predictions), jnp.asarray(targets)
     if p.ndim == t.ndim - 1:
         p = p[..., None]
@@ -461,18 +500,23 @@ def dice_loss(
                 f"that sum to 1 along the class axis. Found sum range: [{jnp.min(sums):.6f}, "
                 f"{jnp.max(sums):.6f}]"
             )
-    elif p.shape[-1] == 1:
-        p = jax.nn.sigmoid(p)
-    else:
-        p = jax.nn.softmax(p, axis=-1)
+    activation = None if not apply_softmax else "sigmoid" if p.shape[-1] == 1 else "softmax"
     axis = tuple(range(1, p.ndim - 1)) if axis is None else axis
     loss = jl.tversky_loss(
-        p, t, alpha=alpha, beta=beta, smooth=smooth, axis=axis, reduction=_NONE
+        p,
+        t,
+        alpha=alpha,
+        beta=beta,
+        smooth=smooth,
+        activation=activation,
+        class_weighting=class_weighting,
+        axis=axis,
+        reduction=_NONE,
     )  # [..., classes]
     if class_weights is not None:
         if jnp.ndim(class_weights) != 1:
             raise ValueError("dice_loss: 'class_weights' must have rank 1")
-        loss = loss * class_weights
+        loss = loss * jnp.broadcast_to(class_weights, loss.shape)
     if ignore_background and p.shape[-1] > 1:
         loss = loss[..., 1:]
     return _reduce_classes(loss, reduction)
@@ -486,24 +530,20 @@ def multiclass_generalized_dice_loss(
     apply_softmax: bool = True,
     ignore_background: bool = False,
 ) -> jax.Array:
-    """optax ``multiclass_generalized_dice_loss``: :func:`dice_loss` with optax's class weights
-    (inverse squared class frequency, normalised to sum to the class count), averaged."""
-    t = jnp.asarray(targets)
-    if jnp.shape(predictions) != t.shape:
+    """optax ``multiclass_generalized_dice_loss``: :func:`dice_loss` with optax's class weights,
+    the canonical ``class_weighting="inverse_square_frequency"``, averaged."""
+    if jnp.shape(predictions) != jnp.shape(targets):
         raise ValueError(
             "multiclass_generalized_dice_loss: predictions and targets differ in shape"
         )
-    freq = jnp.sum(t, axis=tuple(range(t.ndim - 1)))
-    w = 1.0 / (freq**2 + 1e-7)
-    w = w / jnp.sum(w) * w.shape[0]
-    loss = dice_loss(
+    loss = _dice(
         predictions,
-        t,
-        class_weights=w,
+        targets,
         smooth=smooth,
         apply_softmax=apply_softmax,
         reduction="none",
         ignore_background=ignore_background,
+        class_weighting="inverse_square_frequency",
     )
     return jnp.mean(loss)
 
@@ -564,13 +604,13 @@ def smooth_labels(
     axis: int | tuple[int, ...] | None = -1,
     where: ArrayLike | None = None,
 ) -> jax.Array:
-    """optax ``smooth_labels`` → :func:`jaxloss.smooth_labels` ((1 − α)·y + α / K)."""
-    if where is not None:
-        raise NotImplementedError("jaxloss.compat.optax.smooth_labels: 'where' is not supported")
+    """optax ``smooth_labels`` → :func:`jaxloss.smooth_labels` ((1 − α)·y + α / K; with ``where``,
+    K counts the included entries along ``axis`` and every entry gets the formula)."""
     y = jnp.asarray(labels)
     axes = _axes(axis, y.ndim)
     flat = _to_last(y, axes)
-    out = jl.smooth_labels(flat, alpha, axis=-1)
+    mask = None if where is None else _to_last(jnp.broadcast_to(jnp.asarray(where), y.shape), axes)
+    out = jl.smooth_labels(flat, alpha, axis=-1, where=mask)
     # undo the flattening: unflatten the class axes, then invert the transpose
     rest = tuple(i for i in range(y.ndim) if i not in axes)
     out = out.reshape(tuple(y.shape[i] for i in rest + axes))
