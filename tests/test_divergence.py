@@ -466,7 +466,9 @@ def test_errors():
 
 def test_aliases_resolve():
     assert jaxloss.get("kl_div") is jaxloss.kl_divergence
-    assert jaxloss.get("kldivloss") is jaxloss.kl_divergence
+    # the PyTorch class name (any case) carries PyTorch's semantics (issue 10), over kl_divergence
+    assert jaxloss.get("kldivloss") is jaxloss.get("KLDivLoss")
+    assert jaxloss.get("kldivloss").canonical is jaxloss.kl_divergence
     assert jaxloss.get("kldivergence") is jaxloss.kl_divergence_from_probabilities
     assert jaxloss.get("jensen_shannon") is jaxloss.js_divergence
     assert (
