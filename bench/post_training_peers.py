@@ -16,8 +16,8 @@ Cross-entropy (``--size``, default 4096 × 512 × 32768, float32), value and gra
 ``torch.set_num_threads(2)`` (the machine's 2 cores; XLA uses its own pool of the same size).
 Memory: jaxloss' ``compile().memory_analysis().temp_size_in_bytes``, and for every variant (jaxloss
 included) the peak-RSS growth of one value+grad call in a fresh subprocess: the kernel's
-high-water mark ``VmHWM`` (reset through ``/proc/self/clear_refs`` once the inputs exist and, for
-jaxloss, after compiling) minus the RSS before the call; it includes the gradients themselves
+high-water mark ``VmHWM`` (reset through ``/proc/self/clear_refs`` after one warm-up call) minus the
+RSS before the measured call; it includes the gradients themselves
 (N·D + V·D floats). (``ru_maxrss`` would not do: Linux carries it across fork + exec.)
 
 TRL (``--trl-site``: a ``site-packages`` directory holding ``trl``, appended to ``sys.path`` so that
@@ -126,14 +126,16 @@ def _vm(key):
 def _rss_worker(name, n, d, v):
     """Runs in a fresh subprocess: peak-RSS growth of one value+grad call.
 
-    Peak RSS is the kernel's high-water mark ``VmHWM``, reset to the current RSS just before the
-    call (``/proc/self/clear_refs``). Not ``getrusage().ru_maxrss``: Linux keeps that across
-    ``fork`` + ``exec``, so a child starts at its parent's peak and hides a smaller growth.
+    Peak RSS is the kernel's high-water mark ``VmHWM``, reset to the current RSS
+    (``/proc/self/clear_refs``) after a warm-up call, just before the measured call. Not
+    ``getrusage().ru_maxrss``: Linux keeps that across ``fork`` + ``exec``, so a child starts at
+    its parent's peak and hides a smaller growth.
     """
     if not name.startswith("jaxloss"):
         _torch()
     h, w, y = _ce_data(n, d, v)
     run, _ = _make_ce(name, h, w, y)
+    run()  # warm-up: one-time allocations and lazily loaded code are not counted
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # reset VmHWM to the current RSS
     before = _vm("VmRSS")
