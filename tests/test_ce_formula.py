@@ -7,11 +7,15 @@ function with references. This checks the shared core itself against float64 Num
 the derivative of the value.
 """
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax.sharding import PartitionSpec as P
 
+import jaxloss
 from jaxloss._numerics import sparse_ce_grad, sparse_ce_grad_coefs, sparse_ce_row
+from jaxloss.sharding import vocab_parallel_cross_entropy
 
 EPS, ZL = 0.2, 0.03
 
@@ -82,3 +86,31 @@ def test_value_and_gradient_block(weighted):
             num[i, c] = g[i] * (_numpy_loss(xp, y, cw)[0][i] - _numpy_loss(xm, y, cw)[0][i])
     np.testing.assert_allclose(np.asarray(dz), num / (2 * step), rtol=1e-6, atol=1e-8)
     assert np.all(np.asarray(dz)[~fin] == 0)
+
+
+def test_vocab_parallel_weighted_posinf_row_is_nan_like_single_device():
+    """Regression: with class weights the vocabulary-parallel loss gave +inf (not NaN) on a row
+    with a +inf logit; the single-device loss (and the unweighted rule) give NaN."""
+    mesh = jax.make_mesh((1,), ("model",), axis_types=(jax.sharding.AxisType.Auto,))
+    x = jnp.asarray([[1.0, np.inf, 0.5, 2.0], [0.1, 0.2, 0.3, 0.4]])
+    y = jnp.asarray([0, 2])
+    cw = jnp.asarray([1.0, 2.0, 0.5, 1.5])
+
+    @jax.jit
+    def both(x):
+        fn = jax.shard_map(
+            lambda a, b: vocab_parallel_cross_entropy(
+                a, b, axis_name="model", class_weights=cw, label_smoothing=0.1, reduction="none"
+            ),
+            mesh=mesh,
+            in_specs=(P(None, "model"), P()),
+            out_specs=P(),
+        )
+        single = jaxloss.sparse_softmax_cross_entropy(
+            x, y, class_weights=cw, label_smoothing=0.1, reduction="none"
+        )
+        return fn(x, y), single
+
+    got, want = both(x)
+    assert np.isnan(np.asarray(got)[0]) and np.isnan(np.asarray(want)[0])
+    np.testing.assert_allclose(np.asarray(got)[1], np.asarray(want)[1], rtol=1e-12)
