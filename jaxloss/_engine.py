@@ -12,6 +12,9 @@ everything else, once:
   ``d cap``, ``d τ``);
 * the per-row log-sum-exp of a block (:func:`block_lse`, the shifted core of
   :func:`jaxloss._numerics.shifted_logsumexp`);
+* the weight-gradient accumulation ``d weight += h_cᵀ @ d block`` in place, one ``[D, slice]``
+  vocabulary piece at a time (:func:`add_weight_grad`), so that no second ``[D, V]`` buffer
+  exists beside the accumulator;
 * the two custom VJPs:
 
   - :func:`rows` (recompute, as Apple's Cut Cross-Entropy): the forward pass keeps only the

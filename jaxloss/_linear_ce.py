@@ -353,11 +353,13 @@ def linear_cross_entropy(
       ``class_weights`` are treated as constants (no gradient) on every path.
 
       *Measured on the 2-core CPU* (float32, 4096 tokens × 512 × 32768, ``jit(value_and_grad)``
-      w.r.t. hidden and weight; ``bench/RESULTS.md``): temporary memory 80 MiB
-      (``chunk_size=128``) against 1024 MiB for the unfused optax loss (12.8× less; 97 MiB at
-      256, 129 MiB at 512), and ``"forward_grad"`` at ``chunk_size`` 128 was the fastest
-      variant, faster than the unfused loss, while ``"recompute"`` (one more matmul) was slower
-      than both. Hence the defaults.
+      w.r.t. hidden and weight; ``bench/RESULTS.md``): temporary memory 32 MiB
+      (``chunk_size=128``: a ``[chunk, V]`` logit block and its gradient; the weight gradient is
+      accumulated in place, one ``[D, slice]`` piece at a time) against 512 MiB for the unfused
+      jaxloss loss and 1024 MiB for the unfused optax loss (65 MiB at ``chunk_size`` 256, 17 MiB
+      at 64), and ``"forward_grad"`` at ``chunk_size`` 128 was the fastest variant, faster than
+      the unfused loss, while ``"recompute"`` (one more matmul) was slower than both. Hence the
+      defaults.
 
       *Numerics.* Matmuls run in the inputs' dtype with accumulation in the computation dtype
       (``preferred_element_type``: float32 for bf16 / fp16); the softmax math is in that dtype.

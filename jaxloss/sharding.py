@@ -299,12 +299,12 @@ def _check_logits_labels(name, logits, labels):
     check_floating(name, "logits", logits)
     check_rank(name, "logits", logits, 1)
     check_integer(name, "labels", labels)
-    shape = jnp.shape(logits)
+    shape = np.shape(logits)
     expected = tuple(shape[:-1])
-    if jnp.shape(labels) != expected:
+    if np.shape(labels) != expected:
         raise ValueError(
             f"{name}: 'labels' must have the shape of 'logits' without the class axis "
-            f"(axis={len(shape) - 1}), i.e. {expected}, got {jnp.shape(labels)}"
+            f"(axis={len(shape) - 1}), i.e. {expected}, got {np.shape(labels)}"
         )
 
 
@@ -441,9 +441,9 @@ def vocab_parallel_cross_entropy(
     name = "vocab_parallel_cross_entropy"
     check_reduction(name, reduction)
     _check_logits_labels(name, logits, labels)
-    _check_options(name, jnp.shape(labels), ignore_index, label_smoothing, z_loss, weights, where)
+    _check_options(name, np.shape(labels), ignore_index, label_smoothing, z_loss, weights, where)
     _check_softcap(name, logit_softcap)
-    check_class_weights(name, class_weights, jnp.shape(logits)[-1])
+    check_class_weights(name, class_weights, np.shape(logits)[-1])
     return _vp_cross_entropy(
         logits,
         labels,

@@ -7,6 +7,8 @@ function with references. This checks the shared core itself against float64 Num
 the derivative of the value.
 """
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -15,7 +17,7 @@ from jax.sharding import PartitionSpec as P
 
 import jaxloss
 from jaxloss._numerics import sparse_ce_grad, sparse_ce_grad_coefs, sparse_ce_row
-from jaxloss.sharding import vocab_parallel_cross_entropy
+from jaxloss.sharding import _check_logits_labels, vocab_parallel_cross_entropy
 
 EPS, ZL = 0.2, 0.03
 
@@ -114,3 +116,13 @@ def test_vocab_parallel_weighted_posinf_row_is_nan_like_single_device():
     got, want = both(x)
     assert np.isnan(np.asarray(got)[0]) and np.isnan(np.asarray(want)[0])
     np.testing.assert_allclose(np.asarray(got)[1], np.asarray(want)[1], rtol=1e-12)
+
+
+def test_vocab_parallel_checks_take_python_lists_without_deprecation_warning():
+    """Regression: the shape checks called ``jnp.shape`` on Python lists (a DeprecationWarning,
+    a future JAX error); the lists column of the numerics table reached them."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        _check_logits_labels("vocab_parallel_cross_entropy", [[1.0, 2.0], [0.5, 0.1]], [0, 1])
+        with pytest.raises(ValueError, match="'labels' must have the shape"):
+            _check_logits_labels("vocab_parallel_cross_entropy", [[1.0, 2.0]], [0, 1])
