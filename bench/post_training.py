@@ -101,10 +101,10 @@ def time_table(n, d, v, reps):
     """Per quantity: one warm-up call of each form, then ``reps`` interleaved fused / unfused runs.
 
     Each pair is timed on its own (not interleaved with the other quantities): run right after
-    the unfused distillation (8.4 GiB of temporaries), the next function paid for that run's
-    memory being released (the fused cross-entropy measured 1.2× its unfused form there and
-    0.96× when timed on its own, 2026-12-07). Wall and process CPU time (both cores) are kept:
-    the machine is shared, so the CPU time shows the work when the wall time shows the load.
+    the unfused distillation (8.4 GiB of temporaries), the fused cross-entropy measured 1.2× its
+    unfused form, and 0.96× when timed on its own (2026-12-07). Wall and process CPU time (both
+    cores) are kept: the machine is shared, so the CPU time shows the work when the wall time
+    shows the load.
     """
     args = _problem(n, d, v, concrete=True)
     lines = [
