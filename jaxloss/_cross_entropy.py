@@ -40,6 +40,7 @@ from jax import lax
 from jax.custom_derivatives import SymbolicZero
 from jax.typing import ArrayLike
 
+from . import _numerics as num
 from . import _validation as val
 from ._alias import bind
 from ._numerics import as_hyper, clamped_log, class_sum_scale, compute_dtype, nan_where
@@ -209,6 +210,7 @@ def _ce_rows_ref(
     posinf = nan_where(lse == jnp.inf, dtype)
 
     finite = None
+    h = 1
     if label_smoothing is not None or targets is not None:
         # a class exists where its *logit* is finite (not z = x − m, which overflows to −inf for
         # a gap above the largest float: logits ±3.4e38 read as masked, the loss was log 2)
@@ -220,6 +222,7 @@ def _ce_rows_ref(
         h = class_sum_scale(x.shape[-1], dtype)
         z_safe = jnp.where(finite, x * h - m * h, jnp.zeros_like(z))
 
+    k = None
     if label_smoothing is not None:
         k = jnp.sum(finite, axis=-1).astype(dtype)
         k = jnp.where(k > 0, k, jnp.ones_like(k))
@@ -231,24 +234,22 @@ def _ce_rows_ref(
         z_label = _take_label(x, labels) - m[..., 0]  # x_y − m
         if active is not None:
             z_label = jnp.where(active, z_label, jnp.zeros_like(z_label))
-        loss = log_s - z_label  # −log softmax(x)_y = lse − x_y
-        if label_smoothing is not None:
-            loss = (1 - label_smoothing) * loss
-        if z_loss is not None:
-            loss = loss + z_loss * lse * lse
+        ce = log_s - z_label  # −log softmax(x)_y = lse − x_y
         if class_weights is not None:
             w_label = _take_label(class_weights, labels)
-            loss = w_label * loss
+        smooth_h = None
         if label_smoothing is not None:
-            # Σ_{c finite} w_c (lse − x_c) = W_f·(lse − m) − Σ w_c (x_c − m), both terms ≥ 0;
-            # the second is summed scaled by h (z_safe) and multiplied by ε/K · 1/h, so ε/K · Σ is
+            # h·S, S = Σ_{c finite} w_c (lse − x_c) = W_f·(lse − m) − Σ w_c (x_c − m), both terms
+            # ≥ 0; the second is summed scaled by h (z_safe) and the sum enters as ε/(K·h) · h·S,
             # finite whenever the exact value is (2.27e37 for logits ±3.4e38, ε = 0.1, C = 3)
             if class_weights is None:  # w = 1: W_f = K (saves a multiply per logit)
-                smooth_lse, smooth_x = k * log_s, jnp.sum(z_safe, axis=-1)
+                smooth_h = k * log_s * h - jnp.sum(z_safe, axis=-1)
             else:
                 wf = jnp.where(finite, class_weights, jnp.zeros_like(class_weights))
-                smooth_lse, smooth_x = jnp.sum(wf, axis=-1) * log_s, jnp.sum(wf * z_safe, axis=-1)
-            loss = loss + eps_over_k * smooth_lse - (eps_over_k / h) * smooth_x
+                smooth_h = jnp.sum(wf, axis=-1) * log_s * h - jnp.sum(wf * z_safe, axis=-1)
+        loss, _, _ = num.sparse_ce_row(
+            ce, lse, w_y=w_label, eps=label_smoothing, z_loss=z_loss, smooth_h=smooth_h, k=k, h=h
+        )
         loss = loss * posinf
         return (loss, w_label, m, log_s, e, s) if stats else (loss, w_label)
 
@@ -364,31 +365,29 @@ def _ce_fast_jvp(primals, tangents):
             finite = jnp.isfinite(x)  # as in _ce_rows_ref: the logit, not x − m
         if eps is not None:
             k = jnp.sum(finite, axis=-1).astype(dtype)
-            eps_over_k = eps / jnp.where(k > 0, k, jnp.ones_like(k))
+            k = jnp.where(k > 0, k, jnp.ones_like(k))
         if labels is not None:
-            w_y = None if cw is None else _take_label(cw, labels)
-            hot = jnp.ones_like(lse) if w_y is None else w_y  # weight of the label term
-            if eps is not None:
-                hot = (1 - eps) * hot
-            coef = hot
-            if zl is not None:
-                coef = coef + 2 * zl * lse * (jnp.ones_like(lse) if w_y is None else w_y)
+            w_y = wf = w_f = None
+            if cw is not None:
+                w_y = _take_label(cw, labels)
+                if eps is not None:
+                    wf = jnp.where(finite, cw, jnp.zeros_like(cw))
+                    w_f = jnp.sum(wf, axis=-1)
+            coef, hot, unit = num.sparse_ce_grad_coefs(
+                lse, w_y=w_y, eps=eps, z_loss=zl, w_f=w_f, k=None if eps is None else k
+            )
             if active is not None:
                 hot = jnp.where(active, hot, jnp.zeros_like(hot))
             lab = labels if jnp.iinfo(labels.dtype).bits >= 32 else labels.astype(jnp.int32)
             iota = lax.broadcasted_iota(lab.dtype, x.shape, x.ndim - 1)
+            if p is None:
+                # softmax · coef = e · (coef / s); s ≥ 1 on any row with a finite logit;
+                # "s == 0" (not "s > 0") so that a NaN s (NaN logit) is not silently replaced by 1
+                p, coef = e, coef / jnp.where(s == 0, jnp.ones_like(s), s)
             # the one-hot is a compare fused into the gradient pass, never an array
-            g_hot = jnp.where(iota == lab[..., None], hot[..., None], jnp.zeros((), dtype))
-            if eps is not None:
-                if cw is None:
-                    coef = coef + eps_over_k * k  # ε W_f / K with w = 1
-                    smooth = jnp.where(finite, eps_over_k[..., None], jnp.zeros((), dtype))
-                else:
-                    wf = jnp.where(finite, cw, jnp.zeros_like(cw))
-                    coef = coef + eps_over_k * jnp.sum(wf, axis=-1)
-                    smooth = eps_over_k[..., None] * wf
-                g_hot = g_hot + smooth
+            g = num.sparse_ce_grad(p, coef, hot, unit, iota == lab[..., None], finite, cw)
         else:
+            eps_over_k = None if eps is None else eps / k
             a = targets
             if eps is not None:
                 a = (1 - eps) * a + eps_over_k[..., None] * finite.astype(dtype)
@@ -398,13 +397,7 @@ def _ce_fast_jvp(primals, tangents):
             if zl is not None:
                 coef = coef + 2 * zl * lse
             # masked logits carry no gradient from the a·x term (their loss is +inf if a ≠ 0)
-            g_hot = jnp.where(finite, a, jnp.zeros_like(a))
-        if p is None:
-            # softmax · coef = e · (coef / s); s ≥ 1 on any row with a finite logit; "s == 0" (not
-            # "s > 0") so that a NaN s (NaN logit) is not silently replaced by 1
-            g = e * (coef / jnp.where(s == 0, jnp.ones_like(s), s))[..., None] - g_hot
-        else:
-            g = p * coef[..., None] - g_hot
+            g = p * coef[..., None] - jnp.where(finite, a, jnp.zeros_like(a))
         out_t = out_t + jnp.sum(g * dx, axis=-1)
     # the other float arguments (rarely differentiated): plain jvp of the reference core
     others = [

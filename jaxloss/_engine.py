@@ -12,6 +12,9 @@ everything else, once:
   ``d cap``, ``d τ``);
 * the per-row log-sum-exp of a block (:func:`block_lse`, the shifted core of
   :func:`jaxloss._numerics.shifted_logsumexp`);
+* the weight-gradient accumulation ``d weight += h_cᵀ @ d block`` in place, one ``[D, slice]``
+  vocabulary piece at a time (:func:`add_weight_grad`), so that no second ``[D, V]`` buffer
+  exists beside the accumulator;
 * the two custom VJPs:
 
   - :func:`rows` (recompute, as Apple's Cut Cross-Entropy): the forward pass keeps only the
@@ -57,7 +60,8 @@ __all__ = [
     "row_stats",
     "local_tokens",
     "logits_rows",
-    "matmul_grads",
+    "add_weight_grad",
+    "weight_grad_slice",
     "reduction_coefs",
     "rows",
     "total",
@@ -259,17 +263,6 @@ def row_stats(z, idx, owned=None, axis=None, entropy: bool = False, extra=None):
     return m, s, target, ent
 
 
-def matmul_grads(head: Head, h_c, w, dz):
-    """``(d hidden block, d weight contribution)`` of ``dz``.
-
-    Matmuls in the operands' dtype, f32+ accumulation.
-    """
-    dzm = dz.astype(h_c.dtype)
-    dh_c = lax.dot_general(dzm, w, (((1,), (1,)), ((), ())), preferred_element_type=head.cdt)
-    dw_c = lax.dot_general(h_c, dzm, (((0,), (0,)), ((), ())), preferred_element_type=head.cdt)
-    return dh_c.astype(h_c.dtype), dw_c
-
-
 def reduction_coefs(valid, tok_w, reduction: str, dtype, denom_w=None):
     """``d reduced / d loss_i`` of a ``"mean"`` / ``"sum"`` reduction (exactly 0 on dropped rows).
 
@@ -286,6 +279,52 @@ def reduction_coefs(valid, tok_w, reduction: str, dtype, denom_w=None):
     return jnp.where(
         nonzero, num / jnp.where(nonzero, denom, jnp.ones_like(denom)), jnp.zeros_like(num)
     )
+
+
+# Elements of one ``[D, slice]`` piece of a chunk's weight gradient (8 MiB in float32), and the
+# fewest columns of a piece (a wide hidden dimension still gets matmuls of a useful width).
+WEIGHT_GRAD_SLICE_ELEMS = 1 << 21
+WEIGHT_GRAD_MIN_COLS = 128
+
+
+def weight_grad_slice(d: int, v: int) -> int:
+    """Vocabulary columns per piece of the weight-gradient update (:func:`add_weight_grad`)."""
+    cols = max(WEIGHT_GRAD_MIN_COLS, WEIGHT_GRAD_SLICE_ELEMS // max(d, 1))
+    return max(1, min(v, cols))
+
+
+def add_weight_grad(head: Head, dw, h_c, dzm, sl: int | None = None):
+    """``dw + h_cᵀ @ dzm``, the ``[D, V]`` product formed one vocabulary slice at a time.
+
+    XLA does not fuse the accumulation into the matmul: a whole ``h_cᵀ @ dzm`` would be a second
+    ``[D, V]`` buffer beside the accumulator (the largest temporary of the fused losses, 64 MiB at
+    D = 512, V = 32768). A ``fori_loop`` over ``[D, sl]`` slices (``sl`` columns, default
+    :func:`weight_grad_slice`) adds each slice in place while it is still in cache; a ragged last
+    slice is one more static step.
+    """
+    d, v = dw.shape
+    sl = weight_grad_slice(d, v) if sl is None else max(1, min(int(sl), v))
+    dims = (((0,), (0,)), ((), ()))
+
+    def piece(dz_s):
+        return lax.dot_general(h_c, dz_s, dims, preferred_element_type=head.cdt)
+
+    if sl == v:
+        return dw + piece(dzm)
+
+    def body(k, acc):
+        start = k * sl
+        dz_s = lax.dynamic_slice_in_dim(dzm, start, sl, axis=1)
+        cur = lax.dynamic_slice_in_dim(acc, start, sl, axis=1)
+        return lax.dynamic_update_slice_in_dim(acc, cur + piece(dz_s), start, axis=1)
+
+    full = v // sl
+    dw = lax.fori_loop(0, full, body, dw)
+    start = full * sl
+    if start == v:
+        return dw
+    tail = dw[:, start:] + piece(dzm[:, start:])
+    return lax.dynamic_update_slice_in_dim(dw, tail, start, axis=1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -382,8 +421,10 @@ def _grad_step(head, carry, h_c, z, aux, w, dz, dp_c, cap, tau):
     """One chunk's block gradient ``dz`` → block pull-back → matmuls; accumulates the carry."""
     dw, db, dcap, dtau, dp = carry
     dz, dcap_c, dtau_c = logit_block_vjp(head, z, aux, dz, cap, tau)
-    dh_c, dw_c = matmul_grads(head, h_c, w, dz)
-    dw = dw + dw_c
+    dzm = dz.astype(h_c.dtype)
+    dh_c = lax.dot_general(dzm, w, (((1,), (1,)), ((), ())), preferred_element_type=head.cdt)
+    dh_c = dh_c.astype(h_c.dtype)
+    dw = add_weight_grad(head, dw, h_c, dzm)
     if head.has_bias:
         db = db + jnp.sum(dz, axis=0)
     if head.cap:

@@ -33,6 +33,7 @@ from jax import lax
 from jax.typing import ArrayLike
 
 from . import _engine as eng
+from . import _numerics as num
 from . import _validation as val
 from ._numerics import as_hyper, class_sum_scale, compute_dtype, nan_where
 from ._reduction import apply_reduction
@@ -112,25 +113,22 @@ def _poison(x, valid, in_range):
     return x * nan_where(valid & ~in_range, x.dtype)
 
 
-def _row_loss(rule, lse, zy, sw, cwy, valid, in_range, eps, zl, consts):
-    """w_y[(1−ε)(lse − z_y) + z_loss·lse²] + (ε/K) Σ_c w_c (lse − z_c).
+def _ce_row(rule, lse, zy, sw, cwy, eps, zl, consts):
+    """:func:`jaxloss._numerics.sparse_ce_row` of one block's statistics (terms the rule has)."""
+    eps, zl = rule.terms(eps, zl)
+    return num.sparse_ce_row(
+        lse - zy, lse, w_y=cwy, eps=eps, z_loss=zl, smooth_h=sw, k=consts.k, h=consts.h
+    )
 
-    The (ε/K) term is PyTorch's smoothing term.
-    """
+
+def _row_loss(rule, lse, zy, sw, cwy, valid, in_range, eps, zl, consts):
+    """w_y[(1−ε)(lse − z_y) + z_loss·lse²] + (ε/K) Σ_c w_c (lse − z_c): the library's one
+    per-row formula, :func:`jaxloss._numerics.sparse_ce_row` (the (ε/K) term is PyTorch's)."""
     # double where: a dropped token's statistics may be ±inf (a padding row of a fully masked
     # vocabulary has lse = z_y = −inf); zeroed before the arithmetic, no NaN reaches a derivative
     lse, zy = (jnp.where(valid, a, jnp.zeros_like(a)) for a in (lse, zy))
     sw = None if sw is None else jnp.where(valid, sw, jnp.zeros_like(sw))
-    main = lse - zy
-    if rule.smooth:
-        main = (1 - eps) * main
-    if rule.zloss:
-        main = main + zl * lse * lse
-    if cwy is not None:
-        main = cwy * main
-    if rule.smooth:
-        # sw = h·S, S = Σ_c w_c (lse − z_c); ε/K·S is finite whenever the exact value is
-        main = main + eps / (consts.k * consts.h) * sw
+    main, _, _ = _ce_row(rule, lse, zy, sw, cwy, eps, zl, consts)
     # out-of-range labels are invalid input: nan, as sparse_softmax_cross_entropy; a product, so
     # that under autodiff ("checkpoint") the token's gradient is NaN too
     main = _poison(main, valid, in_range)
@@ -138,45 +136,34 @@ def _row_loss(rule, lse, zy, sw, cwy, valid, in_range, eps, zl, consts):
 
 
 def _grad_block(rule, z, y, cwy, valid, in_range, g, lse, eps, zl, consts):
-    """d(Σ_i g_i·loss_i)/d z (final logits) of one chunk."""
-    # d loss_i/d z_ij = p_ij [w_y(1−ε) + 2 w_y z_loss lse + ε W_f/K]
-    #                   − w_y(1−ε) δ_{j,y} − ε w_j [j exists]/K
+    """d(Σ_i g_i·loss_i)/d z (final logits) of one chunk
+    (:func:`jaxloss._numerics.sparse_ce_grad_coefs`)."""
     # dropped tokens: 0; a kept token with an out-of-range label: NaN (its loss is NaN)
     g = jnp.where(valid, _poison(g, valid, in_range), jnp.zeros_like(g))
     # a row without a finite logit (a padding token when the bias masks the whole vocabulary; its
     # g is 0) has lse = −inf: 0·lse and exp(−inf − (−inf)) would be NaN, so lse is read as 0 there
     lse = jnp.where(lse == -jnp.inf, jnp.zeros_like(lse), lse)
-    gw = g if cwy is None else g * cwy
-    hit = (1 - eps) * gw if rule.smooth else gw
-    scale = hit
-    if rule.zloss:
-        scale = scale + 2 * zl * gw * lse
-    if rule.smooth:
-        scale = scale + eps * consts.wf / consts.k * g
+    eps, zl = rule.terms(eps, zl)
+    w_f = None if cwy is None else consts.wf
+    coef, hot, unit = num.sparse_ce_grad_coefs(
+        lse, g=g, w_y=cwy, eps=eps, z_loss=zl, w_f=w_f, k=consts.k
+    )
     p = jnp.exp(z - lse[:, None])
     onehot = lax.broadcasted_iota(y.dtype, z.shape, 1) == y[:, None]
-    dz = p * scale[:, None] - jnp.where(onehot, hit[:, None], jnp.zeros((), z.dtype))
-    if rule.smooth:
-        per_class = (eps / consts.k * g)[:, None]
-        if consts.cwv is not None:
-            per_class = per_class * consts.cwv[None, :]
-        dz = dz - jnp.where(jnp.isfinite(z), per_class, jnp.zeros((), z.dtype))
-    return dz
+    exists = None if eps is None else jnp.isfinite(z)
+    cw = None if consts.cwv is None else consts.cwv[None, :]
+    return num.sparse_ce_grad(p, coef, hot, unit, onehot, exists, cw)
 
 
 def _hyper_grads(rule, head, g, lse, zy, sw, cwy, valid, eps, zl, consts):
     """d(Σ g_i loss_i)/dε and /d z_loss from the per-token statistics."""
-    gw = g if cwy is None else g * cwy
 
     def valid_sum(x):  # drop invalid rows by a select, not g = 0: their statistics may be ±inf
-        return jnp.sum(jnp.where(valid, x, jnp.zeros_like(x)))
+        return jnp.sum(jnp.where(valid, g * x, jnp.zeros_like(x)))
 
-    if rule.smooth:
-        # d loss_i/dε = −w_y (lse − z_y) + S/K, S = Σ_c w_c (lse − z_c)
-        deps = valid_sum(-gw * (lse - zy) + g * sw / (consts.k * consts.h))  # sw = h·S
-    else:
-        deps = jnp.zeros((), head.cdt)
-    dzl = valid_sum(gw * lse * lse) if rule.zloss else jnp.zeros((), head.cdt)
+    _, d_eps, d_z = _ce_row(rule, lse, zy, sw, cwy, eps, zl, consts)
+    deps = valid_sum(d_eps) if rule.smooth else jnp.zeros((), head.cdt)
+    dzl = valid_sum(d_z) if rule.zloss else jnp.zeros((), head.cdt)
     return deps.astype(jnp.result_type(eps)), dzl.astype(jnp.result_type(zl))
 
 
@@ -191,6 +178,10 @@ class _CERule(eng.Rule):
         self.smooth = smooth  # label smoothing term present
         self.zloss = zloss  # z-loss term present
         self.key = (smooth, zloss)
+
+    def terms(self, eps, zl):
+        """``(ε, z_loss)`` with ``None`` for a term the rule does not have."""
+        return (eps if self.smooth else None), (zl if self.zloss else None)
 
     def context(self, head, w, b, consts, params):
         return _Consts(head, w, b, consts[0])
@@ -362,11 +353,13 @@ def linear_cross_entropy(
       ``class_weights`` are treated as constants (no gradient) on every path.
 
       *Measured on the 2-core CPU* (float32, 4096 tokens × 512 × 32768, ``jit(value_and_grad)``
-      w.r.t. hidden and weight; ``bench/RESULTS.md``): temporary memory 80 MiB
-      (``chunk_size=128``) against 1024 MiB for the unfused optax loss (12.8× less; 97 MiB at
-      256, 129 MiB at 512), and ``"forward_grad"`` at ``chunk_size`` 128 was the fastest
-      variant, faster than the unfused loss, while ``"recompute"`` (one more matmul) was slower
-      than both. Hence the defaults.
+      w.r.t. hidden and weight; ``bench/RESULTS.md``): temporary memory 32 MiB
+      (``chunk_size=128``: a ``[chunk, V]`` logit block and its gradient; the weight gradient is
+      accumulated in place, one ``[D, slice]`` piece at a time) against 512 MiB for the unfused
+      jaxloss loss and 1024 MiB for the unfused optax loss (65 MiB at ``chunk_size`` 256, 17 MiB
+      at 64), and ``"forward_grad"`` at ``chunk_size`` 128 was the fastest variant, faster than
+      the unfused loss, while ``"recompute"`` (one more matmul) was slower than both. Hence the
+      defaults.
 
       *Numerics.* Matmuls run in the inputs' dtype with accumulation in the computation dtype
       (``preferred_element_type``: float32 for bf16 / fp16); the softmax math is in that dtype.

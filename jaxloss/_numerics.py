@@ -39,6 +39,9 @@ __all__ = [
     "class_sum_scale",
     "clamped_log",
     "canonical_axis",
+    "sparse_ce_row",
+    "sparse_ce_grad_coefs",
+    "sparse_ce_grad",
 ]
 
 
@@ -276,3 +279,92 @@ def nan_where(bad: jax.Array, dtype) -> jax.Array:
     """
     inf_or_zero = jnp.where(bad, jnp.asarray(jnp.inf, dtype), jnp.zeros((), dtype))
     return 1 + (inf_or_zero - inf_or_zero)
+
+
+# ------------------------------------------------------------------------------------------------
+# Sparse softmax cross-entropy from per-row statistics (one formula for every CE of the library)
+# ------------------------------------------------------------------------------------------------
+
+
+def sparse_ce_row(ce, lse, *, w_y=None, eps=None, z_loss=None, smooth_h=None, k=None, h=1):
+    r"""Per-row sparse softmax cross-entropy from its statistics, and its ``∂/∂ε``, ``∂/∂λ``.
+
+    .. math::
+       \ell = w_y\big[(1-\varepsilon)\,\mathrm{ce} + \lambda\,\mathrm{lse}^2\big]
+              + \tfrac{\varepsilon}{K}\,S,\qquad
+       S = \textstyle\sum_{c\ \mathrm{exists}} w_c\,(\mathrm{lse} - x_c)
+
+    with ``ce = lse − x_y``, ``ε = eps``, ``λ = z_loss``, ``w_y`` the label's class weight (1 if
+    ``None``) and ``K`` the number of existing (finite-logit) classes, ``K ≥ 1`` (the caller
+    clamps an all-masked row to 1). The smoothing sum is given scaled, ``smooth_h = h·S`` (``h``:
+    :func:`class_sum_scale`, or 1), so that ``ε/(K·h)·smooth_h`` is finite whenever ``ε/K·S`` is.
+    ``eps`` / ``z_loss`` ``None``: that term is absent (not ``0·∞``). The same statistics feed
+    :func:`sparse_ce_grad_coefs`; every cross-entropy of the library (logits level, fused linear,
+    vocabulary-parallel) computes its statistics its own way and its loss here.
+
+    Returns ``(loss, ∂ℓ/∂ε, ∂ℓ/∂λ)`` per row: ``−w_y·ce + S/K`` and ``w_y·lse²`` (the last two
+    ``None`` where their term is absent); plain ``jnp``, autodiff-safe.
+    """
+    loss = ce
+    if eps is not None:
+        loss = (1 - eps) * loss
+    if z_loss is not None:
+        loss = loss + z_loss * lse * lse
+    if w_y is not None:
+        loss = w_y * loss
+    d_eps = d_z = None
+    if eps is not None:
+        # ε/(K·h) first: h·S is finite where S itself may overflow (S/K = 4.5e38 for logits
+        # ±3.4e38, C = 3), while ε/K·S is the finite loss term
+        loss = loss + eps / (k * h) * smooth_h
+        d_eps = smooth_h / (k * h) - (ce if w_y is None else w_y * ce)
+    if z_loss is not None:
+        d_z = lse * lse if w_y is None else w_y * lse * lse
+    return loss, d_eps, d_z
+
+
+def sparse_ce_grad_coefs(lse, *, g=None, w_y=None, eps=None, z_loss=None, w_f=None, k=None):
+    r"""Per-row coefficients of the logit gradient of ``g·ℓ`` (:func:`sparse_ce_row`).
+
+    .. math::
+       \frac{\partial (g\ell)}{\partial x_c} = p_c\,\mathrm{coef} - \mathrm{hot}\,[c = y]
+           - \mathrm{unit}\cdot w_c\,[x_c\ \mathrm{exists}]
+
+    with ``p = softmax(x)``, ``hot = g·w_y(1−ε)``, ``coef = hot + 2λ·g·w_y·lse + ε·g·W_f/K``
+    (``W_f = w_f = Σ_{c exists} w_c``; without class weights ``W_f = K`` and the smoothing parts
+    fold to ``coef = g(1 + 2λ·lse)``, so a row's gradient sums to 0 exactly as its softmax does)
+    and ``unit = ε·g/K``. ``g`` ``None`` reads as 1 (a tangent rule). Returns
+    ``(coef, hot, unit)`` (``unit`` ``None`` without smoothing); :func:`sparse_ce_grad` builds
+    the block.
+    """
+    gw = w_y if g is None else (g if w_y is None else g * w_y)
+    if w_y is None and w_f is None:
+        # unweighted: p·(1−ε) + p·ε·K/K = p exactly
+        one = jnp.ones_like(lse) if g is None else g
+        coef = one if z_loss is None else one + 2 * z_loss * one * lse
+        hot = one if eps is None else (1 - eps) * one
+        unit = None if eps is None else eps / k * one
+        return coef, hot, unit
+    hot = gw if eps is None else (1 - eps) * gw
+    coef = hot
+    if z_loss is not None:
+        coef = coef + 2 * z_loss * gw * lse
+    unit = None
+    if eps is not None:
+        unit = eps / k if g is None else eps / k * g
+        coef = coef + unit * w_f
+    return coef, hot, unit
+
+
+def sparse_ce_grad(p, coef, hot, unit, is_label, exists, class_weights=None):
+    """The logit-gradient block of :func:`sparse_ce_grad_coefs`: ``p·coef − hot·[label] −
+    unit·w·[exists]`` (``coef``, ``hot``, ``unit`` per row; ``is_label`` / ``exists`` boolean
+    blocks, the one-hot an iota comparison fused into the pass, never an array)."""
+    zero = jnp.zeros((), p.dtype)
+    dz = p * coef[..., None] - jnp.where(is_label, hot[..., None], zero)
+    if unit is not None:
+        per_class = unit[..., None]
+        if class_weights is not None:
+            per_class = per_class * class_weights
+        dz = dz - jnp.where(exists, per_class, zero)
+    return dz

@@ -48,6 +48,7 @@ from jax.sharding import PartitionSpec as P
 from jax.typing import ArrayLike
 
 from . import _engine as eng
+from . import _numerics as num
 from . import _validation as val
 from ._linear_post import _is_static_one, _scalar_hyper, _TokenRule, token_log_probs_core
 from ._numerics import as_compute, as_hyper, compute_dtype, nan_where
@@ -88,16 +89,18 @@ def _local_label(labels, vocab_local, axis_name):
 def _row_stats(x, local_idx, owned, axis_name, smooth, cw=None):
     """Global per-row statistics of logits ``x`` [R, V/n] (float32 or float64).
 
-    Returns ``(lse, target, mean_finite, K, w_y, W_f/K)``: the logsumexp over the whole
-    vocabulary, the target logit, and — only when ``smooth`` (label smoothing may be non-zero) —
-    ``Σ_finite w_c x_c / K`` and the count K of finite logits (else zeros, never computed); with
-    class weights ``cw`` (this device's ``[V/n]`` slice) also the label's weight ``w_y`` and
-    ``W_f/K``, ``W_f = Σ_finite w_c`` (else ``None``). The statistics and their collectives are the
-    engine's (:func:`jaxloss._engine.row_stats`: ``pmax`` of the row max, one ``psum`` of the
-    stacked ``[Σ exp, target logit (, w_y) (, Σ_finite w·x, K (, W_f))]``). Non-finite rows follow
-    the single-device loss exactly: ``lse`` is 0 on a row with no finite logit (all ``-inf``; its
-    loss is then ``+inf`` through the target logit), ``+inf`` on a row with a ``+inf`` logit, and
-    NaN on a row with a NaN logit.
+    Returns ``(lse, target, smooth_h, K, w_y, W_f)``: the logsumexp over the whole vocabulary, the
+    target logit, and — only when ``smooth`` (label smoothing may be non-zero) — the smoothing
+    sum ``S = Σ_finite w_c (lse − x_c) = W_f·lse − Σ_finite w_c x_c`` (``h = 1`` in
+    :func:`jaxloss._numerics.sparse_ce_row`) and ``K``, the number of finite logits of the row
+    clamped to ≥ 1 (else ``None``); with class weights ``cw`` (this device's ``[V/n]`` slice) also
+    the label's weight ``w_y`` and, with smoothing, ``W_f = Σ_finite w_c`` (else ``None``). The
+    statistics and their collectives are the engine's (:func:`jaxloss._engine.row_stats`:
+    ``pmax`` of the row max, one ``psum`` of the stacked ``[Σ exp, target logit (, w_y)
+    (, Σ_finite w·x, #finite (, W_f))]``). Non-finite rows follow the single-device loss
+    exactly: ``lse`` is 0 on a row with no finite logit (all ``-inf``; its loss is then ``+inf``
+    through the target logit), ``+inf`` on a row with a ``+inf`` logit, and NaN on a row with a
+    NaN logit.
     """
 
     def sums(z):
@@ -118,88 +121,53 @@ def _row_stats(x, local_idx, owned, axis_name, smooth, cw=None):
     m, s, target, _, extra = eng.row_stats(x, local_idx, owned, axis_name, extra=sums)
     # lse = m + log Σ exp(x − m); 0 on rows without any finite logit (as single-device)
     lse = jnp.where(s == -jnp.inf, jnp.zeros_like(s), m + s)
-    wy = wfk = None
+    wy = w_f = smooth_h = k = None
     if cw is not None:
         wy, extra = extra[0], extra[1:]
     if smooth:
-        sum_finite, n_finite = extra[0], extra[1]
-        k = jnp.maximum(n_finite, 1.0)
-        if cw is not None:
-            wfk = extra[2] / k
-    else:
-        sum_finite = n_finite = jnp.zeros_like(lse)
-        k = 1.0
-    mean_finite = sum_finite / k
-    return lse, target, mean_finite, n_finite, wy, wfk
+        sum_wx, k = extra[0], jnp.maximum(extra[1], 1.0)
+        w_f = None if cw is None else extra[2]
+        smooth_h = (k if w_f is None else w_f) * lse - sum_wx
+    return lse, target, smooth_h, k, wy, w_f
 
 
-def _row_loss(lse, target, mean_finite, eps, z, smooth, use_z, wy=None, wfk=None):
-    """(1 − ε)(lse − x_y) + ε(lse − mean_finite x) + z·lse², and its ∂/∂ε and ∂/∂z.
+def _row_loss(lse, target, smooth_h, k, eps, z, wy=None):
+    """The per-row loss and its ∂/∂ε and ∂/∂z: :func:`jaxloss._numerics.sparse_ce_row`,
+    w_y[(1 − ε)(lse − x_y) + z·lse²] + ε/K·Σ_finite w_c (lse − x_c) (w = 1 without class
+    weights), the single-device (PyTorch) loss.
 
-    With class weights (``wy`` = w_y, ``wfk`` = W_f/K): w_y[(1 − ε)(lse − x_y) + z·lse²] +
-    ε(W_f/K·lse − Σ_finite w_c x_c / K), the single-device (PyTorch) weighted loss.
-    The ε terms are there only when ``smooth`` and the z term only when ``use_z`` (each False only
-    when its coefficient is a concrete 0), as in the single-device loss: an all-``-inf`` row stays
-    ``+inf`` rather than ``0 · inf``. Non-finite rows are not masked: that ``+inf`` and NaN
-    propagate, and a row with a ``+inf`` logit is NaN (the single-device rule).
+    ``eps`` / ``z`` ``None``: that term is absent (its coefficient is a concrete 0), as in the
+    single-device loss: an all-``-inf`` row stays ``+inf`` rather than ``0 · inf``. Non-finite
+    rows are not masked: that ``+inf`` and NaN propagate, and a row with a ``+inf`` logit is NaN
+    (the single-device rule).
     """
-    ce = lse - target
-    loss = ce
-    d_eps = jnp.zeros_like(ce)
-    if wy is not None:
-        main = (1.0 - eps) * ce if smooth else ce
-        d_z = wy * lse * lse
-        if use_z:
-            main = main + z * lse * lse
-        loss = wy * main
-        if smooth:
-            smoothed = wfk * lse - mean_finite
-            loss = loss + eps * smoothed
-            d_eps = smoothed - wy * ce
-        return loss, d_eps, d_z
-    if smooth:
-        smoothed = lse - mean_finite
-        loss = (1.0 - eps) * ce + eps * smoothed
-        d_eps = smoothed - ce
-    d_z = lse * lse
-    if use_z:
-        loss = loss + z * d_z
+    loss, d_eps, d_z = num.sparse_ce_row(
+        lse - target, lse, w_y=wy, eps=eps, z_loss=z, smooth_h=smooth_h, k=k
+    )
     # a +inf logit (lse = +inf, and only then): NaN for that row, as the single-device loss
     loss = loss * nan_where(lse == jnp.inf, loss.dtype)
+    d_eps = jnp.zeros_like(loss) if d_eps is None else d_eps
+    d_z = jnp.zeros_like(loss) if d_z is None else d_z
     return loss, d_eps, d_z
 
 
-def _dlogits(
-    x, lse, local_idx, owned, n_finite, eps, z, g, smooth, use_z, wy=None, wfk=None, cw=None
-):
-    """g·∂ℓ/∂x for the local slice: g·(softmax·(1 + 2z·lse) − (1 − ε)·onehot − ε/K·[finite]).
+def _dlogits(x, lse, local_idx, owned, k, eps, z, g, wy=None, w_f=None, cw=None):
+    """g·∂ℓ/∂x for the local slice (:func:`jaxloss._numerics.sparse_ce_grad_coefs`):
+    g·(softmax·(w_y(1 − ε) + ε·W_f/K + 2z·w_y·lse) − w_y(1 − ε)·onehot − ε/K·w·[finite]).
 
-    With class weights: g·(softmax·(w_y(1 − ε) + ε·W_f/K + 2z·w_y·lse) − w_y(1 − ε)·onehot −
-    ε/K·w·[finite]). One fused pass over ``x``: ``exp(x − lse)`` is 0 on masked (−inf) logits by
-    itself, and the one-hot is an iota comparison, never an array. Non-finite rows give the
-    single-device gradient: NaN rows NaN; a ``+inf`` logit NaN at that logit (``exp(inf − inf)``);
-    an all-``-inf`` row ``−g(1 − ε)`` at the label.
+    Local given the global ``lse`` and ``K``: one fused pass over ``x``; ``exp(x − lse)`` is 0 on
+    masked (−inf) logits by itself, and the one-hot (the label on the shard that owns it) is an
+    iota comparison, never an array. Non-finite rows give the single-device gradient: NaN rows
+    NaN; a ``+inf`` logit NaN at that logit (``exp(inf − inf)``); an all-``-inf`` row
+    ``−g(1 − ε)`` at the label.
     """
+    coef, hot, unit = num.sparse_ce_grad_coefs(lse, g=g, w_y=wy, eps=eps, z_loss=z, w_f=w_f, k=k)
     p = jnp.exp(x - lse[:, None])
-    if wy is not None:
-        gw = g * wy
-        hot_scale = gw * (1.0 - eps) if smooth else gw
-        coef = hot_scale
-        if smooth:
-            coef = coef + g * eps * wfk
-        if use_z:
-            coef = coef + 2.0 * z * gw * lse
-    else:
-        coef = g * (1.0 + 2.0 * z * lse) if use_z else g
-        hot_scale = g * (1.0 - eps) if smooth else g
-    hot = (jnp.arange(x.shape[-1])[None, :] == local_idx[:, None]) & owned[:, None]
-    grad = p * coef[:, None] - jnp.where(hot, hot_scale[:, None], 0.0)
-    if smooth:
-        per_class = (g * eps / jnp.maximum(n_finite, 1.0))[:, None]
-        if cw is not None:
-            per_class = per_class * cw[None, :]
-        grad = grad - jnp.where(jnp.isfinite(x), per_class, 0.0)
-    return grad
+    is_label = (jnp.arange(x.shape[-1])[None, :] == local_idx[:, None]) & owned[:, None]
+    exists = None if eps is None else jnp.isfinite(x)
+    return num.sparse_ce_grad(
+        p, coef, hot, unit, is_label, exists, None if cw is None else cw[None, :]
+    )
 
 
 def _row_cotangent(g, d):
@@ -227,28 +195,27 @@ class _VocabParallelCERule(eng.Rule):
         self.smooth, self.use_z, self.weighted = smooth, use_z, weighted
         self.key = (smooth, use_z, weighted)
 
+    def terms(self, eps, zl):
+        """``(ε, z)`` with ``None`` for a term the rule does not have."""
+        return (eps if self.smooth else None), (zl if self.use_z else None)
+
     def forward(self, head, ctx, z, ex, xs_c, consts, params):
         y, eps, zl = xs_c
         cw = consts[0] if self.weighted else None
         local_idx, owned = eng.local_tokens(y, z.shape[-1], head.axis)
-        lse, target, mean_finite, n_finite, wy, wfk = _row_stats(
+        lse, target, smooth_h, k, wy, w_f = _row_stats(
             z, local_idx, owned, head.axis, self.smooth, cw
         )
-        loss, d_eps, d_z = _row_loss(
-            lse, target, mean_finite, eps, zl, self.smooth, self.use_z, wy, wfk
-        )
+        loss, d_eps, d_z = _row_loss(lse, target, smooth_h, k, *self.terms(eps, zl), wy)
         outs = (loss, wy) if self.weighted else (loss,)
-        return outs, (lse, n_finite, d_eps, d_z, wy, wfk)
+        return outs, (lse, k, d_eps, d_z, wy, w_f)
 
     def backward(self, head, ctx, z, ex, xs_c, res_c, gs_c, consts, params):
         y, eps, zl = xs_c
-        lse, n_finite, _, _, wy, wfk = res_c
+        lse, k, _, _, wy, w_f = res_c
         cw = consts[0] if self.weighted else None
         local_idx, owned = eng.local_tokens(y, z.shape[-1], head.axis)
-        dz = _dlogits(
-            z, lse, local_idx, owned, n_finite, eps, zl, gs_c[0], self.smooth, self.use_z,
-            wy, wfk, cw,
-        )  # fmt: skip
+        dz = _dlogits(z, lse, local_idx, owned, k, *self.terms(eps, zl), gs_c[0], wy, w_f, cw)
         return dz, None
 
     def finish(self, head, ctx, xs, res, gs, consts, params):
@@ -332,12 +299,12 @@ def _check_logits_labels(name, logits, labels):
     check_floating(name, "logits", logits)
     check_rank(name, "logits", logits, 1)
     check_integer(name, "labels", labels)
-    shape = jnp.shape(logits)
+    shape = np.shape(logits)
     expected = tuple(shape[:-1])
-    if jnp.shape(labels) != expected:
+    if np.shape(labels) != expected:
         raise ValueError(
             f"{name}: 'labels' must have the shape of 'logits' without the class axis "
-            f"(axis={len(shape) - 1}), i.e. {expected}, got {jnp.shape(labels)}"
+            f"(axis={len(shape) - 1}), i.e. {expected}, got {np.shape(labels)}"
         )
 
 
@@ -474,9 +441,9 @@ def vocab_parallel_cross_entropy(
     name = "vocab_parallel_cross_entropy"
     check_reduction(name, reduction)
     _check_logits_labels(name, logits, labels)
-    _check_options(name, jnp.shape(labels), ignore_index, label_smoothing, z_loss, weights, where)
+    _check_options(name, np.shape(labels), ignore_index, label_smoothing, z_loss, weights, where)
     _check_softcap(name, logit_softcap)
-    check_class_weights(name, class_weights, jnp.shape(logits)[-1])
+    check_class_weights(name, class_weights, np.shape(logits)[-1])
     return _vp_cross_entropy(
         logits,
         labels,

@@ -174,6 +174,19 @@ def debug_nans():
         jax.config.update("jax_debug_nans", prev)
 
 
+def count_hlo_op(hlo: str, op: str) -> int:
+    """How many ``op`` instructions (e.g. ``"all-reduce"``, async ``-start`` forms included) a
+    compiled HLO text has (the collective counts of the sharded tests)."""
+    return sum(
+        1
+        for line in hlo.splitlines()
+        if f" {op}(" in line
+        or f"={op}(" in line
+        or line.strip().startswith(f"{op}(")
+        or f" {op}-start(" in line
+    )
+
+
 def run_cases_on_8_host_devices(*cases_files: str) -> None:
     """Runs ``pytest cases_files...`` in one process of its own with 8 CPU devices and asserts that
     it passed with nothing skipped (XLA's host device count must be fixed before JAX starts; the

@@ -18,7 +18,7 @@ from jaxloss.sharding import (
     vocab_parallel_linear_cross_entropy,
 )
 
-from .helpers import assert_close, assert_finite, rng
+from .helpers import assert_close, assert_finite, count_hlo_op, rng
 
 MESHES = [(1, 8), (2, 4), (8, 1)]
 B, T, V, D = 8, 3, 32, 6
@@ -195,17 +195,6 @@ def test_linear_matches_single_device(shape, opts):
     assert_close(grads[1], rgrads[1], rtol=1e-10, atol=1e-12)
 
 
-def _count(hlo: str, op: str) -> int:
-    return sum(
-        1
-        for line in hlo.splitlines()
-        if f" {op}(" in line
-        or f"={op}(" in line
-        or line.strip().startswith(f"{op}(")
-        or f" {op}-start(" in line
-    )
-
-
 def test_collectives_in_compiled_hlo():
     mesh = _mesh((2, 4))
     x, y = _data(6)
@@ -227,12 +216,12 @@ def test_collectives_in_compiled_hlo():
         hlo_fwd = jax.jit(f).lower(x).compile().as_text()
         hlo_bwd = jax.jit(jax.value_and_grad(f)).lower(x).compile().as_text()
         # forward: pmax of the row max + one psum of the row statistics (+ the global mean's psum)
-        assert _count(hlo_fwd, "all-reduce") == expected, hlo_fwd
+        assert count_hlo_op(hlo_fwd, "all-reduce") == expected, hlo_fwd
         # value_and_grad adds no collective: the logits gradient is purely local
-        assert _count(hlo_bwd, "all-reduce") == expected
+        assert count_hlo_op(hlo_bwd, "all-reduce") == expected
         for hlo in (hlo_fwd, hlo_bwd):
-            assert _count(hlo, "all-gather") == 0
-            assert _count(hlo, "all-to-all") == 0
+            assert count_hlo_op(hlo, "all-gather") == 0
+            assert count_hlo_op(hlo, "all-to-all") == 0
 
 
 def test_vmap_over_label_smoothing_inside_shard_map():

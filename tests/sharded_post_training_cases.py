@@ -22,7 +22,7 @@ from jaxloss.sharding import (
     vocab_parallel_token_log_probs,
 )
 
-from .helpers import assert_close, rng
+from .helpers import assert_close, count_hlo_op, rng
 
 MESHES = [(1, 8), (2, 4), (8, 1)]  # (data, model): vocabulary over "model", batch over "data"
 B, T, V, D = 8, 2, 32, 6
@@ -205,17 +205,6 @@ def test_vocab_parallel_linear_token_log_probs_equal_single_device(shape):
     assert np.all(np.isfinite(np.asarray(grads[0])[~bad]))
 
 
-def _count(hlo: str, op: str) -> int:
-    return sum(
-        1
-        for line in hlo.splitlines()
-        if f" {op}(" in line
-        or f"={op}(" in line
-        or line.strip().startswith(f"{op}(")
-        or f" {op}-start(" in line
-    )
-
-
 def test_one_all_reduce_of_row_statistics_besides_the_max():
     mesh = _mesh((2, 4))
     x, y, ct, h, w, b = _data(3)
@@ -243,15 +232,15 @@ def test_one_all_reduce_of_row_statistics_besides_the_max():
 
     hlo = jax.jit(logits_fwd).lower(x32).compile().as_text()
     # pmax of the row max + one psum of the stacked [Σ exp, target logit]
-    assert _count(hlo, "all-reduce") == 2, hlo
+    assert count_hlo_op(hlo, "all-reduce") == 2, hlo
     hlo = jax.jit(jax.grad(lambda xx: jnp.sum(logits_fwd(xx)))).lower(x32).compile().as_text()
     # the logits gradient is purely local: still the forward's two
-    assert _count(hlo, "all-reduce") == 2, hlo
+    assert count_hlo_op(hlo, "all-reduce") == 2, hlo
     hlo = jax.jit(linear_fwd).lower(*hw).compile().as_text()
     # inside the chunk loop: the max, and [Σ exp, target logit, entropy term] stacked in one
-    assert _count(hlo, "all-reduce") == 2, hlo
+    assert count_hlo_op(hlo, "all-reduce") == 2, hlo
     for op in ("all-gather", "all-to-all"):
-        assert _count(hlo, op) == 0
+        assert count_hlo_op(hlo, op) == 0
 
 
 def test_vocab_parallel_cross_entropy_softcap_and_class_weights_equal_single_device():
