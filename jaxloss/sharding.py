@@ -460,6 +460,26 @@ def vocab_parallel_cross_entropy(
     )
 
 
+# linear_cross_entropy's methods that the vocabulary-parallel engine path supports: the recompute
+# custom VJP only (the forward-gradient VJP, eng.total, has no all-reduce of the hidden gradient
+# over the vocabulary axis; "checkpoint" would autodiff eng.row_stats' pmax / psum)
+_VP_METHODS = ("auto", "recompute")
+_VP_UNSUPPORTED_METHODS = ("forward_grad", "checkpoint")
+
+
+def _check_vp_method(name, method):
+    if method in _VP_METHODS:
+        return
+    allowed = ", ".join(map(repr, _VP_METHODS))
+    if isinstance(method, str) and method in _VP_UNSUPPORTED_METHODS:
+        raise ValueError(
+            f"{name}: 'method' must be one of {allowed} (the vocabulary-parallel engine has only "
+            f"the recompute custom VJP; {method!r} of jaxloss.linear_cross_entropy is not "
+            f"available with the vocabulary split over a mesh axis), got {method!r}"
+        )
+    raise ValueError(f"{name}: 'method' must be one of {allowed}, got {method!r}")
+
+
 def _check_softcap(name, logit_softcap):
     if logit_softcap is not None:
         check_scalar(name, "logit_softcap", logit_softcap)
@@ -487,26 +507,55 @@ def vocab_parallel_linear_cross_entropy(
     weights: ArrayLike | None = None,
     where: ArrayLike | None = None,
     reduction: str = "mean",
+    bias: ArrayLike | None = None,
+    method: str = "auto",
 ) -> jax.Array:
-    r"""Cross-entropy of ``hidden @ weight`` with ``weight`` split over the vocabulary, fused.
+    r"""Cross-entropy of ``hidden @ weight (+ bias)`` with ``weight`` split over the vocabulary.
 
     Call it inside :func:`jax.shard_map`: ``hidden`` ``[..., D]`` is replicated along ``axis_name``
     and ``weight`` is this device's ``[D, V/n]`` column block (shard ``k`` holds classes
-    ``[k·V/n, (k+1)·V/n)``). The loss is :func:`vocab_parallel_cross_entropy` of the logits
-    ``hidden @ weight``, computed ``chunk_size`` tokens at a time so that no device ever holds its
-    ``[tokens, V/n]`` logits (or their gradient): the backward pass recomputes each chunk of logits
-    from the stored per-row logsumexp.
+    ``[k·V/n, (k+1)·V/n)``; ``bias`` its ``[V/n]`` slice). The loss is
+    :func:`vocab_parallel_cross_entropy` of the logits
+    :math:`z = \mathrm{cap}\cdot\tanh((hW + b)/\mathrm{cap})` (:math:`z = hW + b` without
+    ``logit_softcap``, :math:`b = 0` without ``bias``):
+
+    .. math::
+       \ell = w_y\big[(1 - \varepsilon)(\mathrm{lse}(z) - z_y) + \lambda_z\,\mathrm{lse}(z)^2\big]
+              + \tfrac{\varepsilon}{K}\textstyle\sum_{c\,\mathrm{finite}} w_c(\mathrm{lse}(z) - z_c)
+
+    (``ε = label_smoothing``, ``λ_z = z_loss``, ``w = class_weights``, 1 without; ``K`` the number
+    of finite logits of the row), equal (to rounding) to :func:`jaxloss.linear_cross_entropy` on
+    the gathered ``weight`` and ``bias``. It is computed ``chunk_size`` tokens at a time so that
+    no device ever holds its ``[tokens, V/n]`` logits (or their gradient): the backward pass
+    recomputes each chunk of logits from the stored per-row statistics.
 
     Args:
       hidden: ``[..., D]`` hidden states (float32 or bf16/fp16; matmuls accumulate in float32).
       weight: ``[D, V/n]`` this device's slice of the output projection.
       labels: global class ids ``[...]``.
-      axis_name, batch_axis_name, ignore_index, label_smoothing, z_loss: as
-        :func:`vocab_parallel_cross_entropy`.
-      logit_softcap, class_weights, weights, where, reduction: as
-        :func:`vocab_parallel_cross_entropy` (the softcap applies to ``hidden @ weight``, as in
-        :func:`jaxloss.linear_cross_entropy`; ``class_weights`` is this device's ``[V/n]`` slice).
+      axis_name: the mesh axis the vocabulary is split over.
+      batch_axis_name: as :func:`vocab_parallel_cross_entropy` (``"mean"`` / ``"sum"`` global).
+      ignore_index: as :func:`vocab_parallel_cross_entropy`.
+      label_smoothing: ε in [0, 1], spread over the finite-logit classes.
+      z_loss: coefficient ``λ_z`` of the ``lse²`` auxiliary term.
+      logit_softcap: optional scalar ``cap > 0`` applied to ``hidden @ weight + bias``.
+      class_weights: optional ``[V/n]``, this device's slice of the class weights (no gradient).
       chunk_size: tokens per chunk (static; default ``min(tokens, 1024)``).
+      weights: per-token weights broadcastable to ``labels.shape``.
+      where: boolean mask broadcastable to ``labels.shape``; ``False`` drops the token.
+      reduction: ``"mean"``, ``"sum"`` or ``"none"`` (``"none"``: this device's rows).
+      bias: optional ``[V/n]``, this device's slice of the vocabulary bias ``b`` (sharded like
+        ``weight``'s vocabulary axis, e.g. ``in_specs`` ``P("model")``); a ``-inf`` entry masks
+        that class (no probability, no smoothing mass, zero gradient), also under the softcap.
+        Its gradient, like ``weight``'s, is this device's slice, summed over the batch axis.
+      method: ``"auto"`` (default) or ``"recompute"``; both run the engine's recompute custom
+        VJP (Cut Cross-Entropy: 4 matmuls, only per-row statistics kept). ``"forward_grad"`` and
+        ``"checkpoint"`` of :func:`jaxloss.linear_cross_entropy` raise ``ValueError`` here: the
+        engine's forward-gradient VJP (:func:`jaxloss._engine.total`) does not all-reduce the
+        hidden gradient over ``axis_name``, and ``"checkpoint"`` would differentiate the row
+        statistics' ``pmax`` / ``psum`` with JAX autodiff, which the engine does not support
+        (:func:`jaxloss._engine.row_stats` runs only under custom VJPs). So ``"auto"`` is
+        ``"recompute"`` for every reduction.
 
     Returns:
       The reduced loss (float32, or float64 for float64 inputs), or per-row losses for ``"none"``.
@@ -533,10 +582,18 @@ def vocab_parallel_linear_cross_entropy(
       ...     mesh=mesh, in_specs=(P(), P(None, "model"), P()), out_specs=P())
       >>> print(f"{float(f(h, w, jnp.array([0, 1, 2, 3]))):.4f}")  # uniform over 5 classes: log 5
       1.6094
+      >>> b = jnp.array([0.0, 0.0, 0.0, 0.0, -jnp.inf])  # this device's bias slice; masks class 4
+      >>> fb = jax.shard_map(
+      ...     lambda h, w, b, y: vocab_parallel_linear_cross_entropy(
+      ...         h, w, y, axis_name="model", bias=b, method="recompute"),
+      ...     mesh=mesh, in_specs=(P(), P(None, "model"), P("model"), P()), out_specs=P())
+      >>> print(f"{float(fb(h, w, b, jnp.array([0, 1, 2, 3]))):.4f}")  # uniform over 4: log 4
+      1.3863
     """
     name = "vocab_parallel_linear_cross_entropy"
     # the single-device checks (and messages) of linear_cross_entropy, on this device's arrays
     check_reduction(name, reduction)
+    _check_vp_method(name, method)
     check_floating(name, "hidden", hidden)
     check_floating(name, "weight", weight)
     check_integer(name, "labels", labels)
@@ -561,6 +618,13 @@ def vocab_parallel_linear_cross_entropy(
         or chunk_size < 1
     ):
         raise ValueError(f"{name}: 'chunk_size' must be a positive int, got {chunk_size!r}")
+    if bias is not None:
+        bias = jnp.asarray(val.as_float_array(name, "bias", bias))
+        if bias.shape != (weight.shape[-1],):
+            raise ValueError(
+                f"{name}: 'bias' must have shape ({weight.shape[-1]},) (this device's "
+                f"vocabulary slice, as weight's last axis), got {bias.shape}"
+            )
     rows_shape = labels.shape
     _check_options(name, rows_shape, ignore_index, label_smoothing, z_loss, weights, where)
     _check_softcap(name, logit_softcap)
@@ -576,14 +640,16 @@ def vocab_parallel_linear_cross_entropy(
     chunk, pad = eng.plan(n, chunk_size, 1024)
     cap = _softcap(logit_softcap, dtype)
     cw = _class_weights(class_weights, dtype)
-    head = eng.Head(False, cap is not None, False, chunk, dtype, axis_name)
+    # method "auto" / "recompute": the engine's recompute custom VJP (the only vocabulary-parallel
+    # path; see _check_vp_method)
+    head = eng.Head(bias is not None, cap is not None, False, chunk, dtype, axis_name)
     eps, z = eng.pad_rows(eps, pad), eng.pad_rows(z, pad)
     outs = eng.rows(
         head,
         _VocabParallelCERule(smooth, use_z, cw is not None),
         eng.pad_rows(hidden.reshape((-1, hidden.shape[-1])), pad),
         weight,
-        None,
+        bias,
         cap,
         None,
         (eng.pad_rows(y, pad), eps, z),

@@ -2,7 +2,9 @@
 tests/sharded_cases.py (the sharded losses equal single device, meshes x options, collectives),
 tests/sharded_robustness_cases.py (issue 11: invalid input to the sharded losses) and
 tests/sharded_post_training_cases.py (issue 13: vocabulary-parallel token log-probs and entropy
-equal single device, gradients, label rule, collectives).
+equal single device, gradients, label rule, collectives) and
+tests/sharded_linear_options_cases.py (issue 13: vocab_parallel_linear_cross_entropy's bias and
+method equal jaxloss.linear_cross_entropy on the gathered arrays).
 
 The rest of the suite keeps a single device; XLA's host device count must be fixed before JAX
 starts, hence the separate process.
@@ -23,6 +25,7 @@ def test_sharded_cases_on_8_host_devices():
         "tests/sharded_cases.py",
         "tests/sharded_robustness_cases.py",
         "tests/sharded_post_training_cases.py",
+        "tests/sharded_linear_options_cases.py",
     )
 
 
