@@ -43,10 +43,14 @@ def _data(seed):
 # (mesh, method, reduction, options): every mesh, both accepted methods, the options that read the
 # bias (smoothing's finite-class sum, z-loss, softcap, class weights)
 CASES = [
-    ((2, 4), "recompute", "mean", dict(label_smoothing=0.1, z_loss=1e-3, logit_softcap=4.0)),
-    ((1, 8), "auto", "sum", dict(label_smoothing=0.2, class_weights=True)),
-    ((8, 1), "auto", "mean", dict(z_loss=1e-2)),
-    ((2, 4), "auto", "none", dict(label_smoothing=0.1, logit_softcap=3.0, class_weights=True)),
+    (
+        (2, 4),
+        "recompute",
+        "mean",
+        dict(label_smoothing=0.1, z_loss=1e-3, logit_softcap=4.0, class_weights=True),
+    ),
+    ((1, 8), "auto", "none", dict(label_smoothing=0.2, logit_softcap=3.0, class_weights=True)),
+    ((8, 1), "auto", "sum", dict(z_loss=1e-2)),
 ]
 
 
@@ -88,7 +92,7 @@ def test_bias_and_method_match_single_device(shape, method, reduction, opts):
         return out if reduction != "none" else jnp.sum(out * jnp.arange(1.0, N + 1)), out
 
     (val, out), grads = jax.jit(jax.value_and_grad(f, argnums=(0, 1, 2), has_aux=True))(h, w, b)
-    (rval, rout), rgrads = jax.value_and_grad(g, argnums=(0, 1, 2), has_aux=True)(h, w, b)
+    (rval, rout), rgrads = jax.jit(jax.value_and_grad(g, argnums=(0, 1, 2), has_aux=True))(h, w, b)
     assert_close(val, rval, rtol=1e-12, atol=1e-12)
     assert_close(out, rout, rtol=1e-12, atol=1e-12)
     for got, ref in zip(grads, rgrads, strict=True):
