@@ -241,6 +241,13 @@ def test_one_all_reduce_of_row_statistics():
     assert count_hlo_op(hlo, "all-reduce") == 1, hlo
     for op in ("all-gather", "all-to-all"):
         assert count_hlo_op(hlo, op) == 0
+    loss = lambda *a: sum(jnp.sum(o) for o in linear_fwd(*a))
+    hlo = jax.jit(jax.grad(loss, argnums=(0, 1, 2))).lower(*hw).compile().as_text()
+    # backward (recompute): no collective for the row statistics or the logit blocks; the
+    # gradients of what is replicated: hidden over "model", weight and bias over "data"
+    assert count_hlo_op(hlo, "all-reduce") == 3, hlo
+    for op in ("all-gather", "all-to-all"):
+        assert count_hlo_op(hlo, op) == 0
 
 
 def test_one_all_reduce_merge_is_exact_across_scales_and_a_tuple_axis():
@@ -269,7 +276,9 @@ def test_one_all_reduce_merge_is_exact_across_scales_and_a_tuple_axis():
         )
     )
     lp, ent = fn(jnp.asarray(x), y)
-    rlp, rent = jaxloss.token_log_probs(jnp.asarray(x), y, return_entropy=True)
+    rlp, rent = jax.jit(jaxloss.token_log_probs, static_argnames="return_entropy")(
+        jnp.asarray(x), y, return_entropy=True
+    )
     assert np.all(np.isfinite(np.asarray(lp))) and np.all(np.isfinite(np.asarray(ent)))
     assert_close(lp, rlp, rtol=1e-12, atol=1e-12)
     assert_close(ent, rent, rtol=1e-12, atol=1e-12)
