@@ -225,17 +225,27 @@ def row_stats(z, idx, owned=None, axis=None, entropy: bool = False, extra=None):
     without mass; ``None`` otherwise) — the conventions of
     :func:`jaxloss._numerics.shifted_logsumexp`.
 
-    With the vocabulary split over mesh axis ``axis`` (Megatron-LM): one ``pmax`` of the row max,
-    then **one** ``psum`` of the stacked local ``[S, target, T]`` (``target`` is 0 on shards that do
-    not own ``idx``, ``owned`` False). No autodiff runs through this (callers are custom VJPs).
+    With the vocabulary split over mesh axis ``axis`` (Megatron-LM's algorithm, one collective):
+    device ``i`` of the ``n`` along ``axis`` computes its local statistics relative to its *own*
+    row max ``m_i`` (``c_i = m_i``, or 0 where ``m_i`` is not finite): ``S_i = Σ exp(z − c_i)``,
+    ``target_i`` (0 on shards that do not own ``idx``, ``owned`` False), ``T_i``, and writes
+    ``[m_i, S_i, target_i, T_i, extras_i]`` into its slot ``i`` of an ``[n, k, R]`` array of
+    zeros. **One** ``psum`` of that array (an all-gather expressed as a single all-reduce; exact,
+    since every slot is one device's values plus zeros) gives every device all the local
+    statistics, which it merges: ``m = max_i m_i`` (0 where not finite, as the single-device
+    ``m``), ``S = Σ_i f_i·S_i`` and ``T = Σ_i f_i·(T_i + (c_i − m)·S_i)`` with
+    ``f_i = exp(c_i − m)`` (``f_i = 0`` for a shard whose row is all ``−inf``; the ``(c_i − m)``
+    term is dropped where ``c_i = m``), target and extras summed. The payload is ``n·k`` floats
+    per row instead of ``k`` (plus one all-reduce of the max): one collective latency per pass
+    instead of two. A NaN or ``+inf`` logit anywhere gives the single-device ``m = 0`` and a
+    NaN / ``+inf`` ``S``. No autodiff runs through this (callers are custom VJPs).
 
-    ``extra``: optional ``f(z) -> tuple`` of further local per-row sums (e.g. label smoothing's
-    Σ_finite z and K), summed over ``axis`` in the same ``psum``; returned as a fifth element.
+    ``extra``: optional ``f(z) -> tuple`` of further local per-row sums that do not depend on the
+    shift (e.g. label smoothing's Σ_finite z and K), summed over ``axis`` in the same ``psum``;
+    returned as a fifth element.
     """
-    m = jnp.max(z, axis=1)
-    if axis is not None:
-        m = lax.pmax(m, axis)
-    m = jnp.where(jnp.isfinite(m), m, jnp.zeros_like(m))
+    raw = jnp.max(z, axis=1)
+    m = jnp.where(jnp.isfinite(raw), raw, jnp.zeros_like(raw))
     d = z - m[:, None]
     e = jnp.exp(d)
     big_s = jnp.sum(e, axis=1)
@@ -250,7 +260,7 @@ def row_stats(z, idx, owned=None, axis=None, entropy: bool = False, extra=None):
     if extra is not None:
         stats.extend(a.astype(z.dtype) for a in extra(z))
     if axis is not None:
-        stats = list(lax.psum(jnp.stack(stats), axis))
+        m, stats = _merge_over_axis(raw, stats, axis, entropy)
     big_s, target = stats[0], stats[1]
     no_mass = big_s == 0
     safe_s = jnp.where(no_mass, jnp.ones_like(big_s), big_s)
@@ -261,6 +271,36 @@ def row_stats(z, idx, owned=None, axis=None, entropy: bool = False, extra=None):
     if extra is not None:
         return m, s, target, ent, tuple(stats[n_base:])
     return m, s, target, ent
+
+
+def _merge_over_axis(raw, stats, axis, entropy: bool):
+    """``(m, [S, target(, T), extras...])`` over ``axis`` from each device's local row max ``raw``
+    and its local ``stats`` relative to its shift ``c = raw`` (0 where not finite): one
+    ``psum`` of an ``[n, k, R]`` array holding each device's values in its own slot (see
+    :func:`row_stats`)."""
+    n = lax.axis_size(axis)
+    me = lax.axis_index(axis)
+    local = jnp.stack([raw, *stats])  # [k, R]
+    slot = lax.broadcasted_iota(me.dtype, (n, 1, 1), 0) == me
+    # select, never multiply: a NaN / ±inf statistic reaches the other devices unchanged
+    every = lax.psum(jnp.where(slot, local[None], jnp.zeros((), local.dtype)), axis)
+    raws, parts = every[:, 0], every[:, 1:]  # [n, R], [n, k - 1, R]
+    top = jnp.max(raws, axis=0)
+    m = jnp.where(jnp.isfinite(top), top, jnp.zeros_like(top))
+    shifts = jnp.where(jnp.isfinite(raws), raws, jnp.zeros_like(raws))
+    delta = shifts - m[None]
+    # a shard whose row is all −inf has S_i = T_i = 0 (and shift 0, whose exp(−m) may overflow)
+    f = jnp.where(raws == -jnp.inf, jnp.zeros_like(delta), jnp.exp(delta))
+    big_s = jnp.sum(f * parts[:, 0], axis=0)
+    merged = [big_s, jnp.sum(parts[:, 1], axis=0)]
+    if entropy:
+        big_t, s_i = parts[:, 2], parts[:, 0]
+        # Σ exp(z − m)(z − m) = f_i·(T_i + (c_i − m)·S_i); the term is absent where c_i = m
+        # (also where S_i = +inf: a +inf logit makes m = 0 = c_i on its shard)
+        moved = jnp.where(delta == 0, jnp.zeros_like(s_i), delta * s_i)
+        merged.append(jnp.sum(f * (big_t + moved), axis=0))
+    merged.extend(jnp.sum(parts[:, 2 + int(entropy) :], axis=0))
+    return m, merged
 
 
 def reduction_coefs(valid, tok_w, reduction: str, dtype, denom_w=None):

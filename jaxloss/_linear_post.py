@@ -120,7 +120,7 @@ class _TokenRule(eng.Rule):
     log p = z − lse: d log p_y/dz = e_y − p and dH/dz = −p·(log p + H) (0 on masked classes).
     The row statistics are :func:`jaxloss._engine.row_stats`, so the same rule serves a block of
     the whole vocabulary and, with ``head.axis``, this device's slice of it (vocabulary-parallel:
-    one ``pmax`` and one ``psum`` of ``[Σ exp, target logit, entropy term]`` per block).
+    one ``psum`` of every shard's ``[row max, Σ exp, target logit, entropy term]`` per block).
     """
 
     def __init__(self, entropy: bool):

@@ -1,18 +1,22 @@
 """Vocabulary-parallel cross-entropy and token log-probs over a JAX mesh (API.md §4, §7).
 
 Everything here is plain JAX: :func:`jax.shard_map`, :mod:`jax.sharding` meshes and the
-collectives :func:`jax.lax.pmax` / :func:`jax.lax.psum`. There is no distribution layer of our own,
+collective :func:`jax.lax.psum`. There is no distribution layer of our own,
 so the same code runs on CPU test meshes (``--xla_force_host_platform_device_count``), one or many
 GPUs, and multi-host TPU slices (``jax.distributed.initialize()`` plus a global mesh).
 
-The vocabulary-parallel algorithm is Megatron-LM's. Device ``k`` of the ``axis_name`` axis holds the
+The vocabulary-parallel algorithm is Megatron-LM's, with its two all-reduces (the row max, then the
+sums) merged into one. Device ``k`` of the ``axis_name`` axis holds the
 classes ``[k·V/n, (k+1)·V/n)`` of every row:
 
-1. ``m = pmax(max_j x_j)`` — one all-reduce of one float per row (the row max, for stability);
-2. ``psum([Σ exp(x_j − m), x_y, Σ_finite x_j, #finite])`` — one all-reduce of four floats per row,
-   carrying the sum of exponentials, the target logit (only the shard that owns the label
-   contributes), and the two sums label smoothing needs;
-3. ``lse = m + log Σ exp`` and the loss are then known on every shard. The gradient of the local
+1. each shard computes its local row max ``m_k`` and, relative to it, ``[m_k, Σ exp(x_j − m_k),
+   x_y, Σ_finite x_j, #finite]`` — the sum of exponentials, the target logit (0 on the shards that
+   do not own the label), and the two sums label smoothing needs (only with smoothing);
+2. **one** all-reduce: a ``psum`` of an ``[n, 3 or 5, R]`` array in which shard ``k`` fills slot
+   ``k`` and leaves zeros elsewhere (an all-gather as a single exact all-reduce);
+3. every shard merges the ``n`` slots: ``m = max_k m_k``, ``Σ exp(x − m) = Σ_k e^{m_k − m}·Σ
+   exp(x − m_k)``, the rest summed (:func:`jaxloss._engine.row_stats`); ``lse = m + log Σ exp``
+   and the loss are then known on every shard. The gradient of the local
    logit slice, ``softmax·(1 + 2·z_loss·lse) − (1 − ε)·onehot − ε/K·[finite]``, needs only local
    data plus ``lse``: the backward pass has **no collective** for the logits gradient.
 
@@ -20,21 +24,23 @@ With ``batch_axis_name``, ``"mean"`` is global — ``Σ w·ℓ / Σ w`` over eve
 whole batch, exactly the single-device value — through one more all-reduce of two floats (the local
 sum and the local count) over the batch axis.
 
-Communication per token (float32 statistics, ``n`` vocabulary shards): forward, 4 bytes (row max) +
-16 bytes (the four sums) all-reduced over the vocabulary axis; backward, nothing for
+Communication per token (float32 statistics, ``n`` vocabulary shards): forward, one all-reduce of
+``n × 12`` bytes (``n × 20`` with label smoothing) over the vocabulary axis — a larger payload than
+a ``pmax`` followed by a ``psum``, but one collective latency instead of two; backward, nothing for
 :func:`vocab_parallel_cross_entropy`. :func:`vocab_parallel_linear_cross_entropy` also all-reduces
 the hidden-state gradient, ``D`` floats per token, in the backward pass (as Megatron's
 column-parallel output layer does), since ``hidden`` is replicated along the vocabulary axis.
-With class weights the psum also carries ``w_y`` (and ``W_f = Σ_finite w_c`` with smoothing).
+With class weights the all-reduce also carries ``w_y`` (and ``W_f = Σ_finite w_c`` with
+smoothing).
 
 One engine: every function here is a rule on :mod:`jaxloss._engine` with the engine's vocabulary
-axis (``Head.axis``): the row statistics and their two all-reduces are
+axis (``Head.axis``): the row statistics and their one all-reduce are
 :func:`jaxloss._engine.row_stats` (the same code the single-device token log-probs use), the
 custom VJPs, chunking and scan are :func:`jaxloss._engine.logits_rows` (given logits) and
 :func:`jaxloss._engine.rows` (``hidden @ weight``, which also all-reduces the hidden gradient).
 :func:`vocab_parallel_token_log_probs` / :func:`vocab_parallel_linear_token_log_probs` use the
-token rule of :func:`jaxloss.linear_token_log_probs`: one ``psum`` of ``[Σ exp, target logit
-(, entropy term)]``.
+token rule of :func:`jaxloss.linear_token_log_probs`: one ``psum`` of every shard's ``[row max,
+Σ exp, target logit (, entropy term)]``.
 """
 
 from __future__ import annotations
@@ -95,12 +101,12 @@ def _row_stats(x, local_idx, owned, axis_name, smooth, cw=None):
     :func:`jaxloss._numerics.sparse_ce_row`) and ``K``, the number of finite logits of the row
     clamped to ≥ 1 (else ``None``); with class weights ``cw`` (this device's ``[V/n]`` slice) also
     the label's weight ``w_y`` and, with smoothing, ``W_f = Σ_finite w_c`` (else ``None``). The
-    statistics and their collectives are the engine's (:func:`jaxloss._engine.row_stats`:
-    ``pmax`` of the row max, one ``psum`` of the stacked ``[Σ exp, target logit (, w_y)
-    (, Σ_finite w·x, #finite (, W_f))]``). Non-finite rows follow the single-device loss
-    exactly: ``lse`` is 0 on a row with no finite logit (all ``-inf``; its loss is then ``+inf``
-    through the target logit), ``+inf`` on a row with a ``+inf`` logit, and NaN on a row with a
-    NaN logit.
+    statistics and their collective are the engine's (:func:`jaxloss._engine.row_stats`: one
+    ``psum`` gathering every shard's ``[row max, Σ exp, target logit (, w_y) (, Σ_finite w·x,
+    #finite (, W_f))]``; the extra sums here do not depend on the shift). Non-finite rows follow
+    the single-device loss exactly: ``lse`` is 0 on a row with no finite logit (all ``-inf``; its
+    loss is then ``+inf`` through the target logit), ``+inf`` on a row with a ``+inf`` logit, and
+    NaN on a row with a NaN logit.
     """
 
     def sums(z):
@@ -405,8 +411,9 @@ def vocab_parallel_cross_entropy(
     Returns:
       A float32 (float64 for float64 logits) scalar, or the per-row losses for ``"none"``.
 
-    Communication: one ``pmax`` (1 float per row) and one ``psum`` (4 floats per row) over
-    ``axis_name`` in the forward pass; with ``batch_axis_name``, one ``psum`` of 2 floats over it.
+    Communication: one ``psum`` over ``axis_name`` in the forward pass, of ``n × 3`` floats per
+    row (``n × 5`` with label smoothing; ``n`` = the axis size: every shard's row max and sums);
+    with ``batch_axis_name``, one ``psum`` of 2 floats over it.
     The backward pass needs no collective.
 
     Invalid input gives exactly the single-device values
@@ -560,9 +567,10 @@ def vocab_parallel_linear_cross_entropy(
     Returns:
       The reduced loss (float32, or float64 for float64 inputs), or per-row losses for ``"none"``.
 
-    Communication per chunk: forward, the two all-reduces of the vocabulary-parallel loss
-    (5 floats per token); backward, one all-reduce of the hidden gradient (``D`` floats per token)
-    over ``axis_name``, as in Megatron-LM's column-parallel output layer.
+    Communication per chunk: forward, the one all-reduce of the vocabulary-parallel loss
+    (``n × 3`` floats per token, ``n × 5`` with label smoothing); backward, one all-reduce of the
+    hidden gradient (``D`` floats per token) over ``axis_name``, as in Megatron-LM's
+    column-parallel output layer.
 
     Invalid input gives the values of :func:`vocab_parallel_cross_entropy` on the logits
     ``hidden @ weight`` (see there): a NaN in a row of ``hidden`` makes that row's loss NaN (and,
@@ -701,8 +709,9 @@ def vocab_parallel_token_log_probs(
       ``(log_probs, entropy)``; replicated along ``axis_name``.
 
     Communication: the row statistics of the shared engine (:func:`jaxloss._engine.row_stats`):
-    one ``pmax`` of the row max and one ``psum`` of the stacked ``[Σ exp, target logit, entropy
-    term]`` over ``axis_name`` in the forward pass (2 or 3 floats per token). The backward pass
+    one ``psum`` over ``axis_name`` in the forward pass, gathering every shard's ``[row max,
+    Σ exp, target logit (, entropy term)]`` (``n × 3`` or ``n × 4`` floats per token, ``n`` the
+    axis size). The backward pass
     (a custom VJP on the same rule as :func:`jaxloss.linear_token_log_probs`) needs no collective
     for the logits (only ``temperature``'s scalar gradient is summed).
 
@@ -790,8 +799,8 @@ def vocab_parallel_linear_token_log_probs(
       ``log_probs`` of shape ``tokens.shape``, or ``(log_probs, entropy)``; replicated along
       ``axis_name``.
 
-    Communication per chunk: forward, one ``pmax`` of the row max and one ``psum`` of the stacked
-    ``[Σ exp, target logit, entropy term]``; backward (recompute), none for the logit blocks, then
+    Communication per chunk: forward, one ``psum`` gathering every shard's ``[row max, Σ exp,
+    target logit (, entropy term)]``; backward (recompute), none for the logit blocks, then
     one all-reduce of the hidden-state gradient (``D`` floats per token) over ``axis_name``, as in
     Megatron-LM's column-parallel output layer (plus the scalar ``τ`` / ``cap`` gradients).
     Gradients w.r.t. ``hidden``, ``weight``, ``bias``, ``temperature`` and ``logit_softcap`` for
