@@ -40,67 +40,114 @@ def _data(seed):
     return h, w, jnp.asarray(b), jnp.asarray(y)
 
 
-# (mesh, method, reduction, options): every mesh, both accepted methods, the options that read the
-# bias (smoothing's finite-class sum, z-loss, softcap, class weights)
+# (mesh, [(method, reduction), ...], options): every mesh, every accepted method (the recompute
+# and forward-gradient custom VJPs, compared with each other and with the reference), the options
+# that read the bias (smoothing's finite-class sum, z-loss, softcap, class weights); the variants of
+# a case are compiled together, one jitted value_and_grad per case
 CASES = [
     (
         (2, 4),
-        "recompute",
-        "mean",
+        [("recompute", "mean"), ("forward_grad", "mean")],
         dict(label_smoothing=0.1, z_loss=1e-3, logit_softcap=4.0, class_weights=True),
     ),
-    ((1, 8), "auto", "none", dict(label_smoothing=0.2, logit_softcap=3.0, class_weights=True)),
-    ((8, 1), "auto", "sum", dict(z_loss=1e-2)),
+    (
+        (1, 8),
+        [("auto", "none"), ("forward_grad", "mean")],
+        dict(label_smoothing=0.2, logit_softcap=3.0, class_weights=True, where=True),
+    ),
+    ((8, 1), [("auto", "sum"), ("recompute", "sum")], dict(z_loss=1e-2)),
 ]
 
 
-@pytest.mark.parametrize("shape,method,reduction,opts", CASES)
-def test_bias_and_method_match_single_device(shape, method, reduction, opts):
+def _cotangent(out, reduction):
+    # a fixed cotangent for "none", so that the gradient sees every row differently
+    return out if reduction != "none" else jnp.sum(out * jnp.arange(1.0, N + 1))
+
+
+@pytest.mark.parametrize("shape,variants,opts", CASES)
+def test_bias_and_method_match_single_device(shape, variants, opts):
     mesh = _mesh(shape)
     h, w, b, y = _data(sum(shape) + len(opts))
     opts = dict(opts, ignore_index=-100)
     cw = None
     if opts.pop("class_weights", False):
         cw = jnp.asarray(rng(9).uniform(0.5, 2.0, size=(V,)))
+    if opts.pop("where", False):
+        opts["where"] = jnp.asarray(rng(11).uniform(size=(N,)) < 0.8)
     tok_w = jnp.asarray(rng(10).uniform(0.5, 2.0, size=(N,)))
-    out_spec = P("data") if reduction == "none" else P()
-
-    def local(hh, ww, bb, yy, tw, *c):
-        return vocab_parallel_linear_cross_entropy(
-            hh, ww, yy, axis_name="model", batch_axis_name="data", bias=bb, weights=tw,
-            class_weights=c[0] if c else None, chunk_size=2, reduction=reduction,
-            method=method, **opts,
-        )  # fmt: skip
-
     extra, extra_specs = ((cw,), (P("model"),)) if cw is not None else ((), ())
+    where = opts.pop("where", None)
+    if where is not None:
+        extra, extra_specs = extra + (where,), extra_specs + (P("data"),)
 
     def f(hh, ww, bb):
-        fn = jax.shard_map(
-            local,
-            mesh=mesh,
-            in_specs=(P("data"), P(None, "model"), P("model"), P("data"), P("data")) + extra_specs,
-            out_specs=out_spec,
-        )
-        out = fn(hh, ww, bb, y, tok_w, *extra)
-        # a fixed cotangent for "none", so that the gradient sees every row differently
-        return out if reduction != "none" else jnp.sum(out * jnp.arange(1.0, N + 1)), out
+        vals, outs = [], []
+        for method, reduction in variants:
+
+            def local(hh, ww, bb, yy, tw, *e):
+                c = e[0] if cw is not None else None
+                m = e[-1] if where is not None else None
+                return vocab_parallel_linear_cross_entropy(
+                    hh, ww, yy, axis_name="model", batch_axis_name="data", bias=bb, weights=tw,
+                    class_weights=c, where=m, chunk_size=2, reduction=reduction, method=method,
+                    **opts,
+                )  # fmt: skip
+
+            fn = jax.shard_map(
+                local,
+                mesh=mesh,
+                in_specs=(P("data"), P(None, "model"), P("model"), P("data"), P("data"))
+                + extra_specs,
+                out_specs=P("data") if reduction == "none" else P(),
+            )
+            out = fn(hh, ww, bb, y, tok_w, *extra)
+            vals.append(_cotangent(out, reduction))
+            outs.append(out)
+        return vals, outs
 
     def g(hh, ww, bb):
-        out = jaxloss.linear_cross_entropy(
-            hh, ww, y, bias=bb, weights=tok_w, class_weights=cw, reduction=reduction, **opts
-        )
-        return out if reduction != "none" else jnp.sum(out * jnp.arange(1.0, N + 1)), out
+        vals, outs = [], []
+        for _, reduction in variants:
+            out = jaxloss.linear_cross_entropy(
+                hh, ww, y, bias=bb, weights=tok_w, class_weights=cw, where=where,
+                reduction=reduction, **opts,
+            )  # fmt: skip
+            vals.append(_cotangent(out, reduction))
+            outs.append(out)
+        return vals, outs
 
-    (val, out), grads = jax.jit(jax.value_and_grad(f, argnums=(0, 1, 2), has_aux=True))(h, w, b)
-    (rval, rout), rgrads = jax.jit(jax.value_and_grad(g, argnums=(0, 1, 2), has_aux=True))(h, w, b)
-    assert_close(val, rval, rtol=1e-12, atol=1e-12)
-    assert_close(out, rout, rtol=1e-12, atol=1e-12)
-    for got, ref in zip(grads, rgrads, strict=True):
-        assert_finite(got[jnp.isfinite(ref)])
-        assert_close(got, ref, rtol=1e-10, atol=1e-12)
-    # the masked class: zero gradient for its weight column and bias entry
-    assert float(jnp.max(jnp.abs(grads[1][:, MASKED]))) == 0.0
-    assert float(grads[2][MASKED]) == 0.0
+    def value_and_grads(fun):
+        # one value_and_grad per variant, all in one jitted function
+        def run(hh, ww, bb):
+            per = []
+            for k in range(len(variants)):
+
+                def one(hh, ww, bb, k=k):
+                    vals, outs = fun(hh, ww, bb)
+                    return vals[k], outs[k]
+
+                per.append(jax.value_and_grad(one, argnums=(0, 1, 2), has_aux=True)(hh, ww, bb))
+            return per
+
+        return jax.jit(run)(h, w, b)
+
+    got_all, ref_all = value_and_grads(f), value_and_grads(g)
+    for ((val, out), grads), ((rval, rout), rgrads) in zip(got_all, ref_all, strict=True):
+        assert_close(val, rval, rtol=1e-12, atol=1e-12)
+        assert_close(out, rout, rtol=1e-12, atol=1e-12)
+        for got, ref in zip(grads, rgrads, strict=True):
+            assert_finite(got[jnp.isfinite(ref)])
+            assert_close(got, ref, rtol=1e-10, atol=1e-12)
+        # the masked class: zero gradient for its weight column and bias entry
+        assert float(jnp.max(jnp.abs(grads[1][:, MASKED]))) == 0.0
+        assert float(grads[2][MASKED]) == 0.0
+    # the two custom VJPs agree with each other (same reduction: the same loss)
+    (val0, _), grads0 = got_all[0]
+    (val1, _), grads1 = got_all[1]
+    if variants[0][1] == variants[1][1]:
+        assert_close(val0, val1, rtol=1e-12, atol=1e-12)
+        for a, c in zip(grads0, grads1, strict=True):
+            assert_close(a, c, rtol=1e-10, atol=1e-12)
 
 
 def _trace(**kw):
@@ -117,13 +164,57 @@ def _trace(**kw):
     return jax.eval_shape(fn, h, w, b, y)
 
 
-@pytest.mark.parametrize("method", ["forward_grad", "checkpoint", "fused", None])
+@pytest.mark.parametrize("method", ["checkpoint", "fused", None])
 def test_invalid_method_raises(method):
     with pytest.raises(ValueError, match=r"vocab_parallel_linear_cross_entropy: 'method'") as e:
         _trace(method=method)
-    assert "'auto', 'recompute'" in str(e.value)
-    if method in ("forward_grad", "checkpoint"):
+    assert "'auto', 'forward_grad', 'recompute'" in str(e.value)
+    if method == "checkpoint":
         assert "vocabulary split over a mesh axis" in str(e.value)
+
+
+def test_forward_grad_invalid_rows_match_single_device():
+    # (1) a counted row with a label >= V (weight 0: no hiding) and one < 0: NaN value, NaN
+    # gradient rows exactly where the single-device loss has them; (2) an ignored row with a NaN
+    # hidden state: the single-device value (finite: the forward-gradient rule drops the row)
+    mesh = _mesh((2, 4))
+    h, w, b, y = _data(3)
+    tok_w = jnp.ones((N,)).at[7].set(0.0)
+    fn = jax.shard_map(
+        lambda hh, ww, bb, yy, tw: vocab_parallel_linear_cross_entropy(
+            hh, ww, yy, axis_name="model", batch_axis_name="data", bias=bb, weights=tw,
+            ignore_index=-100, chunk_size=4, method="forward_grad",
+        ),
+        mesh=mesh,
+        in_specs=(P("data"), P(None, "model"), P("model"), P("data"), P("data")),
+        out_specs=P(),
+    )  # fmt: skip
+    f = jax.jit(jax.value_and_grad(lambda hh, ww, bb, yy: fn(hh, ww, bb, yy, tok_w), (0, 1, 2)))
+    g = jax.jit(
+        jax.value_and_grad(
+            lambda hh, ww, bb, yy: jaxloss.linear_cross_entropy(
+                hh, ww, yy, bias=bb, weights=tok_w, ignore_index=-100, chunk_size=4
+            ),
+            (0, 1, 2),
+        )
+    )
+
+    def check(hh, yy):
+        got, ref = f(hh, w, b, yy), g(hh, w, b, yy)
+        assert_close(got[0], ref[0], rtol=1e-12, atol=1e-12)  # NaN == NaN for assert_close
+        for a, r in zip(got[1], ref[1], strict=True):
+            np.testing.assert_array_equal(np.isnan(a), np.isnan(r))
+            assert_close(a, r, rtol=1e-10, atol=1e-12)
+        return got
+
+    got = check(h, y.at[7].set(V + 3).at[20].set(-2))
+    assert np.isnan(float(got[0]))
+    bad_rows = np.isnan(np.asarray(got[1][0])).any(axis=1)
+    np.testing.assert_array_equal(np.flatnonzero(bad_rows), [7, 20])  # only their d hidden rows
+
+    assert int(y[2]) == -100  # row 2 is ignored
+    got = check(h.at[2].set(jnp.nan), y)
+    assert np.isfinite(float(got[0]))
 
 
 def test_bias_shape_and_dtype_errors():
