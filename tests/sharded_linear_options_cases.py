@@ -80,59 +80,51 @@ def test_bias_and_method_match_single_device(shape, variants, opts):
     if where is not None:
         extra, extra_specs = extra + (where,), extra_specs + (P("data"),)
 
-    def f(hh, ww, bb):
-        vals, outs = [], []
-        for method, reduction in variants:
+    def f(variant, hh, ww, bb):
+        method, reduction = variant
 
-            def local(hh, ww, bb, yy, tw, *e):
-                c = e[0] if cw is not None else None
-                m = e[-1] if where is not None else None
-                return vocab_parallel_linear_cross_entropy(
-                    hh, ww, yy, axis_name="model", batch_axis_name="data", bias=bb, weights=tw,
-                    class_weights=c, where=m, chunk_size=2, reduction=reduction, method=method,
-                    **opts,
-                )  # fmt: skip
-
-            fn = jax.shard_map(
-                local,
-                mesh=mesh,
-                in_specs=(P("data"), P(None, "model"), P("model"), P("data"), P("data"))
-                + extra_specs,
-                out_specs=P("data") if reduction == "none" else P(),
-            )
-            out = fn(hh, ww, bb, y, tok_w, *extra)
-            vals.append(_cotangent(out, reduction))
-            outs.append(out)
-        return vals, outs
-
-    def g(hh, ww, bb):
-        vals, outs = [], []
-        for _, reduction in variants:
-            out = jaxloss.linear_cross_entropy(
-                hh, ww, y, bias=bb, weights=tok_w, class_weights=cw, where=where,
-                reduction=reduction, **opts,
+        def local(hh, ww, bb, yy, tw, *e):
+            c = e[0] if cw is not None else None
+            m = e[-1] if where is not None else None
+            return vocab_parallel_linear_cross_entropy(
+                hh, ww, yy, axis_name="model", batch_axis_name="data", bias=bb, weights=tw,
+                class_weights=c, where=m, chunk_size=2, reduction=reduction, method=method,
+                **opts,
             )  # fmt: skip
-            vals.append(_cotangent(out, reduction))
-            outs.append(out)
-        return vals, outs
 
-    def value_and_grads(fun):
-        # one value_and_grad per variant, all in one jitted function
+        fn = jax.shard_map(
+            local,
+            mesh=mesh,
+            in_specs=(P("data"), P(None, "model"), P("model"), P("data"), P("data")) + extra_specs,
+            out_specs=P("data") if reduction == "none" else P(),
+        )
+        out = fn(hh, ww, bb, y, tok_w, *extra)
+        return _cotangent(out, reduction), out
+
+    def g(reduction, hh, ww, bb):
+        out = jaxloss.linear_cross_entropy(
+            hh, ww, y, bias=bb, weights=tok_w, class_weights=cw, where=where,
+            reduction=reduction, **opts,
+        )  # fmt: skip
+        return _cotangent(out, reduction), out
+
+    def value_and_grads(fun, keys):
+        # one value_and_grad per key, all in one jitted function
         def run(hh, ww, bb):
-            per = []
-            for k in range(len(variants)):
-
-                def one(hh, ww, bb, k=k):
-                    vals, outs = fun(hh, ww, bb)
-                    return vals[k], outs[k]
-
-                per.append(jax.value_and_grad(one, argnums=(0, 1, 2), has_aux=True)(hh, ww, bb))
-            return per
+            return [
+                jax.value_and_grad(
+                    lambda hh, ww, bb, k=k: fun(k, hh, ww, bb), argnums=(0, 1, 2), has_aux=True
+                )(hh, ww, bb)
+                for k in keys
+            ]
 
         return jax.jit(run)(h, w, b)
 
-    got_all, ref_all = value_and_grads(f), value_and_grads(g)
-    for ((val, out), grads), ((rval, rout), rgrads) in zip(got_all, ref_all, strict=True):
+    reductions = sorted({r for _, r in variants})  # the reference once per reduction
+    got_all = value_and_grads(f, variants)
+    ref_all = dict(zip(reductions, value_and_grads(g, reductions), strict=True))
+    for (_, reduction), ((val, out), grads) in zip(variants, got_all, strict=True):
+        (rval, rout), rgrads = ref_all[reduction]
         assert_close(val, rval, rtol=1e-12, atol=1e-12)
         assert_close(out, rout, rtol=1e-12, atol=1e-12)
         for got, ref in zip(grads, rgrads, strict=True):
