@@ -258,7 +258,8 @@ def _reduce(rows, valid, weights, reduction, batch_axis_name, wy=None):
     if reduction == "none":
         return contrib
     total = jnp.sum(contrib)
-    count = lax.stop_gradient(jnp.sum(w if wy is None else jnp.where(valid, w * wy, 0.0)))
+    # differentiable in ``weights`` (Σ w·ℓ / Σ w), as the single-device reduction
+    count = jnp.sum(w if wy is None else jnp.where(valid, w * wy, 0.0))
     if batch_axis_name is not None:
         total, count = lax.psum((total, count), batch_axis_name)
     if reduction == "sum":
@@ -491,8 +492,8 @@ def _vp_reduction_coefs(y, valid, bad, weights, rows_shape, reduction, batch_axi
     losses: the coefficients of the forward-gradient path, NaN on a row that counts and whose
     label is out of range (its value and gradient are NaN, as the single-device loss).
 
-    ``"mean"`` divides by ``Σ_valid weights·w_y`` (global over ``batch_axis_name``; constant, as
-    in :func:`_reduce`); ``w_y`` is gathered from the class-weight slices by one ``psum``."""
+    ``"mean"`` divides by ``Σ_valid weights·w_y`` (global over ``batch_axis_name``), as
+    :func:`_reduce`; ``w_y`` is gathered from the class-weight slices by one ``psum``."""
     dtype = head.cdt
     w = valid.astype(dtype)
     if weights is not None:
@@ -505,7 +506,7 @@ def _vp_reduction_coefs(y, valid, bad, weights, rows_shape, reduction, batch_axi
             local_idx, owned = eng.local_tokens(y, cw.shape[0], head.axis)
             wy = jnp.where(owned, cw[local_idx], jnp.zeros_like(num))
             den = jnp.where(valid, num * lax.psum(wy, head.axis), jnp.zeros_like(num))
-        count = lax.stop_gradient(jnp.sum(den))
+        count = jnp.sum(den)  # differentiable in ``weights``, as in :func:`_reduce`
         if batch_axis_name is not None:
             count = lax.psum(count, batch_axis_name)
         nonzero = count != 0

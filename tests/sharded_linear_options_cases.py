@@ -80,7 +80,7 @@ def test_bias_and_method_match_single_device(shape, variants, opts):
     if where is not None:
         extra, extra_specs = extra + (where,), extra_specs + (P("data"),)
 
-    def f(variant, hh, ww, bb):
+    def f(variant, hh, ww, bb, tw):
         method, reduction = variant
 
         def local(hh, ww, bb, yy, tw, *e):
@@ -98,27 +98,28 @@ def test_bias_and_method_match_single_device(shape, variants, opts):
             in_specs=(P("data"), P(None, "model"), P("model"), P("data"), P("data")) + extra_specs,
             out_specs=P("data") if reduction == "none" else P(),
         )
-        out = fn(hh, ww, bb, y, tok_w, *extra)
+        out = fn(hh, ww, bb, y, tw, *extra)
         return _cotangent(out, reduction), out
 
-    def g(reduction, hh, ww, bb):
+    def g(reduction, hh, ww, bb, tw):
         out = jaxloss.linear_cross_entropy(
-            hh, ww, y, bias=bb, weights=tok_w, class_weights=cw, where=where,
+            hh, ww, y, bias=bb, weights=tw, class_weights=cw, where=where,
             reduction=reduction, **opts,
         )  # fmt: skip
         return _cotangent(out, reduction), out
 
     def value_and_grads(fun, keys):
-        # one value_and_grad per key, all in one jitted function
-        def run(hh, ww, bb):
+        # one value_and_grad per key (w.r.t. hidden, weight, bias and the token weights), all in
+        # one jitted function
+        def run(*args):
             return [
-                jax.value_and_grad(
-                    lambda hh, ww, bb, k=k: fun(k, hh, ww, bb), argnums=(0, 1, 2), has_aux=True
-                )(hh, ww, bb)
+                jax.value_and_grad(lambda *a, k=k: fun(k, *a), argnums=(0, 1, 2, 3), has_aux=True)(
+                    *args
+                )
                 for k in keys
             ]
 
-        return jax.jit(run)(h, w, b)
+        return jax.jit(run)(h, w, b, tok_w)
 
     reductions = sorted({r for _, r in variants})  # the reference once per reduction
     got_all = value_and_grads(f, variants)
