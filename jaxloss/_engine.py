@@ -497,6 +497,16 @@ def _psum_axis(head, x):
     return lax.psum(x, head.axis)
 
 
+def _block_param_cotangents(head, block_dp, dp, params):
+    """The params' cotangents summed over the blocks (``dp``, the scan's running sum), all-reduced
+    over the vocabulary axis; fresh zeros when the rule gave none per block (``block_dp``): the
+    running sum is typed as varying over every mesh axis, and ``finish``'s global contribution
+    added to it would then be summed over the vocabulary axis once more (×n) by ``match_vma``."""
+    if not any(block_dp):
+        return jax.tree.map(jnp.zeros_like, params)
+    return _psum_axis(head, dp)
+
+
 # --------------------------------------------------------------------------------------------
 # Recompute: per-row outputs, any cotangent; the backward pass recomputes the logit blocks
 # --------------------------------------------------------------------------------------------
@@ -552,8 +562,7 @@ def _rows_bwd(head, rule, saved, gs):
     # hidden, cap, τ and params are replicated along the vocabulary axis: sum every shard's part
     # of what the blocks gave (``finish`` works on the global per-row residuals: no sum)
     dh = _psum_axis(head, dh)
-    if any(block_dp):
-        dp = _psum_axis(head, dp)
+    dp = _block_param_cotangents(head, block_dp, dp, params)
     dp = _param_cotangents(rule, head, ctx, xs, res, gs, consts, params, dp)
     dcap = _psum_axis(head, dcap) if head.cap else dcap
     dtau = _psum_axis(head, dtau) if head.tau else dtau
@@ -653,8 +662,7 @@ def _total_scan(head, rule, h, w, b, cap, tau, xs, consts, params, coefs):
     # hidden, cap, τ and params are replicated along the vocabulary axis: sum every shard's part
     # of what the blocks gave, as the recompute backward pass does (``finish``: global, no sum)
     dh = _psum_axis(head, dh)
-    if any(block_dp):
-        dp = _psum_axis(head, dp)
+    dp = _block_param_cotangents(head, block_dp, dp, params)
     dp = _param_cotangents(rule, head, ctx, xs, res, coefs, consts, params, dp)
     dcap = _psum_axis(head, dcap) if head.cap else dcap
     dtau = _psum_axis(head, dtau) if head.tau else dtau

@@ -59,6 +59,9 @@ CASES = [
 ]
 
 
+HYPER = ("label_smoothing", "z_loss", "logit_softcap")
+
+
 def _cotangent(out, reduction):
     # a fixed cotangent for "none", so that the gradient sees every row differently
     return out if reduction != "none" else jnp.sum(out * jnp.arange(1.0, N + 1))
@@ -79,47 +82,50 @@ def test_bias_and_method_match_single_device(shape, variants, opts):
     where = opts.pop("where", None)
     if where is not None:
         extra, extra_specs = extra + (where,), extra_specs + (P("data"),)
+    # the hyperparameters are differentiated too (replicated scalars)
+    hyper = {k: jnp.asarray(opts.pop(k)) for k in HYPER if k in opts}
 
-    def f(variant, hh, ww, bb, tw):
+    def f(variant, hh, ww, bb, tw, hp):
         method, reduction = variant
 
-        def local(hh, ww, bb, yy, tw, *e):
+        def local(hh, ww, bb, yy, tw, hp, *e):
             c = e[0] if cw is not None else None
             m = e[-1] if where is not None else None
             return vocab_parallel_linear_cross_entropy(
                 hh, ww, yy, axis_name="model", batch_axis_name="data", bias=bb, weights=tw,
                 class_weights=c, where=m, chunk_size=2, reduction=reduction, method=method,
-                **opts,
+                **opts, **hp,
             )  # fmt: skip
 
         fn = jax.shard_map(
             local,
             mesh=mesh,
-            in_specs=(P("data"), P(None, "model"), P("model"), P("data"), P("data")) + extra_specs,
+            in_specs=(P("data"), P(None, "model"), P("model"), P("data"), P("data"), P())
+            + extra_specs,
             out_specs=P("data") if reduction == "none" else P(),
         )
-        out = fn(hh, ww, bb, y, tw, *extra)
+        out = fn(hh, ww, bb, y, tw, hp, *extra)
         return _cotangent(out, reduction), out
 
-    def g(reduction, hh, ww, bb, tw):
+    def g(reduction, hh, ww, bb, tw, hp):
         out = jaxloss.linear_cross_entropy(
             hh, ww, y, bias=bb, weights=tw, class_weights=cw, where=where,
-            reduction=reduction, **opts,
+            reduction=reduction, **opts, **hp,
         )  # fmt: skip
         return _cotangent(out, reduction), out
 
     def value_and_grads(fun, keys):
-        # one value_and_grad per key (w.r.t. hidden, weight, bias and the token weights), all in
-        # one jitted function
+        # one value_and_grad per key (w.r.t. hidden, weight, bias, the token weights and the
+        # hyperparameters), all in one jitted function
         def run(*args):
             return [
-                jax.value_and_grad(lambda *a, k=k: fun(k, *a), argnums=(0, 1, 2, 3), has_aux=True)(
-                    *args
-                )
+                jax.value_and_grad(
+                    lambda *a, k=k: fun(k, *a), argnums=(0, 1, 2, 3, 4), has_aux=True
+                )(*args)
                 for k in keys
             ]
 
-        return jax.jit(run)(h, w, b, tok_w)
+        return jax.jit(run)(h, w, b, tok_w, hyper)
 
     reductions = sorted({r for _, r in variants})  # the reference once per reduction
     got_all = value_and_grads(f, variants)
@@ -128,7 +134,7 @@ def test_bias_and_method_match_single_device(shape, variants, opts):
         (rval, rout), rgrads = ref_all[reduction]
         assert_close(val, rval, rtol=1e-12, atol=1e-12)
         assert_close(out, rout, rtol=1e-12, atol=1e-12)
-        for got, ref in zip(grads, rgrads, strict=True):
+        for got, ref in zip(jax.tree.leaves(grads), jax.tree.leaves(rgrads), strict=True):
             assert_finite(got[jnp.isfinite(ref)])
             assert_close(got, ref, rtol=1e-10, atol=1e-12)
         # the masked class: zero gradient for its weight column and bias entry
@@ -139,7 +145,7 @@ def test_bias_and_method_match_single_device(shape, variants, opts):
     (val1, _), grads1 = got_all[1]
     if variants[0][1] == variants[1][1]:
         assert_close(val0, val1, rtol=1e-12, atol=1e-12)
-        for a, c in zip(grads0, grads1, strict=True):
+        for a, c in zip(jax.tree.leaves(grads0), jax.tree.leaves(grads1), strict=True):
             assert_close(a, c, rtol=1e-10, atol=1e-12)
 
 
