@@ -23,8 +23,9 @@ sum and the local count) over the batch axis.
 Communication per token (float32 statistics, ``n`` vocabulary shards): forward, 4 bytes (row max) +
 16 bytes (the four sums) all-reduced over the vocabulary axis; backward, nothing for
 :func:`vocab_parallel_cross_entropy`. :func:`vocab_parallel_linear_cross_entropy` also all-reduces
-the hidden-state gradient, ``D`` floats per token, in the backward pass (as Megatron's
-column-parallel output layer does), since ``hidden`` is replicated along the vocabulary axis.
+the hidden-state gradient, ``D`` floats per token (as Megatron's column-parallel output layer
+does), since ``hidden`` is replicated along the vocabulary axis: in the backward pass with
+``method="recompute"``, at the end of the forward pass with ``"forward_grad"``.
 With class weights the psum also carries ``w_y`` (and ``W_f = Σ_finite w_c`` with smoothing).
 
 One engine: every function here is a rule on :mod:`jaxloss._engine` with the engine's vocabulary
