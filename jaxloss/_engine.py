@@ -25,6 +25,10 @@ everything else, once:
     also computes each block's gradient and accumulates ``d hidden``, ``d weight``, ``d bias``;
     the backward pass only scales them by the incoming cotangent. 3 matmuls.
 
+  Both run inside ``jax.shard_map`` with the vocabulary split over ``Head.axis``: the gradients
+  of what is replicated along it are all-reduced there (:func:`rows`: in the backward pass;
+  :func:`total`: at the end of the forward pass).
+
 A rule is a hashable object with four methods (see :class:`Rule`); the logit block's own
 parameters (``cap``, ``τ``) and the matmuls are the engine's, so a rule only maps a block of final
 logits to per-row outputs and back. :class:`AutodiffRule` derives ``backward`` from ``forward``
@@ -533,6 +537,16 @@ def _psum_axis(head, x):
     return lax.psum(x, head.axis)
 
 
+def _block_param_cotangents(head, block_dp, dp, params):
+    """The params' cotangents summed over the blocks (``dp``, the scan's running sum), all-reduced
+    over the vocabulary axis; fresh zeros when the rule gave none per block (``block_dp``): the
+    running sum is typed as varying over every mesh axis, and ``finish``'s global contribution
+    added to it would then be summed over the vocabulary axis once more (×n) by ``match_vma``."""
+    if not any(block_dp):
+        return jax.tree.map(jnp.zeros_like, params)
+    return _psum_axis(head, dp)
+
+
 # --------------------------------------------------------------------------------------------
 # Recompute: per-row outputs, any cotangent; the backward pass recomputes the logit blocks
 # --------------------------------------------------------------------------------------------
@@ -588,8 +602,7 @@ def _rows_bwd(head, rule, saved, gs):
     # hidden, cap, τ and params are replicated along the vocabulary axis: sum every shard's part
     # of what the blocks gave (``finish`` works on the global per-row residuals: no sum)
     dh = _psum_axis(head, dh)
-    if any(block_dp):
-        dp = _psum_axis(head, dp)
+    dp = _block_param_cotangents(head, block_dp, dp, params)
     dp = _param_cotangents(rule, head, ctx, xs, res, gs, consts, params, dp)
     dcap = _psum_axis(head, dcap) if head.cap else dcap
     dtau = _psum_axis(head, dtau) if head.tau else dtau
@@ -663,6 +676,7 @@ logits_rows.defvjp(_logits_rows_fwd, _logits_rows_bwd)
 
 def _total_scan(head, rule, h, w, b, cap, tau, xs, consts, params, coefs):
     ctx = rule.context(head, w, b, consts, params)
+    block_dp = []  # whether the rule's forward_backward gives per-block param cotangents
 
     def body(carry, inp):
         h_c, xs_c, coefs_c = inp
@@ -671,46 +685,80 @@ def _total_scan(head, rule, h, w, b, cap, tau, xs, consts, params, coefs):
         outs, res_c, dz, dp_c = rule.forward_backward(
             head, ctx, z, ex, xs_c, coefs_c, consts, params
         )
+        block_dp.append(dp_c is not None)
         carry, dh_c = _grad_step(head, carry, h_c, z, aux, w, dz, dp_c, cap, tau)
         return carry, (outs, res_c, dh_c)
 
+    # inside shard_map the running sums start out alike on every device but their updates differ
+    # (e.g. this device's weight-gradient slice): the carry must vary like them from the start
+    axes = _tree_vma((h, w, b, cap, tau, xs, consts, params, coefs))
+    carry0 = jax.tree.map(lambda x: pvary_to(x, axes), _zeros_carry(head, w, params))
     (dw, db, dcap, dtau, dp), (outs, res, dh) = lax.scan(
-        body, _zeros_carry(head, w, params), chunks((h, xs, coefs), head.chunk)
+        body, carry0, chunks((h, xs, coefs), head.chunk)
     )
     outs, res = _unchunk(outs), _unchunk(res)
     # rules give exactly 0 on dropped rows, whose coefficients are exactly 0 too
     value = sum(jnp.sum(c * o) for c, o in zip(coefs, outs, strict=True))
+    # hidden, cap, τ and params are replicated along the vocabulary axis: sum every shard's part
+    # of what the blocks gave, as the recompute backward pass does (``finish``: global, no sum)
+    dh = _psum_axis(head, dh)
+    dp = _block_param_cotangents(head, block_dp, dp, params)
     dp = _param_cotangents(rule, head, ctx, xs, res, coefs, consts, params, dp)
+    dcap = _psum_axis(head, dcap) if head.cap else dcap
+    dtau = _psum_axis(head, dtau) if head.tau else dtau
     return value, (dh.reshape(h.shape), dw, db, dcap, dtau, dp, outs)
+
+
+def _vma_ref(x):
+    """A stand-in for ``x`` in the residuals that carries only its mesh-axis type (no memory)."""
+    if x is None:
+        return None
+    x = jnp.asarray(x)
+    return x[:0] if x.ndim else x
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
 def total(head, rule, h, w, b, cap, tau, xs, consts, params, coefs):
     """``Σ_k Σ_i coefs[k]_i · outs[k]_i`` of the rule's outputs (``coefs``: constants of the
-    reduction, e.g. :func:`reduction_coefs`), gradient work done in the forward pass."""
+    reduction, e.g. :func:`reduction_coefs`), gradient work done in the forward pass.
+
+    With ``head.axis`` (inside ``jax.shard_map``) the value is this device's (rows local, the
+    vocabulary global); the forward pass all-reduces the gradients of ``hidden``, ``cap``, ``τ``
+    and the block part of the params' over the axis, as the recompute backward pass does, and
+    each cotangent comes back typed as its primal varies over the mesh axes."""
     return _total_scan(head, rule, h, w, b, cap, tau, xs, consts, params, coefs)[0]
 
 
 def _total_fwd(head, rule, h, w, b, cap, tau, xs, consts, params, coefs):
     value, res = _total_scan(head, rule, h, w, b, cap, tau, xs, consts, params, coefs)
-    return value, (res, w, b, cap, tau, xs, consts, params)
+    refs = jax.tree.map(_vma_ref, (h, w, b, params, coefs))
+    return value, (res, refs, cap, tau, xs, consts)
 
 
 def _total_bwd(head, rule, saved, ct):
-    (dh, dw, db, dcap, dtau, dp, outs), w, b, cap, tau, xs, consts, params = saved
+    (dh, dw, db, dcap, dtau, dp, outs), refs, cap, tau, xs, consts = saved
+    h, w, b, params, coefs = refs
     ct = ct.astype(head.cdt)
     # the forward pass computed d(Σ coef·out); the backward pass only scales by the cotangent
+    # (``match_vma``: inside shard_map, each cotangent typed as its primal varies)
     return (
-        (dh.astype(head.cdt) * ct).astype(dh.dtype),
-        (dw * ct).astype(w.dtype),
-        (db * ct).astype(b.dtype) if head.has_bias else None,
-        _opt_grad(head.cap, dcap * ct, cap),
-        _opt_grad(head.tau, dtau * ct, tau),
+        match_vma((dh.astype(head.cdt) * ct).astype(dh.dtype), h),
+        match_vma((dw * ct).astype(w.dtype), w),
+        match_vma((db * ct).astype(b.dtype), b) if head.has_bias else None,
+        match_vma(_opt_grad(head.cap, dcap * ct, cap), cap),
+        match_vma(_opt_grad(head.tau, dtau * ct, tau), tau),
         jax.tree.map(_zero_cotangent, xs),
         jax.tree.map(_zero_cotangent, consts),
-        jax.tree.map(lambda d, p: (d * ct.astype(d.dtype)).astype(jnp.result_type(p)), dp, params),
+        jax.tree.map(
+            lambda d, p: match_vma((d * ct.astype(d.dtype)).astype(jnp.result_type(p)), p),
+            dp,
+            params,
+        ),
         # a kept row whose output is NaN (invalid input) gets a NaN coefficient derivative too
-        tuple(o * ct for o in outs),
+        tuple(
+            match_vma((o * ct).astype(jnp.result_type(c)), c)
+            for o, c in zip(outs, coefs, strict=True)
+        ),
     )
 
 

@@ -28,8 +28,9 @@ Communication per token (float32 statistics, ``n`` vocabulary shards): forward, 
 ``n × 12`` bytes (``n × 20`` with label smoothing) over the vocabulary axis — a larger payload than
 a ``pmax`` followed by a ``psum``, but one collective latency instead of two; backward, nothing for
 :func:`vocab_parallel_cross_entropy`. :func:`vocab_parallel_linear_cross_entropy` also all-reduces
-the hidden-state gradient, ``D`` floats per token, in the backward pass (as Megatron's
-column-parallel output layer does), since ``hidden`` is replicated along the vocabulary axis.
+the hidden-state gradient, ``D`` floats per token (as Megatron's column-parallel output layer
+does), since ``hidden`` is replicated along the vocabulary axis: in the backward pass with
+``method="recompute"``, at the end of the forward pass with ``"forward_grad"``.
 With class weights the all-reduce also carries ``w_y`` (and ``W_f = Σ_finite w_c`` with
 smoothing).
 
@@ -37,7 +38,8 @@ One engine: every function here is a rule on :mod:`jaxloss._engine` with the eng
 axis (``Head.axis``): the row statistics and their one all-reduce are
 :func:`jaxloss._engine.row_stats` (the same code the single-device token log-probs use), the
 custom VJPs, chunking and scan are :func:`jaxloss._engine.logits_rows` (given logits) and
-:func:`jaxloss._engine.rows` (``hidden @ weight``, which also all-reduces the hidden gradient).
+:func:`jaxloss._engine.rows` / :func:`jaxloss._engine.total` (``hidden @ weight``, recompute /
+forward-gradient, which also all-reduce the hidden gradient).
 :func:`vocab_parallel_token_log_probs` / :func:`vocab_parallel_linear_token_log_probs` use the
 token rule of :func:`jaxloss.linear_token_log_probs`: one ``psum`` of every shard's ``[row max,
 Σ exp, target logit (, entropy term)]``.
@@ -194,30 +196,36 @@ class _VocabParallelCERule(eng.Rule):
     residuals: no collective). Outputs: the loss (and, with class weights, ``w_y``, for the mean's
     normaliser). The block gradient is :func:`_dlogits`, local given the global ``lse``; the
     engine runs it on given logits (:func:`jaxloss._engine.logits_rows`) or chunk by chunk of
-    ``hidden @ weight`` (:func:`jaxloss._engine.rows`, which all-reduces the hidden gradient).
+    ``hidden @ weight`` (:func:`jaxloss._engine.rows` / :func:`jaxloss._engine.total`, which
+    all-reduce the hidden gradient; for ``total``, ``masked``: xs also carries ``valid``).
     """
 
-    def __init__(self, smooth: bool, use_z: bool, weighted: bool = False):
+    def __init__(self, smooth: bool, use_z: bool, weighted: bool = False, masked: bool = False):
         self.smooth, self.use_z, self.weighted = smooth, use_z, weighted
-        self.key = (smooth, use_z, weighted)
+        # masked (the forward-gradient path, :func:`jaxloss._engine.total`): xs also carries
+        # ``valid`` and a dropped row's loss is exactly 0 (its coefficient is 0; 0 · NaN would not)
+        self.masked = masked
+        self.key = (smooth, use_z, weighted, masked)
 
     def terms(self, eps, zl):
         """``(ε, z)`` with ``None`` for a term the rule does not have."""
         return (eps if self.smooth else None), (zl if self.use_z else None)
 
     def forward(self, head, ctx, z, ex, xs_c, consts, params):
-        y, eps, zl = xs_c
+        y, eps, zl = xs_c[:3]
         cw = consts[0] if self.weighted else None
         local_idx, owned = eng.local_tokens(y, z.shape[-1], head.axis)
         lse, target, smooth_h, k, wy, w_f = _row_stats(
             z, local_idx, owned, head.axis, self.smooth, cw
         )
         loss, d_eps, d_z = _row_loss(lse, target, smooth_h, k, *self.terms(eps, zl), wy)
+        if self.masked:
+            loss = jnp.where(xs_c[3], loss, jnp.zeros_like(loss))
         outs = (loss, wy) if self.weighted else (loss,)
         return outs, (lse, k, d_eps, d_z, wy, w_f)
 
     def backward(self, head, ctx, z, ex, xs_c, res_c, gs_c, consts, params):
-        y, eps, zl = xs_c
+        y, eps, zl = xs_c[:3]
         lse, k, _, _, wy, w_f = res_c
         cw = consts[0] if self.weighted else None
         local_idx, owned = eng.local_tokens(y, z.shape[-1], head.axis)
@@ -257,7 +265,8 @@ def _reduce(rows, valid, weights, reduction, batch_axis_name, wy=None):
     if reduction == "none":
         return contrib
     total = jnp.sum(contrib)
-    count = lax.stop_gradient(jnp.sum(w if wy is None else jnp.where(valid, w * wy, 0.0)))
+    # differentiable in ``weights`` (Σ w·ℓ / Σ w), as the single-device reduction
+    count = jnp.sum(w if wy is None else jnp.where(valid, w * wy, 0.0))
     if batch_axis_name is not None:
         total, count = lax.psum((total, count), batch_axis_name)
     if reduction == "sum":
@@ -467,11 +476,10 @@ def vocab_parallel_cross_entropy(
     )
 
 
-# linear_cross_entropy's methods that the vocabulary-parallel engine path supports: the recompute
-# custom VJP only (the forward-gradient VJP, eng.total, has no all-reduce of the hidden gradient
-# over the vocabulary axis; "checkpoint" would autodiff eng.row_stats' pmax / psum)
-_VP_METHODS = ("auto", "recompute")
-_VP_UNSUPPORTED_METHODS = ("forward_grad", "checkpoint")
+# linear_cross_entropy's methods that the vocabulary-parallel engine path supports: both custom
+# VJPs ("checkpoint" would differentiate eng.row_stats' collectives with JAX autodiff)
+_VP_METHODS = ("auto", "forward_grad", "recompute")
+_VP_UNSUPPORTED_METHODS = ("checkpoint",)
 
 
 def _check_vp_method(name, method):
@@ -480,11 +488,41 @@ def _check_vp_method(name, method):
     allowed = ", ".join(map(repr, _VP_METHODS))
     if isinstance(method, str) and method in _VP_UNSUPPORTED_METHODS:
         raise ValueError(
-            f"{name}: 'method' must be one of {allowed} (the vocabulary-parallel engine has only "
-            f"the recompute custom VJP; {method!r} of jaxloss.linear_cross_entropy is not "
-            f"available with the vocabulary split over a mesh axis), got {method!r}"
+            f"{name}: 'method' must be one of {allowed} ({method!r} of "
+            "jaxloss.linear_cross_entropy, JAX autodiff through the row statistics' all-reduces, "
+            f"is not available with the vocabulary split over a mesh axis), got {method!r}"
         )
     raise ValueError(f"{name}: 'method' must be one of {allowed}, got {method!r}")
+
+
+def _vp_reduction_coefs(y, valid, bad, weights, rows_shape, reduction, batch_axis_name, cw, head):
+    """``d reduced / d loss_i`` of :func:`_reduce` (``"mean"`` / ``"sum"``), known before the
+    losses: the coefficients of the forward-gradient path, NaN on a row that counts and whose
+    label is out of range (its value and gradient are NaN, as the single-device loss).
+
+    ``"mean"`` divides by ``Σ_valid weights·w_y`` (global over ``batch_axis_name``), as
+    :func:`_reduce`; ``w_y`` is gathered from the class-weight slices by one ``psum``."""
+    dtype = head.cdt
+    w = valid.astype(dtype)
+    if weights is not None:
+        tok_w = jnp.broadcast_to(jnp.asarray(weights).astype(dtype), rows_shape).reshape(-1)
+        w = w * tok_w
+    num = jnp.where(valid, w, jnp.zeros_like(w))
+    if reduction == "mean":
+        den = num
+        if cw is not None:
+            local_idx, owned = eng.local_tokens(y, cw.shape[0], head.axis)
+            wy = jnp.where(owned, cw[local_idx], jnp.zeros_like(num))
+            den = jnp.where(valid, num * lax.psum(wy, head.axis), jnp.zeros_like(num))
+        count = jnp.sum(den)  # differentiable in ``weights``, as in :func:`_reduce`
+        if batch_axis_name is not None:
+            count = lax.psum(count, batch_axis_name)
+        nonzero = count != 0
+        # double where: nothing valid gives exactly 0 with a zero gradient, never 0/0
+        num = jnp.where(nonzero, num / jnp.where(nonzero, count, 1.0), jnp.zeros_like(num))
+    # a row that counts with an out-of-range label: a NaN coefficient (whatever its weight), so
+    # that the value and the row's gradient are NaN, as in the single-device loss
+    return num * nan_where(bad, dtype)
 
 
 def _check_softcap(name, logit_softcap):
@@ -494,7 +532,7 @@ def _check_softcap(name, logit_softcap):
 
 
 # ---------------------------------------------------------------------------------------------
-# vocab-parallel linear cross-entropy: chunked over tokens, recompute in the backward pass
+# vocab-parallel linear cross-entropy: chunked over tokens, forward-gradient or recompute
 # ---------------------------------------------------------------------------------------------
 
 
@@ -533,8 +571,7 @@ def vocab_parallel_linear_cross_entropy(
     (``ε = label_smoothing``, ``λ_z = z_loss``, ``w = class_weights``, 1 without; ``K`` the number
     of finite logits of the row), equal (to rounding) to :func:`jaxloss.linear_cross_entropy` on
     the gathered ``weight`` and ``bias``. It is computed ``chunk_size`` tokens at a time so that
-    no device ever holds its ``[tokens, V/n]`` logits (or their gradient): the backward pass
-    recomputes each chunk of logits from the stored per-row statistics.
+    no device ever holds its ``[tokens, V/n]`` logits (or their gradient).
 
     Args:
       hidden: ``[..., D]`` hidden states (float32 or bf16/fp16; matmuls accumulate in float32).
@@ -555,29 +592,42 @@ def vocab_parallel_linear_cross_entropy(
         ``weight``'s vocabulary axis, e.g. ``in_specs`` ``P("model")``); a ``-inf`` entry masks
         that class (no probability, no smoothing mass, zero gradient), also under the softcap.
         Its gradient, like ``weight``'s, is this device's slice, summed over the batch axis.
-      method: ``"auto"`` (default) or ``"recompute"``; both run the engine's recompute custom
-        VJP (Cut Cross-Entropy: 4 matmuls, only per-row statistics kept). ``"forward_grad"`` and
-        ``"checkpoint"`` of :func:`jaxloss.linear_cross_entropy` raise ``ValueError`` here: the
-        engine's forward-gradient VJP (:func:`jaxloss._engine.total`) does not all-reduce the
-        hidden gradient over ``axis_name``, and ``"checkpoint"`` would differentiate the row
-        statistics' ``pmax`` / ``psum`` with JAX autodiff, which the engine does not support
-        (:func:`jaxloss._engine.row_stats` runs only under custom VJPs). So ``"auto"`` is
-        ``"recompute"`` for every reduction.
+      method: ``"auto"`` (default), ``"forward_grad"`` or ``"recompute"``, the engine's two
+        custom VJPs as in :func:`jaxloss.linear_cross_entropy` (see Notes); ``"checkpoint"``
+        raises ``ValueError`` here (it would differentiate the row statistics' all-reduces with
+        JAX autodiff; the engine runs them only under its custom VJPs).
 
     Returns:
       The reduced loss (float32, or float64 for float64 inputs), or per-row losses for ``"none"``.
 
-    Communication per chunk: forward, the one all-reduce of the vocabulary-parallel loss
-    (``n × 3`` floats per token, ``n × 5`` with label smoothing); backward, one all-reduce of the
-    hidden gradient (``D`` floats per token) over ``axis_name``, as in Megatron-LM's
-    column-parallel output layer.
+    Notes:
+      *Implementations* (``method``), with the vocabulary split: ``"forward_grad"`` (Liger-Kernel)
+      computes each chunk's logit-gradient block in the forward pass from the reduction's
+      per-row coefficients (``"mean"``: ``weights / Σ weights·w_y``, global over
+      ``batch_axis_name``), accumulates this device's ``d weight`` / ``d bias`` slices and
+      all-reduces ``d hidden`` (and the softcap's and hyperparameters' gradients) over
+      ``axis_name`` at the end of the forward pass; the backward pass only scales them by the
+      incoming cotangent (3 matmuls per chunk). It serves ``"mean"`` and ``"sum"``; with
+      ``"none"`` it runs ``"recompute"``. ``"recompute"`` (Cut Cross-Entropy) keeps only the
+      per-row statistics and recomputes each chunk of logits in the backward pass, which then
+      all-reduces ``d hidden`` (4 matmuls per chunk). ``"auto"`` = ``"forward_grad"`` for
+      ``"mean"`` / ``"sum"``, ``"recompute"`` for ``"none"``, as
+      :func:`jaxloss.linear_cross_entropy`. Both give the same values and gradients (to
+      rounding); ``"forward_grad"`` does its gradient work even when only the value is needed.
+
+      *Communication* per chunk: forward, the one all-reduce of the vocabulary-parallel loss
+      (``n × 3`` floats per token, ``n × 5`` with label smoothing); one all-reduce of the hidden
+      gradient (``D`` floats per token) over ``axis_name``, as in Megatron-LM's column-parallel output layer, in the backward pass
+      (``"recompute"``) or once at the end of the forward pass (``"forward_grad"``, which with
+      class weights and ``"mean"`` also all-reduces ``w_y``, 1 float per token, up front).
 
     Invalid input gives the values of :func:`vocab_parallel_cross_entropy` on the logits
     ``hidden @ weight`` (see there): a NaN in a row of ``hidden`` makes that row's loss NaN (and,
     through the shared ``weight``, its gradient); a label outside ``[0, V)`` that is not
-    ``ignore_index`` on a row that counts gives a NaN loss and NaN gradients (hidden row, weight).
-    ``jaxloss.checked`` reports them. The argument checks and messages are
-    :func:`jaxloss.linear_cross_entropy`'s, on this device's arrays.
+    ``ignore_index`` on a row that counts gives a NaN loss and NaN gradients (hidden row, weight),
+    whatever its weight, with either method; a dropped row (``ignore_index``, ``where=False``)
+    contributes exactly 0 to the value. ``jaxloss.checked`` reports them. The argument checks
+    and messages are :func:`jaxloss.linear_cross_entropy`'s, on this device's arrays.
 
     Examples:
       >>> import jax, jax.numpy as jnp
@@ -648,26 +698,51 @@ def vocab_parallel_linear_cross_entropy(
     chunk, pad = eng.plan(n, chunk_size, 1024)
     cap = _softcap(logit_softcap, dtype)
     cw = _class_weights(class_weights, dtype)
-    # method "auto" / "recompute": the engine's recompute custom VJP (the only vocabulary-parallel
-    # path; see _check_vp_method)
     head = eng.Head(bias is not None, cap is not None, False, chunk, dtype, axis_name)
     eps, z = eng.pad_rows(eps, pad), eng.pad_rows(z, pad)
+    hp = eng.pad_rows(hidden.reshape((-1, hidden.shape[-1])), pad)
+    consts = () if cw is None else (cw,)
+    valid = _valid_rows(labels, ignore_index, where, rows_shape)
+    vocab = weight.shape[-1] * lax.axis_size(axis_name)
+    # "auto": forward-gradient for "mean" / "sum", recompute for "none" (as linear_cross_entropy)
+    if method == "auto":
+        method = "recompute" if reduction == "none" else "forward_grad"
+    if method == "forward_grad" and reduction != "none":
+        # the engine's forward-gradient VJP: the reduction's coefficients are known up front, the
+        # forward pass accumulates every gradient (all-reducing the hidden one over axis_name)
+        vf = valid.reshape(-1)
+        bad = vf & ((y < 0) | (y >= vocab))
+        coef = _vp_reduction_coefs(
+            y, vf, bad, weights, rows_shape, reduction, batch_axis_name, cw, head
+        )
+        coefs = (eng.pad_rows(coef, pad),)
+        if cw is not None:  # the rule's second output, w_y, is not part of the loss
+            coefs += (jnp.zeros_like(coefs[0]),)
+        value = eng.total(
+            head, _VocabParallelCERule(smooth, use_z, cw is not None, masked=True), hp, weight,
+            bias, cap, None, (eng.pad_rows(y, pad), eps, z, eng.pad_rows(vf, pad, False)),
+            consts, (eps, z), coefs,
+        )  # fmt: skip
+        if batch_axis_name is not None:
+            value = lax.psum(value, batch_axis_name)
+        return value
+    # "recompute" (and "forward_grad" with "none", as linear_cross_entropy): the engine's
+    # recompute custom VJP
     outs = eng.rows(
         head,
         _VocabParallelCERule(smooth, use_z, cw is not None),
-        eng.pad_rows(hidden.reshape((-1, hidden.shape[-1])), pad),
+        hp,
         weight,
         bias,
         cap,
         None,
         (eng.pad_rows(y, pad), eps, z),
-        () if cw is None else (cw,),
+        consts,
         (eps, z),
     )
     rows = outs[0][:n].reshape(rows_shape)
     wy = None if cw is None else outs[1][:n].reshape(rows_shape)
-    valid = _valid_rows(labels, ignore_index, where, rows_shape)
-    rows = _nan_out_of_range(rows, labels, valid, weight.shape[-1] * lax.axis_size(axis_name))
+    rows = _nan_out_of_range(rows, labels, valid, vocab)
     return _reduce(rows, valid, weights, reduction, batch_axis_name, wy)
 
 

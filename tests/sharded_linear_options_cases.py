@@ -40,67 +40,141 @@ def _data(seed):
     return h, w, jnp.asarray(b), jnp.asarray(y)
 
 
-# (mesh, method, reduction, options): every mesh, both accepted methods, the options that read the
-# bias (smoothing's finite-class sum, z-loss, softcap, class weights)
+# (mesh, [(method, reduction), ...], options): every mesh, every accepted method (the recompute
+# and forward-gradient custom VJPs, compared with each other and with the reference), the options
+# that read the bias (smoothing's finite-class sum, z-loss, softcap, class weights); the variants of
+# a case are compiled together, one jitted value_and_grad per case
 CASES = [
     (
         (2, 4),
-        "recompute",
-        "mean",
+        [("recompute", "mean"), ("forward_grad", "mean")],
         dict(label_smoothing=0.1, z_loss=1e-3, logit_softcap=4.0, class_weights=True),
     ),
-    ((1, 8), "auto", "none", dict(label_smoothing=0.2, logit_softcap=3.0, class_weights=True)),
-    ((8, 1), "auto", "sum", dict(z_loss=1e-2)),
+    (
+        (1, 8),
+        [("auto", "none"), ("forward_grad", "mean")],
+        dict(label_smoothing=0.2, logit_softcap=3.0, class_weights=True, where=True),
+    ),
+    ((8, 1), [("auto", "sum"), ("recompute", "sum")], dict(z_loss=1e-2)),
 ]
 
 
-@pytest.mark.parametrize("shape,method,reduction,opts", CASES)
-def test_bias_and_method_match_single_device(shape, method, reduction, opts):
+HYPER = ("label_smoothing", "z_loss", "logit_softcap")
+
+
+def _cotangent(out, reduction):
+    # a fixed cotangent for "none", so that the gradient sees every row differently
+    return out if reduction != "none" else jnp.sum(out * jnp.arange(1.0, N + 1))
+
+
+@pytest.mark.parametrize("shape,variants,opts", CASES)
+def test_bias_and_method_match_single_device(shape, variants, opts):
     mesh = _mesh(shape)
     h, w, b, y = _data(sum(shape) + len(opts))
     opts = dict(opts, ignore_index=-100)
     cw = None
     if opts.pop("class_weights", False):
         cw = jnp.asarray(rng(9).uniform(0.5, 2.0, size=(V,)))
+    if opts.pop("where", False):
+        opts["where"] = jnp.asarray(rng(11).uniform(size=(N,)) < 0.8)
     tok_w = jnp.asarray(rng(10).uniform(0.5, 2.0, size=(N,)))
-    out_spec = P("data") if reduction == "none" else P()
-
-    def local(hh, ww, bb, yy, tw, *c):
-        return vocab_parallel_linear_cross_entropy(
-            hh, ww, yy, axis_name="model", batch_axis_name="data", bias=bb, weights=tw,
-            class_weights=c[0] if c else None, chunk_size=2, reduction=reduction,
-            method=method, **opts,
-        )  # fmt: skip
-
     extra, extra_specs = ((cw,), (P("model"),)) if cw is not None else ((), ())
+    where = opts.pop("where", None)
+    if where is not None:
+        extra, extra_specs = extra + (where,), extra_specs + (P("data"),)
+    # the hyperparameters are differentiated too (replicated scalars)
+    hyper = {k: jnp.asarray(opts.pop(k)) for k in HYPER if k in opts}
 
-    def f(hh, ww, bb):
+    def f(variant, hh, ww, bb, tw, hp, yy):
+        method, reduction = variant
+
+        def local(hh, ww, bb, yy, tw, hp, *e):
+            c = e[0] if cw is not None else None
+            m = e[-1] if where is not None else None
+            return vocab_parallel_linear_cross_entropy(
+                hh, ww, yy, axis_name="model", batch_axis_name="data", bias=bb, weights=tw,
+                class_weights=c, where=m, chunk_size=2, reduction=reduction, method=method,
+                **opts, **hp,
+            )  # fmt: skip
+
         fn = jax.shard_map(
             local,
             mesh=mesh,
-            in_specs=(P("data"), P(None, "model"), P("model"), P("data"), P("data")) + extra_specs,
-            out_specs=out_spec,
+            in_specs=(P("data"), P(None, "model"), P("model"), P("data"), P("data"), P())
+            + extra_specs,
+            out_specs=P("data") if reduction == "none" else P(),
         )
-        out = fn(hh, ww, bb, y, tok_w, *extra)
-        # a fixed cotangent for "none", so that the gradient sees every row differently
-        return out if reduction != "none" else jnp.sum(out * jnp.arange(1.0, N + 1)), out
+        out = fn(hh, ww, bb, yy, tw, hp, *extra)
+        return _cotangent(out, reduction), out
 
-    def g(hh, ww, bb):
+    def g(reduction, hh, ww, bb, tw, hp, yy):
         out = jaxloss.linear_cross_entropy(
-            hh, ww, y, bias=bb, weights=tok_w, class_weights=cw, reduction=reduction, **opts
-        )
-        return out if reduction != "none" else jnp.sum(out * jnp.arange(1.0, N + 1)), out
+            hh, ww, yy, bias=bb, weights=tw, class_weights=cw, where=where,
+            reduction=reduction, **opts, **hp,
+        )  # fmt: skip
+        return _cotangent(out, reduction), out
 
-    (val, out), grads = jax.jit(jax.value_and_grad(f, argnums=(0, 1, 2), has_aux=True))(h, w, b)
-    (rval, rout), rgrads = jax.jit(jax.value_and_grad(g, argnums=(0, 1, 2), has_aux=True))(h, w, b)
-    assert_close(val, rval, rtol=1e-12, atol=1e-12)
-    assert_close(out, rout, rtol=1e-12, atol=1e-12)
-    for got, ref in zip(grads, rgrads, strict=True):
-        assert_finite(got[jnp.isfinite(ref)])
-        assert_close(got, ref, rtol=1e-10, atol=1e-12)
-    # the masked class: zero gradient for its weight column and bias entry
-    assert float(jnp.max(jnp.abs(grads[1][:, MASKED]))) == 0.0
-    assert float(grads[2][MASKED]) == 0.0
+    def value_and_grads(fun, keys):
+        # one value_and_grad per key (w.r.t. hidden, weight, bias, the token weights and the
+        # hyperparameters), all in one jitted function
+        def run(*args):
+            return [
+                jax.value_and_grad(
+                    lambda *a, k=k: fun(k, *a), argnums=(0, 1, 2, 3, 4), has_aux=True
+                )(*args)
+                for k in keys
+            ]
+
+        return jax.jit(run)
+
+    reductions = sorted({r for _, r in variants})  # the reference once per reduction
+    run_f, run_g = value_and_grads(f, variants), value_and_grads(g, reductions)
+
+    def check(hh, tw, yy, valid_input=True, nan_pattern_only=False):
+        got_all = run_f(hh, w, b, tw, hyper, yy)
+        ref_all = dict(zip(reductions, run_g(hh, w, b, tw, hyper, yy), strict=True))
+        for (_, reduction), ((val, out), grads) in zip(variants, got_all, strict=True):
+            (rval, rout), rgrads = ref_all[reduction]
+            pairs = [(val, rval), (out, rout)]
+            pairs += list(zip(jax.tree.leaves(grads), jax.tree.leaves(rgrads), strict=True))
+            for k, (a, r) in enumerate(pairs):
+                if nan_pattern_only:
+                    np.testing.assert_array_equal(np.isnan(a), np.isnan(r))
+                else:  # assert_allclose: NaN exactly where the reference has NaN
+                    assert_close(a, r, rtol=1e-12 if k < 2 else 1e-10, atol=1e-12)
+            if valid_input:
+                # the masked class: zero gradient for its weight column and bias entry
+                assert float(jnp.max(jnp.abs(grads[1][:, MASKED]))) == 0.0
+                assert float(grads[2][MASKED]) == 0.0
+        return got_all
+
+    got_all = check(h, tok_w, y)
+    for (val, _), grads in got_all:
+        assert_finite((val, grads))
+    # the two custom VJPs agree with each other (same reduction: the same loss)
+    (val0, _), grads0 = got_all[0]
+    (val1, _), grads1 = got_all[1]
+    if variants[0][1] == variants[1][1]:
+        assert_close(val0, val1, rtol=1e-12, atol=1e-12)
+        for a, c in zip(jax.tree.leaves(grads0), jax.tree.leaves(grads1), strict=True):
+            assert_close(a, c, rtol=1e-10, atol=1e-12)
+
+    # invalid input, same compiled functions: a counted label >= V (weight 0: no hiding) and one
+    # < 0 give NaN values and NaN gradient rows exactly where the single-device loss has them
+    # (NaN pattern only: the finite gradient entries of such a batch are not meaningful; with
+    # class weights and "mean" they differ, the single-device normaliser reading class 0's weight
+    # for an out-of-range label, the vocabulary-parallel one 0)
+    kept = [i for i in range(N) if int(y[i]) != -100 and (where is None or bool(where[i]))]
+    i, j = kept[0], kept[-1]
+    got_all = check(h, tok_w.at[i].set(0.0), y.at[i].set(V + 3).at[j].set(-2), False, True)
+    for (val, _), grads in got_all:
+        assert np.isnan(float(val))
+        np.testing.assert_array_equal(np.flatnonzero(np.isnan(grads[0]).any(axis=1)), [i, j])
+    # a NaN hidden state on an ignored row: the single-device values (the value stays finite)
+    assert int(y[2]) == -100
+    got_all = check(h.at[2].set(jnp.nan), tok_w, y, False)
+    for (val, _), _ in got_all:
+        assert np.isfinite(float(val))
 
 
 def _trace(**kw):
@@ -117,12 +191,12 @@ def _trace(**kw):
     return jax.eval_shape(fn, h, w, b, y)
 
 
-@pytest.mark.parametrize("method", ["forward_grad", "checkpoint", "fused", None])
+@pytest.mark.parametrize("method", ["checkpoint", "fused", None])
 def test_invalid_method_raises(method):
     with pytest.raises(ValueError, match=r"vocab_parallel_linear_cross_entropy: 'method'") as e:
         _trace(method=method)
-    assert "'auto', 'recompute'" in str(e.value)
-    if method in ("forward_grad", "checkpoint"):
+    assert "'auto', 'forward_grad', 'recompute'" in str(e.value)
+    if method == "checkpoint":
         assert "vocabulary split over a mesh axis" in str(e.value)
 
 
