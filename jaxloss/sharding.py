@@ -618,8 +618,9 @@ def vocab_parallel_linear_cross_entropy(
       *Communication* per chunk: forward, the one all-reduce of the vocabulary-parallel loss
       (``n × 3`` floats per token, ``n × 5`` with label smoothing); one all-reduce of the hidden
       gradient (``D`` floats per token) over ``axis_name``, as in Megatron-LM's column-parallel
-      output layer, in the backward pass (``"recompute"``) or once at the end of the forward pass (``"forward_grad"``, which with
-      class weights and ``"mean"`` also all-reduces ``w_y``, 1 float per token, up front).
+      output layer, in the backward pass (``"recompute"``) or once at the end of the forward
+      pass (``"forward_grad"``, which with class weights and ``"mean"`` also all-reduces
+      ``w_y``, 1 float per token, up front).
 
     Invalid input gives the values of :func:`vocab_parallel_cross_entropy` on the logits
     ``hidden @ weight`` (see there): a NaN in a row of ``hidden`` makes that row's loss NaN (and,
