@@ -11,19 +11,31 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 
 
-# The test files with the most compile work, in decreasing order (measured CPU seconds per file,
-# tests/TIERS.md). pytest-xdist's ``--dist loadfile`` hands out files in collection order, so
-# starting with the longest keeps a long file from being the last one a worker runs while the
-# other worker idles (longest-processing-time-first scheduling). Order within a file is unchanged.
+# The test files with the most work, in decreasing order of measured CPU seconds (tests/TIERS.md).
+# scripts/test.sh runs pytest-xdist with ``--dist loadfile --no-loadscope-reorder``, which hands
+# out whole files in collection order: starting with the longest (longest-processing-time-first)
+# keeps a long file, e.g. the 8-device subprocess, from being the last one a worker runs while
+# the other idles. (xdist's default reorders files by their number of tests, which put the
+# two-test, 30-second sharding file near the end.) Order within a file is unchanged.
 HEAVY_FIRST = (
     "tests/test_fuzz.py",
-    "tests/test_sharding.py",
     "tests/test_classification.py",
     "tests/test_linear_ce.py",
     "tests/test_cross_entropy.py",
+    "tests/test_sharding.py",
     "tests/test_registry_peers.py",
     "tests/test_binary.py",
     "tests/test_ce_kernel.py",
+    "tests/test_unchecked.py",
+    "tests/test_robustness_numerics.py",
+    "tests/test_regression.py",
+    "tests/test_numerics_table.py",
+    "tests/test_examples.py",
+    "tests/test_metric.py",
+    "tests/test_peer_losses.py",
+    "tests/test_compat_optax.py",
+    "tests/test_train_robust.py",
+    "tests/test_divergence.py",
 )
 
 

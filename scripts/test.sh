@@ -26,7 +26,7 @@ fi
 WORKERS="${JAXLOSS_TEST_WORKERS:-2}"
 XDIST=()
 if [ "$WORKERS" != "0" ]; then
-  XDIST=(-n "$WORKERS" --dist loadfile)
+  XDIST=(-n "$WORKERS" --dist loadfile --no-loadscope-reorder)  # heaviest files first: conftest.py
 fi
 start=$(date +%s)
 status=0
