@@ -187,6 +187,26 @@ def count_hlo_op(hlo: str, op: str) -> int:
     )
 
 
+def run_example(script: str, *args: str, xla_flags: str) -> str:
+    """Runs ``examples/<script>`` with ``args`` in a fresh process (CPU, ``XLA_FLAGS=xla_flags``),
+    asserts that it exits 0 and returns its output (stdout + stderr)."""
+    env = dict(os.environ)
+    env["XLA_FLAGS"] = xla_flags
+    env["JAX_PLATFORMS"] = "cpu"
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        [sys.executable, os.fspath(root / "examples" / script), *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    return out
+
+
 def run_cases_on_8_host_devices(*cases_files: str) -> None:
     """Runs ``pytest cases_files...`` in one process of its own with 8 CPU devices and asserts that
     it passed with nothing skipped (XLA's host device count must be fixed before JAX starts; the

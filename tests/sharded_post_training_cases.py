@@ -284,6 +284,17 @@ def test_one_all_reduce_merge_is_exact_across_scales_and_a_tuple_axis():
     assert_close(ent, rent, rtol=1e-12, atol=1e-12)
 
 
+def _value_and_grads(f, args):
+    """``jit(value_and_grad(f))`` with respect to every argument."""
+    return jax.jit(jax.value_and_grad(f, argnums=tuple(range(len(args)))))(*args)
+
+
+def _assert_value_and_grads(got, want):
+    assert_close(got[0], want[0], rtol=1e-12, atol=1e-12)
+    for g, rg in zip(got[1], want[1], strict=True):
+        assert_close(g, rg, rtol=1e-10, atol=1e-12)
+
+
 def test_vocab_parallel_cross_entropy_softcap_and_class_weights_equal_single_device():
     """Issue 13 item 4: ``logit_softcap`` and ``class_weights`` in both vocabulary-parallel
     cross-entropies (values and gradients w.r.t. logits / hidden / weight / cap, on a 2 x 4 mesh
@@ -313,11 +324,8 @@ def test_vocab_parallel_cross_entropy_softcap_and_class_weights_equal_single_dev
         return jaxloss.sparse_softmax_cross_entropy(capped, y, class_weights=cw, **opts)
 
     args = (jnp.asarray(x), jnp.asarray(CAP))
-    got = jax.jit(jax.value_and_grad(vp, argnums=(0, 1)))(*args)
-    want = jax.jit(jax.value_and_grad(ref, argnums=(0, 1)))(*args)
-    assert_close(got[0], want[0], rtol=1e-12, atol=1e-12)
-    for g, rg in zip(got[1], want[1], strict=True):
-        assert_close(g, rg, rtol=1e-10, atol=1e-12)
+    want = _value_and_grads(ref, args)
+    _assert_value_and_grads(_value_and_grads(vp, args), want)
 
     def vp_lin(hh, ww, cap):
         return jax.shard_map(
@@ -333,12 +341,8 @@ def test_vocab_parallel_cross_entropy_softcap_and_class_weights_equal_single_dev
     def ref_lin(hh, ww, cap):
         return jaxloss.linear_cross_entropy(hh, ww, y, logit_softcap=cap, class_weights=cw, **opts)
 
-    args = (jnp.asarray(h), jnp.asarray(w), jnp.asarray(CAP))
-    got = jax.jit(jax.value_and_grad(vp_lin, argnums=(0, 1, 2)))(*args)
-    want = jax.jit(jax.value_and_grad(ref_lin, argnums=(0, 1, 2)))(*args)
-    assert_close(got[0], want[0], rtol=1e-12, atol=1e-12)
-    for g, rg in zip(got[1], want[1], strict=True):
-        assert_close(g, rg, rtol=1e-10, atol=1e-12)
+    args_lin = (jnp.asarray(h), jnp.asarray(w), jnp.asarray(CAP))
+    _assert_value_and_grads(_value_and_grads(vp_lin, args_lin), _value_and_grads(ref_lin, args_lin))
 
     # the global-array form places the shard_map itself (class_weights split like the vocabulary)
     def sharded(xx, cap):
@@ -347,9 +351,4 @@ def test_vocab_parallel_cross_entropy_softcap_and_class_weights_equal_single_dev
             class_weights=cw, **opts,
         )  # fmt: skip
 
-    args = (jnp.asarray(x), jnp.asarray(CAP))
-    got = jax.jit(jax.value_and_grad(sharded, argnums=(0, 1)))(*args)
-    want = jax.jit(jax.value_and_grad(ref, argnums=(0, 1)))(*args)
-    assert_close(got[0], want[0], rtol=1e-12, atol=1e-12)
-    for g, rg in zip(got[1], want[1], strict=True):
-        assert_close(g, rg, rtol=1e-10, atol=1e-12)
+    _assert_value_and_grads(_value_and_grads(sharded, args), want)  # the same reference

@@ -5,11 +5,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+
+from .helpers import run_example
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -90,23 +90,11 @@ def test_sweep_verify_small():
     # rtol 1e-5 on the trained parameters) holds for the code users get: XLA's default code
     # generation. Under the tier's fast-compile flags the two programs round differently and
     # drift apart by ~3e-5 over two epochs, so this runs in its own process without them.
-    env = dict(os.environ)
     # scripts/test.sh names the code-generation flags it adds for compile speed (tests/TIERS.md).
-    fast = set(env.get("JAXLOSS_FAST_COMPILE_FLAGS", "").split())
-    flags = [f for f in env.get("XLA_FLAGS", "").split() if f not in fast]
-    env["XLA_FLAGS"] = " ".join(flags)
-    env["JAX_PLATFORMS"] = "cpu"
+    fast = set(os.environ.get("JAXLOSS_FAST_COMPILE_FLAGS", "").split())
+    flags = [f for f in os.environ.get("XLA_FLAGS", "").split() if f not in fast]
     args = ["--small", "--epochs", "2", "--verify", "--no-loop", "--no-plots"]
-    proc = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "examples", "sweep.py"), *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-3000:]
+    out = run_example("sweep.py", *args, xla_flags=" ".join(flags))
     assert "8 configurations" in out and out.count("-> OK") == 2 and "best:" in out, out[-3000:]
 
 

@@ -11,13 +11,8 @@ starts, hence the separate process.
 """
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
-from .helpers import run_cases_on_8_host_devices
-
-ROOT = Path(__file__).resolve().parents[1]
+from .helpers import run_cases_on_8_host_devices, run_example
 
 
 def test_sharded_cases_on_8_host_devices():
@@ -30,31 +25,9 @@ def test_sharded_cases_on_8_host_devices():
 
 
 def test_sharded_lm_head_example_runs():
-    env = dict(os.environ)
     # the example sets its own device count; only the test tier's compile-speed flags carry over
-    env["XLA_FLAGS"] = env.get("JAXLOSS_FAST_COMPILE_FLAGS", "")
-    env["JAX_PLATFORMS"] = "cpu"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "examples/sharded_lm_head.py",
-            "--tokens",
-            "256",
-            "--vocab",
-            "512",
-            "--hidden",
-            "16",
-            "--steps",
-            "4",
-            "--chunk-size",
-            "64",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-4000:]
+    args = ["--tokens", "256", "--vocab", "512", "--hidden", "16", "--steps", "4"]
+    args += ["--chunk-size", "64"]
+    flags = os.environ.get("JAXLOSS_FAST_COMPILE_FLAGS", "")
+    out = run_example("sharded_lm_head.py", *args, xla_flags=flags)
     assert "loss curves agree and per-device memory drops with the mesh size" in out
