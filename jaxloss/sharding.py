@@ -89,11 +89,6 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------
 
 
-def _local_label(labels, vocab_local, axis_name):
-    """(index into the local slice, whether this shard owns the label)."""
-    return eng.local_tokens(labels, vocab_local, axis_name)
-
-
 def _row_stats(x, local_idx, owned, axis_name, smooth, cw=None):
     """Global per-row statistics of logits ``x`` [R, V/n] (float32 or float64).
 
