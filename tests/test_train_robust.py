@@ -150,6 +150,39 @@ def test_nan_batch_leaves_batch_norm_statistics_and_rng_untouched():
     assert np.isfinite(np.asarray(model.bn.mean[...])).all()
 
 
+def test_guard_predicate_against_numpy():
+    # the step's check (one max/min reduction per dtype) is np.isfinite(...).all() over every
+    # float leaf: one bad value anywhere, of either sign, in any dtype, scalar or not, complex
+    # parts included; huge finite values are not a false alarm; integer leaves are ignored
+    from jaxloss.train._step import _all_finite
+
+    check = jax.jit(_all_finite)
+    r = np.random.default_rng(0)
+    tree = {
+        "w": r.normal(size=(3, 4)).astype(np.float32),
+        "b": np.float32(3e38) * np.ones(5, np.float32),
+        "loss": np.float32(-3e38),
+        "h": r.normal(size=7).astype(jnp.bfloat16),
+        "z": (r.normal(size=2) + 1j * r.normal(size=2)).astype(np.complex64),
+        "n": np.arange(3, dtype=np.int32),
+        "e": np.zeros((0, 2), np.float32),
+    }
+    assert bool(check(tree))
+    for key in ("w", "b", "loss", "h", "z"):
+        for bad in (np.nan, np.inf, -np.inf):
+            for pos in (0, -1):
+                t = {k: np.array(v) for k, v in tree.items()}
+                flat = t[key].reshape(-1)
+                if key == "z":
+                    flat[pos] = complex(0.5, bad) if pos else complex(bad, 0.5)
+                else:
+                    flat[pos] = bad
+                want = all(np.isfinite(v.astype(np.complex128)).all() for v in t.values())
+                assert bool(check(t)) is want is False, (key, bad, pos)
+    rows = np.array([[1.0, 2.0], [1.0, np.nan], [np.inf, 0.0], [3e38, -3e38]], np.float32)
+    np.testing.assert_array_equal(jax.vmap(_all_finite)(rows), np.isfinite(rows).all(1))
+
+
 @jax.numpy_dtype_promotion("standard")  # optax.adam mixes a Python float and an int32 count
 def test_huge_batch_with_adam_is_skipped_not_frozen():
     # finite loss and gradients (~1e30) whose square overflows Adam's second moment to inf

@@ -18,6 +18,7 @@ from ._checkpoint import Checkpointer, CheckpointMismatchError, compare, state_s
 from ._metrics import resolve_metrics
 from ._step import (
     Objective,
+    acc_counts,
     accumulate,
     check_metrics,
     core_step,
@@ -321,8 +322,9 @@ def fit(
             for cb in callbacks:
                 cb.on_epoch_begin(ep)
             trainer.state, acc = run_epoch(trainer.state, jax.random.fold_in(base, ep))
-            logs = {k: float(v) for k, v in finish(acc).items() if k != "skipped"}
-            skipped, n_batches = int(acc["skipped"]), int(acc["batches"])
+            acc = np.asarray(acc)
+            logs = {k: float(v) for k, v in finish(acc, names).items() if k != "skipped"}
+            skipped, n_batches = acc_counts(acc)
             if val is not None:
                 vlogs = _validate(
                     graphdef, trainer.state, val, obj, metric_fns, validation_batch_size
@@ -547,7 +549,7 @@ def _iter_epoch_runner(graphdef, obj, metric_fns, names, source: _Batches):
             unpack(batch)  # a clear error for a malformed batch
             batch = jax.tree_util.tree_map(jnp.asarray, batch)
             leaves, acc = step(leaves, acc, batch)
-        if int(acc["batches"]) == 0:
+        if acc_counts(np.asarray(acc))[1] == 0:
             raise ValueError("jaxloss.fit: train_data yielded no batches for this epoch")
         return jax.tree_util.tree_unflatten(treedef, leaves), acc
 
