@@ -444,8 +444,9 @@ def vocab_parallel_cross_entropy(
       >>> from jaxloss.sharding import vocab_parallel_cross_entropy
       >>> mesh = jax.make_mesh((1,), ("model",), axis_types=(AxisType.Auto,))
       >>> logits = jnp.log(jnp.array([[0.7, 0.2, 0.1]]))
-      >>> f = jax.shard_map(lambda x, y: vocab_parallel_cross_entropy(x, y, axis_name="model"),
-      ...                   mesh=mesh, in_specs=(P(None, "model"), P()), out_specs=P())
+      >>> f = jax.jit(jax.shard_map(
+      ...     lambda x, y: vocab_parallel_cross_entropy(x, y, axis_name="model"),
+      ...     mesh=mesh, in_specs=(P(None, "model"), P()), out_specs=P()))
       >>> print(f"{float(f(logits, jnp.array([0]))):.4f}")
       0.3567
     """
@@ -631,16 +632,16 @@ def vocab_parallel_linear_cross_entropy(
       >>> from jaxloss.sharding import vocab_parallel_linear_cross_entropy
       >>> mesh = jax.make_mesh((1,), ("model",), axis_types=(AxisType.Auto,))
       >>> h, w = jnp.ones((4, 3)), jnp.zeros((3, 5))
-      >>> f = jax.shard_map(
+      >>> f = jax.jit(jax.shard_map(
       ...     lambda h, w, y: vocab_parallel_linear_cross_entropy(h, w, y, axis_name="model"),
-      ...     mesh=mesh, in_specs=(P(), P(None, "model"), P()), out_specs=P())
+      ...     mesh=mesh, in_specs=(P(), P(None, "model"), P()), out_specs=P()))
       >>> print(f"{float(f(h, w, jnp.array([0, 1, 2, 3]))):.4f}")  # uniform over 5 classes: log 5
       1.6094
       >>> b = jnp.array([0.0, 0.0, 0.0, 0.0, -jnp.inf])  # this device's bias slice; masks class 4
-      >>> fb = jax.shard_map(
+      >>> fb = jax.jit(jax.shard_map(
       ...     lambda h, w, b, y: vocab_parallel_linear_cross_entropy(
       ...         h, w, y, axis_name="model", bias=b, method="recompute"),
-      ...     mesh=mesh, in_specs=(P(), P(None, "model"), P("model"), P()), out_specs=P())
+      ...     mesh=mesh, in_specs=(P(), P(None, "model"), P("model"), P()), out_specs=P()))
       >>> print(f"{float(fb(h, w, b, jnp.array([0, 1, 2, 3]))):.4f}")  # uniform over 4: log 4
       1.3863
     """
@@ -795,9 +796,9 @@ def vocab_parallel_token_log_probs(
       >>> from jaxloss.sharding import vocab_parallel_token_log_probs
       >>> mesh = jax.make_mesh((1,), ("model",), axis_types=(AxisType.Auto,))
       >>> logits = jnp.array([[1.0, 2.0, 0.5], [0.0, 0.0, -jnp.inf]])
-      >>> f = jax.shard_map(
+      >>> f = jax.jit(jax.shard_map(
       ...     lambda x, y: vocab_parallel_token_log_probs(x, y, axis_name="model"),
-      ...     mesh=mesh, in_specs=(P(None, "model"), P()), out_specs=P())
+      ...     mesh=mesh, in_specs=(P(None, "model"), P()), out_specs=P()))
       >>> print(f(logits, jnp.array([1, 0])).round(4))
       [-0.4644 -0.6931]
     """
@@ -886,9 +887,9 @@ def vocab_parallel_linear_token_log_probs(
       >>> from jaxloss.sharding import vocab_parallel_linear_token_log_probs
       >>> mesh = jax.make_mesh((1,), ("model",), axis_types=(AxisType.Auto,))
       >>> h, w = jnp.ones((4, 3)), jnp.zeros((3, 5))
-      >>> f = jax.shard_map(
+      >>> f = jax.jit(jax.shard_map(
       ...     lambda h, w, y: vocab_parallel_linear_token_log_probs(h, w, y, axis_name="model"),
-      ...     mesh=mesh, in_specs=(P(), P(None, "model"), P()), out_specs=P())
+      ...     mesh=mesh, in_specs=(P(), P(None, "model"), P()), out_specs=P()))
       >>> print(f(h, w, jnp.array([0, 1, 2, 3])).round(4))  # uniform over 5 classes: -log 5
       [-1.6094 -1.6094 -1.6094 -1.6094]
     """
