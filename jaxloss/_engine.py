@@ -307,17 +307,21 @@ def _merge_over_axis(raw, stats, axis, entropy: bool):
     return m, merged
 
 
-def reduction_coefs(valid, tok_w, reduction: str, dtype, denom_w=None):
+def reduction_coefs(valid, tok_w, reduction: str, dtype, denom_w=None, batch_axis=None):
     """``d reduced / d loss_i`` of a ``"mean"`` / ``"sum"`` reduction (exactly 0 on dropped rows).
 
     ``"sum"``: ``weights_i``; ``"mean"``: ``weights_i / Σ_valid weights·denom_w`` (``denom_w``:
     e.g. the target class weights of a class-weighted cross-entropy), all 0 when nothing is valid.
+    With ``batch_axis`` (inside ``jax.shard_map``, rows split over that mesh axis) the mean's
+    denominator is summed over it too: the global mean over the whole batch.
     """
     num = jnp.ones(valid.shape, dtype) if tok_w is None else tok_w
     num = jnp.where(valid, num, jnp.zeros_like(num))
     if reduction == "sum":
         return num
     denom = jnp.sum(num if denom_w is None else num * denom_w)
+    if batch_axis is not None:
+        denom = lax.psum(denom, batch_axis)
     nonzero = denom != 0
     # double where: nothing valid gives coefficients (and loss, gradients) of exactly 0
     return jnp.where(

@@ -493,32 +493,25 @@ def _check_vp_method(name, method):
 
 def _vp_reduction_coefs(y, valid, bad, weights, rows_shape, reduction, batch_axis_name, cw, head):
     """``d reduced / d loss_i`` of :func:`_reduce` (``"mean"`` / ``"sum"``), known before the
-    losses: the coefficients of the forward-gradient path, NaN on a row that counts and whose
-    label is out of range (its value and gradient are NaN, as the single-device loss).
-
-    ``"mean"`` divides by ``Σ_valid weights·w_y`` (global over ``batch_axis_name``), as
-    :func:`_reduce`; ``w_y`` is gathered from the class-weight slices by one ``psum``."""
+    losses: :func:`jaxloss._engine.reduction_coefs` with the mean's denominator ``Σ_valid
+    weights·w_y`` global over ``batch_axis_name`` (``w_y`` gathered from the class-weight slices
+    by one ``psum``), and NaN on a row that counts and whose label is out of range (its value and
+    gradient are NaN, as the single-device loss)."""
     dtype = head.cdt
-    w = valid.astype(dtype)
+    tok_w = None
     if weights is not None:
         tok_w = jnp.broadcast_to(jnp.asarray(weights).astype(dtype), rows_shape).reshape(-1)
-        w = w * tok_w
-    num = jnp.where(valid, w, jnp.zeros_like(w))
-    if reduction == "mean":
-        den = num
-        if cw is not None:
-            local_idx, owned = eng.local_tokens(y, cw.shape[0], head.axis)
-            wy = jnp.where(owned, cw[local_idx], jnp.zeros_like(num))
-            den = jnp.where(valid, num * lax.psum(wy, head.axis), jnp.zeros_like(num))
-        count = jnp.sum(den)  # differentiable in ``weights``, as in :func:`_reduce`
-        if batch_axis_name is not None:
-            count = lax.psum(count, batch_axis_name)
-        nonzero = count != 0
-        # double where: nothing valid gives exactly 0 with a zero gradient, never 0/0
-        num = jnp.where(nonzero, num / jnp.where(nonzero, count, 1.0), jnp.zeros_like(num))
+    denom_w = None
+    if reduction == "mean" and cw is not None:
+        local_idx, owned = eng.local_tokens(y, cw.shape[0], head.axis)
+        wy = lax.psum(jnp.where(owned, cw[local_idx], jnp.zeros((), cw.dtype)), head.axis)
+        denom_w = jnp.where(valid, wy, jnp.zeros_like(wy))  # a dropped row's w_y never counts
+    coef = eng.reduction_coefs(
+        valid, tok_w, reduction, dtype, denom_w=denom_w, batch_axis=batch_axis_name
+    )
     # a row that counts with an out-of-range label: a NaN coefficient (whatever its weight), so
     # that the value and the row's gradient are NaN, as in the single-device loss
-    return num * nan_where(bad, dtype)
+    return coef * nan_where(bad, dtype)
 
 
 def _check_softcap(name, logit_softcap):
