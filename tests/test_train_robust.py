@@ -382,6 +382,10 @@ def test_iterables_and_step_vs_scan_agree():
     model, opt = _make()
     with pytest.raises(ValueError, match="one-shot iterator"):
         train.fit(model, opt, iter(batches), loss="mse", epochs=2, progress=False)
+    # a source whose epoch yields nothing is an error, not an epoch of NaN means
+    calls = iter([lambda: iter(batches), lambda: iter(())])
+    with pytest.raises(ValueError, match="yielded no batches for this epoch"):
+        train.fit(model, opt, lambda: next(calls)(), loss="mse", epochs=2, progress=False)
 
 
 @pytest.mark.filterwarnings("error:Some donated buffers")  # donation must really happen

@@ -545,11 +545,13 @@ def _iter_epoch_runner(graphdef, obj, metric_fns, names, source: _Batches):
         leaves, treedef = _own_leaves(state)
         step = _leaf_step("batch", graphdef, treedef, obj, metric_fns)
         acc = empty_acc(names)
+        n_batches = 0
         for batch in source.epoch():
             unpack(batch)  # a clear error for a malformed batch
             batch = jax.tree_util.tree_map(jnp.asarray, batch)
             leaves, acc = step(leaves, acc, batch)
-        if acc_counts(np.asarray(acc))[1] == 0:
+            n_batches += 1
+        if n_batches == 0:  # counted here: no device read before fit reads the epoch's acc
             raise ValueError("jaxloss.fit: train_data yielded no batches for this epoch")
         return jax.tree_util.tree_unflatten(treedef, leaves), acc
 
