@@ -153,6 +153,19 @@ def _fmt_runs(ts):
     return " ".join(f"{t:.2f}" for t in ts)
 
 
+def _warm_and_time(runs, reps):
+    """``(values, times)``: each run's loss value from one warm-up call (the agreement of the
+    values at this size), then ``reps`` rounds of wall times, the runs interleaved."""
+    values = {k: float(np.asarray(run()[0])) for k, run in runs.items()}
+    times = {k: [] for k in runs}
+    for _ in range(reps):
+        for k, run in runs.items():
+            t = time.perf_counter()
+            run()
+            times[k].append(time.perf_counter() - t)
+    return values, times
+
+
 def ce_section(n, d, v, reps):
     names = _ce_variants()
     h, w, y = _ce_data(n, d, v)
@@ -161,16 +174,7 @@ def ce_section(n, d, v, reps):
         runs[name], compiled = _make_ce(name, h, w, y)
         if compiled is not None:
             temp = compiled.memory_analysis().temp_size_in_bytes / 2**20
-    # agreement of the values at this size (float32), from the warm-up calls
-    values = {}
-    for name, run in runs.items():
-        values[name] = float(np.asarray(run()[0]))
-    times = {k: [] for k in runs}
-    for _ in range(reps):
-        for k, run in runs.items():
-            t = time.perf_counter()
-            run()
-            times[k].append(time.perf_counter() - t)
+    values, times = _warm_and_time(runs, reps)  # float32 values from the warm-up calls
     ref = np.median(times[names[0]])
     out = [
         f"### Cross-entropy, {n} × {d} × {v}, float32, value + grad (hidden, weight)\n",
@@ -284,7 +288,7 @@ def trl_time(gjsd, n, d, v, reps):
         return jaxloss.distillation_loss(hs @ ws, ht @ wt, beta=0.5)
 
     args = tuple(jax.device_put(a) for a in (hs, ws, ht, wt))
-    runs, temps, values = {}, {}, {}
+    runs, temps = {}, {}
     for name, f in (("jaxloss fused (jit)", fused), ("jaxloss unfused (jit)", unfused)):
         c = jax.jit(jax.value_and_grad(f, argnums=(0, 1))).lower(*args).compile()
         temps[name] = c.memory_analysis().temp_size_in_bytes / 2**20
@@ -302,14 +306,7 @@ def trl_time(gjsd, n, d, v, reps):
         return value.detach(), torch.autograd.grad(value, (ths, tws))
 
     runs["TRL generalized_jsd_loss (torch eager)"] = trl_run
-    for k, r in runs.items():
-        values[k] = float(np.asarray(r()[0]))
-    times = {k: [] for k in runs}
-    for _ in range(reps):
-        for k, r in runs.items():
-            t0 = time.perf_counter()
-            r()
-            times[k].append(time.perf_counter() - t0)
+    values, times = _warm_and_time(runs, reps)
     ref = np.median(times["jaxloss fused (jit)"])
     out = [
         f"### GKD distillation, {n} × {d} × {v}, float32, β 0.5, τ 1, value + grad (student)\n",
